@@ -1,0 +1,79 @@
+package wechatpay
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// defaultMaxBody is the request body cap when max_body is not set.
+const defaultMaxBody = 1 << 20
+
+var bodyBufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readRequestBody reads the whole request body, decoded, into a pooled
+// buffer, refusing bodies over max bytes (before or after decoding) and
+// encodings it cannot decode. The caller returns the buffer with release.
+// Memory use is bounded by max, whatever Content-Length claims.
+func readRequestBody(r *http.Request, max int64) (*bytes.Buffer, *apiError) {
+	buf := bodyBufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	if r.Body == nil || r.Body == http.NoBody {
+		return buf, nil
+	}
+	tooLarge := &apiError{status: http.StatusRequestEntityTooLarge, code: CodeBodyTooLarge,
+		message: "request body is larger than max_body (" + strconv.FormatInt(max, 10) + " bytes)"}
+	if r.ContentLength > max {
+		release(buf)
+		return nil, tooLarge
+	}
+	var src io.Reader = io.LimitReader(r.Body, max+1)
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(src)
+		if err != nil {
+			release(buf)
+			return nil, &apiError{status: http.StatusBadRequest, code: CodeParamError, message: "request body is not valid gzip"}
+		}
+		defer zr.Close()
+		src = io.LimitReader(zr, max+1)
+	default:
+		release(buf)
+		return nil, &apiError{status: http.StatusUnsupportedMediaType, code: CodeUnsupportedEncoding,
+			message: "request Content-Encoding " + strconv.Quote(enc) + " is not supported; send the body as plain JSON or gzip"}
+	}
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength))
+	}
+	_, err := buf.ReadFrom(src)
+	if err != nil {
+		release(buf)
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			return nil, tooLarge
+		}
+		if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, &apiError{status: http.StatusBadRequest, code: CodeParamError, message: "request body could not be read: " + err.Error()}
+		}
+		return nil, &apiError{status: http.StatusBadRequest, code: CodeParamError, message: "request body could not be read"}
+	}
+	if int64(buf.Len()) > max {
+		release(buf)
+		return nil, tooLarge
+	}
+	return buf, nil
+}
+
+// release returns a body buffer to the pool unless it grew unusually large.
+func release(buf *bytes.Buffer) {
+	if buf == nil || buf.Cap() > 4*defaultMaxBody {
+		return
+	}
+	bodyBufPool.Put(buf)
+}

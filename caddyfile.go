@@ -1,0 +1,124 @@
+package wechatpay
+
+import (
+	"strings"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/dustin/go-humanize"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("wechatpay", parseCaddyfile)
+	httpcaddyfile.RegisterDirectiveOrder("wechatpay", httpcaddyfile.Before, "reverse_proxy")
+}
+
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	m := new(Handler)
+	err := m.UnmarshalCaddyfile(h.Dispenser)
+	return m, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	wechatpay {
+//		mchid                <merchant number>
+//		serial_no            <merchant certificate serial>
+//		private_key          <path or PEM>
+//		public_key_id        <PUB_KEY_ID_...>
+//		public_key           <path or PEM>
+//		platform_certificate <path or PEM>              # repeatable
+//		encrypt              <METHOD> <path> <field>... # repeatable
+//		max_body             <size>
+//	}
+//
+// Values may use placeholders such as {env.WECHATPAY_PRIVATE_KEY} or
+// {file./etc/wechatpay/apiclient_key.pem}; they are resolved at start.
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := map[string]bool{}
+	for d.NextBlock(0) {
+		option := d.Val()
+		single := func(dst *string) error {
+			if seen[option] {
+				return d.Errf("%s given more than once", option)
+			}
+			seen[option] = true
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			*dst = d.Val()
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			return nil
+		}
+		var err error
+		switch option {
+		case "mchid":
+			err = single(&h.MchID)
+		case "serial_no":
+			err = single(&h.SerialNo)
+		case "private_key":
+			err = single(&h.PrivateKey)
+		case "public_key_id":
+			err = single(&h.PublicKeyID)
+		case "public_key":
+			err = single(&h.PublicKey)
+		case "platform_certificate":
+			var v string
+			seen[option] = false // repeatable
+			if err = single(&v); err == nil {
+				h.PlatformCertificate = append(h.PlatformCertificate, v)
+			}
+		case "encrypt":
+			args := d.RemainingArgs()
+			if len(args) < 3 {
+				return d.Errf("encrypt needs a method, a path and at least one field: encrypt <METHOD> <path> <field>...")
+			}
+			method := strings.ToUpper(args[0])
+			if !validMethod(method) {
+				return d.Errf("encrypt: %q is not an HTTP method", args[0])
+			}
+			if !strings.HasPrefix(args[1], "/") {
+				return d.Errf("encrypt: path %q must start with /", args[1])
+			}
+			for _, f := range args[2:] {
+				if _, ferr := NewFieldSet(f); ferr != nil {
+					return d.Errf("encrypt: %v", ferr)
+				}
+			}
+			h.Encrypt = append(h.Encrypt, EncryptRule{Method: method, Path: args[1], Fields: args[2:]})
+		case "max_body":
+			var v string
+			if err = single(&v); err == nil {
+				size, perr := humanize.ParseBytes(v)
+				if perr != nil || size == 0 || size > 1<<40 {
+					return d.Errf("max_body: %q is not a size such as 1MiB or 512KB", v)
+				}
+				h.MaxBody = int64(size)
+			}
+		default:
+			return d.Errf("unrecognized wechatpay option %q", option)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validMethod(m string) bool {
+	switch m {
+	case "GET", "POST", "PUT", "PATCH", "DELETE":
+		return true
+	}
+	return false
+}
+
+// Interface guard
+var _ caddyfile.Unmarshaler = (*Handler)(nil)

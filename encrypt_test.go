@@ -1,0 +1,271 @@
+package wechatpay
+
+import (
+	"bytes"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/tidwall/gjson"
+	"github.com/wechatpay-apiv3/wechatpay-go/utils"
+)
+
+func testEncrypter(t testing.TB) *FieldEncrypter {
+	return &FieldEncrypter{Key: &testCredentials(t).wechatpayKey.PublicKey}
+}
+
+func mustFields(t testing.TB, paths ...string) *FieldSet {
+	t.Helper()
+	fs, err := NewFieldSet(paths...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fs
+}
+
+// checkEncrypted is the independent judge of EncryptFields: it locates the
+// values with gjson (not the module's scanner), decrypts each with the
+// official SDK, and puts the input's original literals back in place of the
+// ciphertexts: the result must be the input, byte for byte.
+func checkEncrypted(t *testing.T, in, out []byte, paths []string, want map[string]string) {
+	t.Helper()
+	if !gjson.ValidBytes(out) {
+		t.Fatalf("output is not valid JSON: %s", out)
+	}
+	type span struct {
+		start, end int
+		orig       string
+	}
+	var spans []span
+	got := map[string]string{}
+	for _, p := range paths {
+		outs, ins := locate(t, out, p), locate(t, in, p)
+		if len(outs) != len(ins) {
+			t.Fatalf("%s: %d values in output, %d in input", p, len(outs), len(ins))
+		}
+		for i, r := range outs {
+			if r.Type != gjson.String || len(r.Str) != 344 {
+				t.Fatalf("%s: output value %q is not a 2048-bit ciphertext", p, r.Raw)
+			}
+			plain, err := utils.DecryptOAEP(r.Str, testCredentials(t).wechatpayKey)
+			if err != nil {
+				t.Fatalf("%s: the SDK cannot decrypt: %v", p, err)
+			}
+			if plain != ins[i].Str {
+				t.Fatalf("%s: decrypts to %q, want the input's %q", p, plain, ins[i].Str)
+			}
+			got[keyFor(p, i)] = plain
+			spans = append(spans, span{r.Index, r.Index + len(r.Raw), ins[i].Raw})
+		}
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].start < spans[j].start })
+	var rebuilt []byte
+	last := 0
+	for _, s := range spans {
+		rebuilt = append(rebuilt, out[last:s.start]...)
+		rebuilt = append(rebuilt, s.orig...)
+		last = s.end
+	}
+	rebuilt = append(rebuilt, out[last:]...)
+	if !bytes.Equal(rebuilt, in) {
+		t.Fatalf("bytes outside the encrypted values changed:\n in: %s\nout: %s", in, rebuilt)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s decrypted to %q, want %q", k, got[k], v)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("encrypted %d values, want %d: %v", len(got), len(want), got)
+	}
+}
+
+// locate finds, with gjson, every value at a field path (# = every array
+// element) and returns them with Index set to their offset in doc.
+func locate(t *testing.T, doc []byte, path string) []gjson.Result {
+	t.Helper()
+	var walk func(r gjson.Result, segs []string) []gjson.Result
+	walk = func(r gjson.Result, segs []string) []gjson.Result {
+		if len(segs) == 0 {
+			return []gjson.Result{r}
+		}
+		var out []gjson.Result
+		if segs[0] == "#" {
+			if !r.IsArray() {
+				return nil
+			}
+			r.ForEach(func(_, v gjson.Result) bool {
+				out = append(out, walk(v, segs[1:])...)
+				return true
+			})
+			return out
+		}
+		if !r.IsObject() {
+			return nil
+		}
+		v := r.Get(gjson.Escape(segs[0]))
+		if !v.Exists() {
+			return nil
+		}
+		return walk(v, segs[1:])
+	}
+	segs, err := splitFieldPath(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := walk(gjson.ParseBytes(doc), segs)
+	for _, r := range res {
+		if r.Index < 0 || r.Index+len(r.Raw) > len(doc) || string(doc[r.Index:r.Index+len(r.Raw)]) != r.Raw {
+			t.Fatalf("%s: gjson offsets do not line up", path)
+		}
+	}
+	return res
+}
+
+func keyFor(p string, i int) string {
+	if strings.Contains(p, "#") {
+		return p + "[" + string(rune('0'+i)) + "]"
+	}
+	return p
+}
+
+func TestEncryptFields(t *testing.T) {
+	presignPaths := builtinRules[0].Fields
+	tests := []struct {
+		name  string
+		paths []string
+		in    string
+		want  map[string]string
+	}{
+		{"reference presign request", presignPaths, presignBody, presignPlain},
+		{"compact, other key order", presignPaths,
+			`{"bank_card":{"phone":"13800138000","bank_card_no":"6222"},"identity":{"credential_type":"IDENTITY_CARD","real_name":"李四"},"appid":"wx1"}`,
+			map[string]string{"bank_card.phone": "13800138000", "bank_card.bank_card_no": "6222", "identity.credential_type": "IDENTITY_CARD", "identity.real_name": "李四"}},
+		{"optional parts absent", presignPaths, `{"appid":"wx1","openid":"o1"}`, map[string]string{}},
+		{"optional parent null", presignPaths, `{"identity":null,"bank_card":{"bank_card_no":"6222"}}`,
+			map[string]string{"bank_card.bank_card_no": "6222"}},
+		{"unicode escapes decoded before encryption", presignPaths,
+			`{"identity":{"real_name":"\u5f20\u4e09","credential_type":"A\"B\\C\/D\n\t","id_card_number":"\ud83d\ude00x"}}`,
+			map[string]string{"identity.real_name": "张三", "identity.credential_type": "A\"B\\C/D\n\t", "identity.id_card_number": "😀x"}},
+		{"empty string", presignPaths, `{"identity":{"real_name":""}}`, map[string]string{"identity.real_name": ""}},
+		{"array of objects", []string{"transfer_detail_list.#.user_name", "transfer_detail_list.#.user_id_card"},
+			`{"batch":"b1","transfer_detail_list":[{"user_name":"王五","amount":100},{"amount":200},{"user_name":"赵六","user_id_card":"1101"}]}`,
+			map[string]string{"transfer_detail_list.#.user_name[0]": "王五", "transfer_detail_list.#.user_name[1]": "赵六", "transfer_detail_list.#.user_id_card[0]": "1101"}},
+		{"arrays nested in arrays", []string{"groups.#.members.#.name"},
+			`{"groups":[{"members":[{"name":"a"},{"name":"b"}]},{"members":[]},{"members":[{"x":1},{"name":"c"}]}]}`,
+			map[string]string{"groups.#.members.#.name[0]": "a", "groups.#.members.#.name[1]": "b", "groups.#.members.#.name[2]": "c"}},
+		{"numbers, literals and white space kept", []string{"a.s"},
+			"{ \"n\" : 101164396123311331 , \"f\":-0.5e+10,\"t\":true,\"z\":null ,\"a\" : { \"s\" :\t\"v\" } }\n",
+			map[string]string{"a.s": "v"}},
+		{"214 bytes fit one OAEP block", []string{"s"}, `{"s":"` + strings.Repeat("x", 214) + `"}`,
+			map[string]string{"s": strings.Repeat("x", 214)}},
+		{"lone surrogate outside sensitive fields passes", []string{"s"}, `{"other":"\ud800","s":"v"}`, map[string]string{"s": "v"}},
+		{"sensitive-looking key elsewhere is not touched", presignPaths, `{"real_name":"not in identity","x":{"identity":{"real_name":"deeper"}}}`, map[string]string{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, n, err := testEncrypter(t).EncryptFields([]byte(tc.in), mustFields(t, tc.paths...))
+			if err != nil {
+				t.Fatalf("EncryptFields: %v", err)
+			}
+			if n != len(tc.want) {
+				t.Errorf("count = %d, want %d", n, len(tc.want))
+			}
+			checkEncrypted(t, []byte(tc.in), out, tc.paths, tc.want)
+		})
+	}
+}
+
+// TestEncryptEscapedKey: a key spelled with escapes is the key it spells,
+// so it must be encrypted; gjson agrees, and so would WeChat Pay's parser.
+func TestEncryptEscapedKey(t *testing.T) {
+	in := `{"identity":{"real\u005fname":"张三"}}`
+	out, n, err := testEncrypter(t).EncryptFields([]byte(in), mustFields(t, "identity.real_name"))
+	if err != nil || n != 1 {
+		t.Fatalf("n=%d err=%v", n, err)
+	}
+	if bytes.Contains(out, []byte("张三")) {
+		t.Fatal("plaintext left in output")
+	}
+	plain, err := utils.DecryptOAEP(gjson.GetBytes(out, "identity.real_name").Str, testCredentials(t).wechatpayKey)
+	if err != nil || plain != "张三" {
+		t.Fatalf("decrypts to %q, %v", plain, err)
+	}
+}
+
+func TestEncryptRefusals(t *testing.T) {
+	presignPaths := builtinRules[0].Fields
+	secret := "SECRET-VALUE-42"
+	tests := []struct {
+		name, in, field, reason string
+		paths                   []string
+	}{
+		{"number", `{"identity":{"real_name":4211}}`, "identity.real_name", "must be a JSON string, got number", nil},
+		{"boolean", `{"identity":{"real_name":true}}`, "identity.real_name", "got boolean", nil},
+		{"null", `{"identity":{"real_name":null}}`, "identity.real_name", "got null", nil},
+		{"object", `{"identity":{"real_name":{"v":"` + secret + `"}}}`, "identity.real_name", "got object", nil},
+		{"array", `{"identity":{"real_name":["` + secret + `"]}}`, "identity.real_name", "got array", nil},
+		{"parent is a string", `{"identity":"` + secret + `"}`, "identity", "must be a JSON object, got string", nil},
+		{"parent is an array", `{"identity":[{"real_name":"` + secret + `"}]}`, "identity", "must be a JSON object, got array", nil},
+		{"duplicate sensitive key", `{"identity":{"real_name":"a","real_name":"` + secret + `"}}`, "identity.real_name", "more than once", nil},
+		{"duplicate via escape", `{"identity":{"real_name":"a","real\u005fname":"` + secret + `"}}`, "identity.real_name", "more than once", nil},
+		{"duplicate parent", `{"identity":{"real_name":"a"},"identity":{"real_name":"` + secret + `"}}`, "identity", "more than once", nil},
+		{"not an object", `["` + secret + `"]`, "", "must be a JSON object", nil},
+		{"empty body", ``, "", "must be a JSON object", nil},
+		{"trailing data", `{"identity":{"real_name":"a"}} {"identity":{"real_name":"` + secret + `"}}`, "", "unexpected data after", nil},
+		{"trailing comma", `{"identity":{"real_name":"` + secret + `",}}`, "", "invalid JSON", nil},
+		{"unterminated", `{"identity":{"real_name":"` + secret, "", "invalid JSON", nil},
+		{"invalid UTF-8", "{\"identity\":{\"real_name\":\"" + secret + "\xff\"}}", "", "invalid UTF-8", nil},
+		{"lone surrogate in sensitive value", `{"identity":{"real_name":"` + secret + `\ud800"}}`, "", "surrogate", nil},
+		{"raw control character", "{\"identity\":{\"real_name\":\"" + secret + "\n\"}}", "", "control character", nil},
+		{"single quotes", `{'identity':{'real_name':'` + secret + `'}}`, "", "invalid JSON", nil},
+		{"too long for OAEP", `{"identity":{"real_name":"` + secret + strings.Repeat("x", 200) + `"}}`, "identity.real_name", "at most 214", nil},
+		{"array expected", `{"list":{"name":"` + secret + `"}}`, "list", "must be a JSON array, got object", []string{"list.#.name"}},
+		{"element field wrong type", `{"list":[{"name":"ok"},{"name":7}]}`, "list.1.name", "must be a JSON string", []string{"list.#.name"}},
+		{"too deep", strings.Repeat(`{"a":`, 300) + "1" + strings.Repeat("}", 300), "", "nesting deeper", []string{"identity.real_name"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			paths := tc.paths
+			if paths == nil {
+				paths = presignPaths
+			}
+			out, _, err := testEncrypter(t).EncryptFields([]byte(tc.in), mustFields(t, paths...))
+			if err == nil {
+				t.Fatalf("accepted, output %s", out)
+			}
+			fe, ok := err.(*FieldError)
+			if !ok {
+				t.Fatalf("error %T %v is not a *FieldError", err, err)
+			}
+			if fe.Field != tc.field || !strings.Contains(fe.Reason, tc.reason) {
+				t.Errorf("error = %q (field %q), want field %q and reason containing %q", err, fe.Field, tc.field, tc.reason)
+			}
+			if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "4211") {
+				t.Errorf("error message quotes the value: %q", err)
+			}
+			if out != nil {
+				t.Errorf("output returned with an error")
+			}
+		})
+	}
+}
+
+func TestFieldSetPaths(t *testing.T) {
+	for _, bad := range []string{"", "a..b", ".a", "a.", "a.#", "a.*", "a.b?", "a|b", "a.@this", `a\`} {
+		if _, err := NewFieldSet(bad); err == nil {
+			t.Errorf("path %q accepted", bad)
+		}
+	}
+	if _, err := NewFieldSet("a", "a.b"); err == nil {
+		t.Error("a path that is both a value and a container was accepted")
+	}
+	fs := mustFields(t, `a\.b.c`)
+	out, n, err := testEncrypter(t).EncryptFields([]byte(`{"a.b":{"c":"v"},"a":{"b":{"c":"w"}}}`), fs)
+	if err != nil || n != 1 {
+		t.Fatalf("escaped dot: n=%d err=%v", n, err)
+	}
+	if !bytes.Contains(out, []byte(`"c":"w"`)) {
+		t.Error("a.b.c was encrypted instead of the key \"a.b\"")
+	}
+}

@@ -1,0 +1,61 @@
+package wechatpay
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+)
+
+// Error codes the proxy answers with. They use WeChat Pay's error shape,
+// {"code": ..., "message": ...}, so that an app that handles WeChat Pay's
+// errors handles the proxy's too.
+const (
+	// CodeParamError: the request cannot be sent as it is (bad JSON, a
+	// sensitive field of the wrong type, ...); the message names the field.
+	CodeParamError = "PARAM_ERROR"
+	// CodeBodyTooLarge: the request body is over max_body.
+	CodeBodyTooLarge = "REQUEST_BODY_TOO_LARGE"
+	// CodeUnsupportedEncoding: the request body has a Content-Encoding the
+	// proxy cannot decode.
+	CodeUnsupportedEncoding = "UNSUPPORTED_CONTENT_ENCODING"
+	// CodeNotFound: the path is not a WeChat Pay API path the proxy forwards.
+	CodeNotFound = "NOT_FOUND"
+	// CodeProxyError: the proxy itself failed (randomness, signing).
+	CodeProxyError = "PROXY_ERROR"
+)
+
+// apiError is a refusal answered to the client before anything goes upstream.
+type apiError struct {
+	status  int
+	code    string
+	message string
+	field   string // the field concerned, for the log; never its value
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.message }
+
+func paramError(err error) *apiError {
+	ae := &apiError{status: http.StatusBadRequest, code: CodeParamError, message: err.Error()}
+	if fe, ok := err.(*FieldError); ok {
+		ae.field = fe.Field
+	}
+	return ae
+}
+
+// errorBody is WeChat Pay's error shape.
+type errorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// writeError answers a JSON error in WeChat Pay's shape.
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	body, _ := json.Marshal(errorBody{Code: code, Message: message})
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Del("Content-Encoding")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

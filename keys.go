@@ -1,0 +1,167 @@
+package wechatpay
+
+import (
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+)
+
+// PublicKeyIDPrefix starts every WeChat Pay public key ID; any other
+// Wechatpay-Serial value is a platform certificate serial.
+const PublicKeyIDPrefix = "PUB_KEY_ID_"
+
+// minRSABits is the smallest RSA key WeChat Pay issues or accepts.
+const minRSABits = 2048
+
+// readPEMSource returns the PEM text of a key option, which holds either the
+// PEM text itself (as {env.X} or {file./path} placeholders give it) or the
+// path of a PEM file. Errors never quote the value, since it may be a key.
+func readPEMSource(value string) ([]byte, error) {
+	if strings.TrimSpace(value) == "" {
+		return nil, errors.New("is empty")
+	}
+	if strings.Contains(value, "-----BEGIN") {
+		return []byte(value), nil
+	}
+	data, err := os.ReadFile(value)
+	if err != nil {
+		var pathErr *fs.PathError
+		if errors.As(err, &pathErr) {
+			err = pathErr.Err
+		}
+		// Name the path only when it looks like one: a key pasted without
+		// its PEM armour must not be echoed into a log.
+		if len(value) <= 200 && !strings.ContainsAny(value, "\r\n") {
+			return nil, fmt.Errorf("reading file %s: %w", value, err)
+		}
+		return nil, fmt.Errorf("is neither PEM text nor a readable file path: %w", err)
+	}
+	return data, nil
+}
+
+// firstPEMBlock returns the first PEM block of data, ignoring any text (such
+// as a warning comment) before it.
+func firstPEMBlock(data []byte) (*pem.Block, error) {
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, errors.New("holds no PEM block")
+	}
+	return block, nil
+}
+
+// LoadPrivateKey reads the merchant API private key: PKCS #8
+// ("BEGIN PRIVATE KEY", what WeChat Pay's tool writes) or PKCS #1
+// ("BEGIN RSA PRIVATE KEY"), given as PEM text or a file path.
+func LoadPrivateKey(value string) (*rsa.PrivateKey, error) {
+	data, err := readPEMSource(value)
+	if err != nil {
+		return nil, err
+	}
+	block, err := firstPEMBlock(data)
+	if err != nil {
+		return nil, err
+	}
+	var key any
+	switch block.Type {
+	case "PRIVATE KEY":
+		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+	case "RSA PRIVATE KEY":
+		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+	default:
+		return nil, fmt.Errorf("holds a %q PEM block; want PRIVATE KEY (PKCS #8) or RSA PRIVATE KEY (PKCS #1)", block.Type)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("parsing %s: %w", block.Type, err)
+	}
+	rsaKey, ok := key.(*rsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("is a %T, not an RSA key", key)
+	}
+	if err := checkRSASize(rsaKey.N.BitLen()); err != nil {
+		return nil, err
+	}
+	rsaKey.Precompute()
+	return rsaKey, nil
+}
+
+// LoadPublicKey reads the WeChat Pay public key (pub_key.pem, "BEGIN PUBLIC
+// KEY"; PKCS #1 "BEGIN RSA PUBLIC KEY" is accepted too), as PEM text or a
+// file path.
+func LoadPublicKey(value string) (*rsa.PublicKey, error) {
+	data, err := readPEMSource(value)
+	if err != nil {
+		return nil, err
+	}
+	block, err := firstPEMBlock(data)
+	if err != nil {
+		return nil, err
+	}
+	var key any
+	switch block.Type {
+	case "PUBLIC KEY":
+		key, err = x509.ParsePKIXPublicKey(block.Bytes)
+	case "RSA PUBLIC KEY":
+		key, err = x509.ParsePKCS1PublicKey(block.Bytes)
+	case "CERTIFICATE":
+		return nil, errors.New("holds a certificate; give it as platform_certificate instead")
+	default:
+		return nil, fmt.Errorf("holds a %q PEM block; want PUBLIC KEY", block.Type)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("parsing %s: %w", block.Type, err)
+	}
+	rsaKey, ok := key.(*rsa.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("is a %T, not an RSA key", key)
+	}
+	if err := checkRSASize(rsaKey.N.BitLen()); err != nil {
+		return nil, err
+	}
+	return rsaKey, nil
+}
+
+// LoadCertificate reads a WeChat Pay platform certificate (X.509 PEM) and
+// returns it with its serial as WeChat Pay writes it: upper-case hex.
+func LoadCertificate(value string) (*x509.Certificate, string, error) {
+	data, err := readPEMSource(value)
+	if err != nil {
+		return nil, "", err
+	}
+	block, err := firstPEMBlock(data)
+	if err != nil {
+		return nil, "", err
+	}
+	if block.Type != "CERTIFICATE" {
+		return nil, "", fmt.Errorf("holds a %q PEM block; want CERTIFICATE", block.Type)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, "", fmt.Errorf("parsing certificate: %w", err)
+	}
+	key, ok := cert.PublicKey.(*rsa.PublicKey)
+	if !ok {
+		return nil, "", fmt.Errorf("certificate key is a %T, not RSA", cert.PublicKey)
+	}
+	if err := checkRSASize(key.N.BitLen()); err != nil {
+		return nil, "", err
+	}
+	return cert, CertificateSerial(cert), nil
+}
+
+// CertificateSerial returns a certificate's serial the way WeChat Pay names
+// it in Wechatpay-Serial: upper-case hexadecimal.
+func CertificateSerial(cert *x509.Certificate) string {
+	return fmt.Sprintf("%X", cert.SerialNumber)
+}
+
+func checkRSASize(bits int) error {
+	if bits < minRSABits {
+		return fmt.Errorf("is a %d-bit RSA key; WeChat Pay uses at least %d bits", bits, minRSABits)
+	}
+	return nil
+}

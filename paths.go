@@ -1,0 +1,47 @@
+package wechatpay
+
+import (
+	"net/url"
+	"strings"
+)
+
+// apiPrefix is the path every WeChat Pay APIv3 call starts with.
+const apiPrefix = "/v3/"
+
+// checkAPIPath refuses a path that is not a plain WeChat Pay APIv3 path, so
+// that the merchant's signature is put only on API calls and no path trick
+// (dot segments, doubled or trailing slashes, encoded separators) can make
+// WeChat Pay see another path than the one the proxy matched its rules on.
+func checkAPIPath(u *url.URL) *apiError {
+	p := u.Path
+	bad := func(why string) *apiError {
+		return &apiError{status: 404, code: CodeNotFound, message: "path is not a WeChat Pay APIv3 path the proxy forwards: " + why}
+	}
+	if !strings.HasPrefix(p, apiPrefix) {
+		return bad("it must start with " + apiPrefix)
+	}
+	for _, seg := range strings.Split(p[1:], "/") {
+		switch seg {
+		case "":
+			return bad("empty path segment")
+		case ".", "..":
+			return bad("dot segment")
+		}
+	}
+	if strings.ContainsAny(p, "\\\x00") || hasControl(p) {
+		return bad("invalid character")
+	}
+	if raw := strings.ToLower(u.RawPath); strings.Contains(raw, "%2f") || strings.Contains(raw, "%5c") {
+		return bad("encoded path separator")
+	}
+	return nil
+}
+
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}

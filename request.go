@@ -1,0 +1,72 @@
+package wechatpay
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+)
+
+// modulePath is this module's import path, used to find its version.
+const modulePath = "github.com/caddy-wechatpay/caddy-wechatpay"
+
+// signRequest makes r ready for WeChat Pay: body replaced by out with the
+// right length, the client's Authorization dropped, Wechatpay-Serial,
+// Accept, Content-Type and User-Agent set, and the request signed over
+// exactly the method, URI and body that reverse_proxy will send.
+func (h *Handler) signRequest(r *http.Request, out []byte) error {
+	hdr := r.Header
+	hdr.Del("Authorization")
+	hdr.Del("Content-Encoding") // the body was decoded when read
+	hdr.Del("Transfer-Encoding")
+	hdr.Set("Wechatpay-Serial", h.serial)
+	hdr.Set("Accept", "application/json")
+	hdr.Set("User-Agent", h.userAgent)
+	r.TransferEncoding = nil
+	r.Trailer = nil
+	if len(out) == 0 {
+		r.Body = http.NoBody
+		r.ContentLength = 0
+		hdr.Del("Content-Type")
+		hdr.Del("Content-Length")
+	} else {
+		r.Body = io.NopCloser(bytes.NewReader(out))
+		r.ContentLength = int64(len(out))
+		hdr.Set("Content-Type", "application/json")
+		hdr.Set("Content-Length", strconv.Itoa(len(out)))
+	}
+	r.GetBody = nil
+
+	nonce, err := NewNonce()
+	if err != nil {
+		return err
+	}
+	auth, err := h.signer.Authorization(r.Method, r.URL.RequestURI(), time.Now().Unix(), nonce, out)
+	if err != nil {
+		return err
+	}
+	hdr.Set("Authorization", auth)
+	return nil
+}
+
+// userAgent names the module and its version, as WeChat Pay requires a
+// User-Agent and its support staff ask which client sent a request.
+func userAgent() string {
+	version := "devel"
+	if info, ok := debug.ReadBuildInfo(); ok {
+		if info.Main.Path == modulePath && info.Main.Version != "" && info.Main.Version != "(devel)" {
+			version = info.Main.Version
+		}
+		for _, dep := range info.Deps {
+			if dep.Path == modulePath {
+				version = dep.Version
+				if dep.Replace != nil && dep.Replace.Version != "" {
+					version = dep.Replace.Version
+				}
+			}
+		}
+	}
+	return "caddy-wechatpay/" + version + " (+Caddy)"
+}

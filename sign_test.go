@@ -1,0 +1,132 @@
+package wechatpay
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/signers"
+	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/verifiers"
+)
+
+func TestSigningMessage(t *testing.T) {
+	got := SigningMessage("GET", "/v3/certificates", 1554208460, "593BEC0C930BF1AFEB40B4A08C8FB242", nil)
+	want := "GET\n/v3/certificates\n1554208460\n593BEC0C930BF1AFEB40B4A08C8FB242\n\n"
+	if string(got) != want {
+		t.Fatalf("message = %q, want %q", got, want)
+	}
+}
+
+// TestSignKnownAnswer checks signatures against values computed outside Go:
+// printf '<message>' | openssl dgst -sha256 -sign testdata/verify_kat_key.pem | base64 -w0
+func TestSignKnownAnswer(t *testing.T) {
+	key, err := LoadPrivateKey("testdata/verify_kat_key.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &RequestSigner{MchID: "1900000001", SerialNo: "ABC123", Key: key}
+	for _, tc := range []struct {
+		method, uri, body, want string
+	}{
+		{"POST", "/v3/eduschoolpay/contracts/presign?x=1", `{"appid":"wx8888888888888888"}`,
+			"PU3BNRgeko1hnkRrNz3MUA7Dfjg7YkX6d4qzeV4HZo8A2ARBTP7Pd5M0F9snbMxOF9/ejG2jXA8vXpAIqFATwWB5Ifg6eryEnm6J7rJ2WzCUs653dWrtlQB8XVg1gZunpDaI4lmAMw8geCvG66TWvpvbHI5NbHAF/ETmot8Ds3BSgMjd/LKChY1Pnwx1YnHQmA6L3tQe7fzVNWZkXe5E/hlsXHxfdyk9KTiFaPuvWX/9IVs5S9CY77ghCphPb7IaaJDp17KdS0ELF6a033yq4BGOHRxWd6gSqKoLxmsuDIywD/b3XtPpN9wk/3/uB10VTeigMLzvrCpe5D47XuTOIQ=="},
+		{"GET", "/v3/certificates", "",
+			"iRBH9tTK5OQr9thwzqIxDujST5jGXAsWnLhuv2QkiznksuY+DD9dxN0ejFvCThlI9Rtwv9N5mQT51oWKpQr90co88lpeoCZPJyqPq/4QMztWCF6k6vmZDlXp59AbhB9IMyBy0Sx+AvLzf2kJ7tHjX7SjFxzMev1voxnL+OfSAFOqCHn31c6NSTRzm1h1bM1mPxBFAarvcdlyT53rtcisbn9Wo5naas/KmCRc+DybJkn/P0Ozt6Ales+bCG5lc3kicRYRH2mXbbzfJQAzjfgbvKGeLcU6dHZNzVMrlTQEojmPgmWGrOLazKqVi+SSnnL+0awaPJlN0zCd1zsoDILIqg=="},
+	} {
+		got, err := s.Sign(tc.method, tc.uri, 1554208460, "593BEC0C930BF1AFEB40B4A08C8FB242", []byte(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("%s %s: signature = %s, want %s", tc.method, tc.uri, got, tc.want)
+		}
+	}
+}
+
+// TestSignMatchesSDK signs the same messages with the official SDK's signer
+// (PKCS #1 v1.5 is deterministic, so the signatures must be identical) and
+// verifies ours with the SDK's verifier.
+func TestSignMatchesSDK(t *testing.T) {
+	c := testCredentials(t)
+	s := &RequestSigner{MchID: c.mchid, SerialNo: c.serialNo, Key: c.merchantKey}
+	sdk := &signers.SHA256WithRSASigner{MchID: c.mchid, CertificateSerialNo: c.serialNo, PrivateKey: c.merchantKey}
+	verifier := verifiers.NewSHA256WithRSAPubkeyVerifier("merchant", c.merchantKey.PublicKey)
+	for _, body := range []string{"", "{}", presignBody, "\x00binary\xff", strings.Repeat("数据", 5000)} {
+		ours, err := s.Sign("POST", "/v3/a/b?c=d&e=%20", 1700000000, "N0NCE", []byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := string(SigningMessage("POST", "/v3/a/b?c=d&e=%20", 1700000000, "N0NCE", []byte(body)))
+		theirs, err := sdk.Sign(context.Background(), msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ours != theirs.Signature {
+			t.Errorf("body %.20q: signature differs from the SDK's", body)
+		}
+		if err := verifier.Verify(context.Background(), "merchant", msg, ours); err != nil {
+			t.Errorf("SDK verifier refuses our signature: %v", err)
+		}
+	}
+}
+
+var authRE = regexp.MustCompile(`^WECHATPAY2-SHA256-RSA2048 mchid="(\d+)",nonce_str="([0-9A-Za-z]{32})",signature="([A-Za-z0-9+/=]+)",timestamp="(\d+)",serial_no="([0-9A-F]+)"$`)
+
+func TestAuthorizationHeader(t *testing.T) {
+	c := testCredentials(t)
+	s := &RequestSigner{MchID: c.mchid, SerialNo: c.serialNo, Key: c.merchantKey}
+	nonce, err := NewNonce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := s.Authorization("GET", "/v3/x", 1554208460, nonce, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := authRE.FindStringSubmatch(h)
+	if m == nil {
+		t.Fatalf("Authorization %q does not have WeChat Pay's form", h)
+	}
+	if m[1] != c.mchid || m[2] != nonce || m[4] != "1554208460" || m[5] != c.serialNo {
+		t.Errorf("Authorization parameters wrong: %q", h)
+	}
+}
+
+func TestNonce(t *testing.T) {
+	seen := map[string]bool{}
+	counts := map[rune]int{}
+	for i := 0; i < 2000; i++ {
+		n, err := NewNonce()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !regexp.MustCompile(`^[0-9A-Za-z]{32}$`).MatchString(n) {
+			t.Fatalf("nonce %q is not 32 characters of [0-9A-Za-z]", n)
+		}
+		if seen[n] {
+			t.Fatalf("nonce %q repeated", n)
+		}
+		seen[n] = true
+		for _, r := range n {
+			counts[r]++
+		}
+	}
+	// 64000 characters over 62 symbols: about 1032 each. A biased mapping
+	// (b % 62 without rejection) would give the first 8 symbols ~1.23x more.
+	for r, n := range counts {
+		if n < 800 || n > 1270 {
+			t.Errorf("character %q appeared %d times out of 64000: not uniform", r, n)
+		}
+	}
+	if len(counts) != 62 {
+		t.Errorf("only %d distinct characters used", len(counts))
+	}
+}
+
+func TestNonceFromFailingReader(t *testing.T) {
+	if _, err := newNonce(bytes.NewReader(nil)); err == nil {
+		t.Fatal("a failing random source must be an error")
+	}
+}

@@ -1,0 +1,158 @@
+package wechatpay
+
+import (
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Codes carried by a *VerifyError. They become the "code" of the 502 JSON
+// error the client sees.
+const (
+	// CodeSignatureMissing: one of the timestamp, nonce, signature or serial
+	// headers is absent or blank.
+	CodeSignatureMissing = "SIGNATURE_MISSING"
+	// CodeSignatureProbe: the signature starts with ProbeSignaturePrefix, a
+	// deliberately wrong signature WeChat Pay sends to test that callers verify.
+	CodeSignatureProbe = "SIGNATURE_PROBE"
+	// CodeSerialUnknown: no key is configured for the Wechatpay-Serial value.
+	CodeSerialUnknown = "SERIAL_UNKNOWN"
+	// CodeTimestampInvalid: Wechatpay-Timestamp is not a base-10 integer.
+	CodeTimestampInvalid = "TIMESTAMP_INVALID"
+	// CodeTimestampExpired: Wechatpay-Timestamp is MaxResponseSkew or more
+	// away from now, in either direction.
+	CodeTimestampExpired = "TIMESTAMP_EXPIRED"
+	// CodeSignatureInvalid: the signature is not standard base64 or does not
+	// verify against the key named by Wechatpay-Serial.
+	CodeSignatureInvalid = "SIGNATURE_INVALID"
+)
+
+// ProbeSignaturePrefix starts the probe signatures WeChat Pay sometimes sends
+// to check that the caller really verifies answers.
+const ProbeSignaturePrefix = "WECHATPAY/SIGNTEST/"
+
+// MaxResponseSkew is how far Wechatpay-Timestamp may be from the local clock.
+// As in the official SDK, the comparison is in whole seconds and a difference
+// of exactly 5 minutes (300 s) is already expired: |now - ts| >= 300 rejects.
+const MaxResponseSkew = 5 * time.Minute
+
+// ResponseVerifier checks WeChat Pay's signature on an answer.
+//
+// It mirrors the official SDK (validators.WechatPayResponseValidator):
+// header values are trimmed with strings.TrimSpace, the timestamp is parsed
+// with strconv.ParseInt(base 10) and re-formatted in the signed message
+// (so "+0170..." is signed as "170..."), serials are matched exactly
+// (case-sensitive), and the signature is decoded with base64.StdEncoding.
+//
+// A ResponseVerifier is safe for concurrent use once built; do not change Now
+// while Verify may run.
+type ResponseVerifier struct {
+	// Now is the clock used for the timestamp check; nil means time.Now.
+	Now func() time.Time
+
+	keys    map[string]*rsa.PublicKey
+	maxSkew int64 // seconds
+}
+
+// NewResponseVerifier returns a verifier trusting keys, keyed by WeChat Pay
+// public key ID ("PUB_KEY_ID_...") or platform certificate serial (upper-case
+// hex, as fmt.Sprintf("%X", cert.SerialNumber)). The map is copied; nil keys
+// are ignored.
+func NewResponseVerifier(keys map[string]*rsa.PublicKey) *ResponseVerifier {
+	m := make(map[string]*rsa.PublicKey, len(keys))
+	for id, k := range keys {
+		if k != nil {
+			m[id] = k
+		}
+	}
+	return &ResponseVerifier{keys: m, maxSkew: int64(MaxResponseSkew / time.Second)}
+}
+
+// VerifyError reports why an answer's signature was rejected. Its Error text
+// never contains the signature value.
+type VerifyError struct {
+	Code      string // one of the Code* constants
+	Reason    string // human-readable detail, free of secrets
+	Serial    string // Wechatpay-Serial of the answer, may be empty
+	RequestID string // Request-ID of the answer, may be empty
+}
+
+// Error implements error.
+func (e *VerifyError) Error() string {
+	return fmt.Sprintf("wechatpay: response verification failed: %s: %s (serial=%q, request-id=%q)",
+		e.Code, e.Reason, e.Serial, e.RequestID)
+}
+
+// Verify checks the signature of an answer with the given header and body.
+// It returns nil or a *VerifyError.
+func (v *ResponseVerifier) Verify(header http.Header, body []byte) error {
+	tsText := strings.TrimSpace(header.Get("Wechatpay-Timestamp"))
+	nonce := strings.TrimSpace(header.Get("Wechatpay-Nonce"))
+	sig := strings.TrimSpace(header.Get("Wechatpay-Signature"))
+	serial := strings.TrimSpace(header.Get("Wechatpay-Serial"))
+	fail := func(code, reason string) error {
+		return &VerifyError{Code: code, Reason: reason, Serial: serial,
+			RequestID: strings.TrimSpace(header.Get("Request-ID"))}
+	}
+
+	switch {
+	case tsText == "":
+		return fail(CodeSignatureMissing, "missing Wechatpay-Timestamp header")
+	case nonce == "":
+		return fail(CodeSignatureMissing, "missing Wechatpay-Nonce header")
+	case sig == "":
+		return fail(CodeSignatureMissing, "missing Wechatpay-Signature header")
+	case serial == "":
+		return fail(CodeSignatureMissing, "missing Wechatpay-Serial header")
+	}
+	if strings.HasPrefix(sig, ProbeSignaturePrefix) {
+		return fail(CodeSignatureProbe, "probe signature from WeChat Pay")
+	}
+	key := v.keys[serial]
+	if key == nil {
+		return fail(CodeSerialUnknown, "no key configured for this serial")
+	}
+	ts, err := strconv.ParseInt(tsText, 10, 64)
+	if err != nil {
+		return fail(CodeTimestampInvalid, "Wechatpay-Timestamp is not an integer")
+	}
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	// |now-ts| >= maxSkew, written so that no subtraction can overflow
+	// (now is a real clock, far from the int64 limits; a test clock must be too).
+	if n := now().Unix(); ts <= n-v.maxSkew || ts >= n+v.maxSkew {
+		return fail(CodeTimestampExpired, "timestamp "+strconv.FormatInt(ts, 10)+
+			" is 5 minutes or more away from now "+strconv.FormatInt(n, 10))
+	}
+	raw, err := base64.StdEncoding.DecodeString(sig)
+	if err != nil {
+		return fail(CodeSignatureInvalid, "signature is not base64")
+	}
+
+	// Message: TIMESTAMP "\n" NONCE "\n" BODY "\n", hashed piecewise so the
+	// body is never copied.
+	var buf [128]byte
+	prefix := strconv.AppendInt(buf[:0], ts, 10)
+	prefix = append(prefix, '\n')
+	prefix = append(prefix, nonce...)
+	prefix = append(prefix, '\n')
+	h := sha256.New()
+	h.Write(prefix)
+	h.Write(body)
+	h.Write(verifyNewline)
+	var sum [sha256.Size]byte
+	if err := rsa.VerifyPKCS1v15(key, crypto.SHA256, h.Sum(sum[:0]), raw); err != nil {
+		return fail(CodeSignatureInvalid, "signature does not verify")
+	}
+	return nil
+}
+
+var verifyNewline = []byte{'\n'}
