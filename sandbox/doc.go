@@ -1,0 +1,39 @@
+// Package sandbox is a local stand-in for api.mch.weixin.qq.com, the WeChat Pay
+// APIv3 server, for demos and tests of the caddy-wechatpay proxy.
+//
+// It is written independently of the proxy's own signing and encryption code
+// (it never imports the root package) and its non-test files use only the Go
+// standard library and github.com/tidwall/gjson, so it can serve as a second,
+// independent implementation of the protocol.
+//
+// The pieces:
+//
+//   - [GenerateCredentials] / [LoadCredentials] write and read a throwaway set
+//     of merchant and WeChat Pay keys, named as WeChat Pay names them.
+//   - [New] builds a [Server], an [net/http.Handler] that checks the
+//     Authorization header (WECHATPAY2-SHA256-RSA2048), the Wechatpay-Serial
+//     header and the RSA-OAEP sensitive fields listed in the embedded
+//     catalogue ([Endpoints]), then answers signed JSON as WeChat Pay does.
+//   - [Config.Observer] receives an [Exchange] per request describing what
+//     arrived, what was verified and decrypted, and what was answered.
+//   - [Faults] makes answers misbehave (wrong key, stale timestamp, unknown
+//     serial, probe signature, no signature, gzip) so a proxy's response
+//     verification can be tested.
+//
+// Routing, in order:
+//
+//   - every request must carry a User-Agent and a valid Authorization header
+//     (401 SIGN_ERROR / 400 PARAM_ERROR otherwise), whatever its path;
+//   - GET /v3/billdownload/file answers an unsigned bill file;
+//   - POST /v3/eduschoolpay/contracts/presign checks the documented required
+//     fields and answers {"presign_token": "..."};
+//   - POST /v3/pay/transactions/native (not sensitive, not catalogued) answers
+//     {"code_url": "weixin://..."} so a plain signed pass-through can be tried;
+//   - any other catalogued endpoint answers 200 with the path parameters and,
+//     at each response_body path, a value encrypted for the merchant
+//     certificate (see [SampleResponsePlaintext]);
+//   - anything else answers a signed 404 NOT_FOUND.
+//
+// Everything here is for testing only: the keys it generates are throwaway
+// keys and must never be used in production.
+package sandbox

@@ -1,0 +1,55 @@
+package sandbox
+
+import (
+	"crypto/rsa"
+	"net/http"
+)
+
+// Paths the sandbox serves besides the catalogue's generic answers.
+const (
+	// PresignPath is the eduschoolpay presign endpoint (POST).
+	PresignPath = "/v3/eduschoolpay/contracts/presign"
+	// NativePayPath is Native payment ordering (POST); it has no
+	// sensitive fields and is here to try a plain signed pass-through.
+	NativePayPath = "/v3/pay/transactions/native"
+	// BillDownloadPath serves bill files (GET), unsigned as WeChat Pay does.
+	BillDownloadPath = "/v3/billdownload/file"
+)
+
+// request is one authenticated request on its way through an endpoint.
+type request struct {
+	r       *http.Request
+	body    []byte
+	x       *Exchange
+	ep      Endpoint
+	params  map[string]string
+	keyName string          // the key Wechatpay-Serial names, if required
+	key     *rsa.PrivateKey // its private key
+}
+
+// route is a matched endpoint with its handlers.
+type route struct {
+	ep       Endpoint
+	params   map[string]string
+	validate func(*request) *answer // checks before decryption; may be nil
+	handle   func(*Server, *request) *answer
+}
+
+// route matches r against the special endpoints, then the catalogue.
+func (s *Server) route(r *http.Request) (route, bool) {
+	path := r.URL.Path
+	switch {
+	case r.Method == http.MethodGet && path == BillDownloadPath:
+		return route{ep: Endpoint{Method: http.MethodGet, Path: BillDownloadPath}, handle: (*Server).billDownload}, true
+	case r.Method == http.MethodPost && path == NativePayPath:
+		return route{ep: Endpoint{Method: http.MethodPost, Path: NativePayPath}, handle: (*Server).nativePay}, true
+	}
+	ep, params, ok := MatchEndpoint(r.Method, path)
+	if !ok {
+		return route{}, false
+	}
+	if ep.Method == http.MethodPost && ep.Path == PresignPath {
+		return route{ep: ep, params: params, validate: validatePresign, handle: (*Server).presign}, true
+	}
+	return route{ep: ep, params: params, handle: (*Server).catalogued}, true
+}
