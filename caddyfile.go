@@ -31,6 +31,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		platform_certificate <path or PEM>              # repeatable
 //		encrypt              <METHOD> <path> <field>... # repeatable
 //		max_body             <size>
+//		wechatpay_serial     <public key ID or certificate serial>
+//		verify_responses     on|off
+//		skip_verify          <path prefix>...           # repeatable
 //	}
 //
 // Values may use placeholders such as {env.WECHATPAY_PRIVATE_KEY} or
@@ -102,6 +105,33 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 				h.MaxBody = int64(size)
 			}
+		case "wechatpay_serial":
+			err = single(&h.WechatpaySerial)
+		case "verify_responses":
+			var v string
+			if err = single(&v); err == nil {
+				switch v {
+				case "on":
+					on := true
+					h.VerifyResponses = &on
+				case "off":
+					off := false
+					h.VerifyResponses = &off
+				default:
+					return d.Errf("verify_responses: want on or off, got %q", v)
+				}
+			}
+		case "skip_verify":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			for _, p := range args {
+				if !strings.HasPrefix(p, "/") {
+					return d.Errf("skip_verify: path %q must start with /", p)
+				}
+			}
+			h.SkipVerify = append(h.SkipVerify, args...)
 		default:
 			return d.Errf("unrecognized wechatpay option %q", option)
 		}

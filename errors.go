@@ -22,7 +22,17 @@ const (
 	CodeNotFound = "NOT_FOUND"
 	// CodeProxyError: the proxy itself failed (randomness, signing).
 	CodeProxyError = "PROXY_ERROR"
+	// CodeResponseTooLarge: WeChat Pay's answer is too large to buffer and
+	// verify (502).
+	CodeResponseTooLarge = "RESPONSE_TOO_LARGE"
+	// CodeResponseUnreadable: WeChat Pay's answer has a content coding that
+	// cannot be decoded for verification (502).
+	CodeResponseUnreadable = "RESPONSE_UNREADABLE"
 )
+
+// The 502 answers for an answer that fails verification carry the codes of
+// verify.go: SIGNATURE_MISSING, SIGNATURE_PROBE, SERIAL_UNKNOWN,
+// TIMESTAMP_INVALID, TIMESTAMP_EXPIRED and SIGNATURE_INVALID.
 
 // apiError is a refusal answered to the client before anything goes upstream.
 type apiError struct {

@@ -62,13 +62,36 @@ type Handler struct {
 	// decoding a gzip body). Default: 1 MiB. Larger bodies get 413.
 	MaxBody int64 `json:"max_body,omitempty"`
 
+	// WechatpaySerial chooses, when both a public key and platform
+	// certificates are configured, which one encrypts sensitive fields and
+	// is named in the Wechatpay-Serial request header: a public key ID or a
+	// certificate serial. Default: the public key when there is one, else
+	// the first platform certificate. Answers verify under any known key.
+	WechatpaySerial string `json:"wechatpay_serial,omitempty"`
+
+	// VerifyResponses turns the verification of WeChat Pay's answers off
+	// when false. For debugging only: an unverified answer can be forged.
+	// Default: true.
+	VerifyResponses *bool `json:"verify_responses,omitempty"`
+
+	// SkipVerify lists more path prefixes whose answers are not signed by
+	// WeChat Pay and pass unverified, besides the built-in
+	// /v3/billdownload/file and /v3/merchant-service/images/. A prefix
+	// matches whole path segments.
+	SkipVerify []string `json:"skip_verify,omitempty"`
+
 	logger    *zap.Logger
 	signer    *RequestSigner
 	encrypter *FieldEncrypter
 	serial    string // Wechatpay-Serial: the ID or serial of the encryption key
+	verifier  *ResponseVerifier
+	skip      []string // path prefixes answered unsigned
 	routes    routeTable
 	userAgent string
 }
+
+// unsignedDownloads are the paths whose answers WeChat Pay does not sign.
+var unsignedDownloads = []string{"/v3/billdownload/file", "/v3/merchant-service/images/"}
 
 // EncryptRule names the sensitive fields of one endpoint.
 type EncryptRule struct {
@@ -107,6 +130,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	for option, v := range map[string]*string{
 		"mchid": &h.MchID, "serial_no": &h.SerialNo, "private_key": &h.PrivateKey,
 		"public_key_id": &h.PublicKeyID, "public_key": &h.PublicKey,
+		"wechatpay_serial": &h.WechatpaySerial,
 	} {
 		if err := resolve(option, v); err != nil {
 			return err
@@ -127,12 +151,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.signer = &RequestSigner{MchID: h.MchID, SerialNo: strings.ToUpper(h.SerialNo), Key: key}
 
-	encKey, serial, err := h.loadWechatPayKeys()
-	if err != nil {
+	if err := h.loadWechatPayKeys(); err != nil {
 		return err
 	}
-	h.encrypter = &FieldEncrypter{Key: encKey}
-	h.serial = serial
+	h.skip = append(append([]string(nil), unsignedDownloads...), h.SkipVerify...)
+	if !h.verifying() {
+		h.logger.Warn("verify_responses is off: WeChat Pay's answers reach clients unverified and could be forged; use this only for debugging")
+	}
 
 	for _, rule := range builtinRules {
 		if err := h.routes.add(rule.Method, rule.Path, rule.Fields); err != nil {
@@ -180,36 +205,55 @@ func (h *Handler) checkOptions() error {
 	if h.MaxBody < 0 {
 		return errors.New("max_body must not be negative")
 	}
+	for _, p := range h.SkipVerify {
+		if !strings.HasPrefix(p, "/") {
+			return fmt.Errorf("skip_verify: path %q must start with /", p)
+		}
+	}
 	return nil
 }
 
 // loadWechatPayKeys loads the WeChat Pay public key and platform
-// certificates, and returns the key that sensitive fields are encrypted with
-// and the ID or serial that names it: the public key when there is one.
-func (h *Handler) loadWechatPayKeys() (*rsa.PublicKey, string, error) {
-	var encKey *rsa.PublicKey
-	var serial string
+// certificates: all of them verify answers, and the one chosen by
+// wechatpay_serial (default: the public key, else the first certificate)
+// encrypts sensitive fields and is named in Wechatpay-Serial.
+func (h *Handler) loadWechatPayKeys() error {
+	keys := map[string]*rsa.PublicKey{}
+	var order []string
 	if h.PublicKey != "" {
 		key, err := LoadPublicKey(h.PublicKey)
 		if err != nil {
-			return nil, "", fmt.Errorf("public_key: %w", err)
+			return fmt.Errorf("public_key: %w", err)
 		}
-		encKey, serial = key, h.PublicKeyID
+		keys[h.PublicKeyID] = key
+		order = append(order, h.PublicKeyID)
 	}
 	for i, v := range h.PlatformCertificate {
-		cert, certSerial, err := LoadCertificate(v)
+		cert, serial, err := LoadCertificate(v)
 		if err != nil {
-			return nil, "", fmt.Errorf("platform_certificate #%d: %w", i+1, err)
+			return fmt.Errorf("platform_certificate #%d: %w", i+1, err)
+		}
+		if _, dup := keys[serial]; dup {
+			return fmt.Errorf("platform_certificate #%d: serial %s given twice", i+1, serial)
 		}
 		if time.Now().After(cert.NotAfter) {
 			h.logger.Warn("platform certificate has expired",
-				zap.String("serial", certSerial), zap.Time("not_after", cert.NotAfter))
+				zap.String("serial", serial), zap.Time("not_after", cert.NotAfter))
 		}
-		if encKey == nil {
-			encKey, serial = cert.PublicKey.(*rsa.PublicKey), certSerial
-		}
+		keys[serial] = cert.PublicKey.(*rsa.PublicKey)
+		order = append(order, serial)
 	}
-	return encKey, serial, nil
+	h.serial = order[0]
+	if h.WechatpaySerial != "" {
+		if keys[h.WechatpaySerial] == nil {
+			return fmt.Errorf("wechatpay_serial: %s is neither public_key_id nor the serial of a platform_certificate (known: %s)",
+				h.WechatpaySerial, strings.Join(order, ", "))
+		}
+		h.serial = h.WechatpaySerial
+	}
+	h.encrypter = &FieldEncrypter{Key: keys[h.serial]}
+	h.verifier = NewResponseVerifier(keys)
+	return nil
 }
 
 // Validate checks the provisioned handler.
@@ -251,13 +295,76 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return h.refuse(w, r, &apiError{status: http.StatusInternalServerError, code: CodeProxyError, message: "signing the request failed"})
 	}
 
-	err := next.ServeHTTP(w, r)
+	if !h.verifying() || hasPathPrefix(r.URL.Path, h.skip) {
+		err := next.ServeHTTP(w, r)
+		h.logForwarded(r, rt, encrypted, start, "unverified")
+		return err
+	}
+	resp := newBufferedResponse(w)
+	defer resp.release()
+	if err := next.ServeHTTP(resp, r); err != nil {
+		return err
+	}
+	if err := h.deliverVerified(w, resp); err != nil {
+		return h.refuse(w, r, err)
+	}
+	h.logForwarded(r, rt, encrypted, start, "verified")
+	return nil
+}
+
+func (h *Handler) verifying() bool { return h.VerifyResponses == nil || *h.VerifyResponses }
+
+// deliverVerified checks the buffered answer and writes it to the client, or
+// returns the refusal to send instead; the unverified body is never written.
+// Unsigned error answers (from a gateway in front of WeChat Pay, say) pass
+// unchanged: their status already tells the app that the call failed.
+func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse) *apiError {
+	if resp.overflow {
+		return &apiError{status: http.StatusBadGateway, code: CodeResponseTooLarge, message: "WeChat Pay's answer is too large to verify"}
+	}
+	body, ae := resp.decodedBody()
+	if ae != nil {
+		return ae
+	}
+	if resp.status >= 400 && !hasSignature(resp.header) {
+		h.logger.Warn("passing on an unsigned error answer", zap.Int("status", resp.status),
+			zap.String("request_id", resp.header.Get("Request-ID")))
+		resp.writeTo(w, body)
+		return nil
+	}
+	if err := h.verifier.Verify(resp.header, body); err != nil {
+		ve := err.(*VerifyError)
+		h.logger.Error("WeChat Pay's answer failed verification",
+			zap.String("code", ve.Code), zap.String("reason", ve.Reason),
+			zap.String("serial", ve.Serial), zap.String("request_id", ve.RequestID),
+			zap.Int("upstream_status", resp.status))
+		msg := "WeChat Pay's answer failed verification: " + ve.Reason
+		if ve.RequestID != "" {
+			msg += " (Request-ID " + ve.RequestID + ")"
+		}
+		return &apiError{status: http.StatusBadGateway, code: ve.Code, message: msg}
+	}
+	resp.writeTo(w, body)
+	return nil
+}
+
+func (h *Handler) logForwarded(r *http.Request, rt *route, encrypted int, start time.Time, answer string) {
 	if c := h.logger.Check(zapcore.InfoLevel, "forwarded"); c != nil {
 		c.Write(zap.String("method", r.Method), zap.String("path", r.URL.Path),
 			zap.String("rule", ruleName(rt)), zap.Int("encrypted", encrypted),
-			zap.Duration("duration", time.Since(start)))
+			zap.String("answer", answer), zap.Duration("duration", time.Since(start)))
 	}
-	return err
+}
+
+// hasPathPrefix reports whether path is one of prefixes or lies below one,
+// matching whole segments.
+func hasPathPrefix(path string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if path == p || strings.HasPrefix(path, p) && (strings.HasSuffix(p, "/") || path[len(p)] == '/') {
+			return true
+		}
+	}
+	return false
 }
 
 func ruleName(rt *route) string {

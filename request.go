@@ -23,6 +23,10 @@ func (h *Handler) signRequest(r *http.Request, out []byte) error {
 	hdr.Del("Transfer-Encoding")
 	hdr.Set("Wechatpay-Serial", h.serial)
 	hdr.Set("Accept", "application/json")
+	// Let the transport ask for gzip and decode it, so that answers are
+	// verified on the bytes WeChat Pay signed; a client's br or zstd could
+	// not be decoded here.
+	hdr.Del("Accept-Encoding")
 	hdr.Set("User-Agent", h.userAgent)
 	r.TransferEncoding = nil
 	r.Trailer = nil

@@ -1,0 +1,120 @@
+package wechatpay
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// maxResponseBody bounds how much of a WeChat Pay answer is buffered for
+// verification. API answers are small JSON documents; unsigned downloads
+// (bills, images) are streamed and never buffered.
+const maxResponseBody = 16 << 20
+
+// bufferedResponse holds an upstream answer until its signature is checked,
+// so that no byte of an unverified answer reaches the client.
+type bufferedResponse struct {
+	header      http.Header
+	status      int
+	body        *bytes.Buffer
+	wroteHeader bool
+	overflow    bool
+}
+
+func newBufferedResponse(w http.ResponseWriter) *bufferedResponse {
+	buf := bodyBufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	return &bufferedResponse{header: w.Header().Clone(), body: buf}
+}
+
+// Header implements http.ResponseWriter.
+func (b *bufferedResponse) Header() http.Header { return b.header }
+
+// WriteHeader implements http.ResponseWriter. Informational (1xx) headers
+// are not passed on: WeChat Pay does not send them.
+func (b *bufferedResponse) WriteHeader(status int) {
+	if b.wroteHeader || status < 200 {
+		return
+	}
+	b.status = status
+	b.wroteHeader = true
+}
+
+// Write implements http.ResponseWriter, buffering up to maxResponseBody.
+func (b *bufferedResponse) Write(p []byte) (int, error) {
+	if !b.wroteHeader {
+		b.WriteHeader(http.StatusOK)
+	}
+	if b.overflow || b.body.Len()+len(p) > maxResponseBody {
+		b.overflow = true
+		return len(p), nil // keep draining the upstream; the answer is refused later
+	}
+	return b.body.Write(p)
+}
+
+// Flush is a no-op: nothing is sent before verification.
+func (b *bufferedResponse) Flush() {}
+
+// release returns the buffer to the pool.
+func (b *bufferedResponse) release() { release(b.body) }
+
+// hasSignature reports whether the answer carries any signature header.
+func hasSignature(h http.Header) bool {
+	for _, k := range []string{"Wechatpay-Signature", "Wechatpay-Timestamp", "Wechatpay-Nonce", "Wechatpay-Serial"} {
+		if h.Get(k) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// decodedBody returns the answer's body without its content coding: a body
+// that WeChat Pay (or something between) compressed is verified and passed
+// on as the bytes that were signed.
+func (b *bufferedResponse) decodedBody() ([]byte, *apiError) {
+	enc := strings.ToLower(strings.TrimSpace(b.header.Get("Content-Encoding")))
+	switch enc {
+	case "", "identity":
+		return b.body.Bytes(), nil
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(bytes.NewReader(b.body.Bytes()))
+		if err == nil {
+			var out []byte
+			out, err = io.ReadAll(io.LimitReader(zr, maxResponseBody+1))
+			if err == nil && len(out) > maxResponseBody {
+				return nil, &apiError{status: http.StatusBadGateway, code: CodeResponseTooLarge, message: "WeChat Pay's answer is too large to verify"}
+			}
+			if err == nil {
+				b.header.Del("Content-Encoding")
+				return out, nil
+			}
+		}
+		return nil, &apiError{status: http.StatusBadGateway, code: CodeResponseUnreadable, message: "WeChat Pay's gzip answer could not be decoded"}
+	default:
+		return nil, &apiError{status: http.StatusBadGateway, code: CodeResponseUnreadable,
+			message: "WeChat Pay's answer has Content-Encoding " + strconv.Quote(enc) + ", which the proxy cannot decode to verify"}
+	}
+}
+
+// writeTo sends the verified answer to the client.
+func (b *bufferedResponse) writeTo(w http.ResponseWriter, body []byte) {
+	dst := w.Header()
+	for k := range dst {
+		delete(dst, k)
+	}
+	for k, v := range b.header {
+		dst[k] = v
+	}
+	dst.Del("Transfer-Encoding")
+	if b.status == http.StatusNoContent || b.status == http.StatusNotModified {
+		dst.Del("Content-Length")
+		w.WriteHeader(b.status)
+		return
+	}
+	dst.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(b.status)
+	_, _ = w.Write(body)
+}
