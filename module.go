@@ -305,10 +305,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if err := next.ServeHTTP(resp, r); err != nil {
 		return err
 	}
-	if err := h.deliverVerified(w, resp); err != nil {
-		return h.refuse(w, r, err)
+	answer, ae := h.deliverVerified(w, resp)
+	if ae != nil {
+		return h.refuse(w, r, ae)
 	}
-	h.logForwarded(r, rt, encrypted, start, "verified")
+	h.logForwarded(r, rt, encrypted, start, answer)
 	return nil
 }
 
@@ -318,19 +319,19 @@ func (h *Handler) verifying() bool { return h.VerifyResponses == nil || *h.Verif
 // returns the refusal to send instead; the unverified body is never written.
 // Unsigned error answers (from a gateway in front of WeChat Pay, say) pass
 // unchanged: their status already tells the app that the call failed.
-func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse) *apiError {
+func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse) (string, *apiError) {
 	if resp.overflow {
-		return &apiError{status: http.StatusBadGateway, code: CodeResponseTooLarge, message: "WeChat Pay's answer is too large to verify"}
+		return "", &apiError{status: http.StatusBadGateway, code: CodeResponseTooLarge, message: "WeChat Pay's answer is too large to verify"}
 	}
 	body, ae := resp.decodedBody()
 	if ae != nil {
-		return ae
+		return "", ae
 	}
 	if resp.status >= 400 && !hasSignature(resp.header) {
 		h.logger.Warn("passing on an unsigned error answer", zap.Int("status", resp.status),
 			zap.String("request_id", resp.header.Get("Request-ID")))
 		resp.writeTo(w, body)
-		return nil
+		return "unsigned error", nil
 	}
 	if err := h.verifier.Verify(resp.header, body); err != nil {
 		ve := err.(*VerifyError)
@@ -342,10 +343,10 @@ func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse)
 		if ve.RequestID != "" {
 			msg += " (Request-ID " + ve.RequestID + ")"
 		}
-		return &apiError{status: http.StatusBadGateway, code: ve.Code, message: msg}
+		return "", &apiError{status: http.StatusBadGateway, code: ve.Code, message: msg}
 	}
 	resp.writeTo(w, body)
-	return nil
+	return "verified", nil
 }
 
 func (h *Handler) logForwarded(r *http.Request, rt *route, encrypted int, start time.Time, answer string) {

@@ -1,0 +1,403 @@
+package wechatpay
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
+)
+
+// The integration tests run a real Caddy (caddytest: admin on :2999, HTTP on
+// :9080) with the wechatpay handler in front of reverse_proxy, pointed at
+// stubWechatPay. caddytest allows one Caddy per process, so they all live in
+// this package and never run in parallel.
+
+const proxyURL = "http://localhost:9080"
+
+// caddyConfig returns a Caddyfile for the proxy; extra goes inside the
+// wechatpay block.
+func caddyConfig(t *testing.T, upstream, extra string) string {
+	return caddyConfigWithProxy(t, upstream, extra, "")
+}
+
+// caddyConfigWithProxy also takes the body of the reverse_proxy block.
+func caddyConfigWithProxy(t *testing.T, upstream, extra, proxyBlock string) string {
+	c := testCredentials(t)
+	dir := t.TempDir()
+	key := writeFile(t, dir, "apiclient_key.pem", pemPKCS8(t, c.merchantKey))
+	pub := writeFile(t, dir, "pub_key.pem", pemPublic(t, &c.wechatpayKey.PublicKey))
+	return `{
+	admin localhost:2999
+	http_port 9080
+	https_port 9443
+	grace_period 1ns
+	skip_install_trust
+}
+http://localhost:9080 {
+	bind 127.0.0.1
+	wechatpay {
+		mchid          ` + c.mchid + `
+		serial_no      ` + c.serialNo + `
+		private_key    ` + key + `
+		public_key_id  ` + c.publicKeyID + `
+		public_key     ` + pub + `
+		max_body       64KiB
+		` + extra + `
+	}
+	reverse_proxy ` + strings.TrimPrefix(upstream, "http://") + ` {
+		` + proxyBlock + `
+	}
+}
+`
+}
+
+func startProxy(t *testing.T, extra string) (*caddytest.Tester, *stubWechatPay) {
+	t.Helper()
+	stub := newStubWechatPay(t)
+	tester := caddytest.NewTester(t)
+	tester.InitServer(caddyConfig(t, stub.URL, extra), "caddyfile")
+	if t.Failed() || t.Skipped() {
+		t.FailNow()
+	}
+	return tester, stub
+}
+
+func send(t *testing.T, tester *caddytest.Tester, method, uri string, body []byte, header ...string) (*http.Response, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, proxyURL+uri, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := tester.Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, out
+}
+
+// assertNoPlaintext fails if any sensitive plaintext of presignPlain reached
+// the stand-in, in the URI, a header or the body.
+func assertNoPlaintext(t *testing.T, reqs []receivedRequest) {
+	t.Helper()
+	for _, r := range reqs {
+		var all bytes.Buffer
+		all.WriteString(r.uri)
+		r.header.Write(&all)
+		all.Write(r.body)
+		for path, plain := range presignPlain {
+			if len(plain) >= 4 && bytes.Contains(all.Bytes(), []byte(plain)) {
+				t.Errorf("plaintext of %s reached WeChat Pay", path)
+			}
+		}
+	}
+}
+
+func TestIntegrationPresign(t *testing.T) {
+	tester, stub := startProxy(t, "")
+	c := testCredentials(t)
+	resp, body := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(presignBody),
+		"Content-Type", "application/json", "Authorization", "Bearer app-token", "Wechatpay-Serial", "CLIENT-CHOSEN")
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "stub_presign_token") {
+		t.Fatalf("status %d body %s", resp.StatusCode, body)
+	}
+	reqs := stub.requests()
+	if len(reqs) != 1 {
+		t.Fatalf("stand-in got %d requests", len(reqs))
+	}
+	got := reqs[0]
+	if got.signatureOK != nil {
+		t.Errorf("signature refused by the SDK verifier: %v", got.signatureOK)
+	}
+	if got.uri != "/v3/eduschoolpay/contracts/presign" || got.method != "POST" {
+		t.Errorf("forwarded as %s %s", got.method, got.uri)
+	}
+	if s := got.header.Get("Wechatpay-Serial"); s != c.publicKeyID {
+		t.Errorf("Wechatpay-Serial = %q", s)
+	}
+	if ua := got.header.Get("User-Agent"); !strings.HasPrefix(ua, "caddy-wechatpay/") {
+		t.Errorf("User-Agent = %q", ua)
+	}
+	if got.header.Get("Accept") != "application/json" || got.header.Get("Content-Type") != "application/json" {
+		t.Errorf("Accept/Content-Type = %q/%q", got.header.Get("Accept"), got.header.Get("Content-Type"))
+	}
+	for path, plain := range presignPlain {
+		if got.decrypted[path] != plain {
+			t.Errorf("%s: SDK decrypts %q, want %q", path, got.decrypted[path], plain)
+		}
+	}
+	checkEncrypted(t, []byte(presignBody), got.body, builtinRules[0].Fields, presignPlain)
+	assertNoPlaintext(t, reqs)
+}
+
+func TestIntegrationSignsOtherCalls(t *testing.T) {
+	tester, stub := startProxy(t, "")
+	for _, tc := range []struct{ method, uri, body string }{
+		{"GET", "/v3/pay/transactions/out-trade-no/1217752501201407033233368018?mchid=1900000001", ""},
+		{"GET", "/v3/bill/tradebill?bill_date=2019-06-11&bill_type=ALL&tar%20type=a%2Bb", ""},
+		{"POST", "/v3/pay/transactions/native", `{"appid":"wxd678efh567hg6787","amount":{"total":100,"currency":"CNY"},"big":101164396123311331}`},
+		{"DELETE", "/v3/marketing/favor/stocks/9856000", ""},
+	} {
+		stub.reset()
+		var body []byte
+		if tc.body != "" {
+			body = []byte(tc.body)
+		}
+		resp, out := send(t, tester, tc.method, tc.uri, body)
+		if resp.StatusCode != 200 {
+			t.Errorf("%s %s: status %d %s", tc.method, tc.uri, resp.StatusCode, out)
+			continue
+		}
+		reqs := stub.requests()
+		if len(reqs) != 1 {
+			t.Fatalf("%s %s: %d requests upstream", tc.method, tc.uri, len(reqs))
+		}
+		if reqs[0].signatureOK != nil {
+			t.Errorf("%s %s: %v", tc.method, tc.uri, reqs[0].signatureOK)
+		}
+		if reqs[0].uri != tc.uri || string(reqs[0].body) != tc.body {
+			t.Errorf("%s %s: forwarded %s with body %q", tc.method, tc.uri, reqs[0].uri, reqs[0].body)
+		}
+	}
+}
+
+func TestIntegrationGzipRequestBody(t *testing.T) {
+	tester, stub := startProxy(t, "")
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write([]byte(presignBody))
+	zw.Close()
+	resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", buf.Bytes(), "Content-Encoding", "gzip")
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d %s", resp.StatusCode, out)
+	}
+	reqs := stub.requests()
+	if len(reqs) != 1 || reqs[0].signatureOK != nil || reqs[0].header.Get("Content-Encoding") != "" {
+		t.Fatalf("upstream got %+v", reqs)
+	}
+	checkEncrypted(t, []byte(presignBody), reqs[0].body, builtinRules[0].Fields, presignPlain)
+	assertNoPlaintext(t, reqs)
+}
+
+// TestIntegrationRefusals: every refusal is a JSON error in WeChat Pay's
+// shape naming the field (never its value), and nothing goes upstream.
+func TestIntegrationRefusals(t *testing.T) {
+	tester, stub := startProxy(t, "")
+	big := `{"appid":"` + strings.Repeat("x", 70000) + `","identity":{"real_name":"张三丰"}}`
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(`{"pad":"` + strings.Repeat("0", 200000) + `","identity":{"real_name":"张三丰"}}`))
+	zw.Close()
+	for _, tc := range []struct {
+		name, uri, body string
+		header          []string
+		status          int
+		code, mention   string
+	}{
+		{"number", "/v3/eduschoolpay/contracts/presign", `{"identity":{"real_name":13800138000}}`, nil, 400, "PARAM_ERROR", "identity.real_name"},
+		{"duplicate key", "/v3/eduschoolpay/contracts/presign", `{"bank_card":{"phone":"x","phone":"13800138000"}}`, nil, 400, "PARAM_ERROR", "bank_card.phone"},
+		{"invalid JSON", "/v3/eduschoolpay/contracts/presign", `{"identity":{"real_name":"张三丰"`, nil, 400, "PARAM_ERROR", "invalid JSON"},
+		{"not an object", "/v3/eduschoolpay/contracts/presign", `["张三丰"]`, nil, 400, "PARAM_ERROR", "JSON object"},
+		{"parent of wrong type", "/v3/eduschoolpay/contracts/presign", `{"identity":"张三丰 110101199003071234"}`, nil, 400, "PARAM_ERROR", "identity"},
+		{"case-changed path still matched", "/v3/EduSchoolPay/contracts/Presign", `{"identity":{"real_name":13800138000}}`, nil, 400, "PARAM_ERROR", "identity.real_name"},
+		{"over max_body", "/v3/eduschoolpay/contracts/presign", big, nil, 413, "REQUEST_BODY_TOO_LARGE", "max_body"},
+		{"gzip bomb over max_body", "/v3/eduschoolpay/contracts/presign", gz.String(), []string{"Content-Encoding", "gzip"}, 413, "REQUEST_BODY_TOO_LARGE", "max_body"},
+		{"unknown encoding", "/v3/eduschoolpay/contracts/presign", `{"identity":{"real_name":"张三丰"}}`, []string{"Content-Encoding", "br"}, 415, "UNSUPPORTED_CONTENT_ENCODING", "br"},
+		{"bad gzip", "/v3/eduschoolpay/contracts/presign", `{"identity":{"real_name":"张三丰"}}`, []string{"Content-Encoding", "gzip"}, 400, "PARAM_ERROR", "gzip"},
+		{"outside /v3/", "/v2/pay/unifiedorder", `{}`, nil, 404, "NOT_FOUND", "/v3/"},
+		{"dot segments", "/v3/../v2/x", ``, nil, 404, "NOT_FOUND", "dot segment"},
+		{"encoded dot segments", "/v3/%2e%2e/v2/x", ``, nil, 404, "NOT_FOUND", "dot segment"},
+		{"trailing slash", "/v3/eduschoolpay/contracts/presign/", `{"identity":{"real_name":"张三丰"}}`, nil, 404, "NOT_FOUND", "empty path segment"},
+		{"doubled slash", "/v3//eduschoolpay/contracts/presign", `{"identity":{"real_name":"张三丰"}}`, nil, 404, "NOT_FOUND", "empty path segment"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stub.reset()
+			resp, out := send(t, tester, "POST", tc.uri, []byte(tc.body), tc.header...)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, out)
+			}
+			var e struct{ Code, Message string }
+			if err := json.Unmarshal(out, &e); err != nil {
+				t.Fatalf("answer is not JSON: %s", out)
+			}
+			if e.Code != tc.code || !strings.Contains(e.Message, tc.mention) {
+				t.Errorf("got %s, want code %s mentioning %q", out, tc.code, tc.mention)
+			}
+			for _, secret := range []string{"张三丰", "13800138000", "110101199003071234"} {
+				if strings.Contains(e.Message, secret) {
+					t.Errorf("error message quotes the value: %s", out)
+				}
+			}
+			if n := len(stub.requests()); n != 0 {
+				t.Errorf("%d requests went upstream", n)
+			}
+		})
+	}
+}
+
+// TestIntegrationVerification: the client gets WeChat Pay's answer only when
+// its signature verifies; otherwise a 502 whose code says why, and never the
+// unverified body.
+func TestIntegrationVerification(t *testing.T) {
+	tester, stub := startProxy(t, "skip_verify /v3/custom-download")
+	c := testCredentials(t)
+	const marker = "stub_presign_token"
+	for _, tc := range []struct {
+		name   string
+		answer stubAnswer
+		uri    string
+		status int
+		code   string // expected error code, "" for a pass
+	}{
+		{"signed", stubAnswer{}, "", 200, ""},
+		{"gzip answer", stubAnswer{gzip: true}, "", 200, ""},
+		{"signed 204", stubAnswer{status: 204, body: ""}, "", 204, ""},
+		{"signed error answer", stubAnswer{status: 400, body: `{"code":"PARAM_ERROR","message":"stub says no"}`}, "", 400, ""},
+		{"unsigned gateway error", stubAnswer{status: 502, body: `<html>stub bad gateway</html>`, noHeaders: true}, "", 502, ""},
+		{"wrong key", stubAnswer{signKey: c.platformKey}, "", 502, CodeSignatureInvalid},
+		{"tampered body", stubAnswer{tamperBody: true}, "", 502, CodeSignatureInvalid},
+		{"stale timestamp", stubAnswer{timeShift: -6 * time.Minute}, "", 502, CodeTimestampExpired},
+		{"future timestamp", stubAnswer{timeShift: 6 * time.Minute}, "", 502, CodeTimestampExpired},
+		{"unknown serial", stubAnswer{serial: "PUB_KEY_ID_0000000000000000000000000000"}, "", 502, CodeSerialUnknown},
+		{"probe signature", stubAnswer{signature: "WECHATPAY/SIGNTEST/AAAA"}, "", 502, CodeSignatureProbe},
+		{"no signature headers", stubAnswer{noHeaders: true}, "", 502, CodeSignatureMissing},
+		{"signed error with bad signature", stubAnswer{status: 500, body: `{"code":"SYSTEM_ERROR","message":"stub"}`, signKey: c.platformKey}, "", 502, CodeSignatureInvalid},
+		{"bill download is unsigned", stubAnswer{noHeaders: true}, "/v3/billdownload/file?token=abc", 200, ""},
+		{"skip_verify path", stubAnswer{noHeaders: true}, "/v3/custom-download/x", 200, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stub.reset()
+			stub.setAnswer(tc.answer)
+			uri := tc.uri
+			method, body := "POST", []byte(presignBody)
+			if uri == "" {
+				uri = "/v3/eduschoolpay/contracts/presign"
+			} else {
+				method, body = "GET", nil
+			}
+			resp, out := send(t, tester, method, uri, body, "Accept-Encoding", "gzip")
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, out)
+			}
+			if resp.Header.Get("Content-Encoding") == "gzip" {
+				zr, err := gzip.NewReader(bytes.NewReader(out))
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, _ = io.ReadAll(zr)
+			}
+			if tc.code == "" {
+				want := tc.answer.body
+				if want == "" && tc.status == 200 {
+					want = `{"presign_token":"stub_presign_token_0123456789"}`
+				}
+				if string(out) != want {
+					t.Errorf("client got %q, want %q", out, want)
+				}
+				return
+			}
+			var e struct{ Code, Message string }
+			if err := json.Unmarshal(out, &e); err != nil || e.Code != tc.code {
+				t.Errorf("got %s, want code %s", out, tc.code)
+			}
+			if strings.Contains(string(out), marker) || strings.Contains(string(out), "EVIL") || strings.Contains(string(out), "SYSTEM_ERROR") {
+				t.Errorf("unverified body reached the client: %s", out)
+			}
+			if !strings.Contains(e.Message, "08F1A2B3C4D5E6-TEST") {
+				t.Errorf("message does not give the Request-ID: %s", e.Message)
+			}
+		})
+	}
+}
+
+func TestIntegrationVerifyOff(t *testing.T) {
+	tester, stub := startProxy(t, "verify_responses off")
+	stub.setAnswer(stubAnswer{noHeaders: true})
+	resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(presignBody))
+	if resp.StatusCode != 200 || !strings.Contains(string(out), "stub_presign_token") {
+		t.Fatalf("status %d %s", resp.StatusCode, out)
+	}
+}
+
+// TestIntegrationBothModes: during a migration both the public key and a
+// platform certificate are configured; wechatpay_serial picks the one that
+// encrypts, and answers verify under either.
+func TestIntegrationBothModes(t *testing.T) {
+	c := testCredentials(t)
+	cert := writeFile(t, t.TempDir(), "wechatpay_"+c.platformSerial+".pem", pemCert(c.platformCert))
+	tester, stub := startProxy(t, "platform_certificate "+cert+"\n\t\twechatpay_serial "+c.platformSerial)
+	for _, signer := range []struct {
+		name   string
+		answer stubAnswer
+	}{
+		{"answer signed by the platform certificate", stubAnswer{signKey: c.platformKey, serial: c.platformSerial}},
+		{"answer signed by the public key", stubAnswer{}},
+	} {
+		stub.reset()
+		stub.setAnswer(signer.answer)
+		resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(presignBody))
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: status %d %s", signer.name, resp.StatusCode, out)
+		}
+		got := stub.requests()[0]
+		if got.header.Get("Wechatpay-Serial") != c.platformSerial {
+			t.Errorf("Wechatpay-Serial = %q, want the certificate's", got.header.Get("Wechatpay-Serial"))
+		}
+		for path, plain := range presignPlain {
+			if got.decrypted[path] != plain {
+				t.Errorf("%s does not decrypt with the platform key", path)
+			}
+		}
+	}
+}
+
+// TestIntegrationGzipAnswerNotDecodedByTransport: with the transport's own
+// gzip handling off, a compressed answer reaches the handler still encoded;
+// it must be verified on its decoded bytes and passed on decoded.
+func TestIntegrationGzipAnswerNotDecodedByTransport(t *testing.T) {
+	stub := newStubWechatPay(t)
+	tester := caddytest.NewTester(t)
+	tester.InitServer(caddyConfigWithProxy(t, stub.URL, "", "transport http {\n\t\t\tcompression off\n\t\t}"), "caddyfile")
+	for _, tc := range []struct {
+		name   string
+		answer stubAnswer
+		status int
+	}{
+		{"signed", stubAnswer{gzip: true}, 200},
+		{"tampered", stubAnswer{gzip: true, tamperBody: true}, 502},
+	} {
+		stub.reset()
+		stub.setAnswer(tc.answer)
+		resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(presignBody), "Accept-Encoding", "gzip")
+		if resp.StatusCode != tc.status {
+			t.Fatalf("%s: status %d %s", tc.name, resp.StatusCode, out)
+		}
+		if enc := resp.Header.Get("Content-Encoding"); enc != "" {
+			t.Errorf("%s: answer passed on with Content-Encoding %q", tc.name, enc)
+		}
+		if tc.status == 200 && string(out) != `{"presign_token":"stub_presign_token_0123456789"}` {
+			t.Errorf("%s: client got %q", tc.name, out)
+		}
+		if resp.Header.Get("Content-Length") != strconv.Itoa(len(out)) {
+			t.Errorf("%s: Content-Length %q for %d bytes", tc.name, resp.Header.Get("Content-Length"), len(out))
+		}
+	}
+}
