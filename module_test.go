@@ -1,0 +1,171 @@
+package wechatpay
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+// provisionedHandler returns a handler provisioned from its JSON form, with
+// every log entry (DEBUG and up) captured.
+func provisionedHandler(t *testing.T, extraJSON string) (*Handler, *observer.ObservedLogs) {
+	t.Helper()
+	c := testCredentials(t)
+	dir := t.TempDir()
+	cfg := `{"mchid":"` + c.mchid + `","serial_no":"` + c.serialNo + `",
+		"private_key":"` + writeFile(t, dir, "k.pem", pemPKCS8(t, c.merchantKey)) + `",
+		"public_key_id":"` + c.publicKeyID + `",
+		"public_key":"` + writeFile(t, dir, "p.pem", pemPublic(t, &c.wechatpayKey.PublicKey)) + `"` + extraJSON + `}`
+	h := new(Handler)
+	if err := json.Unmarshal([]byte(cfg), h); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	t.Cleanup(cancel)
+	if err := h.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zapcore.DebugLevel)
+	h.logger = zap.New(core)
+	return h, logs
+}
+
+// serve runs one request through ServeHTTP with a next handler that records
+// the request it is given (as reverse_proxy would forward it) and answers
+// with answer (nil: nothing).
+func serve(t *testing.T, h *Handler, r *http.Request, answer http.HandlerFunc) (*httptest.ResponseRecorder, *http.Request, []byte) {
+	t.Helper()
+	repl := caddyhttp.NewTestReplacer(r)
+	r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
+	var forwarded *http.Request
+	var body []byte
+	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		forwarded = r
+		body, _ = io.ReadAll(r.Body)
+		if answer != nil {
+			answer(w, r)
+		}
+		return nil
+	})
+	w := httptest.NewRecorder()
+	if err := h.ServeHTTP(w, r, next); err != nil {
+		t.Fatal(err)
+	}
+	return w, forwarded, body
+}
+
+func TestServeHTTPForwardsSignedEncrypted(t *testing.T) {
+	h, _ := provisionedHandler(t, `,"verify_responses":false`)
+	r := httptest.NewRequest("POST", "/v3/eduschoolpay/contracts/presign", strings.NewReader(presignBody))
+	r.Header.Set("Authorization", "Basic c2VjcmV0")
+	r.Header.Set("Wechatpay-Serial", "FROM-CLIENT")
+	r.Header.Set("Accept-Encoding", "br")
+	r.Header.Set("Content-Type", "text/plain")
+	_, fw, body := serve(t, h, r, nil)
+	if fw == nil {
+		t.Fatal("next handler not called")
+	}
+	checkEncrypted(t, []byte(presignBody), body, builtinRules[0].Fields, presignPlain)
+	if fw.ContentLength != int64(len(body)) || fw.Header.Get("Content-Length") != itoa(len(body)) {
+		t.Errorf("ContentLength %d / header %q for a %d-byte body", fw.ContentLength, fw.Header.Get("Content-Length"), len(body))
+	}
+	if m := authRE.FindStringSubmatch(fw.Header.Get("Authorization")); m == nil {
+		t.Errorf("Authorization %q not WeChat Pay's", fw.Header.Get("Authorization"))
+	}
+	for k, want := range map[string]string{
+		"Wechatpay-Serial": testCredentials(t).publicKeyID, "Accept": "application/json",
+		"Content-Type": "application/json", "Accept-Encoding": "",
+	} {
+		if got := fw.Header.Get(k); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+}
+
+func TestServeHTTPRefusalDoesNotCallNext(t *testing.T) {
+	h, _ := provisionedHandler(t, "")
+	r := httptest.NewRequest("POST", "/v3/eduschoolpay/contracts/presign", strings.NewReader(`{"identity":{"real_name":1}}`))
+	w, fw, _ := serve(t, h, r, nil)
+	if fw != nil {
+		t.Fatal("a refused request reached the next handler")
+	}
+	if w.Code != 400 || w.Header().Get("Content-Type") != "application/json; charset=utf-8" {
+		t.Errorf("status %d, Content-Type %q", w.Code, w.Header().Get("Content-Type"))
+	}
+	var e struct{ Code, Message string }
+	if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || e.Code != "PARAM_ERROR" || !strings.Contains(e.Message, "identity.real_name") {
+		t.Errorf("body %s", w.Body.Bytes())
+	}
+}
+
+func TestServeHTTPUnverifiedAnswerNotWritten(t *testing.T) {
+	h, _ := provisionedHandler(t, "")
+	r := httptest.NewRequest("GET", "/v3/certificates", nil)
+	w, _, _ := serve(t, h, r, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("X-Upstream", "yes")
+		w.WriteHeader(200)
+		w.Write([]byte(`{"forged":"SUCCESS"}`))
+	})
+	if w.Code != 502 || strings.Contains(w.Body.String(), "forged") || w.Header().Get("X-Upstream") != "" {
+		t.Errorf("status %d, header %v, body %s", w.Code, w.Header(), w.Body.String())
+	}
+}
+
+// TestLogsHoldNoSecrets pushes the reference request and failing requests
+// through at DEBUG level and looks for every secret in every log field.
+func TestLogsHoldNoSecrets(t *testing.T) {
+	h, logs := provisionedHandler(t, "")
+	c := testCredentials(t)
+	sign := func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(200) }
+	var auths []string
+	for _, tc := range []struct{ method, uri, body string }{
+		{"POST", "/v3/eduschoolpay/contracts/presign", presignBody},
+		{"POST", "/v3/eduschoolpay/contracts/presign", `{"identity":{"real_name":"张三","real_name":"110101199003071234"}}`},
+		{"POST", "/v3/eduschoolpay/contracts/presign", `{"identity":{"real_name":"` + strings.Repeat("6222021234567890123", 20) + `"}}`},
+		{"POST", "/v3/eduschoolpay/contracts/presign", `{"identity":{"real_name":"13800138000"`},
+		{"POST", "/v3/eduschoolpay/contracts/presign", `{"identity":"110101199003071234"}`},
+		{"GET", "/v3/x?card_no=6222021234567890123", ""},
+	} {
+		r := httptest.NewRequest(tc.method, tc.uri, strings.NewReader(tc.body))
+		_, fw, _ := serve(t, h, r, sign)
+		if fw != nil {
+			auths = append(auths, fw.Header.Get("Authorization"))
+		}
+	}
+	if len(auths) == 0 {
+		t.Fatal("nothing was forwarded")
+	}
+	secrets := []string{"张三", "110101199003071234", "6222021234567890123", "13800138000", "IDENTITY_CARD",
+		base64.StdEncoding.EncodeToString(c.merchantKey.D.Bytes())[:40], "PRIVATE KEY"}
+	for _, a := range auths {
+		secrets = append(secrets, a, authRE.FindStringSubmatch(a)[3])
+	}
+	if logs.Len() == 0 {
+		t.Fatal("no log lines captured")
+	}
+	for _, e := range logs.All() {
+		line, _ := json.Marshal(e.ContextMap())
+		text := e.Message + " " + string(line)
+		for _, s := range secrets {
+			if strings.Contains(text, s) {
+				t.Errorf("log line %q holds a secret (%.12s...)", text, s)
+			}
+		}
+	}
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
