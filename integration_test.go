@@ -226,6 +226,9 @@ func TestIntegrationRefusals(t *testing.T) {
 		{"dot segments", "/v3/../v2/x", ``, nil, 404, "NOT_FOUND", "dot segment"},
 		{"encoded dot segments", "/v3/%2e%2e/v2/x", ``, nil, 404, "NOT_FOUND", "dot segment"},
 		{"trailing slash", "/v3/eduschoolpay/contracts/presign/", `{"identity":{"real_name":"张三丰"}}`, nil, 404, "NOT_FOUND", "empty path segment"},
+		{"path parameter", "/v3/eduschoolpay/contracts/presign;x=1", `{"identity":{"real_name":"张三丰"}}`, nil, 404, "NOT_FOUND", "invalid character"},
+		{"encoded space", "/v3/eduschoolpay/contracts/presign%20", `{"identity":{"real_name":"张三丰"}}`, nil, 404, "NOT_FOUND", "invalid character"},
+		{"encoded slash", "/v3/eduschoolpay%2Fcontracts/presign", `{"identity":{"real_name":"张三丰"}}`, nil, 404, "NOT_FOUND", "encoded path separator"},
 		{"doubled slash", "/v3//eduschoolpay/contracts/presign", `{"identity":{"real_name":"张三丰"}}`, nil, 404, "NOT_FOUND", "empty path segment"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -28,7 +28,9 @@ func checkAPIPath(u *url.URL) *apiError {
 			return bad("dot segment")
 		}
 	}
-	if strings.ContainsAny(p, "\\\x00") || hasControl(p) {
+	// A server may cut a path at ';' (path parameters) or trim white
+	// space, and so see a route the proxy did not match its rules on.
+	if strings.ContainsAny(p, "\\; ") || hasControl(p) {
 		return bad("invalid character")
 	}
 	if raw := strings.ToLower(u.RawPath); strings.Contains(raw, "%2f") || strings.Contains(raw, "%5c") {

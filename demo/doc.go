@@ -1,0 +1,13 @@
+// Package demo runs the caddy-wechatpay proxy end to end on one machine: it
+// starts the sandbox (a local WeChat Pay stand-in) and the proxy from a
+// Caddyfile, sends a plaintext request as a legacy app would, and prints what
+// reached "WeChat Pay", what it verified and decrypted, and what the app got
+// back. It backs the `caddy wechatpay demo` command.
+//
+// The package does not import the wechatpay module itself: the caller must
+// link it in (the caddy binary does; a test imports it with a blank import),
+// together with Caddy's standard modules.
+//
+// It also holds the helpers the other `caddy wechatpay` commands share:
+// [CaddyfileEnv], [ParseFaults] and [CheckLoopback].
+package demo
