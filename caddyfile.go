@@ -29,7 +29,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		public_key_id        <PUB_KEY_ID_...>
 //		public_key           <path or PEM>
 //		platform_certificate <path or PEM>              # repeatable
-//		encrypt              <METHOD> <path> <field>... # repeatable
+//		encrypt              [replace] <METHOD> <path> <field>... # repeatable; query:<name> for a query parameter
+//		catalog              on|off
+//		decrypt_responses    [on|off]
 //		max_body             <size>
 //		wechatpay_serial     <public key ID or certificate serial>
 //		verify_responses     on|off
@@ -80,8 +82,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		case "encrypt":
 			args := d.RemainingArgs()
+			replace := len(args) > 0 && args[0] == "replace"
+			if replace {
+				args = args[1:]
+			}
 			if len(args) < 3 {
-				return d.Errf("encrypt needs a method, a path and at least one field: encrypt <METHOD> <path> <field>...")
+				return d.Errf("encrypt needs a method, a path and at least one field: encrypt [replace] <METHOD> <path> <field>...")
 			}
 			method := strings.ToUpper(args[0])
 			if !validMethod(method) {
@@ -90,12 +96,21 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if !strings.HasPrefix(args[1], "/") {
 				return d.Errf("encrypt: path %q must start with /", args[1])
 			}
+			rule := EncryptRule{Method: method, Path: args[1], Replace: replace}
 			for _, f := range args[2:] {
+				if name, ok := strings.CutPrefix(f, "query:"); ok {
+					if name == "" {
+						return d.Errf("encrypt: %q names no query parameter", f)
+					}
+					rule.Query = append(rule.Query, name)
+					continue
+				}
 				if _, ferr := NewFieldSet(f); ferr != nil {
 					return d.Errf("encrypt: %v", ferr)
 				}
+				rule.Fields = append(rule.Fields, f)
 			}
-			h.Encrypt = append(h.Encrypt, EncryptRule{Method: method, Path: args[1], Fields: args[2:]})
+			h.Encrypt = append(h.Encrypt, rule)
 		case "max_body":
 			var v string
 			if err = single(&v); err == nil {
@@ -110,16 +125,36 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "verify_responses":
 			var v string
 			if err = single(&v); err == nil {
-				switch v {
-				case "on":
-					on := true
-					h.VerifyResponses = &on
-				case "off":
-					off := false
-					h.VerifyResponses = &off
-				default:
+				on, ok := onOff(v)
+				if !ok {
 					return d.Errf("verify_responses: want on or off, got %q", v)
 				}
+				h.VerifyResponses = &on
+			}
+		case "catalog":
+			var v string
+			if err = single(&v); err == nil {
+				on, ok := onOff(v)
+				if !ok {
+					return d.Errf("catalog: want on or off, got %q", v)
+				}
+				h.Catalog = &on
+			}
+		case "decrypt_responses":
+			if seen[option] {
+				return d.Errf("%s given more than once", option)
+			}
+			seen[option] = true
+			h.DecryptResponses = true
+			if d.NextArg() {
+				on, ok := onOff(d.Val())
+				if !ok {
+					return d.Errf("decrypt_responses: want on or off, got %q", d.Val())
+				}
+				h.DecryptResponses = on
+			}
+			if d.NextArg() {
+				return d.ArgErr()
 			}
 		case "skip_verify":
 			args := d.RemainingArgs()
@@ -140,6 +175,16 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 	return nil
+}
+
+func onOff(v string) (on, ok bool) {
+	switch v {
+	case "on":
+		return true, true
+	case "off":
+		return false, true
+	}
+	return false, false
 }
 
 func validMethod(m string) bool {

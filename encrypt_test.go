@@ -130,7 +130,7 @@ func keyFor(p string, i int) string {
 }
 
 func TestEncryptFields(t *testing.T) {
-	presignPaths := builtinRules[0].Fields
+	presignPaths := presignFields
 	tests := []struct {
 		name  string
 		paths []string
@@ -194,7 +194,7 @@ func TestEncryptEscapedKey(t *testing.T) {
 }
 
 func TestEncryptRefusals(t *testing.T) {
-	presignPaths := builtinRules[0].Fields
+	presignPaths := presignFields
 	secret := "SECRET-VALUE-42"
 	tests := []struct {
 		name, in, field, reason string

@@ -28,6 +28,9 @@ const (
 	// CodeResponseUnreadable: WeChat Pay's answer has a content coding that
 	// cannot be decoded for verification (502).
 	CodeResponseUnreadable = "RESPONSE_UNREADABLE"
+	// CodeResponseDecryptFailed: with decrypt_responses, a field of WeChat
+	// Pay's verified answer could not be decrypted (502).
+	CodeResponseDecryptFailed = "RESPONSE_DECRYPT_FAILED"
 )
 
 // The 502 answers for an answer that fails verification carry the codes of

@@ -133,3 +133,13 @@ var presignPlain = map[string]string{
 	"bank_card.bank_card_no":   "6222021234567890123",
 	"bank_card.phone":          "13800138000",
 }
+
+// presignFields are the fields marked data-encrypted=by-rsa-pubkey on the
+// presign reference page, written out here independently of the catalogue.
+var presignFields = []string{
+	"identity.real_name",
+	"identity.credential_type",
+	"identity.id_card_number",
+	"bank_card.bank_card_no",
+	"bank_card.phone",
+}

@@ -40,6 +40,8 @@ type jsonScanner struct {
 	data  []byte
 	pos   int
 	found []sensitiveValue
+	// allowNull lets a sensitive field be null (answers: "no value").
+	allowNull bool
 }
 
 // scanSensitive parses data as one JSON object and returns every value that
@@ -47,9 +49,14 @@ type jsonScanner struct {
 // type on a sensitive path or a repeated key on a sensitive path is an error.
 func scanSensitive(data []byte, fields *FieldSet) ([]sensitiveValue, error) {
 	s := &jsonScanner{data: data}
+	return s.scan(fields)
+}
+
+func (s *jsonScanner) scan(fields *FieldSet) ([]sensitiveValue, error) {
+	data := s.data
 	s.skipSpace()
 	if s.pos >= len(data) || data[s.pos] != '{' {
-		return nil, &FieldError{Reason: "request body must be a JSON object"}
+		return nil, &FieldError{Reason: "body must be a JSON object"}
 	}
 	if err := s.value(fields, nil, 0); err != nil {
 		return nil, err
@@ -112,6 +119,9 @@ func (s *jsonScanner) value(node *FieldSet, path *pathSegment, depth int) error 
 	}
 	c := s.data[s.pos]
 	if node != nil && node.leaf {
+		if c == 'n' && s.allowNull {
+			return s.literal("null")
+		}
 		if c != '"' {
 			return &FieldError{Field: path.String(), Reason: "must be a JSON string, got " + kindOf(c)}
 		}

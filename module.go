@@ -54,9 +54,21 @@ type Handler struct {
 	// certificate. Used when PublicKey is not set.
 	PlatformCertificate []string `json:"platform_certificate,omitempty"`
 
-	// Encrypt adds encryption rules to the built-in ones. A rule for a
-	// route that already has one adds its fields to it.
+	// Encrypt adds encryption rules to the built-in catalogue. A rule for a
+	// route that already has one adds its fields to it, or replaces them
+	// when the rule says so.
 	Encrypt []EncryptRule `json:"encrypt,omitempty"`
+
+	// Catalog turns the built-in catalogue of every APIv3 endpoint with
+	// sensitive fields (request body, query and response) off when false;
+	// only Encrypt rules then apply. Default: true.
+	Catalog *bool `json:"catalog,omitempty"`
+
+	// DecryptResponses decrypts, after verification, the answer fields that
+	// WeChat Pay encrypted for the merchant (catalogued response fields),
+	// with the merchant private key, so the app sees plaintext.
+	// Default: false.
+	DecryptResponses bool `json:"decrypt_responses,omitempty"`
 
 	// MaxBody is the largest request body accepted, in bytes (after
 	// decoding a gzip body). Default: 1 MiB. Larger bodies get 413.
@@ -85,6 +97,7 @@ type Handler struct {
 	encrypter *FieldEncrypter
 	serial    string // Wechatpay-Serial: the ID or serial of the encryption key
 	verifier  *ResponseVerifier
+	decrypter *FieldDecrypter
 	skip      []string // path prefixes answered unsigned
 	routes    routeTable
 	userAgent string
@@ -103,7 +116,12 @@ type EncryptRule struct {
 	// Fields are the sensitive fields as gjson-style paths: object keys
 	// separated by dots, and # for every element of an array, e.g.
 	// "transfer_detail_list.#.user_name".
-	Fields []string `json:"fields"`
+	Fields []string `json:"fields,omitempty"`
+	// Query are the names of sensitive query parameters.
+	Query []string `json:"query,omitempty"`
+	// Replace makes the rule take the place of the built-in rule of the
+	// same route instead of adding to it.
+	Replace bool `json:"replace,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -159,16 +177,19 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.logger.Warn("verify_responses is off: WeChat Pay's answers reach clients unverified and could be forged; use this only for debugging")
 	}
 
-	for _, rule := range builtinRules {
-		if err := h.routes.add(rule.Method, rule.Path, rule.Fields); err != nil {
-			return fmt.Errorf("built-in rule: %w", err)
+	if h.Catalog == nil || *h.Catalog {
+		for _, e := range catalog {
+			if err := h.routes.add(e.Method, e.Path, routeRules{Body: e.Body, Query: e.Query, Response: e.Response}, false); err != nil {
+				return fmt.Errorf("built-in catalogue: %w", err)
+			}
 		}
 	}
 	for _, rule := range h.Encrypt {
-		if err := h.routes.add(rule.Method, rule.Path, rule.Fields); err != nil {
+		if err := h.routes.add(rule.Method, rule.Path, routeRules{Body: rule.Fields, Query: rule.Query}, rule.Replace); err != nil {
 			return fmt.Errorf("encrypt: %w", err)
 		}
 	}
+	h.decrypter = &FieldDecrypter{Key: key}
 	if h.MaxBody == 0 {
 		h.MaxBody = defaultMaxBody
 	}
@@ -277,19 +298,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	defer release(body)
 
-	out := body.Bytes()
 	rt := h.routes.lookup(r.Method, r.URL.Path)
-	encrypted := 0
-	if rt != nil {
-		var err error
-		out, encrypted, err = h.encrypter.EncryptFields(out, rt.fields)
-		if err != nil {
-			var fe *FieldError
-			if errors.As(err, &fe) {
-				return h.refuse(w, r, paramError(fe))
-			}
-			return h.refuse(w, r, &apiError{status: http.StatusInternalServerError, code: CodeProxyError, message: "encrypting a sensitive field failed"})
-		}
+	out, encrypted, ae := h.encryptRequest(r, rt, body.Bytes())
+	if ae != nil {
+		return h.refuse(w, r, ae)
 	}
 	if err := h.signRequest(r, out); err != nil {
 		return h.refuse(w, r, &apiError{status: http.StatusInternalServerError, code: CodeProxyError, message: "signing the request failed"})
@@ -305,7 +317,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if err := next.ServeHTTP(resp, r); err != nil {
 		return err
 	}
-	answer, ae := h.deliverVerified(w, resp)
+	answer, ae := h.deliverVerified(w, resp, rt)
 	if ae != nil {
 		return h.refuse(w, r, ae)
 	}
@@ -319,7 +331,7 @@ func (h *Handler) verifying() bool { return h.VerifyResponses == nil || *h.Verif
 // returns the refusal to send instead; the unverified body is never written.
 // Unsigned error answers (from a gateway in front of WeChat Pay, say) pass
 // unchanged: their status already tells the app that the call failed.
-func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse) (string, *apiError) {
+func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse, rt *route) (string, *apiError) {
 	if resp.overflow {
 		return "", &apiError{status: http.StatusBadGateway, code: CodeResponseTooLarge, message: "WeChat Pay's answer is too large to verify"}
 	}
@@ -344,6 +356,18 @@ func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse)
 			msg += " (Request-ID " + ve.RequestID + ")"
 		}
 		return "", &apiError{status: http.StatusBadGateway, code: ve.Code, message: msg}
+	}
+	if h.DecryptResponses && rt != nil && rt.response != nil && resp.status < 300 && len(body) > 0 {
+		plain, _, err := h.decrypter.DecryptFields(body, rt.response)
+		if err != nil {
+			h.logger.Error("decrypting WeChat Pay's answer failed", zap.Error(err),
+				zap.String("request_id", resp.header.Get("Request-ID")))
+			return "", &apiError{status: http.StatusBadGateway, code: CodeResponseDecryptFailed,
+				message: "WeChat Pay's answer could not be decrypted: " + err.Error()}
+		}
+		body = plain
+		resp.writeTo(w, body)
+		return "verified, decrypted", nil
 	}
 	resp.writeTo(w, body)
 	return "verified", nil

@@ -79,7 +79,7 @@ func TestServeHTTPForwardsSignedEncrypted(t *testing.T) {
 	if fw == nil {
 		t.Fatal("next handler not called")
 	}
-	checkEncrypted(t, []byte(presignBody), body, builtinRules[0].Fields, presignPlain)
+	checkEncrypted(t, []byte(presignBody), body, presignFields, presignPlain)
 	if fw.ContentLength != int64(len(body)) || fw.Header.Get("Content-Length") != itoa(len(body)) {
 		t.Errorf("ContentLength %d / header %q for a %d-byte body", fw.ContentLength, fw.Header.Get("Content-Length"), len(body))
 	}

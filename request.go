@@ -2,6 +2,7 @@ package wechatpay
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"runtime/debug"
@@ -11,6 +12,38 @@ import (
 
 // modulePath is this module's import path, used to find its version.
 const modulePath = "github.com/caddy-wechatpay/caddy-wechatpay"
+
+// encryptRequest encrypts the sensitive body fields and query parameters of
+// the route, rewriting r's query in place, and returns the body to send and
+// how many values were encrypted.
+func (h *Handler) encryptRequest(r *http.Request, rt *route, body []byte) ([]byte, int, *apiError) {
+	if rt == nil {
+		return body, 0, nil
+	}
+	fail := func(err error) ([]byte, int, *apiError) {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			return nil, 0, paramError(fe)
+		}
+		return nil, 0, &apiError{status: http.StatusInternalServerError, code: CodeProxyError, message: "encrypting a sensitive field failed"}
+	}
+	n := 0
+	if rt.body != nil {
+		var err error
+		if body, n, err = h.encrypter.EncryptFields(body, rt.body); err != nil {
+			return fail(err)
+		}
+	}
+	if rt.query != nil {
+		q, nq, err := h.encrypter.EncryptQuery(r.URL.RawQuery, rt.query)
+		if err != nil {
+			return fail(err)
+		}
+		r.URL.RawQuery, r.URL.ForceQuery = q, r.URL.ForceQuery && q == ""
+		n += nq
+	}
+	return body, n, nil
+}
 
 // signRequest makes r ready for WeChat Pay: body replaced by out with the
 // right length, the client's Authorization dropped, Wechatpay-Serial,

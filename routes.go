@@ -5,14 +5,22 @@ import (
 	"strings"
 )
 
-// route is one endpoint with sensitive request fields.
+// route is one endpoint with sensitive fields.
 type route struct {
 	method string
 	// template is the path as documented, e.g. "/v3/facemch/users/{face_sid}".
 	template string
-	// paths are the field paths, in the order they were configured.
-	paths  []string
-	fields *FieldSet
+
+	bodyPaths, queryNames, responsePaths []string
+
+	body     *FieldSet       // request body fields, nil if none
+	query    map[string]bool // query parameters, nil if none
+	response *FieldSet       // response fields, nil if none
+}
+
+// routeRules are the sensitive fields of one route, as configured.
+type routeRules struct {
+	Body, Query, Response []string
 }
 
 // routeTable finds the route of a request by method and path. It is a trie
@@ -20,6 +28,7 @@ type route struct {
 // many routes there are; a literal segment wins over a {param} one.
 type routeTable struct {
 	root routeNode
+	size int
 }
 
 type routeNode struct {
@@ -28,9 +37,10 @@ type routeNode struct {
 	routes  map[string]*route // by method
 }
 
-// add registers fields for method and template, merging them with the fields
-// of a route already there.
-func (t *routeTable) add(method, template string, paths []string) error {
+// add registers rules for method and template. With replace unset they are
+// merged into the rules of a route already there; with replace set they
+// take the place of those rules.
+func (t *routeTable) add(method, template string, rules routeRules, replace bool) error {
 	method = strings.ToUpper(method)
 	if method == "" {
 		return fmt.Errorf("missing HTTP method")
@@ -38,7 +48,7 @@ func (t *routeTable) add(method, template string, paths []string) error {
 	if !strings.HasPrefix(template, "/") {
 		return fmt.Errorf("path %q must start with /", template)
 	}
-	if len(paths) == 0 {
+	if len(rules.Body)+len(rules.Query)+len(rules.Response) == 0 {
 		return fmt.Errorf("%s %s: no fields", method, template)
 	}
 	node := &t.root
@@ -68,30 +78,59 @@ func (t *routeTable) add(method, template string, paths []string) error {
 		node.routes = make(map[string]*route)
 	}
 	r := node.routes[method]
-	if r == nil {
+	if r == nil || replace {
 		r = &route{method: method, template: template}
+		if node.routes[method] == nil {
+			t.size++
+		}
 		node.routes[method] = r
 	}
-	for _, p := range paths {
-		if !contains(r.paths, p) {
-			r.paths = append(r.paths, p)
+	r.bodyPaths = mergeUnique(r.bodyPaths, rules.Body)
+	r.queryNames = mergeUnique(r.queryNames, rules.Query)
+	r.responsePaths = mergeUnique(r.responsePaths, rules.Response)
+	return r.compile()
+}
+
+// compile builds the matchers of a route from its lists.
+func (r *route) compile() error {
+	var err error
+	r.body, r.response, r.query = nil, nil, nil
+	if len(r.bodyPaths) > 0 {
+		if r.body, err = NewFieldSet(r.bodyPaths...); err != nil {
+			return fmt.Errorf("%s %s: %w", r.method, r.template, err)
 		}
 	}
-	fields, err := NewFieldSet(r.paths...)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, template, err)
+	if len(r.responsePaths) > 0 {
+		if r.response, err = NewFieldSet(r.responsePaths...); err != nil {
+			return fmt.Errorf("%s %s: response: %w", r.method, r.template, err)
+		}
 	}
-	r.fields = fields
+	if len(r.queryNames) > 0 {
+		r.query = make(map[string]bool, len(r.queryNames))
+		for _, q := range r.queryNames {
+			if q == "" || strings.ContainsAny(q, "&=?#") {
+				return fmt.Errorf("%s %s: invalid query parameter name %q", r.method, r.template, q)
+			}
+			r.query[q] = true
+		}
+	}
 	return nil
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
+func mergeUnique(list, add []string) []string {
+	for _, v := range add {
+		found := false
+		for _, have := range list {
+			if have == v {
+				found = true
+				break
+			}
+		}
+		if !found {
+			list = append(list, v)
 		}
 	}
-	return false
+	return list
 }
 
 // lookup returns the route for a request, or nil. Paths are compared without

@@ -122,7 +122,7 @@ func (s *stubWechatPay) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Wechatpay-Serial") == s.creds.platformSerial {
 		key = s.creds.platformKey
 	}
-	for _, p := range builtinRules[0].Fields {
+	for _, p := range presignFields {
 		if v := gjson.GetBytes(body, p); v.Exists() {
 			plain, err := utils.DecryptOAEP(v.String(), key)
 			if err != nil {
