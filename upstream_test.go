@@ -123,7 +123,7 @@ func (s *stubWechatPay) serve(w http.ResponseWriter, r *http.Request) {
 		key = s.creds.platformKey
 	}
 	for _, p := range presignFields {
-		if v := gjson.GetBytes(body, p); v.Exists() {
+		if v := gjson.GetBytes(body, p); v.Exists() && v.Type == gjson.String {
 			plain, err := utils.DecryptOAEP(v.String(), key)
 			if err != nil {
 				plain = "UNDECRYPTABLE"

@@ -1,0 +1,190 @@
+package wechatpay
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/tidwall/gjson"
+	"github.com/wechatpay-apiv3/wechatpay-go/utils"
+)
+
+// sampleDocument builds a JSON object with a unique string at every path
+// (two elements for each #), and returns it with the list of strings.
+func sampleDocument(t *testing.T, paths []string, value func(path string, idx []int) string) ([]byte, []string) {
+	t.Helper()
+	root := map[string]any{}
+	var values []string
+	var insert func(m map[string]any, segs []string, path string, idx []int)
+	insert = func(m map[string]any, segs []string, path string, idx []int) {
+		key, rest := segs[0], segs[1:]
+		switch {
+		case len(rest) == 0:
+			v := value(path, idx)
+			values = append(values, v)
+			m[key] = v
+		case rest[0] == "#":
+			arr, _ := m[key].([]any)
+			if arr == nil {
+				arr = []any{map[string]any{}, map[string]any{}}
+				m[key] = arr
+			}
+			for i, el := range arr {
+				insert(el.(map[string]any), rest[1:], path, append(append([]int(nil), idx...), i))
+			}
+		default:
+			child, _ := m[key].(map[string]any)
+			if child == nil {
+				child = map[string]any{}
+				m[key] = child
+			}
+			insert(child, rest, path, idx)
+		}
+	}
+	for _, p := range paths {
+		segs, err := splitFieldPath(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		insert(root, segs, p, nil)
+	}
+	root["not_sensitive"] = "keep me 18 digits"
+	out, err := json.Marshal(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, values
+}
+
+// TestIntegrationCatalog sends, for every catalogued endpoint, a request
+// with plaintext at each documented body path and query parameter through a
+// real Caddy; the stand-in must be able to decrypt every value with the
+// official SDK and see no plaintext anywhere. Then it answers ciphertext at
+// each documented response path, and the client must get plaintext.
+func TestIntegrationCatalog(t *testing.T) {
+	tester, stub := startProxy(t, "decrypt_responses")
+	c := testCredentials(t)
+	for _, e := range catalog {
+		name := e.Method + " " + e.Path
+		stub.reset()
+		var reqBody []byte
+		var plains []string
+		if len(e.Body) > 0 {
+			reqBody, plains = sampleDocument(t, e.Body, func(p string, idx []int) string {
+				return fmt.Sprintf("明文:%s:%v", p, idx)
+			})
+		} else if e.Method != "GET" {
+			reqBody = []byte(`{"not_sensitive":"x"}`)
+		}
+		query := "other=keep%20me+too"
+		for _, q := range e.Query {
+			v := "明文 " + q
+			plains = append(plains, v)
+			query += "&" + q + "=" + url.QueryEscape(v)
+		}
+		uri := concretePath(e.Path) + "?" + query
+
+		var wantResponse []string
+		if len(e.Response) > 0 {
+			var cts []string
+			doc, _ := sampleDocument(t, e.Response, func(p string, idx []int) string {
+				v := fmt.Sprintf("响应:%s:%v", p, idx)
+				wantResponse = append(wantResponse, v)
+				ct := sealForMerchant(t, v)
+				cts = append(cts, ct)
+				return ct
+			})
+			stub.setAnswer(stubAnswer{body: string(doc)})
+		}
+
+		resp, out := send(t, tester, e.Method, uri, reqBody)
+		if resp.StatusCode != 200 {
+			t.Errorf("%s: status %d %s", name, resp.StatusCode, out)
+			continue
+		}
+		reqs := stub.requests()
+		if len(reqs) != 1 {
+			t.Fatalf("%s: %d requests upstream", name, len(reqs))
+		}
+		got := reqs[0]
+		if got.signatureOK != nil {
+			t.Errorf("%s: signature: %v", name, got.signatureOK)
+		}
+		if got.header.Get("Wechatpay-Serial") != c.publicKeyID {
+			t.Errorf("%s: Wechatpay-Serial %q", name, got.header.Get("Wechatpay-Serial"))
+		}
+
+		// Decrypt, with the SDK, everything at the documented places.
+		var decrypted []string
+		for _, p := range e.Body {
+			for _, r := range locate(t, got.body, p) {
+				plain, err := utils.DecryptOAEP(r.Str, c.wechatpayKey)
+				if err != nil {
+					t.Errorf("%s: %s does not decrypt: %v", name, p, err)
+				}
+				decrypted = append(decrypted, plain)
+			}
+		}
+		forwardedQuery := got.uri[strings.Index(got.uri, "?")+1:]
+		params, err := url.ParseQuery(forwardedQuery)
+		if err != nil {
+			t.Fatalf("%s: forwarded query %q: %v", name, forwardedQuery, err)
+		}
+		for _, q := range e.Query {
+			plain, err := utils.DecryptOAEP(params.Get(q), c.wechatpayKey)
+			if err != nil {
+				t.Errorf("%s: query %s does not decrypt: %v", name, q, err)
+			}
+			decrypted = append(decrypted, plain)
+		}
+		if forwardedQuery != "other=keep%20me+too" && !strings.HasPrefix(forwardedQuery, "other=keep%20me+too&") {
+			t.Errorf("%s: other parameter changed: %s", name, forwardedQuery)
+		}
+		sort.Strings(decrypted)
+		sort.Strings(plains)
+		if fmt.Sprint(decrypted) != fmt.Sprint(plains) {
+			t.Errorf("%s: decrypted %q, want %q", name, decrypted, plains)
+		}
+		var seen bytes.Buffer
+		seen.WriteString(got.uri)
+		got.header.Write(&seen)
+		seen.Write(got.body)
+		for _, p := range plains {
+			if bytes.Contains(seen.Bytes(), []byte(p)) || strings.Contains(seen.String(), url.QueryEscape(p)) {
+				t.Errorf("%s: plaintext %q reached WeChat Pay", name, p)
+			}
+		}
+
+		// The client sees the answer's fields decrypted.
+		var clientValues []string
+		for _, p := range e.Response {
+			for _, r := range locate(t, out, p) {
+				clientValues = append(clientValues, r.Str)
+			}
+		}
+		sort.Strings(clientValues)
+		sort.Strings(wantResponse)
+		if fmt.Sprint(clientValues) != fmt.Sprint(wantResponse) {
+			t.Errorf("%s: client got %q, want %q", name, clientValues, wantResponse)
+		}
+		if len(e.Response) > 0 && (resp.Header.Get("Content-Length") != fmt.Sprint(len(out)) || !gjson.ValidBytes(out)) {
+			t.Errorf("%s: Content-Length %q for %d bytes", name, resp.Header.Get("Content-Length"), len(out))
+		}
+	}
+}
+
+// TestIntegrationDecryptFailure: an answer field that does not decrypt is a
+// 502, never a half-decrypted answer.
+func TestIntegrationDecryptFailure(t *testing.T) {
+	tester, stub := startProxy(t, "decrypt_responses")
+	good := sealForMerchant(t, "ok")
+	stub.setAnswer(stubAnswer{body: `{"bal_account_no":"` + good + `","new_account_name":"bm90IGNpcGhlcnRleHQ="}`})
+	resp, out := send(t, tester, "POST", "/v3/aggracct-bc/wb-channel/bank-channel-account/rename", []byte(`{"bal_account_no":"123"}`))
+	if resp.StatusCode != 502 || !strings.Contains(string(out), CodeResponseDecryptFailed) || strings.Contains(string(out), good) {
+		t.Fatalf("status %d %s", resp.StatusCode, out)
+	}
+}

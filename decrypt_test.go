@@ -1,0 +1,62 @@
+package wechatpay
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/tidwall/gjson"
+	"github.com/wechatpay-apiv3/wechatpay-go/utils"
+)
+
+// sealForMerchant encrypts as WeChat Pay does for the merchant, with the SDK.
+func sealForMerchant(t *testing.T, plain string) string {
+	t.Helper()
+	ct, err := utils.EncryptOAEPWithPublicKey(plain, &testCredentials(t).merchantKey.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ct
+}
+
+func TestDecryptFields(t *testing.T) {
+	d := &FieldDecrypter{Key: testCredentials(t).merchantKey}
+	body := `{"bal_account_no":"` + sealForMerchant(t, "6222<&>\"中文\"") + `","n":101164396123311331,` +
+		`"beneficial_owner":[{"beneficial_owner_name":"` + sealForMerchant(t, "王五") + `"},{"beneficial_owner_name":null},{}],` +
+		`"merchant_name":null}`
+	fs := mustFields(t, "bal_account_no", "merchant_name", "beneficial_owner.#.beneficial_owner_name")
+	out, n, err := d.DecryptFields([]byte(body), fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 || !json.Valid(out) {
+		t.Fatalf("n=%d out=%s", n, out)
+	}
+	if got := gjson.GetBytes(out, "bal_account_no").Str; got != "6222<&>\"中文\"" {
+		t.Errorf("bal_account_no = %q", got)
+	}
+	if got := gjson.GetBytes(out, "beneficial_owner.0.beneficial_owner_name").Str; got != "王五" {
+		t.Errorf("array element = %q", got)
+	}
+	if !strings.Contains(string(out), `"n":101164396123311331`) || !strings.Contains(string(out), `"merchant_name":null`) {
+		t.Errorf("other bytes changed: %s", out)
+	}
+}
+
+func TestDecryptFieldsRefusals(t *testing.T) {
+	d := &FieldDecrypter{Key: testCredentials(t).merchantKey}
+	other, _ := utils.EncryptOAEPWithPublicKey("x", &testCredentials(t).wechatpayKey.PublicKey)
+	fs := mustFields(t, "a")
+	for _, body := range []string{
+		`{"a":"not base64!"}`,
+		`{"a":"` + other + `"}`,
+		`{"a":12}`,
+		`{"a":"x","a":"y"}`,
+		`[1]`,
+		`{"a":`,
+	} {
+		if out, _, err := d.DecryptFields([]byte(body), fs); err == nil {
+			t.Errorf("%s accepted: %s", body, out)
+		}
+	}
+}
