@@ -31,6 +31,16 @@ const (
 	// CodeResponseDecryptFailed: with decrypt_responses, a field of WeChat
 	// Pay's verified answer could not be decrypted (502).
 	CodeResponseDecryptFailed = "RESPONSE_DECRYPT_FAILED"
+	// CodeUpstreamUnreachable: WeChat Pay could not be reached or the
+	// connection failed before an answer (502).
+	CodeUpstreamUnreachable = "UPSTREAM_UNREACHABLE"
+	// CodeUpstreamTimeout: WeChat Pay did not answer in time (504).
+	CodeUpstreamTimeout = "UPSTREAM_TIMEOUT"
+	// CodeUpstreamIncomplete: WeChat Pay's answer was cut short (502).
+	CodeUpstreamIncomplete = "UPSTREAM_INCOMPLETE"
+	// CodeUpstreamError: an unsigned error answer that is not JSON, such as
+	// a gateway's HTML page; the status is WeChat Pay's (or the gateway's).
+	CodeUpstreamError = "UPSTREAM_ERROR"
 )
 
 // The 502 answers for an answer that fails verification carry the codes of

@@ -7,9 +7,11 @@ package wechatpay
 
 import (
 	"crypto/rsa"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -313,9 +315,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return err
 	}
 	resp := newBufferedResponse(w)
+	resp.head = r.Method == http.MethodHead
 	defer resp.release()
-	if err := next.ServeHTTP(resp, r); err != nil {
-		return err
+	if ae := proxyInto(resp, r, next); ae != nil {
+		return h.refuse(w, r, ae)
 	}
 	answer, ae := h.deliverVerified(w, resp, rt)
 	if ae != nil {
@@ -335,15 +338,26 @@ func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse,
 	if resp.overflow {
 		return "", &apiError{status: http.StatusBadGateway, code: CodeResponseTooLarge, message: "WeChat Pay's answer is too large to verify"}
 	}
+	if resp.truncated() {
+		return "", &apiError{status: http.StatusBadGateway, code: CodeUpstreamIncomplete, message: "WeChat Pay's answer was cut short"}
+	}
 	body, ae := resp.decodedBody()
 	if ae != nil {
 		return "", ae
 	}
 	if resp.status >= 400 && !hasSignature(resp.header) {
-		h.logger.Warn("passing on an unsigned error answer", zap.Int("status", resp.status),
-			zap.String("request_id", resp.header.Get("Request-ID")))
-		resp.writeTo(w, body)
-		return "unsigned error", nil
+		requestID := resp.header.Get("Request-ID")
+		h.logger.Warn("unsigned error answer", zap.Int("status", resp.status), zap.String("request_id", requestID))
+		if json.Valid(body) {
+			resp.writeTo(w, body)
+			return "unsigned error", nil
+		}
+		// An HTML page from a gateway: tell the app in WeChat Pay's shape.
+		msg := "WeChat Pay (or a gateway before it) answered " + strconv.Itoa(resp.status) + " without a signature"
+		if requestID != "" {
+			msg += " (Request-ID " + requestID + ")"
+		}
+		return "", &apiError{status: resp.status, code: CodeUpstreamError, message: msg}
 	}
 	if err := h.verifier.Verify(resp.header, body); err != nil {
 		ve := err.(*VerifyError)

@@ -1,0 +1,54 @@
+package wechatpay
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+// proxyInto runs the rest of the chain (reverse_proxy) into the buffer and
+// turns its failures into WeChat Pay-shaped errors: the client gets a clear
+// JSON answer, never an empty 502 or a connection that simply drops.
+//
+// reverse_proxy panics with http.ErrAbortHandler when the upstream answer
+// breaks off mid-body (it has already sent the headers, in its view); since
+// nothing has reached the client here, that becomes a 502 too.
+func proxyInto(resp *bufferedResponse, r *http.Request, next caddyhttp.Handler) (ae *apiError) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler { //nolint:errorlint // the sentinel is compared by identity
+				panic(v)
+			}
+			ae = &apiError{status: http.StatusBadGateway, code: CodeUpstreamIncomplete, message: "WeChat Pay's answer was cut short"}
+		}
+	}()
+	err := next.ServeHTTP(resp, r)
+	if err == nil {
+		return nil
+	}
+	status := http.StatusBadGateway
+	var he caddyhttp.HandlerError
+	if errors.As(err, &he) && he.StatusCode != 0 {
+		status = he.StatusCode
+	}
+	switch {
+	case status == http.StatusGatewayTimeout:
+		return &apiError{status: status, code: CodeUpstreamTimeout, message: "WeChat Pay did not answer in time"}
+	case status >= 500:
+		return &apiError{status: http.StatusBadGateway, code: CodeUpstreamUnreachable, message: "WeChat Pay could not be reached or the connection failed"}
+	default: // 499: the client went away; nobody is left to answer
+		return &apiError{status: status, code: "CLIENT_CLOSED_REQUEST", message: "the client closed the request (" + strconv.Itoa(status) + ")"}
+	}
+}
+
+// truncated reports whether the upstream declared a longer body than it sent.
+func (b *bufferedResponse) truncated() bool {
+	cl := b.header.Get("Content-Length")
+	if cl == "" || b.head || b.header.Get("Content-Encoding") != "" {
+		return false
+	}
+	n, err := strconv.Atoi(cl)
+	return err == nil && n != b.body.Len()
+}
