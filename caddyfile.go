@@ -36,6 +36,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		wechatpay_serial     <public key ID or certificate serial>
 //		verify_responses     on|off
 //		skip_verify          <path prefix>...           # repeatable
+//		allow_paths          <path prefix>...           # repeatable
 //	}
 //
 // Values may use placeholders such as {env.WECHATPAY_PRIVATE_KEY} or
@@ -156,6 +157,17 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if d.NextArg() {
 				return d.ArgErr()
 			}
+		case "allow_paths":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			for _, p := range args {
+				if !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/") {
+					return d.Errf("allow_paths: prefix %q must start and end with /", p)
+				}
+			}
+			h.AllowPaths = append(h.AllowPaths, args...)
 		case "skip_verify":
 			args := d.RemainingArgs()
 			if len(args) == 0 {

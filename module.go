@@ -6,7 +6,6 @@
 package wechatpay
 
 import (
-	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -88,6 +87,11 @@ type Handler struct {
 	// Default: true.
 	VerifyResponses *bool `json:"verify_responses,omitempty"`
 
+	// AllowPaths lists more path prefixes, besides /v3/, that are signed
+	// and forwarded (each starts and ends with /). Any other path is refused
+	// with 404, so that the merchant's key signs only API calls.
+	AllowPaths []string `json:"allow_paths,omitempty"`
+
 	// SkipVerify lists more path prefixes whose answers are not signed by
 	// WeChat Pay and pass unverified, besides the built-in
 	// /v3/billdownload/file and /v3/merchant-service/images/. A prefix
@@ -138,40 +142,15 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Every error names the option at fault and never quotes key material.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	repl := caddy.NewReplacer()
-	resolve := func(option string, v *string) error {
-		out, err := repl.ReplaceOrErr(*v, false, true)
-		if err != nil {
-			return fmt.Errorf("%s: %w", option, err)
-		}
-		*v = strings.TrimSpace(out)
-		return nil
-	}
-	for option, v := range map[string]*string{
-		"mchid": &h.MchID, "serial_no": &h.SerialNo, "private_key": &h.PrivateKey,
-		"public_key_id": &h.PublicKeyID, "public_key": &h.PublicKey,
-		"wechatpay_serial": &h.WechatpaySerial,
-	} {
-		if err := resolve(option, v); err != nil {
-			return err
-		}
-	}
-	for i := range h.PlatformCertificate {
-		if err := resolve("platform_certificate", &h.PlatformCertificate[i]); err != nil {
-			return err
-		}
-	}
-	if err := h.checkOptions(); err != nil {
+	creds, err := h.resolveCredentials()
+	if err != nil {
 		return err
 	}
-
-	key, err := LoadPrivateKey(h.PrivateKey)
-	if err != nil {
-		return fmt.Errorf("private_key: %w", err)
+	if err := h.checkOptions(creds); err != nil {
+		return err
 	}
-	h.signer = &RequestSigner{MchID: h.MchID, SerialNo: strings.ToUpper(h.SerialNo), Key: key}
-
-	if err := h.loadWechatPayKeys(); err != nil {
+	key, err := h.loadKeys(creds)
+	if err != nil {
 		return err
 	}
 	h.skip = append(append([]string(nil), unsignedDownloads...), h.SkipVerify...)
@@ -199,86 +178,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// checkOptions checks that the required options are there and well formed.
-func (h *Handler) checkOptions() error {
-	if h.MchID == "" {
-		return errors.New("mchid is required")
-	}
-	if strings.Trim(h.MchID, "0123456789") != "" {
-		return errors.New("mchid must be the merchant number, digits only")
-	}
-	if h.SerialNo == "" {
-		return errors.New("serial_no is required: the serial of the merchant API certificate")
-	}
-	if strings.Trim(h.SerialNo, "0123456789abcdefABCDEF") != "" {
-		return errors.New("serial_no must be hexadecimal: the serial of the merchant API certificate")
-	}
-	if h.PrivateKey == "" {
-		return errors.New("private_key is required: the merchant API private key (apiclient_key.pem)")
-	}
-	if h.PublicKey == "" && len(h.PlatformCertificate) == 0 {
-		return errors.New("public_key (with public_key_id) or platform_certificate is required: the WeChat Pay key that sensitive fields are encrypted with")
-	}
-	if (h.PublicKey == "") != (h.PublicKeyID == "") {
-		return errors.New("public_key_id and public_key go together: give both or neither")
-	}
-	if h.PublicKeyID != "" && !strings.HasPrefix(h.PublicKeyID, PublicKeyIDPrefix) {
-		return fmt.Errorf("public_key_id must start with %s", PublicKeyIDPrefix)
-	}
-	if h.MaxBody < 0 {
-		return errors.New("max_body must not be negative")
-	}
-	for _, p := range h.SkipVerify {
-		if !strings.HasPrefix(p, "/") {
-			return fmt.Errorf("skip_verify: path %q must start with /", p)
-		}
-	}
-	return nil
-}
-
-// loadWechatPayKeys loads the WeChat Pay public key and platform
-// certificates: all of them verify answers, and the one chosen by
-// wechatpay_serial (default: the public key, else the first certificate)
-// encrypts sensitive fields and is named in Wechatpay-Serial.
-func (h *Handler) loadWechatPayKeys() error {
-	keys := map[string]*rsa.PublicKey{}
-	var order []string
-	if h.PublicKey != "" {
-		key, err := LoadPublicKey(h.PublicKey)
-		if err != nil {
-			return fmt.Errorf("public_key: %w", err)
-		}
-		keys[h.PublicKeyID] = key
-		order = append(order, h.PublicKeyID)
-	}
-	for i, v := range h.PlatformCertificate {
-		cert, serial, err := LoadCertificate(v)
-		if err != nil {
-			return fmt.Errorf("platform_certificate #%d: %w", i+1, err)
-		}
-		if _, dup := keys[serial]; dup {
-			return fmt.Errorf("platform_certificate #%d: serial %s given twice", i+1, serial)
-		}
-		if time.Now().After(cert.NotAfter) {
-			h.logger.Warn("platform certificate has expired",
-				zap.String("serial", serial), zap.Time("not_after", cert.NotAfter))
-		}
-		keys[serial] = cert.PublicKey.(*rsa.PublicKey)
-		order = append(order, serial)
-	}
-	h.serial = order[0]
-	if h.WechatpaySerial != "" {
-		if keys[h.WechatpaySerial] == nil {
-			return fmt.Errorf("wechatpay_serial: %s is neither public_key_id nor the serial of a platform_certificate (known: %s)",
-				h.WechatpaySerial, strings.Join(order, ", "))
-		}
-		h.serial = h.WechatpaySerial
-	}
-	h.encrypter = &FieldEncrypter{Key: keys[h.serial]}
-	h.verifier = NewResponseVerifier(keys)
-	return nil
-}
-
 // Validate checks the provisioned handler.
 func (h *Handler) Validate() error {
 	if h.signer == nil || h.encrypter == nil {
@@ -291,7 +190,7 @@ func (h *Handler) Validate() error {
 // handler, which is reverse_proxy.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	start := time.Now()
-	if ae := checkAPIPath(r.URL); ae != nil {
+	if ae := checkAPIPath(r.URL, h.AllowPaths); ae != nil {
 		return h.refuse(w, r, ae)
 	}
 	body, ae := readRequestBody(r, h.MaxBody)

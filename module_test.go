@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"os"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -169,3 +171,50 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 }
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+func TestKeyFilePermissionWarning(t *testing.T) {
+	dir := t.TempDir()
+	c := testCredentials(t)
+	loose := writeFile(t, dir, "loose.pem", pemPKCS8(t, c.merchantKey))
+	if err := os.Chmod(loose, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tight := writeFile(t, dir, "tight.pem", pemPKCS8(t, c.merchantKey))
+	for _, tc := range []struct {
+		raw, resolved string
+		warn          bool
+	}{
+		{loose, loose, true},
+		{"{file." + loose + "}", pemPKCS8(t, c.merchantKey), true},
+		{tight, tight, false},
+		{"{env.KEY}", pemPKCS8(t, c.merchantKey), false},
+	} {
+		core, logs := observer.New(zapcore.DebugLevel)
+		h := &Handler{logger: zap.New(core)}
+		h.warnIfExposed("private_key", tc.raw, tc.resolved)
+		if got := logs.FilterMessageSnippet("readable by group or others").Len() == 1; got != tc.warn {
+			t.Errorf("%s: warned=%v, want %v", tc.raw, got, tc.warn)
+		}
+		for _, e := range logs.All() {
+			if strings.Contains(e.Message+fmt.Sprint(e.ContextMap()), "PRIVATE KEY") {
+				t.Error("warning holds key material")
+			}
+		}
+	}
+}
+
+func TestAllowPaths(t *testing.T) {
+	h, _ := provisionedHandler(t, `,"allow_paths":["/hk/v3/"],"verify_responses":false`)
+	for path, forwarded := range map[string]bool{
+		"/hk/v3/transactions/id/1": true,
+		"/v3/pay/transactions/id/1": true,
+		"/hk/v2/x":                  false,
+		"/hk/v3/../../v2/x":         false,
+		"/":                         false,
+	} {
+		_, fw, _ := serve(t, h, httptest.NewRequest("GET", path, nil), nil)
+		if (fw != nil) != forwarded {
+			t.Errorf("%s: forwarded=%v, want %v", path, fw != nil, forwarded)
+		}
+	}
+}

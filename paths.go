@@ -12,13 +12,13 @@ const apiPrefix = "/v3/"
 // that the merchant's signature is put only on API calls and no path trick
 // (dot segments, doubled or trailing slashes, encoded separators) can make
 // WeChat Pay see another path than the one the proxy matched its rules on.
-func checkAPIPath(u *url.URL) *apiError {
+func checkAPIPath(u *url.URL, allowed []string) *apiError {
 	p := u.Path
 	bad := func(why string) *apiError {
 		return &apiError{status: 404, code: CodeNotFound, message: "path is not a WeChat Pay APIv3 path the proxy forwards: " + why}
 	}
-	if !strings.HasPrefix(p, apiPrefix) {
-		return bad("it must start with " + apiPrefix)
+	if !strings.HasPrefix(p, apiPrefix) && !hasAnyPrefix(p, allowed) {
+		return bad("it must start with " + apiPrefix + " (or an allow_paths prefix)")
 	}
 	for _, seg := range strings.Split(p[1:], "/") {
 		switch seg {
@@ -42,6 +42,15 @@ func checkAPIPath(u *url.URL) *apiError {
 func hasControl(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+func hasAnyPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
 			return true
 		}
 	}
