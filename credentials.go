@@ -17,7 +17,7 @@ import (
 // that a resolved secret never sits in the config struct.
 type credentials struct {
 	mchid, serialNo, privateKey, publicKeyID, publicKey, wechatpaySerial string
-	platformCertificates                                               []string
+	platformCertificates                                                 []string
 }
 
 // resolveCredentials resolves {env.X}, {file./path} and other global

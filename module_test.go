@@ -5,10 +5,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"os"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -206,7 +206,7 @@ func TestKeyFilePermissionWarning(t *testing.T) {
 func TestAllowPaths(t *testing.T) {
 	h, _ := provisionedHandler(t, `,"allow_paths":["/hk/v3/"],"verify_responses":false`)
 	for path, forwarded := range map[string]bool{
-		"/hk/v3/transactions/id/1": true,
+		"/hk/v3/transactions/id/1":  true,
 		"/v3/pay/transactions/id/1": true,
 		"/hk/v2/x":                  false,
 		"/hk/v3/../../v2/x":         false,
