@@ -21,18 +21,34 @@ import (
 
 const proxyURL = "http://localhost:9080"
 
+// proxySite describes the Caddyfile of a test proxy.
+type proxySite struct {
+	upstream   string // the stand-in's URL
+	handler    string // more lines inside the wechatpay block
+	proxyBlock string // the body of the reverse_proxy block
+	site       string // more lines at the top of the site block
+	address    string // site address; default http://localhost:9080
+}
+
 // caddyConfig returns a Caddyfile for the proxy; extra goes inside the
 // wechatpay block.
 func caddyConfig(t *testing.T, upstream, extra string) string {
-	return caddyConfigWithProxy(t, upstream, extra, "")
+	return proxySite{upstream: upstream, handler: extra}.caddyfile(t)
 }
 
 // caddyConfigWithProxy also takes the body of the reverse_proxy block.
 func caddyConfigWithProxy(t *testing.T, upstream, extra, proxyBlock string) string {
+	return proxySite{upstream: upstream, handler: extra, proxyBlock: proxyBlock}.caddyfile(t)
+}
+
+func (p proxySite) caddyfile(t *testing.T) string {
 	c := testCredentials(t)
 	dir := t.TempDir()
 	key := writeFile(t, dir, "apiclient_key.pem", pemPKCS8(t, c.merchantKey))
 	pub := writeFile(t, dir, "pub_key.pem", pemPublic(t, &c.wechatpayKey.PublicKey))
+	if p.address == "" {
+		p.address = "http://localhost:9080"
+	}
 	return `{
 	admin localhost:2999
 	http_port 9080
@@ -40,8 +56,9 @@ func caddyConfigWithProxy(t *testing.T, upstream, extra, proxyBlock string) stri
 	grace_period 1ns
 	skip_install_trust
 }
-http://localhost:9080 {
+` + p.address + ` {
 	bind 127.0.0.1
+	` + p.site + `
 	wechatpay {
 		mchid          ` + c.mchid + `
 		serial_no      ` + c.serialNo + `
@@ -49,10 +66,10 @@ http://localhost:9080 {
 		public_key_id  ` + c.publicKeyID + `
 		public_key     ` + pub + `
 		max_body       64KiB
-		` + extra + `
+		` + p.handler + `
 	}
-	reverse_proxy ` + strings.TrimPrefix(upstream, "http://") + ` {
-		` + proxyBlock + `
+	reverse_proxy ` + strings.TrimPrefix(p.upstream, "http://") + ` {
+		` + p.proxyBlock + `
 	}
 }
 `
