@@ -111,6 +111,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 				rule.Fields = append(rule.Fields, f)
 			}
+			// Compile the rule now, so that a mistake is reported with its
+			// line rather than when Caddy starts.
+			var check routeTable
+			if cerr := check.add(rule.Method, rule.Path, routeRules{Body: rule.Fields, Query: rule.Query}, false); cerr != nil {
+				return d.Errf("encrypt: %v", cerr)
+			}
 			h.Encrypt = append(h.Encrypt, rule)
 		case "max_body":
 			var v string

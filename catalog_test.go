@@ -162,3 +162,15 @@ func BenchmarkRouteLookup(b *testing.B) {
 		table.lookup("POST", "/v3/eduschoolpay/contracts/presign")
 	}
 }
+
+// TestReplaceKeepsResponseFields: replacing a route's request rule leaves
+// the answer fields WeChat Pay encrypts as catalogued.
+func TestReplaceKeepsResponseFields(t *testing.T) {
+	var table routeTable
+	table.add("POST", "/v3/x", routeRules{Body: []string{"a"}, Response: []string{"r"}}, false)
+	table.add("POST", "/v3/x", routeRules{Body: []string{"b"}}, true)
+	rt := table.lookup("POST", "/v3/x")
+	if !reflect.DeepEqual(rt.bodyPaths, []string{"b"}) || !reflect.DeepEqual(rt.responsePaths, []string{"r"}) || rt.response == nil {
+		t.Errorf("after replace: body %v, response %v", rt.bodyPaths, rt.responsePaths)
+	}
+}

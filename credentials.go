@@ -71,6 +71,11 @@ func (h *Handler) checkOptions(c *credentials) error {
 	case h.MaxBody < 0:
 		return errors.New("max_body must not be negative")
 	}
+	for _, rule := range h.Encrypt {
+		if !validMethod(strings.ToUpper(rule.Method)) {
+			return fmt.Errorf("encrypt: %q is not an HTTP method", rule.Method)
+		}
+	}
 	for _, p := range h.SkipVerify {
 		if !strings.HasPrefix(p, "/") {
 			return fmt.Errorf("skip_verify: path %q must start with /", p)
@@ -125,8 +130,12 @@ func (h *Handler) loadKeys(c *credentials) (*rsa.PrivateKey, error) {
 	h.serial = order[0]
 	if c.wechatpaySerial != "" {
 		if keys[c.wechatpaySerial] == nil {
+			shown := c.wechatpaySerial
+			if len(shown) > 64 || strings.Trim(strings.TrimPrefix(shown, PublicKeyIDPrefix), "0123456789abcdefABCDEF") != "" {
+				shown = "the value" // not an ID or a serial: it could be anything, even a key
+			}
 			return nil, fmt.Errorf("wechatpay_serial: %s is neither public_key_id nor the serial of a platform_certificate (known: %s)",
-				c.wechatpaySerial, strings.Join(order, ", "))
+				shown, strings.Join(order, ", "))
 		}
 		h.serial = c.wechatpaySerial
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -142,4 +143,38 @@ var presignFields = []string{
 	"identity.id_card_number",
 	"bank_card.bank_card_no",
 	"bank_card.phone",
+}
+
+// rotated is a second merchant key and WeChat Pay public key, for key
+// rotation tests; nil until rotatedCredentials is called.
+var (
+	rotatedOnce sync.Once
+	rotated     atomic.Pointer[testCreds]
+)
+
+func rotatedCredentials(t testing.TB) *testCreds {
+	base := testCredentials(t)
+	rotatedOnce.Do(func() {
+		gen := func() *rsa.PrivateKey {
+			k, err := rsa.GenerateKey(rand.Reader, 2048)
+			if err != nil {
+				panic(err)
+			}
+			return k
+		}
+		r := *base
+		r.serialNo = "4D1E9C6B2A7F3E8D5C0B9A8F7E6D5C4B3A2F1E0D"
+		r.merchantKey = gen()
+		r.publicKeyID = "PUB_KEY_ID_0114232134912410000000000099"
+		r.wechatpayKey = gen()
+		rotated.Store(&r)
+	})
+	return rotated.Load()
+}
+
+func rotatedPublicKeyID() string {
+	if r := rotated.Load(); r != nil {
+		return r.publicKeyID
+	}
+	return "\x00none"
 }

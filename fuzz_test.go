@@ -16,10 +16,11 @@ import (
 )
 
 // fuzzPathSets are the field-path sets FuzzEncryptFields chooses among: the
-// built-in presign rule, an array of objects, and arrays nested in arrays.
+// presign endpoint's sensitive fields (as on its reference page), an array of
+// objects, and arrays nested in arrays.
 func fuzzPathSets() [][]string {
 	return [][]string{
-		builtinRules[0].Fields,
+		{"identity.real_name", "identity.credential_type", "identity.id_card_number", "bank_card.bank_card_no", "bank_card.phone"},
 		{"transfer_detail_list.#.user_name"},
 		{"a.#.b.#.c"},
 	}
@@ -396,6 +397,8 @@ func FuzzCaddyfile(f *testing.F) {
 		"mchid 1900000001\nserial_no 3775B6A45ACD588826D15E583A95F5DD12345678",
 		"private_key {env.WECHATPAY_PRIVATE_KEY}\npublic_key {file./etc/wechatpay/pub_key.pem}",
 		"encrypt post /v3/x/{id} a.#.b c\\.d\nencrypt PUT /v3/y z",
+		"encrypt replace GET /v3/y query:a query:b\ncatalog off\ndecrypt_responses",
+		"decrypt_responses on\ncatalog on",
 		"max_body 2MiB\nverify_responses off\nskip_verify /v3/a /v3/b/",
 		"platform_certificate a.pem\nplatform_certificate \"b c.pem\"",
 		"mchid `1900000001`\nwechatpay_serial PUB_KEY_ID_01 {\n}",
@@ -416,8 +419,13 @@ func FuzzCaddyfile(f *testing.F) {
 			return
 		}
 		for _, r := range h.Encrypt {
-			if !validMethod(r.Method) || !strings.HasPrefix(r.Path, "/") || len(r.Fields) == 0 {
+			if !validMethod(r.Method) || !strings.HasPrefix(r.Path, "/") || len(r.Fields)+len(r.Query) == 0 {
 				t.Fatalf("accepted a malformed encrypt rule %+v", r)
+			}
+			for _, q := range r.Query {
+				if q == "" {
+					t.Fatalf("accepted an empty query parameter name in %+v", r)
+				}
 			}
 			for _, p := range r.Fields {
 				if _, err := NewFieldSet(p); err != nil {

@@ -28,6 +28,9 @@ type proxySite struct {
 	proxyBlock string // the body of the reverse_proxy block
 	site       string // more lines at the top of the site block
 	address    string // site address; default http://localhost:9080
+	creds      *testCreds
+	grace      string // grace_period; default 1ns
+	bind       string // bind address; default 127.0.0.1
 }
 
 // caddyConfig returns a Caddyfile for the proxy; extra goes inside the
@@ -42,22 +45,32 @@ func caddyConfigWithProxy(t *testing.T, upstream, extra, proxyBlock string) stri
 }
 
 func (p proxySite) caddyfile(t *testing.T) string {
-	c := testCredentials(t)
+	c := p.creds
+	if c == nil {
+		c = testCredentials(t)
+	}
+	if p.grace == "" {
+		p.grace = "1ns"
+	}
 	dir := t.TempDir()
 	key := writeFile(t, dir, "apiclient_key.pem", pemPKCS8(t, c.merchantKey))
 	pub := writeFile(t, dir, "pub_key.pem", pemPublic(t, &c.wechatpayKey.PublicKey))
 	if p.address == "" {
 		p.address = "http://localhost:9080"
 	}
+	if p.bind == "" {
+		p.bind = "127.0.0.1"
+	}
 	return `{
 	admin localhost:2999
+	persist_config off
 	http_port 9080
 	https_port 9443
-	grace_period 1ns
+	grace_period ` + p.grace + `
 	skip_install_trust
 }
 ` + p.address + ` {
-	bind 127.0.0.1
+	bind ` + p.bind + `
 	` + p.site + `
 	wechatpay {
 		mchid          ` + c.mchid + `

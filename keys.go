@@ -34,14 +34,20 @@ func readPEMSource(value string) ([]byte, error) {
 		if errors.As(err, &pathErr) {
 			err = pathErr.Err
 		}
-		// Name the path only when it looks like one: a key pasted without
-		// its PEM armour must not be echoed into a log.
-		if len(value) <= 200 && !strings.ContainsAny(value, "\r\n") {
+		if looksLikePath(value) {
 			return nil, fmt.Errorf("reading file %s: %w", value, err)
 		}
 		return nil, fmt.Errorf("is neither PEM text nor a readable file path: %w", err)
 	}
 	return data, nil
+}
+
+// looksLikePath reports whether a value that is not PEM text can be named in
+// an error as a file path: short, one line, and holding a character that
+// base64 never does ('.', '_', '-', '~', space), so that a key pasted
+// without its PEM armour is never echoed into a log.
+func looksLikePath(value string) bool {
+	return len(value) <= 256 && !strings.ContainsAny(value, "\r\n") && strings.ContainsAny(value, "._-~ ")
 }
 
 // firstPEMBlock returns the first PEM block of data, ignoring any text (such

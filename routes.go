@@ -28,7 +28,6 @@ type routeRules struct {
 // many routes there are; a literal segment wins over a {param} one.
 type routeTable struct {
 	root routeNode
-	size int
 }
 
 type routeNode struct {
@@ -78,12 +77,13 @@ func (t *routeTable) add(method, template string, rules routeRules, replace bool
 		node.routes = make(map[string]*route)
 	}
 	r := node.routes[method]
-	if r == nil || replace {
+	if r == nil {
 		r = &route{method: method, template: template}
-		if node.routes[method] == nil {
-			t.size++
-		}
 		node.routes[method] = r
+	} else if replace {
+		// A rule replaces what is encrypted in the request; the answer
+		// fields that WeChat Pay encrypts stay as catalogued.
+		r.bodyPaths, r.queryNames = nil, nil
 	}
 	r.bodyPaths = mergeUnique(r.bodyPaths, rules.Body)
 	r.queryNames = mergeUnique(r.queryNames, rules.Query)

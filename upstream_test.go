@@ -98,7 +98,11 @@ func (s *stubWechatPay) checkSignature(r *http.Request, body []byte) error {
 	for _, m := range authParamRE.FindAllStringSubmatch(params, -1) {
 		p[m[1]] = m[2]
 	}
-	if p["mchid"] != s.creds.mchid || p["serial_no"] != s.creds.serialNo {
+	merchantKey := map[string]*rsa.PrivateKey{s.creds.serialNo: s.creds.merchantKey}[p["serial_no"]]
+	if r2 := rotated.Load(); r2 != nil && p["serial_no"] == r2.serialNo {
+		merchantKey = r2.merchantKey
+	}
+	if p["mchid"] != s.creds.mchid || merchantKey == nil {
 		return fmt.Errorf("mchid/serial_no %q/%q", p["mchid"], p["serial_no"])
 	}
 	if len(p["nonce_str"]) != 32 {
@@ -109,7 +113,7 @@ func (s *stubWechatPay) checkSignature(r *http.Request, body []byte) error {
 		return fmt.Errorf("timestamp %q", p["timestamp"])
 	}
 	message := r.Method + "\n" + r.RequestURI + "\n" + p["timestamp"] + "\n" + p["nonce_str"] + "\n" + string(body) + "\n"
-	v := verifiers.NewSHA256WithRSAPubkeyVerifier("merchant", s.creds.merchantKey.PublicKey)
+	v := verifiers.NewSHA256WithRSAPubkeyVerifier("merchant", merchantKey.PublicKey)
 	return v.Verify(context.Background(), "merchant", message, p["signature"])
 }
 
@@ -119,8 +123,11 @@ func (s *stubWechatPay) serve(w http.ResponseWriter, r *http.Request) {
 		decrypted: map[string]string{}}
 	rec.signatureOK = s.checkSignature(r, body)
 	key := s.creds.wechatpayKey
-	if r.Header.Get("Wechatpay-Serial") == s.creds.platformSerial {
+	switch r.Header.Get("Wechatpay-Serial") {
+	case s.creds.platformSerial:
 		key = s.creds.platformKey
+	case rotatedPublicKeyID():
+		key = rotated.Load().wechatpayKey
 	}
 	for _, p := range presignFields {
 		if v := gjson.GetBytes(body, p); v.Exists() && v.Type == gjson.String {
@@ -135,6 +142,10 @@ func (s *stubWechatPay) serve(w http.ResponseWriter, r *http.Request) {
 	s.received = append(s.received, rec)
 	a := s.answer
 	s.mu.Unlock()
+	if a.signKey == nil && r.Header.Get("Wechatpay-Serial") == rotatedPublicKeyID() {
+		// Like WeChat Pay, answer under the key the request names.
+		a.signKey, a.serial = rotated.Load().wechatpayKey, rotated.Load().publicKeyID
+	}
 	s.writeAnswer(w, a)
 }
 
