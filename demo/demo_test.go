@@ -1,0 +1,196 @@
+package demo_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	wechatpay "github.com/caddy-wechatpay/caddy-wechatpay"
+	"github.com/caddy-wechatpay/caddy-wechatpay/demo"
+	"github.com/caddy-wechatpay/caddy-wechatpay/sandbox"
+)
+
+// The tests share one credentials set (key generation is the slow part).
+// Caddy is one per process, so none of them runs in parallel.
+var credsDir string
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "demo-creds-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	credsDir = filepath.Join(dir, "keys")
+	if _, err := sandbox.GenerateCredentials(credsDir, ""); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// freeAddr returns a loopback address with a port nobody listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// assertClosed fails if anything still listens on addr.
+func assertClosed(t *testing.T, what, addr string) {
+	t.Helper()
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Errorf("the %s (%s) still accepts connections after Run returned", what, addr)
+	}
+}
+
+func runDemo(t *testing.T, opts demo.Options) (string, error) {
+	t.Helper()
+	if opts.Caddyfile == "" {
+		opts.Caddyfile = wechatpay.ExampleCaddyfile
+	}
+	if opts.Dir == "" {
+		opts.Dir = credsDir
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	err := demo.Run(ctx, &out, opts)
+	return out.String(), err
+}
+
+func TestRun(t *testing.T) {
+	proxy, sim := freeAddr(t), freeAddr(t)
+	out, err := runDemo(t, demo.Options{Listen: proxy, SandboxListen: sim})
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, out)
+	}
+	want := []string{
+		"\n1. Credentials", "NOT FOR PRODUCTION",
+		"\n2. Simulator", "Listening on http://" + sim,
+		"\n3. Proxy", "Listening on http://" + proxy, "WECHATPAY_PRIVATE_KEY=",
+		"\n4. The app calls", `"real_name": "张三"`, "POST http://" + proxy + "/v3/eduschoolpay/contracts/presign",
+		"\n5. What reached", "WECHATPAY2-SHA256-RSA2048", "Wechatpay-Serial: PUB_KEY_ID_", "…(344 chars)",
+		"\n6. What the simulator verified", "✓ signature", "identity.real_name = 张三",
+		"identity.id_card_number = 110101199003071234", "bank_card.bank_card_no = 6222021234567890123",
+		"bank_card.phone = 13800138000", "identity.credential_type = IDENTITY_CARD",
+		"\n7. What the app got back", "HTTP 200", "presign_token received: sandbox_", "verified the answer's signature",
+		"✓ Demo passed", "./caddy run --config Caddyfile.example", "caddy wechatpay sandbox",
+	}
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q", w)
+		}
+	}
+	if strings.Contains(out, "✗") {
+		t.Errorf("output shows a failure")
+	}
+	// Step 5 shows ciphertext, never the plaintext, at the sensitive paths.
+	step5 := out[strings.Index(out, "\n5. "):strings.Index(out, "\n6. ")]
+	for _, plain := range []string{"张三", "110101199003071234", "6222021234567890123", "13800138000"} {
+		if strings.Contains(step5, plain) {
+			t.Errorf("step 5 shows plaintext %q", plain)
+		}
+	}
+	if t.Failed() || testing.Verbose() {
+		t.Log("\n" + out)
+	}
+	assertClosed(t, "proxy", proxy)
+	assertClosed(t, "simulator", sim)
+	for _, v := range []string{"WECHATPAY_MCHID", "WECHATPAY_PRIVATE_KEY"} {
+		if _, set := os.LookupEnv(v); set {
+			t.Errorf("%s left set", v)
+		}
+	}
+}
+
+func TestRunGzipAnswerPasses(t *testing.T) {
+	out, err := runDemo(t, demo.Options{Listen: freeAddr(t), Faults: sandbox.Faults{Gzip: true}})
+	if err != nil {
+		t.Fatalf("a gzip answer is valid and must pass: %v\n%s", err, out)
+	}
+}
+
+func TestRunFailsOnForgedAnswer(t *testing.T) {
+	for _, fault := range []string{"wrong-key", "stale-timestamp", "omit-signature"} {
+		t.Run(fault, func(t *testing.T) {
+			faults, err := demo.ParseFaults([]string{fault})
+			if err != nil {
+				t.Fatal(err)
+			}
+			proxy, sim := freeAddr(t), freeAddr(t)
+			out, err := runDemo(t, demo.Options{Listen: proxy, SandboxListen: sim, Faults: faults})
+			if err == nil || !strings.Contains(err.Error(), "without a presign_token") {
+				t.Fatalf("Run = %v, want a failure for the missing presign_token\n%s", err, out)
+			}
+			for _, w := range []string{"HTTP 502", "refused the simulator's faulty answer", "✗ Demo FAILED"} {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q\n%s", w, out)
+				}
+			}
+			assertClosed(t, "proxy", proxy)
+			assertClosed(t, "simulator", sim)
+		})
+	}
+}
+
+func TestRunFailsWhenProxyPortIsTaken(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	sim := freeAddr(t)
+	out, err := runDemo(t, demo.Options{Listen: busy.Addr().String(), SandboxListen: sim})
+	if err == nil || !strings.Contains(err.Error(), "step 3") {
+		t.Fatalf("Run = %v, want a step 3 failure\n%s", err, out)
+	}
+	assertClosed(t, "simulator", sim)
+}
+
+func TestRunFailsOnBrokenCredentials(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := sandbox.GenerateCredentials(dir, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, sandbox.MerchantKeyFile), []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runDemo(t, demo.Options{Dir: dir, Listen: freeAddr(t)})
+	if err == nil || !strings.Contains(err.Error(), "step 1") {
+		t.Fatalf("Run = %v, want a step 1 failure\n%s", err, out)
+	}
+}
+
+func TestRunRefusesBadOptions(t *testing.T) {
+	for name, opts := range map[string]demo.Options{
+		"remote listen":         {Caddyfile: "x", Listen: "0.0.0.0:9180"},
+		"remote sandbox listen": {Caddyfile: "x", SandboxListen: ":9181"},
+		"no caddyfile":          {Caddyfile: " "},
+	} {
+		if err := demo.Run(context.Background(), &bytes.Buffer{}, opts); err == nil {
+			t.Errorf("%s: Run succeeded", name)
+		}
+	}
+	out, err := runDemo(t, demo.Options{Caddyfile: ":9180 {\n\trespond ok\n}\n", Listen: freeAddr(t)})
+	if err == nil || !strings.Contains(err.Error(), "reverse_proxy") {
+		t.Errorf("a Caddyfile without the WeChat Pay upstream: Run = %v\n%s", err, out)
+	}
+}

@@ -1,0 +1,107 @@
+package demo
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/sandbox"
+)
+
+// Default addresses and directory.
+const (
+	// DefaultDir is where the demo keeps its throwaway credentials.
+	DefaultDir = "./wechatpay-sandbox"
+	// DefaultListen is the proxy's address, as in Caddyfile.example.
+	DefaultListen = "127.0.0.1:9180"
+	// DefaultSandboxListen is the simulator's address: a free port.
+	DefaultSandboxListen = "127.0.0.1:0"
+)
+
+// Options configures Run.
+type Options struct {
+	// Caddyfile is the proxy configuration to run, normally
+	// Caddyfile.example: a `:9180` site with the wechatpay handler (reading
+	// its credentials from {env.WECHATPAY_*}) and
+	// `reverse_proxy https://api.mch.weixin.qq.com`. Required.
+	Caddyfile string
+	// Dir holds the throwaway credentials; they are generated there when
+	// it has none. Default DefaultDir.
+	Dir string
+	// Listen is the proxy's loopback address; port 0 picks a free port.
+	// Default DefaultListen.
+	Listen string
+	// SandboxListen is the simulator's loopback address; port 0 picks a
+	// free port. Default DefaultSandboxListen.
+	SandboxListen string
+	// Faults make the simulator's answers misbehave, to show the proxy
+	// refusing them; Run then returns an error.
+	Faults sandbox.Faults
+}
+
+func (o *Options) setDefaults() {
+	if o.Dir == "" {
+		o.Dir = DefaultDir
+	}
+	if o.Listen == "" {
+		o.Listen = DefaultListen
+	}
+	if o.SandboxListen == "" {
+		o.SandboxListen = DefaultSandboxListen
+	}
+}
+
+// faultNames maps the --fault names to the sandbox's knobs.
+var faultNames = map[string]func(*sandbox.Faults){
+	"wrong-key":       func(f *sandbox.Faults) { f.WrongKey = true },
+	"stale-timestamp": func(f *sandbox.Faults) { f.StaleTimestamp = true },
+	"unknown-serial":  func(f *sandbox.Faults) { f.UnknownSerial = true },
+	"probe-signature": func(f *sandbox.Faults) { f.ProbeSignature = true },
+	"omit-signature":  func(f *sandbox.Faults) { f.OmitSignature = true },
+	"gzip":            func(f *sandbox.Faults) { f.Gzip = true },
+}
+
+// FaultNames lists the names ParseFaults accepts, sorted.
+func FaultNames() []string {
+	names := make([]string, 0, len(faultNames))
+	for n := range faultNames {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// ParseFaults turns fault names (see FaultNames; a name may also be a
+// comma-separated list) into sandbox faults.
+func ParseFaults(names []string) (sandbox.Faults, error) {
+	var f sandbox.Faults
+	for _, arg := range names {
+		for _, n := range strings.Split(arg, ",") {
+			n = strings.TrimSpace(n)
+			set, ok := faultNames[n]
+			if !ok {
+				return sandbox.Faults{}, fmt.Errorf("unknown fault %q (known: %s)", n, strings.Join(FaultNames(), ", "))
+			}
+			set(&f)
+		}
+	}
+	return f, nil
+}
+
+// CheckLoopback returns an error unless addr is host:port with a loopback
+// host (127.0.0.0/8, ::1 or localhost). An empty host, which means every
+// interface, is not loopback.
+func CheckLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("listen address %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("listen address %q is not a loopback address (127.0.0.1, ::1, localhost)", addr)
+}

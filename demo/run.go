@@ -1,0 +1,118 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/sandbox"
+)
+
+// run is one demo run: the printer and the problems found so far.
+type run struct {
+	p        printer
+	opts     Options
+	problems []string
+}
+
+func (r *run) problem(format string, args ...any) {
+	r.problems = append(r.problems, fmt.Sprintf(format, args...))
+}
+
+// Run runs the demo and writes its report to out: it loads or generates
+// throwaway credentials in opts.Dir, starts the simulator and, in this
+// process, Caddy with opts.Caddyfile pointed at it, sends the presign
+// request in plaintext as a legacy app would, and shows each hop.
+//
+// It returns an error when anything fails to start, when the simulator
+// refused a check, decrypted a value other than the one sent, or saw any
+// plaintext sensitive value, or when the app did not get a 200 answer with
+// a presign_token. Everything it started is stopped before it returns.
+//
+// Caddy is a per-process singleton: Run replaces and then stops any
+// configuration this process's Caddy was running, and must not run
+// concurrently with itself. It sets the WECHATPAY_* environment variables
+// while Caddy starts and restores them before returning.
+func Run(ctx context.Context, out io.Writer, opts Options) error {
+	opts.setDefaults()
+	if strings.TrimSpace(opts.Caddyfile) == "" {
+		return errors.New("demo: no Caddyfile given")
+	}
+	for _, addr := range []string{opts.Listen, opts.SandboxListen} {
+		if err := CheckLoopback(addr); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+	}
+	r := &run{p: printer{out}, opts: opts}
+	fmt.Fprintln(out, "caddy-wechatpay demo: a legacy app → the proxy (Caddy) → a WeChat Pay simulator, all on this machine.")
+
+	creds, err := r.credentials()
+	if err != nil {
+		return r.fail(1, "credentials", err)
+	}
+	sim, err := r.simulator(creds)
+	if err != nil {
+		return r.fail(2, "simulator", err)
+	}
+	defer sim.close()
+	proxyURL, stop, err := r.proxy(creds, sim.url)
+	if err != nil {
+		return r.fail(3, "proxy", err)
+	}
+	defer stop()
+	ans, err := r.request(ctx, proxyURL)
+	if err != nil {
+		return r.fail(4, "request", err)
+	}
+	x, ok := r.forwarded(sim.exchanges())
+	if ok {
+		r.verified(x)
+	}
+	r.answer(ans, x, ok)
+	return r.summary()
+}
+
+// fail reports a step that could not run and returns its error.
+func (r *run) fail(step int, name string, err error) error {
+	fmt.Fprintf(r.p.w, "\n✗ Step %d failed: %v\n", step, err)
+	return fmt.Errorf("demo step %d (%s): %w", step, name, err)
+}
+
+// summary prints the outcome and what to do next.
+func (r *run) summary() error {
+	fmt.Fprintln(r.p.w)
+	if len(r.problems) > 0 {
+		fmt.Fprintln(r.p.w, "✗ Demo FAILED:")
+		for _, pr := range r.problems {
+			fmt.Fprintf(r.p.w, "   - %s\n", pr)
+		}
+		if r.opts.Faults.Any() {
+			fmt.Fprintf(r.p.w, "   (the simulator ran with faults: %s)\n", strings.Join(FaultList(r.opts.Faults), ", "))
+		}
+		return fmt.Errorf("demo failed: %s", strings.Join(r.problems, "; "))
+	}
+	fmt.Fprintln(r.p.w, "✓ Demo passed: the app sent plaintext; WeChat Pay received ciphertext with a valid signature; the app got a verified answer.")
+	fmt.Fprintln(r.p.w, `
+Next:
+   - Real credentials: export WECHATPAY_MCHID, WECHATPAY_SERIAL_NO, WECHATPAY_PRIVATE_KEY,
+     WECHATPAY_PUBLIC_KEY_ID and WECHATPAY_PUBLIC_KEY for your merchant account, then
+     ./caddy run --config Caddyfile.example   (and point your app at http://127.0.0.1:9180)
+   - Your own app, no real keys: run ./caddy wechatpay sandbox, set the variables it prints,
+     use reverse_proxy http://127.0.0.1:9181 in your Caddyfile, and send your app's calls to the proxy.`)
+	return nil
+}
+
+// FaultList names the faults that are on, as ParseFaults spells them.
+func FaultList(f sandbox.Faults) []string {
+	var on []string
+	for _, name := range FaultNames() {
+		g := f
+		faultNames[name](&g)
+		if g == f {
+			on = append(on, name)
+		}
+	}
+	return on
+}
