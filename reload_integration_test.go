@@ -1,0 +1,135 @@
+package wechatpay
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
+)
+
+// TestIntegrationReloadUnderLoad rotates the merchant key and the WeChat Pay
+// public key through Caddy's admin API while requests flow: every answer the
+// app gets is a verified 200, no request is lost or sent twice, and requests
+// after the reload use the new keys.
+//
+// A few connections (at most one per client in flight) can be dropped as the old server shuts
+// down: Go's net/http closes a connection whose request it reads after
+// Shutdown began, before any handler runs. The test proves such a request
+// never reached WeChat Pay, so an app may safely retry it; the README says so.
+// reloadURL is the proxy's address in the reload test: a port of its own,
+// since the socket is opened by the test while an earlier test's Caddy may
+// still hold :9080.
+const reloadURL = "http://localhost:9081"
+
+func TestIntegrationReloadUnderLoad(t *testing.T) {
+	stub := newStubWechatPay(t)
+	old, fresh := testCredentials(t), rotatedCredentials(t)
+	// The socket is opened here and handed to Caddy as a file descriptor,
+	// as systemd socket activation does: every configuration then shares
+	// one socket, so a reload loses no queued connection.
+	ln, err := net.Listen("tcp", "127.0.0.1:9081")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lf, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lf.Close()
+	ln.Close()
+	bind := "fd/" + strconv.Itoa(int(lf.Fd()))
+	tester := caddytest.NewTester(t)
+	tester.InitServer(proxySite{upstream: stub.URL, grace: "10s", bind: bind, address: reloadURL}.caddyfile(t), "caddyfile")
+
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		// One connection per request: a keep-alive connection that the old
+		// server closes as it shuts down is a client-side race that no
+		// proxy can fix (a POST is not retried), so it is kept out here.
+		DisableKeepAlives: true,
+	}}
+	stop := make(chan struct{})
+	var sent, dropped, bad atomic.Int64
+	var firstBad atomic.Value
+	var wg sync.WaitGroup
+	const workers = 4
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := client.Post(reloadURL+"/v3/eduschoolpay/contracts/presign", "application/json", bytes.NewReader([]byte(presignBody)))
+				sent.Add(1)
+				if err != nil {
+					dropped.Add(1) // a connection error: no answer at all
+					continue
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || !bytes.Contains(body, []byte("stub_presign_token")) {
+					bad.Add(1)
+					firstBad.CompareAndSwap(nil, resp.Status+" "+string(body))
+				}
+			}
+		}()
+	}
+	time.Sleep(700 * time.Millisecond)
+	before := sent.Load()
+	tester.InitServer(proxySite{upstream: stub.URL, grace: "10s", bind: bind, address: reloadURL, creds: fresh}.caddyfile(t), "caddyfile")
+	time.Sleep(700 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+
+	answered := sent.Load() - dropped.Load()
+	t.Logf("%d requests: %d answered, %d connections dropped by the old server; the stand-in received %d",
+		sent.Load(), answered, dropped.Load(), len(stub.requests()))
+	if bad.Load() != 0 {
+		t.Errorf("%d answers were not the verified 200; first: %v", bad.Load(), firstBad.Load())
+	}
+	if n := int64(len(stub.requests())); n != answered {
+		t.Errorf("the stand-in received %d requests for %d answers: a request was lost or sent twice", n, answered)
+	}
+	if dropped.Load() > workers {
+		t.Errorf("%d connections dropped: more than the %d that can be in flight as the old server stops", dropped.Load(), workers)
+	}
+	if before < 10 || sent.Load()-before < 10 {
+		t.Errorf("too little load to mean anything: %d before, %d in all", before, sent.Load())
+	}
+
+	stub.reset()
+	resp, err := client.Post(reloadURL+"/v3/eduschoolpay/contracts/presign", "application/json", bytes.NewReader([]byte(presignBody)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("after reload: %d %s", resp.StatusCode, out)
+	}
+	got := stub.requests()[0]
+	if got.signatureOK != nil {
+		t.Errorf("after reload: %v", got.signatureOK)
+	}
+	if m := authRE.FindStringSubmatch(got.header.Get("Authorization")); m == nil || m[5] != fresh.serialNo {
+		t.Errorf("after reload, Authorization still names the old certificate (%s)", old.serialNo)
+	}
+	if got.header.Get("Wechatpay-Serial") != fresh.publicKeyID {
+		t.Errorf("after reload, Wechatpay-Serial = %q", got.header.Get("Wechatpay-Serial"))
+	}
+	for path, plain := range presignPlain {
+		if got.decrypted[path] != plain {
+			t.Errorf("%s not encrypted under the new WeChat Pay key", path)
+		}
+	}
+}
