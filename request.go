@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -91,19 +92,31 @@ func (h *Handler) signRequest(r *http.Request, out []byte) error {
 // userAgent names the module and its version, as WeChat Pay requires a
 // User-Agent and its support staff ask which client sent a request.
 func userAgent() string {
-	version := "devel"
-	if info, ok := debug.ReadBuildInfo(); ok {
-		if info.Main.Path == modulePath && info.Main.Version != "" && info.Main.Version != "(devel)" {
-			version = info.Main.Version
-		}
-		for _, dep := range info.Deps {
-			if dep.Path == modulePath {
-				version = dep.Version
-				if dep.Replace != nil && dep.Replace.Version != "" {
-					version = dep.Replace.Version
-				}
+	return "caddy-wechatpay/" + moduleVersion() + " (+Caddy)"
+}
+
+// moduleVersion is this module's version as the build recorded it, or
+// "devel" for a build from a working tree.
+func moduleVersion() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
+	}
+	version := ""
+	if info.Main.Path == modulePath {
+		version = info.Main.Version
+	}
+	for _, dep := range info.Deps {
+		if dep.Path == modulePath {
+			version = dep.Version
+			if dep.Replace != nil {
+				version = dep.Replace.Version
 			}
 		}
 	}
-	return "caddy-wechatpay/" + version + " (+Caddy)"
+	// Local builds: "(devel)", the zero pseudo-version xcaddy.sh pins, or none.
+	if version == "" || version == "(devel)" || strings.HasPrefix(version, "v0.0.0-00010101000000-") {
+		return "devel"
+	}
+	return version
 }
