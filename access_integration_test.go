@@ -13,11 +13,10 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
 // The README's access-control examples, run for real: whoever reaches the
@@ -34,7 +33,7 @@ func TestIntegrationRemoteIPMatcher(t *testing.T) {
 		{"127.0.0.1/8 10.20.0.0/16", 200},
 	} {
 		stub.reset()
-		tester := caddytest.NewTester(t)
+		tester := newTester(t)
 		tester.InitServer(proxySite{upstream: stub.URL, site: `@outsiders not remote_ip ` + tc.allowed + `
 	respond @outsiders ` + "`" + `{"code":"FORBIDDEN","message":"this address may not use the WeChat Pay proxy"}` + "`" + ` 403`}.caddyfile(t), "caddyfile")
 		resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(presignBody))
@@ -103,8 +102,8 @@ func TestIntegrationMutualTLS(t *testing.T) {
 	ca := writeFile(t, dir, "clients-ca.pem", pki.caPEM)
 	cert := writeFile(t, dir, "server-cert.pem", pki.serverCert)
 	key := writeFile(t, dir, "server-key.pem", pki.serverKey)
-	tester := caddytest.NewTester(t)
-	tester.InitServer(proxySite{upstream: stub.URL, address: "https://localhost:9443", site: `tls ` + cert + ` ` + key + ` {
+	tester := newTester(t)
+	tester.InitServer(proxySite{upstream: stub.URL, address: httpsURL, site: `tls ` + cert + ` ` + key + ` {
 		client_auth {
 			mode require_and_verify
 			trust_pool file ` + ca + `
@@ -115,10 +114,10 @@ func TestIntegrationMutualTLS(t *testing.T) {
 		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pki.pool, ServerName: "localhost", Certificates: certs},
 			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 				var d net.Dialer
-				return d.DialContext(ctx, network, "127.0.0.1:9443")
+				return d.DialContext(ctx, network, "127.0.0.1:"+strconv.Itoa(testPorts.https))
 			}}
 		c := &http.Client{Timeout: 5 * time.Second, Transport: tr}
-		resp, err := c.Post("https://localhost:9443/v3/eduschoolpay/contracts/presign", "application/json", strings.NewReader(presignBody))
+		resp, err := c.Post(httpsURL+"/v3/eduschoolpay/contracts/presign", "application/json", strings.NewReader(presignBody))
 		if err != nil {
 			return 0, err
 		}

@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
 // faultyUpstream is a raw TCP stand-in that misbehaves in a chosen way.
@@ -69,7 +67,7 @@ func (f *faultyUpstream) handle(c net.Conn) {
 // that looks like success, and a POST is sent once (no automatic retry).
 func TestIntegrationUpstreamFaults(t *testing.T) {
 	up := newFaultyUpstream(t)
-	tester := caddytest.NewTester(t)
+	tester := newTester(t)
 	tester.InitServer(caddyConfigWithProxy(t, "http://"+up.ln.Addr().String(), "",
 		"transport http {\n\t\t\tresponse_header_timeout 500ms\n\t\t}"), "caddyfile")
 	for _, tc := range []struct {

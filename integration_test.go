@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,12 +16,34 @@ import (
 	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
-// The integration tests run a real Caddy (caddytest: admin on :2999, HTTP on
-// :9080) with the wechatpay handler in front of reverse_proxy, pointed at
+// The integration tests run a real Caddy (caddytest, in this process) with the
+// wechatpay handler in front of reverse_proxy, pointed at
 // stubWechatPay. caddytest allows one Caddy per process, so they all live in
 // this package and never run in parallel.
 
-const proxyURL = "http://localhost:9080"
+// testPorts are the ports of this test process's Caddy, picked free when the
+// tests start, so that two test runs on one machine (or anything else on
+// caddytest's usual ports) never meet the same Caddy.
+var testPorts = struct{ admin, http, https, reload int }{freePort(), freePort(), freePort(), freePort()}
+
+var (
+	proxyURL = fmt.Sprintf("http://localhost:%d", testPorts.http)
+	httpsURL = fmt.Sprintf("https://localhost:%d", testPorts.https)
+)
+
+func freePort() int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// newTester returns a caddytest client for this process's Caddy.
+func newTester(t *testing.T) *caddytest.Tester {
+	return caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: testPorts.admin})
+}
 
 // proxySite describes the Caddyfile of a test proxy.
 type proxySite struct {
@@ -27,7 +51,7 @@ type proxySite struct {
 	handler    string // more lines inside the wechatpay block
 	proxyBlock string // the body of the reverse_proxy block
 	site       string // more lines at the top of the site block
-	address    string // site address; default http://localhost:9080
+	address    string // site address; default proxyURL
 	creds      *testCreds
 	grace      string // grace_period; default 1ns
 	bind       string // bind address; default 127.0.0.1
@@ -56,16 +80,16 @@ func (p proxySite) caddyfile(t *testing.T) string {
 	key := writeFile(t, dir, "apiclient_key.pem", pemPKCS8(t, c.merchantKey))
 	pub := writeFile(t, dir, "pub_key.pem", pemPublic(t, &c.wechatpayKey.PublicKey))
 	if p.address == "" {
-		p.address = "http://localhost:9080"
+		p.address = proxyURL
 	}
 	if p.bind == "" {
 		p.bind = "127.0.0.1"
 	}
 	return `{
-	admin localhost:2999
+	admin localhost:` + strconv.Itoa(testPorts.admin) + `
 	persist_config off
-	http_port 9080
-	https_port 9443
+	http_port ` + strconv.Itoa(testPorts.http) + `
+	https_port ` + strconv.Itoa(testPorts.https) + `
 	grace_period ` + p.grace + `
 	skip_install_trust
 }
@@ -91,7 +115,7 @@ func (p proxySite) caddyfile(t *testing.T) string {
 func startProxy(t *testing.T, extra string) (*caddytest.Tester, *stubWechatPay) {
 	t.Helper()
 	stub := newStubWechatPay(t)
-	tester := caddytest.NewTester(t)
+	tester := newTester(t)
 	tester.InitServer(caddyConfig(t, stub.URL, extra), "caddyfile")
 	if t.Failed() || t.Skipped() {
 		t.FailNow()
@@ -408,7 +432,7 @@ func TestIntegrationBothModes(t *testing.T) {
 // it must be verified on its decoded bytes and passed on decoded.
 func TestIntegrationGzipAnswerNotDecodedByTransport(t *testing.T) {
 	stub := newStubWechatPay(t)
-	tester := caddytest.NewTester(t)
+	tester := newTester(t)
 	tester.InitServer(caddyConfigWithProxy(t, stub.URL, "", "transport http {\n\t\t\tcompression off\n\t\t}"), "caddyfile")
 	for _, tc := range []struct {
 		name   string

@@ -2,6 +2,7 @@ package wechatpay
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -10,8 +11,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
 // TestIntegrationReloadUnderLoad rotates the merchant key and the WeChat Pay
@@ -24,9 +23,9 @@ import (
 // Shutdown began, before any handler runs. The test proves such a request
 // never reached WeChat Pay, so an app may safely retry it; the README says so.
 // reloadURL is the proxy's address in the reload test: a port of its own,
-// since the socket is opened by the test while an earlier test's Caddy may
-// still hold :9080.
-const reloadURL = "http://localhost:9081"
+// since the test opens the socket while an earlier test's Caddy may still
+// hold the usual one.
+var reloadURL = fmt.Sprintf("http://localhost:%d", testPorts.reload)
 
 func TestIntegrationReloadUnderLoad(t *testing.T) {
 	stub := newStubWechatPay(t)
@@ -34,7 +33,7 @@ func TestIntegrationReloadUnderLoad(t *testing.T) {
 	// The socket is opened here and handed to Caddy as a file descriptor,
 	// as systemd socket activation does: every configuration then shares
 	// one socket, so a reload loses no queued connection.
-	ln, err := net.Listen("tcp", "127.0.0.1:9081")
+	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(testPorts.reload))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +44,7 @@ func TestIntegrationReloadUnderLoad(t *testing.T) {
 	defer lf.Close()
 	ln.Close()
 	bind := "fd/" + strconv.Itoa(int(lf.Fd()))
-	tester := caddytest.NewTester(t)
+	tester := newTester(t)
 	tester.InitServer(proxySite{upstream: stub.URL, grace: "10s", bind: bind, address: reloadURL}.caddyfile(t), "caddyfile")
 
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
