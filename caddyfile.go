@@ -63,7 +63,13 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			return nil
 		}
-		var err error
+		handled, err := h.WechatPayKeys.unmarshalOption(d, option, seen)
+		if handled {
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		switch option {
 		case "mchid":
 			err = single(&h.MchID)
@@ -71,16 +77,6 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = single(&h.SerialNo)
 		case "private_key":
 			err = single(&h.PrivateKey)
-		case "public_key_id":
-			err = single(&h.PublicKeyID)
-		case "public_key":
-			err = single(&h.PublicKey)
-		case "platform_certificate":
-			var v string
-			seen[option] = false // repeatable
-			if err = single(&v); err == nil {
-				h.PlatformCertificate = append(h.PlatformCertificate, v)
-			}
 		case "encrypt":
 			args := d.RemainingArgs()
 			replace := len(args) > 0 && args[0] == "replace"
@@ -127,8 +123,6 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 				h.MaxBody = int64(size)
 			}
-		case "wechatpay_serial":
-			err = single(&h.WechatpaySerial)
 		case "verify_responses":
 			var v string
 			if err = single(&v); err == nil {

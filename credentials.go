@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 )
 
@@ -16,37 +14,25 @@ import (
 // live only while the handler is provisioned, apart from the Handler, so
 // that a resolved secret never sits in the config struct.
 type credentials struct {
-	mchid, serialNo, privateKey, publicKeyID, publicKey, wechatpaySerial string
-	platformCertificates                                                 []string
+	mchid, serialNo, privateKey string
 }
 
 // resolveCredentials resolves {env.X}, {file./path} and other global
-// placeholders in the key options.
+// placeholders in the merchant's options.
 func (h *Handler) resolveCredentials() (*credentials, error) {
-	repl := caddy.NewReplacer()
-	var err error
-	resolve := func(option, v string) string {
+	c := &credentials{}
+	for _, o := range []struct {
+		name string
+		src  string
+		dst  *string
+	}{{"mchid", h.MchID, &c.mchid}, {"serial_no", h.SerialNo, &c.serialNo}, {"private_key", h.PrivateKey, &c.privateKey}} {
+		v, err := resolvePlaceholder(o.name, o.src)
 		if err != nil {
-			return ""
+			return nil, err
 		}
-		out, rerr := repl.ReplaceOrErr(v, false, true)
-		if rerr != nil {
-			err = fmt.Errorf("%s: %w", option, rerr)
-		}
-		return strings.TrimSpace(out)
+		*o.dst = v
 	}
-	c := &credentials{
-		mchid:           resolve("mchid", h.MchID),
-		serialNo:        resolve("serial_no", h.SerialNo),
-		privateKey:      resolve("private_key", h.PrivateKey),
-		publicKeyID:     resolve("public_key_id", h.PublicKeyID),
-		publicKey:       resolve("public_key", h.PublicKey),
-		wechatpaySerial: resolve("wechatpay_serial", h.WechatpaySerial),
-	}
-	for _, v := range h.PlatformCertificate {
-		c.platformCertificates = append(c.platformCertificates, resolve("platform_certificate", v))
-	}
-	return c, err
+	return c, nil
 }
 
 // checkOptions checks that the required options are there and well formed.
@@ -62,12 +48,6 @@ func (h *Handler) checkOptions(c *credentials) error {
 		return errors.New("serial_no must be hexadecimal: the serial of the merchant API certificate")
 	case c.privateKey == "":
 		return errors.New("private_key is required: the merchant API private key (apiclient_key.pem)")
-	case c.publicKey == "" && len(c.platformCertificates) == 0:
-		return errors.New("public_key (with public_key_id) or platform_certificate is required: the WeChat Pay key that sensitive fields are encrypted with")
-	case (c.publicKey == "") != (c.publicKeyID == ""):
-		return errors.New("public_key_id and public_key go together: give both or neither")
-	case c.publicKeyID != "" && !strings.HasPrefix(c.publicKeyID, PublicKeyIDPrefix):
-		return fmt.Errorf("public_key_id must start with %s", PublicKeyIDPrefix)
 	case h.MaxBody < 0:
 		return errors.New("max_body must not be negative")
 	}
@@ -102,45 +82,13 @@ func (h *Handler) loadKeys(c *credentials) (*rsa.PrivateKey, error) {
 	}
 	h.signer = &RequestSigner{MchID: c.mchid, SerialNo: strings.ToUpper(c.serialNo), Key: key}
 
-	keys := map[string]*rsa.PublicKey{}
-	var order []string
-	if c.publicKey != "" {
-		pub, err := LoadPublicKey(c.publicKey)
-		if err != nil {
-			return nil, fmt.Errorf("public_key: %w", err)
-		}
-		keys[c.publicKeyID] = pub
-		order = append(order, c.publicKeyID)
+	trusted, err := h.WechatPayKeys.load(h.logger)
+	if err != nil {
+		return nil, err
 	}
-	for i, v := range c.platformCertificates {
-		cert, serial, err := LoadCertificate(v)
-		if err != nil {
-			return nil, fmt.Errorf("platform_certificate #%d: %w", i+1, err)
-		}
-		if _, dup := keys[serial]; dup {
-			return nil, fmt.Errorf("platform_certificate #%d: serial %s given twice", i+1, serial)
-		}
-		if time.Now().After(cert.NotAfter) {
-			h.logger.Warn("platform certificate has expired",
-				zap.String("serial", serial), zap.Time("not_after", cert.NotAfter))
-		}
-		keys[serial] = cert.PublicKey.(*rsa.PublicKey)
-		order = append(order, serial)
-	}
-	h.serial = order[0]
-	if c.wechatpaySerial != "" {
-		if keys[c.wechatpaySerial] == nil {
-			shown := c.wechatpaySerial
-			if len(shown) > 64 || strings.Trim(strings.TrimPrefix(shown, PublicKeyIDPrefix), "0123456789abcdefABCDEF") != "" {
-				shown = "the value" // not an ID or a serial: it could be anything, even a key
-			}
-			return nil, fmt.Errorf("wechatpay_serial: %s is neither public_key_id nor the serial of a platform_certificate (known: %s)",
-				shown, strings.Join(order, ", "))
-		}
-		h.serial = c.wechatpaySerial
-	}
-	h.encrypter = &FieldEncrypter{Key: keys[h.serial]}
-	h.verifier = NewResponseVerifier(keys)
+	h.serial = trusted.chosen
+	h.encrypter = &FieldEncrypter{Key: trusted.byID[h.serial]}
+	h.verifier = NewResponseVerifier(trusted.byID)
 	return key, nil
 }
 

@@ -42,18 +42,10 @@ type Handler struct {
 	// be served by Caddy's admin API.
 	PrivateKey string `json:"private_key,omitempty"`
 
-	// PublicKeyID is the ID of the WeChat Pay public key (微信支付公钥ID),
-	// "PUB_KEY_ID_..."; required with PublicKey.
-	PublicKeyID string `json:"public_key_id,omitempty"`
-
-	// PublicKey is the WeChat Pay public key (pub_key.pem): a file path or
-	// PEM text. Either it or PlatformCertificate is required.
-	PublicKey string `json:"public_key,omitempty"`
-
-	// PlatformCertificate lists WeChat Pay platform certificates (平台证书),
-	// each a file path or PEM text; each one's serial is read from the
-	// certificate. Used when PublicKey is not set.
-	PlatformCertificate []string `json:"platform_certificate,omitempty"`
+	// WechatPayKeys are the WeChat Pay public key and/or platform
+	// certificates (public_key_id, public_key, platform_certificate,
+	// wechatpay_serial); at least one key is required.
+	WechatPayKeys
 
 	// Encrypt adds encryption rules to the built-in catalogue. A rule for a
 	// route that already has one adds its fields to it, or replaces them
@@ -74,13 +66,6 @@ type Handler struct {
 	// MaxBody is the largest request body accepted, in bytes (after
 	// decoding a gzip body). Default: 1 MiB. Larger bodies get 413.
 	MaxBody int64 `json:"max_body,omitempty"`
-
-	// WechatpaySerial chooses, when both a public key and platform
-	// certificates are configured, which one encrypts sensitive fields and
-	// is named in the Wechatpay-Serial request header: a public key ID or a
-	// certificate serial. Default: the public key when there is one, else
-	// the first platform certificate. Answers verify under any known key.
-	WechatpaySerial string `json:"wechatpay_serial,omitempty"`
 
 	// VerifyResponses turns the verification of WeChat Pay's answers off
 	// when false. For debugging only: an unverified answer can be forged.

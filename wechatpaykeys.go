@@ -1,0 +1,161 @@
+package wechatpay
+
+import (
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"go.uber.org/zap"
+)
+
+// WechatPayKeys are the WeChat Pay keys a handler trusts: the WeChat Pay
+// public key, platform certificates, or both during a migration. The
+// wechatpay and wechatpay_notify handlers embed it, so these options are
+// spelled the same in both, in JSON and in the Caddyfile.
+type WechatPayKeys struct {
+	// PublicKeyID is the ID of the WeChat Pay public key (微信支付公钥ID),
+	// "PUB_KEY_ID_..."; required with PublicKey.
+	PublicKeyID string `json:"public_key_id,omitempty"`
+
+	// PublicKey is the WeChat Pay public key (pub_key.pem): a file path or
+	// PEM text. Either it or PlatformCertificate is required.
+	PublicKey string `json:"public_key,omitempty"`
+
+	// PlatformCertificate lists WeChat Pay platform certificates (平台证书),
+	// each a file path or PEM text; each one's serial is read from the
+	// certificate.
+	PlatformCertificate []string `json:"platform_certificate,omitempty"`
+
+	// WechatpaySerial chooses, when both a public key and platform
+	// certificates are configured, which one encrypts sensitive fields and
+	// is named in the Wechatpay-Serial request header: a public key ID or a
+	// certificate serial. Default: the public key when there is one, else
+	// the first platform certificate. Signatures verify under any known key.
+	WechatpaySerial string `json:"wechatpay_serial,omitempty"`
+}
+
+// trustedKeys are loaded WeChat Pay keys.
+type trustedKeys struct {
+	byID   map[string]*rsa.PublicKey // by public key ID or certificate serial
+	order  []string                  // as configured
+	chosen string                    // the ID or serial that encrypts
+}
+
+// resolvePlaceholder resolves {env.X}, {file./path} and the other global
+// placeholders in one option value.
+func resolvePlaceholder(option, v string) (string, error) {
+	out, err := caddy.NewReplacer().ReplaceOrErr(v, false, true)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", option, err)
+	}
+	return strings.TrimSpace(out), nil
+}
+
+// load resolves and loads the keys. Resolved values stay local, never in
+// the config struct; errors name the option and never quote key material.
+func (k *WechatPayKeys) load(logger *zap.Logger) (*trustedKeys, error) {
+	id, err := resolvePlaceholder("public_key_id", k.PublicKeyID)
+	if err != nil {
+		return nil, err
+	}
+	pubText, err := resolvePlaceholder("public_key", k.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case pubText == "" && len(k.PlatformCertificate) == 0:
+		return nil, errors.New("public_key (with public_key_id) or platform_certificate is required: the WeChat Pay key that sensitive fields are encrypted with and signatures verified with")
+	case (pubText == "") != (id == ""):
+		return nil, errors.New("public_key_id and public_key go together: give both or neither")
+	case id != "" && !strings.HasPrefix(id, PublicKeyIDPrefix):
+		return nil, fmt.Errorf("public_key_id must start with %s", PublicKeyIDPrefix)
+	}
+
+	t := &trustedKeys{byID: map[string]*rsa.PublicKey{}}
+	if pubText != "" {
+		pub, err := LoadPublicKey(pubText)
+		if err != nil {
+			return nil, fmt.Errorf("public_key: %w", err)
+		}
+		t.byID[id] = pub
+		t.order = append(t.order, id)
+	}
+	for i, v := range k.PlatformCertificate {
+		text, err := resolvePlaceholder("platform_certificate", v)
+		if err != nil {
+			return nil, err
+		}
+		cert, serial, err := LoadCertificate(text)
+		if err != nil {
+			return nil, fmt.Errorf("platform_certificate #%d: %w", i+1, err)
+		}
+		if _, dup := t.byID[serial]; dup {
+			return nil, fmt.Errorf("platform_certificate #%d: serial %s given twice", i+1, serial)
+		}
+		if time.Now().After(cert.NotAfter) {
+			logger.Warn("platform certificate has expired",
+				zap.String("serial", serial), zap.Time("not_after", cert.NotAfter))
+		}
+		t.byID[serial] = cert.PublicKey.(*rsa.PublicKey)
+		t.order = append(t.order, serial)
+	}
+
+	t.chosen = t.order[0]
+	chosen, err := resolvePlaceholder("wechatpay_serial", k.WechatpaySerial)
+	if err != nil {
+		return nil, err
+	}
+	if chosen != "" {
+		if t.byID[chosen] == nil {
+			shown := chosen
+			if len(shown) > 64 || strings.Trim(strings.TrimPrefix(shown, PublicKeyIDPrefix), "0123456789abcdefABCDEF") != "" {
+				shown = "the value" // not an ID or a serial: it could be anything, even a key
+			}
+			return nil, fmt.Errorf("wechatpay_serial: %s is neither public_key_id nor the serial of a platform_certificate (known: %s)",
+				shown, strings.Join(t.order, ", "))
+		}
+		t.chosen = chosen
+	}
+	return t, nil
+}
+
+// unmarshalOption parses one of the WeChat Pay key options from a Caddyfile
+// block; handled is false for any other option.
+func (k *WechatPayKeys) unmarshalOption(d *caddyfile.Dispenser, option string, seen map[string]bool) (handled bool, err error) {
+	var dst *string
+	switch option {
+	case "public_key_id":
+		dst = &k.PublicKeyID
+	case "public_key":
+		dst = &k.PublicKey
+	case "wechatpay_serial":
+		dst = &k.WechatpaySerial
+	case "platform_certificate":
+		if !d.NextArg() {
+			return true, d.ArgErr()
+		}
+		k.PlatformCertificate = append(k.PlatformCertificate, d.Val())
+		if d.NextArg() {
+			return true, d.ArgErr()
+		}
+		return true, nil
+	default:
+		return false, nil
+	}
+	if seen[option] {
+		return true, d.Errf("%s given more than once", option)
+	}
+	seen[option] = true
+	if !d.NextArg() {
+		return true, d.ArgErr()
+	}
+	*dst = d.Val()
+	if d.NextArg() {
+		return true, d.ArgErr()
+	}
+	return true, nil
+}
