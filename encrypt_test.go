@@ -80,40 +80,43 @@ func checkEncrypted(t *testing.T, in, out []byte, paths []string, want map[strin
 	}
 }
 
+// gjsonWalk returns every value below r at the path segments (# = every
+// array element), found by gjson alone, with Index set to the offset in the
+// document r came from.
+func gjsonWalk(r gjson.Result, segs []string) []gjson.Result {
+	if len(segs) == 0 {
+		return []gjson.Result{r}
+	}
+	if segs[0] == "#" {
+		if !r.IsArray() {
+			return nil
+		}
+		var out []gjson.Result
+		r.ForEach(func(_, v gjson.Result) bool {
+			out = append(out, gjsonWalk(v, segs[1:])...)
+			return true
+		})
+		return out
+	}
+	if !r.IsObject() {
+		return nil
+	}
+	v := r.Get(gjson.Escape(segs[0]))
+	if !v.Exists() {
+		return nil
+	}
+	return gjsonWalk(v, segs[1:])
+}
+
 // locate finds, with gjson, every value at a field path (# = every array
 // element) and returns them with Index set to their offset in doc.
 func locate(t *testing.T, doc []byte, path string) []gjson.Result {
 	t.Helper()
-	var walk func(r gjson.Result, segs []string) []gjson.Result
-	walk = func(r gjson.Result, segs []string) []gjson.Result {
-		if len(segs) == 0 {
-			return []gjson.Result{r}
-		}
-		var out []gjson.Result
-		if segs[0] == "#" {
-			if !r.IsArray() {
-				return nil
-			}
-			r.ForEach(func(_, v gjson.Result) bool {
-				out = append(out, walk(v, segs[1:])...)
-				return true
-			})
-			return out
-		}
-		if !r.IsObject() {
-			return nil
-		}
-		v := r.Get(gjson.Escape(segs[0]))
-		if !v.Exists() {
-			return nil
-		}
-		return walk(v, segs[1:])
-	}
 	segs, err := splitFieldPath(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := walk(gjson.ParseBytes(doc), segs)
+	res := gjsonWalk(gjson.ParseBytes(doc), segs)
 	for _, r := range res {
 		if r.Index < 0 || r.Index+len(r.Raw) > len(doc) || string(doc[r.Index:r.Index+len(r.Raw)]) != r.Raw {
 			t.Fatalf("%s: gjson offsets do not line up", path)

@@ -264,32 +264,7 @@ func gjsonLocate(doc []byte, path string) []gjson.Result {
 	if err != nil {
 		panic(err)
 	}
-	var walk func(r gjson.Result, segs []string) []gjson.Result
-	walk = func(r gjson.Result, segs []string) []gjson.Result {
-		if len(segs) == 0 {
-			return []gjson.Result{r}
-		}
-		var found []gjson.Result
-		if segs[0] == "#" {
-			if !r.IsArray() {
-				return nil
-			}
-			r.ForEach(func(_, v gjson.Result) bool {
-				found = append(found, walk(v, segs[1:])...)
-				return true
-			})
-			return found
-		}
-		if !r.IsObject() {
-			return nil
-		}
-		v := r.Get(gjson.Escape(segs[0]))
-		if !v.Exists() {
-			return nil
-		}
-		return walk(v, segs[1:])
-	}
-	return walk(gjson.ParseBytes(doc), segs)
+	return gjsonWalk(gjson.ParseBytes(doc), segs)
 }
 
 // stdValue is what encoding/json reads at one concrete sensitive path.
