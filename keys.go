@@ -50,9 +50,13 @@ func looksLikePath(value string) bool {
 	return len(value) <= 256 && !strings.ContainsAny(value, "\r\n") && strings.ContainsAny(value, "._-~ ")
 }
 
-// firstPEMBlock returns the first PEM block of data, ignoring any text (such
-// as a warning comment) before it.
-func firstPEMBlock(data []byte) (*pem.Block, error) {
+// readPEMBlock returns the first PEM block of a key option (PEM text or a
+// file path), ignoring any text (such as a warning comment) before it.
+func readPEMBlock(value string) (*pem.Block, error) {
+	data, err := readPEMSource(value)
+	if err != nil {
+		return nil, err
+	}
 	block, _ := pem.Decode(data)
 	if block == nil {
 		return nil, errors.New("holds no PEM block")
@@ -64,11 +68,7 @@ func firstPEMBlock(data []byte) (*pem.Block, error) {
 // ("BEGIN PRIVATE KEY", what WeChat Pay's tool writes) or PKCS #1
 // ("BEGIN RSA PRIVATE KEY"), given as PEM text or a file path.
 func LoadPrivateKey(value string) (*rsa.PrivateKey, error) {
-	data, err := readPEMSource(value)
-	if err != nil {
-		return nil, err
-	}
-	block, err := firstPEMBlock(data)
+	block, err := readPEMBlock(value)
 	if err != nil {
 		return nil, err
 	}
@@ -99,11 +99,7 @@ func LoadPrivateKey(value string) (*rsa.PrivateKey, error) {
 // KEY"; PKCS #1 "BEGIN RSA PUBLIC KEY" is accepted too), as PEM text or a
 // file path.
 func LoadPublicKey(value string) (*rsa.PublicKey, error) {
-	data, err := readPEMSource(value)
-	if err != nil {
-		return nil, err
-	}
-	block, err := firstPEMBlock(data)
+	block, err := readPEMBlock(value)
 	if err != nil {
 		return nil, err
 	}
@@ -134,11 +130,7 @@ func LoadPublicKey(value string) (*rsa.PublicKey, error) {
 // LoadCertificate reads a WeChat Pay platform certificate (X.509 PEM) and
 // returns it with its serial as WeChat Pay writes it: upper-case hex.
 func LoadCertificate(value string) (*x509.Certificate, string, error) {
-	data, err := readPEMSource(value)
-	if err != nil {
-		return nil, "", err
-	}
-	block, err := firstPEMBlock(data)
+	block, err := readPEMBlock(value)
 	if err != nil {
 		return nil, "", err
 	}
