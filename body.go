@@ -14,6 +14,10 @@ import (
 // defaultMaxBody is the request body cap when max_body is not set.
 const defaultMaxBody = 1 << 20
 
+// initialBodyBuf is the most a body buffer is grown to before any byte
+// arrives, and the largest buffer kept in the pool.
+const initialBodyBuf = 32 << 10
+
 var bodyBufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // readRequestBody reads the whole request body, decoded, into a pooled
@@ -26,11 +30,13 @@ func readRequestBody(r *http.Request, max int64) (*bytes.Buffer, *apiError) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return buf, nil
 	}
-	tooLarge := &apiError{status: http.StatusRequestEntityTooLarge, code: CodeBodyTooLarge,
-		message: "request body is larger than max_body (" + strconv.FormatInt(max, 10) + " bytes)"}
+	tooLarge := func() *apiError {
+		return &apiError{status: http.StatusRequestEntityTooLarge, code: CodeBodyTooLarge,
+			message: "request body is larger than max_body (" + strconv.FormatInt(max, 10) + " bytes)"}
+	}
 	if r.ContentLength > max {
 		release(buf)
-		return nil, tooLarge
+		return nil, tooLarge()
 	}
 	var src io.Reader = io.LimitReader(r.Body, max+1)
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
@@ -48,15 +54,17 @@ func readRequestBody(r *http.Request, max int64) (*bytes.Buffer, *apiError) {
 		return nil, &apiError{status: http.StatusUnsupportedMediaType, code: CodeUnsupportedEncoding,
 			message: "request Content-Encoding " + strconv.Quote(enc) + " is not supported; send the body as plain JSON or gzip"}
 	}
+	// Grow for the claimed length only up to a small bound: memory follows
+	// the bytes that arrive, never what a client says it will send.
 	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
+		buf.Grow(int(min(r.ContentLength, initialBodyBuf)))
 	}
 	_, err := buf.ReadFrom(src)
 	if err != nil {
 		release(buf)
 		var maxErr *http.MaxBytesError
 		if errors.As(err, &maxErr) {
-			return nil, tooLarge
+			return nil, tooLarge()
 		}
 		if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, &apiError{status: http.StatusBadRequest, code: CodeParamError, message: "request body could not be read: " + err.Error()}
@@ -65,14 +73,15 @@ func readRequestBody(r *http.Request, max int64) (*bytes.Buffer, *apiError) {
 	}
 	if int64(buf.Len()) > max {
 		release(buf)
-		return nil, tooLarge
+		return nil, tooLarge()
 	}
 	return buf, nil
 }
 
-// release returns a body buffer to the pool unless it grew unusually large.
+// release returns a body buffer to the pool unless it grew large: a few big
+// bodies must not pin their memory in the pool for ever.
 func release(buf *bytes.Buffer) {
-	if buf == nil || buf.Cap() > 4*defaultMaxBody {
+	if buf == nil || buf.Cap() > 2*initialBodyBuf {
 		return
 	}
 	bodyBufPool.Put(buf)

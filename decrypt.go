@@ -52,10 +52,10 @@ func (d *FieldDecrypter) DecryptFields(body []byte, fields *FieldSet) ([]byte, i
 	for _, v := range values {
 		plain, err := d.DecryptValue(v.plain)
 		if err != nil {
-			return nil, 0, &FieldError{Field: v.path, Reason: "could not be decrypted with the merchant private key"}
+			return nil, 0, &FieldError{Field: v.path.String(), Reason: "could not be decrypted with the merchant private key"}
 		}
 		if !utf8.Valid(plain) {
-			return nil, 0, &FieldError{Field: v.path, Reason: "decrypts to bytes that are not UTF-8 text"}
+			return nil, 0, &FieldError{Field: v.path.String(), Reason: "decrypts to bytes that are not UTF-8 text"}
 		}
 		out.Write(body[last:v.start])
 		if err := enc.Encode(string(plain)); err != nil {

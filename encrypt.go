@@ -49,25 +49,26 @@ func (e *FieldEncrypter) EncryptFields(body []byte, fields *FieldSet) ([]byte, i
 		return body, 0, nil
 	}
 	limit := e.MaxPlaintext()
-	encoded := make([]string, len(values))
+	ctLen := base64.StdEncoding.EncodedLen(e.Key.Size())
 	grow := 0
-	for i, v := range values {
+	for _, v := range values {
 		if len(v.plain) > limit {
-			return nil, 0, &FieldError{Field: v.path, Reason: fmt.Sprintf("is %d bytes long; RSA-OAEP can encrypt at most %d", len(v.plain), limit)}
+			return nil, 0, &FieldError{Field: v.path.String(), Reason: fmt.Sprintf("is %d bytes long; RSA-OAEP can encrypt at most %d", len(v.plain), limit)}
 		}
-		ct, err := e.EncryptValue(v.plain)
-		if err != nil {
-			return nil, 0, fmt.Errorf("encrypting %s: %w", v.path, err)
-		}
-		encoded[i] = ct
-		grow += len(ct) + 2 - (v.end - v.start)
+		grow += ctLen + 2 - (v.end - v.start)
 	}
+	// One buffer of the exact size; each ciphertext is encoded in place.
 	out := make([]byte, 0, len(body)+grow)
+	hash := sha1.New() // EncryptOAEP resets it before each use
 	last := 0
-	for i, v := range values {
+	for _, v := range values {
+		ct, err := rsa.EncryptOAEP(hash, rand.Reader, e.Key, v.plain, nil)
+		if err != nil {
+			return nil, 0, fmt.Errorf("encrypting %s: %w", v.path.String(), err)
+		}
 		out = append(out, body[last:v.start]...)
 		out = append(out, '"')
-		out = append(out, encoded[i]...)
+		out = base64.StdEncoding.AppendEncode(out, ct)
 		out = append(out, '"')
 		last = v.end
 	}

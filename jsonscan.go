@@ -28,9 +28,9 @@ func (e *FieldError) Error() string {
 
 // sensitiveValue is one JSON string found at a sensitive path.
 type sensitiveValue struct {
-	start, end int    // byte span of the JSON string literal, quotes included
-	path       string // concrete path, for messages
-	plain      []byte // the decoded string
+	start, end int          // byte span of the JSON string literal, quotes included
+	path       *pathSegment // concrete path, turned into text only for messages
+	plain      []byte       // the decoded string
 }
 
 // jsonScanner validates a JSON document strictly (RFC 8259, UTF-8 only) and
@@ -130,7 +130,7 @@ func (s *jsonScanner) value(node *FieldSet, path *pathSegment, depth int) error 
 		if err != nil {
 			return err
 		}
-		s.found = append(s.found, sensitiveValue{start: start, end: s.pos, path: path.String(), plain: plain})
+		s.found = append(s.found, sensitiveValue{start: start, end: s.pos, path: path, plain: plain})
 		return nil
 	}
 	if node != nil && c != 'n' {
@@ -190,7 +190,7 @@ func (s *jsonScanner) object(node *FieldSet, path *pathSegment, depth int) error
 		s.pos++
 		return nil
 	}
-	var seen map[string]bool // keys on a sensitive path seen in this object
+	var seen []*FieldSet // children on a sensitive path met in this object
 	for {
 		s.skipSpace()
 		if s.pos >= len(s.data) || s.data[s.pos] != '"' {
@@ -205,17 +205,15 @@ func (s *jsonScanner) object(node *FieldSet, path *pathSegment, depth int) error
 		var child *FieldSet
 		var childPath *pathSegment
 		if node != nil {
-			key := string(keyBytes)
-			child = node.keys[key]
+			child = node.keys[string(keyBytes)] // no allocation for the lookup
 			if child != nil {
-				if seen[key] {
-					return &FieldError{Field: (&pathSegment{parent: path, key: key}).String(), Reason: "key appears more than once"}
+				childPath = &pathSegment{parent: path, key: string(keyBytes)}
+				for _, c := range seen {
+					if c == child {
+						return &FieldError{Field: childPath.String(), Reason: "key appears more than once"}
+					}
 				}
-				if seen == nil {
-					seen = make(map[string]bool, len(node.keys))
-				}
-				seen[key] = true
-				childPath = &pathSegment{parent: path, key: key}
+				seen = append(seen, child)
 			}
 		}
 		s.skipSpace()

@@ -102,12 +102,14 @@ func (b *bufferedResponse) decodedBody() ([]byte, *apiError) {
 
 // writeTo sends the verified answer to the client.
 func (b *bufferedResponse) writeTo(w http.ResponseWriter, body []byte) {
+	// b.header began as a copy of dst, so copying it over is enough; only
+	// what was taken out of it since must go from dst too.
 	dst := w.Header()
-	for k := range dst {
-		delete(dst, k)
-	}
 	for k, v := range b.header {
 		dst[k] = v
+	}
+	if b.header.Get("Content-Encoding") == "" {
+		dst.Del("Content-Encoding")
 	}
 	dst.Del("Transfer-Encoding")
 	if b.status == http.StatusNoContent || b.status == http.StatusNotModified {

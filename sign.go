@@ -6,7 +6,6 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
-	"fmt"
 	"io"
 	"strconv"
 )
@@ -47,30 +46,52 @@ func SigningMessage(method, uri string, timestamp int64, nonce string, body []by
 // Sign returns the base64 signature of the request described by its parts.
 // The message is hashed piece by piece, so the body is not copied.
 func (s *RequestSigner) Sign(method, uri string, timestamp int64, nonce string, body []byte) (string, error) {
-	h := sha256.New()
-	var ts [20]byte
-	for _, part := range [][]byte{[]byte(method), []byte(uri), strconv.AppendInt(ts[:0], timestamp, 10), []byte(nonce), body} {
-		h.Write(part)
-		h.Write(newline)
-	}
-	var digest [sha256.Size]byte
-	sig, err := rsa.SignPKCS1v15(nil, s.Key, crypto.SHA256, h.Sum(digest[:0]))
+	sig, err := s.sign(method, uri, timestamp, nonce, body)
 	if err != nil {
 		return "", err
 	}
 	return base64.StdEncoding.EncodeToString(sig), nil
 }
 
+func (s *RequestSigner) sign(method, uri string, timestamp int64, nonce string, body []byte) ([]byte, error) {
+	var stack [512]byte
+	head := append(stack[:0], method...)
+	head = append(head, '\n')
+	head = append(head, uri...)
+	head = append(head, '\n')
+	head = strconv.AppendInt(head, timestamp, 10)
+	head = append(head, '\n')
+	head = append(head, nonce...)
+	head = append(head, '\n')
+	h := sha256.New()
+	h.Write(head)
+	h.Write(body)
+	h.Write(newline)
+	var digest [sha256.Size]byte
+	return rsa.SignPKCS1v15(nil, s.Key, crypto.SHA256, h.Sum(digest[:0]))
+}
+
 var newline = []byte{'\n'}
 
 // Authorization returns the value of the Authorization header for a request.
 func (s *RequestSigner) Authorization(method, uri string, timestamp int64, nonce string, body []byte) (string, error) {
-	sig, err := s.Sign(method, uri, timestamp, nonce, body)
+	sig, err := s.sign(method, uri, timestamp, nonce, body)
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf(`%s mchid="%s",nonce_str="%s",signature="%s",timestamp="%d",serial_no="%s"`,
-		AuthScheme, s.MchID, nonce, sig, timestamp, s.SerialNo), nil
+	b := make([]byte, 0, len(AuthScheme)+len(s.MchID)+len(nonce)+base64.StdEncoding.EncodedLen(len(sig))+len(s.SerialNo)+80)
+	b = append(b, AuthScheme+` mchid="`...)
+	b = append(b, s.MchID...)
+	b = append(b, `",nonce_str="`...)
+	b = append(b, nonce...)
+	b = append(b, `",signature="`...)
+	b = base64.StdEncoding.AppendEncode(b, sig)
+	b = append(b, `",timestamp="`...)
+	b = strconv.AppendInt(b, timestamp, 10)
+	b = append(b, `",serial_no="`...)
+	b = append(b, s.SerialNo...)
+	b = append(b, '"')
+	return string(b), nil
 }
 
 const nonceAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
