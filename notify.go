@@ -1,0 +1,394 @@
+package wechatpay
+
+import (
+	"bytes"
+	"context"
+	"crypto/cipher"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/tidwall/gjson"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+func init() {
+	caddy.RegisterModule(NotifyHandler{})
+}
+
+// defaultNotifyMaxBody is the callback body cap when max_body is not set.
+// WeChat Pay's callbacks are a few KiB (a payment result is about 1 KiB of
+// ciphertext); 64 KiB leaves ample room while bounding what an unverified
+// sender can make the proxy buffer.
+const defaultNotifyMaxBody = 64 << 10
+
+// notifyFail is the code of every answer to WeChat Pay other than 204, the
+// shape WeChat Pay's documentation asks merchants to answer failures with.
+const notifyFail = "FAIL"
+
+// Headers set on the request the app receives.
+const (
+	// NotificationIDHeader carries the notification's id.
+	NotificationIDHeader = "Wechatpay-Notification-Id"
+	// EventTypeHeader carries its event_type, e.g. TRANSACTION.SUCCESS.
+	EventTypeHeader = "Wechatpay-Event-Type"
+)
+
+// signatureHeaders are WeChat Pay's signature headers. They are removed from
+// the request the app receives: they sign the encrypted envelope, not the
+// plaintext one the app gets, so an app trying to check them would fail.
+var signatureHeaders = []string{"Wechatpay-Signature", "Wechatpay-Timestamp", "Wechatpay-Nonce",
+	"Wechatpay-Serial", "Wechatpay-Signature-Type"}
+
+// NotifyHandler receives WeChat Pay's callbacks (notifications) for the app
+// behind it: it verifies each one, decrypts its resource with the APIv3 key,
+// forwards the plaintext envelope to the next handler (reverse_proxy to the
+// app) and translates the app's answer for WeChat Pay. Its fields are the
+// JSON configuration of the `wechatpay_notify` handler; the Caddyfile
+// directive of the same name sets the same fields.
+type NotifyHandler struct {
+	// APIv3Key is the merchant's APIv3 key (APIv3密钥), exactly 32 bytes
+	// once placeholders are resolved. Write a placeholder such as
+	// {env.WECHATPAY_APIV3_KEY} or {file./etc/wechatpay/apiv3_key.txt}: a
+	// literal key in the JSON config would be served by Caddy's admin API.
+	// Required.
+	APIv3Key string `json:"apiv3_key,omitempty"`
+
+	// WechatPayKeys are the WeChat Pay public key and/or platform
+	// certificates that callbacks are verified with (public_key_id,
+	// public_key, platform_certificate); at least one is required.
+	// wechatpay_serial has no meaning here and is refused.
+	WechatPayKeys
+
+	// MaxBody is the largest callback body accepted, in bytes. Default:
+	// 64 KiB. Larger bodies get 413 and never reach the app.
+	MaxBody int64 `json:"max_body,omitempty"`
+
+	// Dedup, when true (the default), remembers for 48 hours, in Caddy's
+	// storage, each notification id the app acknowledged; a resend of it
+	// is answered 204 without reaching the app again. Set false to forward
+	// every verified delivery.
+	Dedup *bool `json:"dedup,omitempty"`
+
+	logger   *zap.Logger
+	verifier *ResponseVerifier
+	aead     cipher.AEAD
+	store    *dedupStore // nil when dedup is off
+	stop     context.CancelFunc
+}
+
+// CaddyModule returns the Caddy module information.
+func (NotifyHandler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.wechatpay_notify",
+		New: func() caddy.Module { return new(NotifyHandler) },
+	}
+}
+
+// Provision resolves placeholders, loads the keys and sets up the dedup
+// records. Errors name the option at fault and never quote a key.
+func (h *NotifyHandler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	if h.WechatpaySerial != "" {
+		return errors.New("wechatpay_serial has no meaning for wechatpay_notify: callbacks verify under any configured key")
+	}
+	if h.MaxBody < 0 {
+		return errors.New("max_body must not be negative")
+	}
+	if h.MaxBody == 0 {
+		h.MaxBody = defaultNotifyMaxBody
+	}
+	key, err := resolvePlaceholder("apiv3_key", h.APIv3Key)
+	if err != nil {
+		return err
+	}
+	if key == "" {
+		return errors.New("apiv3_key is required: the merchant's APIv3 key, which decrypts callbacks")
+	}
+	if len(key) != APIv3KeySize {
+		return fmt.Errorf("apiv3_key must be %d bytes (the APIv3 key set in the merchant platform), got %d bytes", APIv3KeySize, len(key))
+	}
+	if !strings.Contains(h.APIv3Key, "{") {
+		h.logger.Warn("apiv3_key is written literally in the configuration, which Caddy's admin API serves; use {env.X} or {file./path}")
+	}
+	if h.aead, err = NewNotificationAEAD([]byte(key)); err != nil {
+		return fmt.Errorf("apiv3_key: %w", err)
+	}
+	trusted, err := h.WechatPayKeys.load(h.logger)
+	if err != nil {
+		return err
+	}
+	h.verifier = NewResponseVerifier(trusted.byID)
+
+	if h.Dedup == nil || *h.Dedup {
+		// The scope keeps the records of different merchants apart in a
+		// shared storage: the merchant's public key ID (or, without one,
+		// its first platform certificate serial) is public and per
+		// merchant, unlike anything derived from the APIv3 key.
+		h.store = &dedupStore{storage: ctx.Storage(), scope: trusted.order[0], now: time.Now}
+		sweepCtx, cancel := context.WithCancel(context.Background())
+		h.stop = cancel
+		go h.sweepLoop(sweepCtx)
+	}
+	return nil
+}
+
+// sweepLoop deletes expired dedup records a minute after start, then hourly,
+// until Cleanup.
+func (h *NotifyHandler) sweepLoop(ctx context.Context) {
+	wait := time.Minute
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = time.Hour
+		if n, err := h.store.sweep(ctx); err != nil && ctx.Err() == nil {
+			h.logger.Warn("deleting expired notification records failed", zap.Error(err))
+		} else if n > 0 {
+			h.logger.Debug("deleted expired notification records", zap.Int("count", n))
+		}
+	}
+}
+
+// Cleanup stops the sweeping of expired records.
+func (h *NotifyHandler) Cleanup() error {
+	if h.stop != nil {
+		h.stop()
+	}
+	return nil
+}
+
+// Validate checks the provisioned handler.
+func (h *NotifyHandler) Validate() error {
+	if h.verifier == nil || h.aead == nil {
+		return errors.New("wechatpay_notify handler is not provisioned")
+	}
+	return nil
+}
+
+// notifyRefusal is a callback refused before the app sees it.
+type notifyRefusal struct {
+	status int
+	code   string // for the log and the message
+	reason string
+}
+
+// ServeHTTP verifies and decrypts one callback, forwards the plaintext
+// envelope to the next handler (reverse_proxy to the app) and answers WeChat
+// Pay 204 when the app acknowledged it with a 2xx, else 500 FAIL so that
+// WeChat Pay sends it again. A refused callback never reaches the app.
+func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	start := time.Now()
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return h.refuse(w, r, nil, &notifyRefusal{http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "callbacks are POST requests"})
+	}
+	buf, ae := readRequestBody(r, h.MaxBody)
+	if ae != nil {
+		return h.refuse(w, r, nil, &notifyRefusal{ae.status, ae.code, ae.message})
+	}
+	defer release(buf)
+	body := buf.Bytes()
+
+	if st := strings.TrimSpace(r.Header.Get("Wechatpay-Signature-Type")); st != "" && st != NotificationSignatureType {
+		return h.refuse(w, r, body, &notifyRefusal{http.StatusUnauthorized, "SIGNATURE_TYPE_UNSUPPORTED",
+			"Wechatpay-Signature-Type " + strconv.Quote(truncate(st, 40)) + " is not " + NotificationSignatureType})
+	}
+	if err := h.verifier.Verify(r.Header, body); err != nil {
+		ve := err.(*VerifyError)
+		return h.refuse(w, r, body, &notifyRefusal{http.StatusUnauthorized, ve.Code, "signature verification failed: " + ve.Reason})
+	}
+	n, err := ParseNotification(body)
+	if err != nil {
+		return h.refuse(w, r, body, refusalOf(err))
+	}
+	plain, err := n.Decrypt(h.aead)
+	if err != nil {
+		return h.refuse(w, r, body, refusalOf(err))
+	}
+	envelope := n.Envelope(plain)
+	clear(plain)
+
+	if h.store != nil {
+		unlock, err := h.store.lock(r.Context(), n.ID)
+		if err != nil {
+			h.logger.Warn("could not lock the notification's record; forwarding without it (the app may see a concurrent resend too)",
+				zap.String("id", n.ID), zap.Error(err))
+		}
+		defer unlock()
+		dup, err := h.store.acknowledged(r.Context(), n.ID)
+		if err != nil {
+			// WeChat Pay's resends are limited; a possible duplicate for
+			// an idempotent app is better than a lost notification.
+			h.logger.Warn("could not read the notification's record; forwarding it (the app may see it twice)",
+				zap.String("id", n.ID), zap.Error(err))
+		}
+		if dup {
+			h.logNotify("duplicate acknowledged", r, n, 0, start)
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		}
+	}
+
+	status, failure := h.forward(r, n, envelope, next)
+	if failure != "" {
+		h.logger.Warn("the app did not acknowledge the notification; WeChat Pay will send it again",
+			zap.String("id", n.ID), zap.String("event_type", n.EventType),
+			zap.String("request_id", requestID(r)), zap.Int("app_status", status), zap.String("reason", failure))
+		writeError(w, http.StatusInternalServerError, notifyFail, failure)
+		return nil
+	}
+	if h.store != nil {
+		if err := h.store.record(r.Context(), n.ID); err != nil {
+			h.logger.Error("could not record the acknowledged notification; a resend would reach the app again",
+				zap.String("id", n.ID), zap.Error(err))
+		}
+	}
+	h.logNotify("forwarded", r, n, status, start)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// refusalOf turns a parse or decrypt error into a refusal.
+func refusalOf(err error) *notifyRefusal {
+	var ne *NotificationError
+	if errors.As(err, &ne) {
+		return &notifyRefusal{http.StatusBadRequest, ne.Code, ne.Reason}
+	}
+	return &notifyRefusal{http.StatusBadRequest, CodeNotificationMalformed, "callback could not be read"}
+}
+
+// forward sends the plaintext envelope to the next handler and returns the
+// app's status and, unless it acknowledged (2xx), why not.
+func (h *NotifyHandler) forward(r *http.Request, n *Notification, envelope []byte, next caddyhttp.Handler) (status int, failure string) {
+	hdr := r.Header
+	for _, k := range signatureHeaders {
+		hdr.Del(k)
+	}
+	hdr.Del("Content-Encoding")
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("Content-Length", strconv.Itoa(len(envelope)))
+	hdr.Set(NotificationIDHeader, n.ID)
+	if n.EventType != "" {
+		hdr.Set(EventTypeHeader, n.EventType)
+	} else {
+		hdr.Del(EventTypeHeader)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(envelope))
+	r.ContentLength = int64(len(envelope))
+	r.TransferEncoding = nil
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(envelope)), nil }
+
+	ans := &appAnswer{header: http.Header{}}
+	err := serveApp(ans, r, next)
+	switch {
+	case err != nil:
+		code := http.StatusBadGateway
+		var he caddyhttp.HandlerError
+		if errors.As(err, &he) && he.StatusCode != 0 {
+			code = he.StatusCode
+		}
+		return ans.status, "the app could not be reached or failed (" + strconv.Itoa(code) + ")"
+	case ans.status == 0:
+		return 0, "nothing answered the callback: put reverse_proxy to the app after wechatpay_notify"
+	case ans.status < 200 || ans.status > 299:
+		return ans.status, "the app answered " + strconv.Itoa(ans.status)
+	}
+	return ans.status, ""
+}
+
+// serveApp runs the next handler, turning reverse_proxy's ErrAbortHandler
+// panic (the app's answer broke off) into an error.
+func serveApp(ans *appAnswer, r *http.Request, next caddyhttp.Handler) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler { //nolint:errorlint // the sentinel is compared by identity
+				panic(v)
+			}
+			err = caddyhttp.Error(http.StatusBadGateway, errors.New("the app's answer broke off"))
+		}
+	}()
+	return next.ServeHTTP(ans, r)
+}
+
+// appAnswer records the app's status and discards its body: WeChat Pay
+// only learns whether the app acknowledged.
+type appAnswer struct {
+	header http.Header
+	status int
+}
+
+// Header implements http.ResponseWriter.
+func (a *appAnswer) Header() http.Header { return a.header }
+
+// WriteHeader implements http.ResponseWriter; 1xx answers are ignored.
+func (a *appAnswer) WriteHeader(status int) {
+	if a.status == 0 && status >= 200 {
+		a.status = status
+	}
+}
+
+// Write implements http.ResponseWriter, discarding the body.
+func (a *appAnswer) Write(p []byte) (int, error) {
+	if a.status == 0 {
+		a.status = http.StatusOK
+	}
+	return len(p), nil
+}
+
+// Flush is a no-op.
+func (a *appAnswer) Flush() {}
+
+// requestID returns the callback's Request-ID header, shortened for a log.
+func requestID(r *http.Request) string {
+	return truncate(strings.TrimSpace(r.Header.Get("Request-ID")), 64)
+}
+
+// refuse answers WeChat Pay a JSON FAIL and logs why, with the notification
+// id when the body has one (read from the unverified body, for the log
+// only) and the Request-ID; never the plaintext or the body.
+func (h *NotifyHandler) refuse(w http.ResponseWriter, r *http.Request, body []byte, nr *notifyRefusal) error {
+	if c := h.logger.Check(zapcore.WarnLevel, "callback refused"); c != nil {
+		id := ""
+		if v := gjson.GetBytes(body, "id"); v.Type == gjson.String {
+			id = truncate(v.Str, 64)
+		}
+		c.Write(zap.String("id", id), zap.String("request_id", requestID(r)),
+			zap.Int("status", nr.status), zap.String("code", nr.code), zap.String("reason", nr.reason),
+			zap.String("remote_ip", remoteIP(r)))
+	}
+	writeError(w, nr.status, notifyFail, nr.code+": "+nr.reason)
+	return nil
+}
+
+func (h *NotifyHandler) logNotify(msg string, r *http.Request, n *Notification, appStatus int, start time.Time) {
+	if c := h.logger.Check(zapcore.InfoLevel, msg); c != nil {
+		c.Write(zap.String("id", n.ID), zap.String("event_type", n.EventType),
+			zap.String("request_id", requestID(r)), zap.Int("app_status", appStatus),
+			zap.Duration("duration", time.Since(start)))
+	}
+}
+
+func remoteIP(r *http.Request) string {
+	if i := strings.LastIndexByte(r.RemoteAddr, ':'); i > 0 {
+		return strings.Trim(r.RemoteAddr[:i], "[]")
+	}
+	return r.RemoteAddr
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*NotifyHandler)(nil)
+	_ caddy.Validator             = (*NotifyHandler)(nil)
+	_ caddy.CleanerUpper          = (*NotifyHandler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*NotifyHandler)(nil)
+)
