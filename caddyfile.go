@@ -23,6 +23,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
 //
 //	wechatpay {
+//		merchant             <name>                     # a merchant of the global wechatpay app, instead of the key options
 //		mchid                <merchant number>
 //		serial_no            <merchant certificate serial>
 //		private_key          <path or PEM>
@@ -71,6 +72,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			continue
 		}
 		switch option {
+		case "merchant":
+			err = single(&h.Merchant)
 		case "mchid":
 			err = single(&h.MchID)
 		case "serial_no":

@@ -30,7 +30,7 @@ const defaultSandboxListen = "127.0.0.1:9181"
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "wechatpay",
-		Usage: "demo|sandbox|keygen",
+		Usage: "demo|sandbox|keygen|notify|certificates",
 		Short: "Try the wechatpay proxy locally: demo, WeChat Pay sandbox, throwaway keys",
 		Long: `
 Tools to try the wechatpay handler without a merchant account. Everything
@@ -41,6 +41,11 @@ they generate is THROWAWAY test material, NOT FOR PRODUCTION.
   caddy wechatpay sandbox  serves the WeChat Pay simulator, to test your own
                            app through the proxy
   caddy wechatpay keygen   writes a throwaway credential set
+  caddy wechatpay notify   sends a signed, encrypted callback, as WeChat Pay
+                           would, to test a wechatpay_notify route
+  caddy wechatpay certificates
+                           downloads the platform certificates of the
+                           merchants of a config now, into its storage
 `,
 		CobraFunc: addCommands,
 	})
@@ -48,7 +53,7 @@ they generate is THROWAWAY test material, NOT FOR PRODUCTION.
 
 // addCommands adds the wechatpay subcommands to the `caddy wechatpay` command.
 func addCommands(cmd *cobra.Command) {
-	cmd.AddCommand(demoCommand(), sandboxCommand(), keygenCommand())
+	cmd.AddCommand(demoCommand(), sandboxCommand(), keygenCommand(), notifyCommand(), certificatesCommand())
 	cmd.Args = cobra.NoArgs // an unknown subcommand is an error, not help
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 }
@@ -135,6 +140,7 @@ func runKeygen(out io.Writer, dir, mchid string) error {
 		{c.Files.MerchantCertificate, "merchant API certificate, serial_no " + c.MerchantSerial},
 		{c.Files.PublicKey, "WeChat Pay public key, " + c.PublicKeyID},
 		{"wechatpay_<serial>.pem", "WeChat Pay platform certificate (the older key mode), serial " + c.PlatformSerial},
+		{c.Files.APIv3Key, "APIv3 key (mode 0600): wechatpay_notify decrypts callbacks with it"},
 		{sandbox.SandboxOnlyDir + "/", "private keys only the simulator uses (WeChat Pay never hands these out)"},
 		{sandbox.CredentialsFile, "what the set holds: mchid " + c.MchID + ", serials, key ID, file names"},
 		{sandbox.NoticeFile, "says these are throwaway keys"},
@@ -148,7 +154,59 @@ func runKeygen(out io.Writer, dir, mchid string) error {
 	fmt.Fprintln(out, "\nEnvironment for Caddyfile.example with this set:")
 	demo.PrintEnv(out, "  ", vars)
 	fmt.Fprintf(out, "\nThen run 'caddy wechatpay sandbox --dir %s' and use 'reverse_proxy http://%s'\nin the Caddyfile instead of https://api.mch.weixin.qq.com.\n", dir, defaultSandboxListen)
+	if c.APIv3Key != "" {
+		keyPath, _ := filepath.Abs(c.Path(c.Files.APIv3Key))
+		fmt.Fprintf(out, "\nFor a wechatpay_notify (callback) route, use in its block\n  apiv3_key \"{file.%s}\"\n"+
+			"with the public key above, and test it with 'caddy wechatpay notify <url> --dir %s'.\n", keyPath, dir)
+	}
 	return nil
+}
+
+func notifyCommand() *cobra.Command {
+	var o demo.NotifyOptions
+	var faults []string
+	cmd := &cobra.Command{
+		Use:   "notify <url> [--dir <dir>] [--event <event_type>] [--resource <file.json>] [--fault <name>]...",
+		Short: "Send a signed, encrypted callback to a wechatpay_notify route, as WeChat Pay would",
+		Long: `
+Sends one WeChat Pay callback (notification) to <url>, e.g.
+http://127.0.0.1:9443/wechatpay/notify, made with the THROWAWAY keys in --dir
+(generated on first use; NOT FOR PRODUCTION): the resource is encrypted with
+AEAD_AES_256_GCM under the set's APIv3 key (apiv3_key.txt) and the envelope
+signed with the WeChat Pay public key's private half, which only the sandbox
+holds. The route's wechatpay_notify block must use the set's public_key_id,
+public_key and apiv3_key.
+
+--event picks the sample: ` + strings.Join(sandbox.NotificationEvents(), ", ") + ` (default
+TRANSACTION.SUCCESS). --resource sends the JSON object in a file as the
+resource instead (then --event may be any event_type). --fault forges the
+signature to see the route refuse it: wrong-key, stale-timestamp,
+unknown-serial, probe-signature, omit-signature.
+
+Exits non-zero when the route does not acknowledge the callback (anything
+but 2xx: WeChat Pay would send it again), or acknowledges a forged one.
+`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := demo.ParseFaults(faults)
+			if err != nil {
+				return err
+			}
+			if f.Gzip {
+				return errors.New("--fault gzip applies to the sandbox's answers, not to callbacks")
+			}
+			o.URL, o.Faults = args[0], f
+			ctx, stop := interruptible(cmd.Context())
+			defer stop()
+			return demo.SendNotify(ctx, cmd.OutOrStdout(), o)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.Dir, "dir", demo.DefaultDir, "directory of the throwaway credentials (generated when empty)")
+	fl.StringVar(&o.Event, "event", sandbox.EventTransactionSuccess, "event_type of the callback: "+strings.Join(sandbox.NotificationEvents(), ", "))
+	fl.StringVar(&o.ResourceFile, "resource", "", "file holding the JSON object to send as the resource, instead of the sample")
+	fl.StringArrayVar(&faults, "fault", nil, "forge the callback's signature (repeatable): wrong-key, stale-timestamp, unknown-serial, probe-signature, omit-signature")
+	return cmd
 }
 
 // sandboxOptions are the flags of `caddy wechatpay sandbox`.

@@ -6,12 +6,14 @@
 package wechatpay
 
 import (
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -28,7 +30,14 @@ func init() {
 // are the JSON configuration of the `wechatpay` handler; the Caddyfile
 // directive of the same name sets the same fields.
 type Handler struct {
-	// MchID is the merchant number (商户号), digits. Required.
+	// Merchant names a merchant of the global wechatpay app, whose keys
+	// (and downloaded platform certificates) the handler then uses. With
+	// it, mchid, serial_no, private_key and the WeChat Pay key options
+	// must be left out.
+	Merchant string `json:"merchant,omitempty"`
+
+	// MchID is the merchant number (商户号), digits. Required unless
+	// Merchant is set.
 	MchID string `json:"mchid,omitempty"`
 
 	// SerialNo is the serial of the merchant API certificate (商户API证书序列号),
@@ -92,6 +101,8 @@ type Handler struct {
 	skip      []string // path prefixes answered unsigned
 	routes    routeTable
 	userAgent string
+	merchant  *Merchant                     // with Merchant set
+	view      *atomic.Pointer[merchantView] // the handler with the merchant's current keys
 }
 
 // unsignedDownloads are the paths whose answers WeChat Pay does not sign.
@@ -127,16 +138,23 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Every error names the option at fault and never quotes key material.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	creds, err := h.resolveCredentials()
-	if err != nil {
-		return err
-	}
-	if err := h.checkOptions(creds); err != nil {
-		return err
-	}
-	key, err := h.loadKeys(creds)
-	if err != nil {
-		return err
+	var key *rsa.PrivateKey
+	if h.Merchant != "" {
+		var err error
+		if key, err = h.useMerchant(ctx); err != nil {
+			return err
+		}
+	} else {
+		creds, err := h.resolveCredentials()
+		if err != nil {
+			return err
+		}
+		if err := h.checkOptions(creds); err != nil {
+			return err
+		}
+		if key, err = h.loadKeys(creds); err != nil {
+			return err
+		}
 	}
 	h.skip = append(append([]string(nil), unsignedDownloads...), h.SkipVerify...)
 	if !h.verifying() {
@@ -175,6 +193,14 @@ func (h *Handler) Validate() error {
 // handler, which is reverse_proxy.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	start := time.Now()
+	if h.merchant != nil {
+		// Downloaded platform certificates change while Caddy runs.
+		current := h.withMerchantKeys()
+		if current == nil {
+			return h.refuse(w, r, errNoMerchantKey)
+		}
+		h = current
+	}
 	if ae := checkAPIPath(r.URL, h.AllowPaths); ae != nil {
 		return h.refuse(w, r, ae)
 	}
@@ -272,7 +298,7 @@ func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse,
 }
 
 func (h *Handler) logForwarded(r *http.Request, rt *route, encrypted int, start time.Time, answer string) {
-	if c := h.logger.Check(zapcore.InfoLevel, "forwarded"); c != nil {
+	if c := h.logger.Check(zapcore.DebugLevel, "forwarded"); c != nil {
 		c.Write(zap.String("method", r.Method), zap.String("path", r.URL.Path),
 			zap.String("rule", ruleName(rt)), zap.Int("encrypted", encrypted),
 			zap.String("answer", answer), zap.Duration("duration", time.Since(start)))

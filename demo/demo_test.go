@@ -92,7 +92,10 @@ func TestRun(t *testing.T) {
 		"identity.id_card_number = 110101199003071234", "bank_card.bank_card_no = 6222021234567890123",
 		"bank_card.phone = 13800138000", "identity.credential_type = IDENTITY_CARD",
 		"\n7. What the app got back", "HTTP 200", "presign_token received: sandbox_", "verified the answer's signature",
-		"✓ Demo passed", "./caddy run --config Caddyfile.example", "caddy wechatpay sandbox",
+		"\n8. WeChat Pay calls back", "Wechatpay-Signature-Type: WECHATPAY2-SHA256-RSA2048", `"algorithm": "AEAD_AES_256_GCM"`,
+		"Wechatpay-Notification-Id: EV-", `"trade_state": "SUCCESS"`, "What WeChat Pay got back: HTTP 204",
+		"sent again: HTTP 204, and the app was not called again", "forged callback (probe signature) got HTTP 401",
+		"✓ Demo passed", "./caddy run --config Caddyfile.example", "caddy wechatpay sandbox", "caddy wechatpay notify",
 	}
 	for _, w := range want {
 		if !strings.Contains(out, w) {

@@ -35,6 +35,10 @@ type Options struct {
 	// SandboxListen is the simulator's loopback address; port 0 picks a
 	// free port. Default DefaultSandboxListen.
 	SandboxListen string
+	// NotifyListen is the loopback address of the site that receives
+	// WeChat Pay's callbacks (step 8); port 0 picks a free port. Default
+	// DefaultNotifyListen.
+	NotifyListen string
 	// Faults make the simulator's answers misbehave, to show the proxy
 	// refusing them; Run then returns an error.
 	Faults sandbox.Faults
@@ -49,6 +53,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.SandboxListen == "" {
 		o.SandboxListen = DefaultSandboxListen
+	}
+	if o.NotifyListen == "" {
+		o.NotifyListen = DefaultNotifyListen
 	}
 }
 

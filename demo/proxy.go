@@ -47,9 +47,10 @@ func rewriteCaddyfile(text, upstream, listen string) (string, error) {
 
 // adaptCaddyfile turns the Caddyfile into Caddy's JSON with the admin
 // endpoint off (no clash with a Caddy already on :2019), no autosave (the
-// user's autosave.json stays untouched) and only errors logged: the demo
-// prints what happens itself.
-func adaptCaddyfile(text string) ([]byte, []caddyconfig.Warning, error) {
+// user's autosave.json stays untouched), Caddy's storage in storageDir
+// (not the user's own Caddy data) and only errors logged: the demo prints
+// what happens itself.
+func adaptCaddyfile(text, storageDir string) ([]byte, []caddyconfig.Warning, error) {
 	adapter := caddyconfig.GetAdapter("caddyfile")
 	if adapter == nil {
 		return nil, nil, errors.New("the caddyfile adapter is not linked in")
@@ -64,22 +65,25 @@ func adaptCaddyfile(text string) ([]byte, []caddyconfig.Warning, error) {
 	}
 	cfg["admin"] = map[string]any{"disabled": true, "config": map[string]any{"persist": false}}
 	cfg["logging"] = map[string]any{"logs": map[string]any{"default": map[string]any{"level": "ERROR"}}}
+	cfg["storage"] = map[string]any{"module": "file_system", "root": storageDir}
 	out, err := json.Marshal(cfg)
 	return out, warnings, err
 }
 
 // startProxy loads the configuration into this process's Caddy and returns
-// the function that stops it and waits until listen is closed.
-func startProxy(cfgJSON []byte, listen string) (stop func(), err error) {
-	if err := caddy.Load(cfgJSON, true); err != nil {
+// the function that stops it and waits until every listen address is closed.
+func startProxy(cfgJSON []byte, listen ...string) (stop func(), err error) {
+	stop = func() {
 		_ = caddy.Stop()
-		waitClosed(listen, 3*time.Second)
+		for _, addr := range listen {
+			waitClosed(addr, 3*time.Second)
+		}
+	}
+	if err := caddy.Load(cfgJSON, true); err != nil {
+		stop()
 		return nil, err
 	}
-	return func() {
-		_ = caddy.Stop()
-		waitClosed(listen, 3*time.Second)
-	}, nil
+	return stop, nil
 }
 
 // waitClosed waits until nothing accepts connections on addr: caddy.Stop

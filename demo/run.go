@@ -28,8 +28,11 @@ func (r *run) problem(format string, args ...any) {
 //
 // It returns an error when anything fails to start, when the simulator
 // refused a check, decrypted a value other than the one sent, or saw any
-// plaintext sensitive value, or when the app did not get a 200 answer with
-// a presign_token. Everything it started is stopped before it returns.
+// plaintext sensitive value, when the app did not get a 200 answer with
+// a presign_token, or when the callback of step 8 (a payment notification
+// the simulator sends through a wechatpay_notify route to an app stand-in)
+// did not reach the app decrypted and acknowledged exactly once. Everything
+// it started is stopped before it returns.
 //
 // Caddy is a per-process singleton: Run replaces and then stops any
 // configuration this process's Caddy was running, and must not run
@@ -40,7 +43,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	if strings.TrimSpace(opts.Caddyfile) == "" {
 		return errors.New("demo: no Caddyfile given")
 	}
-	for _, addr := range []string{opts.Listen, opts.SandboxListen} {
+	for _, addr := range []string{opts.Listen, opts.SandboxListen, opts.NotifyListen} {
 		if err := CheckLoopback(addr); err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}
@@ -57,7 +60,12 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 		return r.fail(2, "simulator", err)
 	}
 	defer sim.close()
-	proxyURL, stop, err := r.proxy(creds, sim.url)
+	app, err := startApp()
+	if err != nil {
+		return r.fail(3, "app stand-in", err)
+	}
+	defer app.close()
+	proxyURL, notifyURL, stop, err := r.proxy(creds, sim.url, app.addr)
 	if err != nil {
 		return r.fail(3, "proxy", err)
 	}
@@ -71,6 +79,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 		r.verified(x)
 	}
 	r.answer(ans, x, ok)
+	r.callback(ctx, creds, notifyURL, app)
 	return r.summary()
 }
 
@@ -93,14 +102,17 @@ func (r *run) summary() error {
 		}
 		return fmt.Errorf("demo failed: %s", strings.Join(r.problems, "; "))
 	}
-	fmt.Fprintln(r.p.w, "✓ Demo passed: the app sent plaintext; WeChat Pay received ciphertext with a valid signature; the app got a verified answer.")
+	fmt.Fprintln(r.p.w, "✓ Demo passed: the app sent plaintext; WeChat Pay received ciphertext with a valid signature; the app got a verified answer;")
+	fmt.Fprintln(r.p.w, "  WeChat Pay's callback reached the app verified and decrypted, once.")
 	fmt.Fprintln(r.p.w, `
 Next:
    - Real credentials: export WECHATPAY_MCHID, WECHATPAY_SERIAL_NO, WECHATPAY_PRIVATE_KEY,
      WECHATPAY_PUBLIC_KEY_ID and WECHATPAY_PUBLIC_KEY for your merchant account, then
      ./caddy run --config Caddyfile.example   (and point your app at http://127.0.0.1:9180)
    - Your own app, no real keys: run ./caddy wechatpay sandbox, set the variables it prints,
-     use reverse_proxy http://127.0.0.1:9181 in your Caddyfile, and send your app's calls to the proxy.`)
+     use reverse_proxy http://127.0.0.1:9181 in your Caddyfile, and send your app's calls to the proxy.
+   - Your own callback route (wechatpay_notify): ./caddy wechatpay notify http://<host:port>/<path>
+     sends it a signed, encrypted payment notification made with these throwaway keys.`)
 	return nil
 }
 

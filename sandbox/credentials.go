@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,7 +32,14 @@ const (
 	PublicKeyPrivateFile = SandboxOnlyDir + "/wechatpay_public_key_private.pem"
 	// PlatformPrivateFile is the private key of the platform certificate.
 	PlatformPrivateFile = SandboxOnlyDir + "/wechatpay_platform_private.pem"
+	// APIv3KeyFile is the APIv3 key, 32 characters, mode 0600: it encrypts
+	// callbacks (and the certificate download). Sets written before it
+	// existed lack it; LoadOrGenerateCredentials adds it.
+	APIv3KeyFile = "apiv3_key.txt"
 )
+
+// APIv3KeySize is the length of an APIv3 key in bytes.
+const APIv3KeySize = 32
 
 // PlatformCertFile returns the file name of a platform certificate,
 // wechatpay_<SERIAL>.pem.
@@ -65,6 +73,9 @@ type Credentials struct {
 	// PlatformPrivateKey is the platform certificate's private key
 	// (sandbox only).
 	PlatformPrivateKey *rsa.PrivateKey
+	// APIv3Key is the merchant's APIv3 key, 32 characters; "" for a set
+	// written before the sandbox made one.
+	APIv3Key string
 	// Files holds the file names, relative to Dir.
 	Files CredentialFiles
 }
@@ -84,6 +95,8 @@ type CredentialFiles struct {
 	PublicKeyPrivateKey string `json:"sandbox_only_wechatpay_public_key_private_key"`
 	// PlatformPrivateKey is the sandbox-only platform private key.
 	PlatformPrivateKey string `json:"sandbox_only_platform_private_key"`
+	// APIv3Key is apiv3_key.txt, the APIv3 key; empty in older sets.
+	APIv3Key string `json:"apiv3_key,omitempty"`
 }
 
 // credentialsDoc is the JSON form of credentials.json.
@@ -147,10 +160,51 @@ func LoadCredentials(dir string) (*Credentials, error) {
 			return nil, fmt.Errorf("sandbox credentials: %w", err)
 		}
 	}
+	if err := c.loadAPIv3Key(); err != nil {
+		return nil, fmt.Errorf("sandbox credentials: %w", err)
+	}
 	if err := c.check(); err != nil {
 		return nil, fmt.Errorf("sandbox credentials in %s: %w", dir, err)
 	}
 	return c, nil
+}
+
+// loadAPIv3Key reads the APIv3 key file when the set has one; a set
+// written before the sandbox made APIv3 keys has none, and keeps
+// APIv3Key "".
+func (c *Credentials) loadAPIv3Key() error {
+	name := c.Files.APIv3Key
+	if name == "" {
+		name = APIv3KeyFile
+	}
+	raw, err := os.ReadFile(c.Path(name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	key := strings.TrimSpace(string(raw))
+	if len(key) != APIv3KeySize {
+		return fmt.Errorf("%s: the APIv3 key must be %d bytes, got %d", name, APIv3KeySize, len(key))
+	}
+	c.APIv3Key, c.Files.APIv3Key = key, name
+	return nil
+}
+
+// EnsureAPIv3Key gives a set written before the sandbox made APIv3 keys
+// a fresh one, in APIv3KeyFile (mode 0600); a set that has one is left
+// alone.
+func (c *Credentials) EnsureAPIv3Key() error {
+	if c.APIv3Key != "" {
+		return nil
+	}
+	key := newAPIv3Key()
+	if err := writeFile(c.Path(APIv3KeyFile), []byte(key+"\n"), 0o600); err != nil {
+		return fmt.Errorf("sandbox credentials: %w", err)
+	}
+	c.APIv3Key, c.Files.APIv3Key = key, APIv3KeyFile
+	return nil
 }
 
 // check verifies that the parts of the set belong together.

@@ -25,6 +25,12 @@
 //   - every request must carry a User-Agent and a valid Authorization header
 //     (401 SIGN_ERROR / 400 PARAM_ERROR otherwise), whatever its path;
 //   - GET /v3/billdownload/file answers an unsigned bill file;
+//   - GET /v3/certificates lists the platform certificates in service, each
+//     AES-256-GCM encrypted under the APIv3 key ([Server.SetAPIv3Key]),
+//     signed with a platform certificate unless Wechatpay-Serial names a
+//     key; 404 RESOURCE_NOT_EXISTS without a platform certificate or with
+//     [Server.SetPublicKeyOnly]. [Server.RotatePlatformCertificate] and
+//     [Server.RetirePlatformCertificate] play WeChat Pay's rotation;
 //   - POST /v3/eduschoolpay/contracts/presign checks the documented required
 //     fields and answers {"presign_token": "..."};
 //   - POST /v3/pay/transactions/native (not sensitive, not catalogued) answers

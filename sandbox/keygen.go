@@ -44,8 +44,8 @@ The files in ` + SandboxOnlyDir + `/ are private keys that only the simulator ho
 // to overwrite a directory that already holds credentials.json.
 //
 // Files: apiclient_key.pem (PKCS#8, 0600), apiclient_cert.pem, pub_key.pem,
-// wechatpay_<SERIAL>.pem, sandbox-only/*.pem (0600), credentials.json and
-// NOT-FOR-PRODUCTION.txt.
+// wechatpay_<SERIAL>.pem, apiv3_key.txt (0600), sandbox-only/*.pem (0600),
+// credentials.json and NOT-FOR-PRODUCTION.txt.
 func GenerateCredentials(dir, mchid string) (*Credentials, error) {
 	if mchid == "" {
 		mchid = DefaultMchID
@@ -67,13 +67,25 @@ func GenerateCredentials(dir, mchid string) (*Credentials, error) {
 }
 
 // LoadOrGenerateCredentials loads the set in dir, or generates one there
-// when dir holds no credentials.json yet.
+// when dir holds no credentials.json yet. A loaded set written before the
+// sandbox made APIv3 keys gets one (see EnsureAPIv3Key).
 func LoadOrGenerateCredentials(dir, mchid string) (*Credentials, error) {
 	if _, err := os.Stat(filepath.Join(dir, CredentialsFile)); errors.Is(err, fs.ErrNotExist) {
 		return GenerateCredentials(dir, mchid)
 	}
-	return LoadCredentials(dir)
+	c, err := LoadCredentials(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.EnsureAPIv3Key(); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
+
+// newAPIv3Key returns 32 random characters from [0-9A-Za-z], the form of
+// the APIv3 keys merchants set in the merchant platform.
+func newAPIv3Key() string { return randomNonce(APIv3KeySize) }
 
 // newCredentials generates the keys and certificates in memory.
 func newCredentials(dir, mchid string) (*Credentials, error) {
@@ -87,6 +99,7 @@ func newCredentials(dir, mchid string) (*Credentials, error) {
 		PublicKeyPrivateKey: keys[1],
 		PublicKey:           &keys[1].PublicKey,
 		PlatformPrivateKey:  keys[2],
+		APIv3Key:            newAPIv3Key(),
 	}
 	if c.PublicKeyID, err = newPublicKeyID(); err != nil {
 		return nil, err
@@ -118,6 +131,7 @@ func newCredentials(dir, mchid string) (*Credentials, error) {
 		PlatformCertificate: PlatformCertFile(c.PlatformSerial),
 		PublicKeyPrivateKey: PublicKeyPrivateFile,
 		PlatformPrivateKey:  PlatformPrivateFile,
+		APIv3Key:            APIv3KeyFile,
 	}
 	return c, nil
 }
@@ -217,6 +231,7 @@ func (c *Credentials) write() error {
 		{c.Files.PlatformCertificate, encodePEM("WeChat Pay platform certificate, serial "+c.PlatformSerial, "CERTIFICATE", c.PlatformCertificate.Raw), 0o644},
 		{c.Files.PublicKeyPrivateKey, pubPriv, 0o600},
 		{c.Files.PlatformPrivateKey, platPriv, 0o600},
+		{c.Files.APIv3Key, []byte(c.APIv3Key + "\n"), 0o600},
 		{CredentialsFile, append(doc, '\n'), 0o644},
 	}
 	for _, f := range files {

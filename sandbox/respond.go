@@ -60,7 +60,13 @@ func jsonAnswer(status int, v any) *answer {
 // signingKey picks the key that signs the answer to r.
 func (s *Server) signingKey(r *http.Request) (serial string, key *rsa.PrivateKey) {
 	pub := func() (string, *rsa.PrivateKey) { return s.cfg.PublicKeyID, s.cfg.PublicKeyPrivateKey }
-	plat := func() (string, *rsa.PrivateKey) { return s.platformSerial, s.cfg.PlatformPrivateKey }
+	plat := func() (string, *rsa.PrivateKey) {
+		// The newest certificate in service: after a rotation, the new one.
+		if p, ok := s.newestPlatform(); ok {
+			return p.serial, p.key
+		}
+		return s.platformSerial, s.cfg.PlatformPrivateKey
+	}
 	switch s.cfg.SignWith {
 	case SignWithPublicKey:
 		return pub()
@@ -69,6 +75,13 @@ func (s *Server) signingKey(r *http.Request) (serial string, key *rsa.PrivateKey
 	}
 	if name, k := s.keyNamed(r.Header.Get("Wechatpay-Serial")); k != nil {
 		return name, k
+	}
+	// The certificate list is signed with a platform certificate, so that
+	// a first download can be checked against the certificates it carries.
+	if r.URL.Path == CertificatesPath {
+		if _, ok := s.newestPlatform(); ok {
+			return plat()
+		}
 	}
 	if s.cfg.PublicKeyPrivateKey != nil {
 		return pub()
@@ -85,6 +98,9 @@ func (s *Server) keyNamed(serial string) (string, *rsa.PrivateKey) {
 		return serial, s.cfg.PublicKeyPrivateKey
 	case serial == s.platformSerial && s.cfg.PlatformPrivateKey != nil:
 		return serial, s.cfg.PlatformPrivateKey
+	}
+	if k := s.platformNamed(serial); k != nil { // a rotated certificate
+		return serial, k
 	}
 	return "", nil
 }

@@ -29,6 +29,8 @@ type Server struct {
 
 	wrongOnce sync.Once
 	wrong     *rsa.PrivateKey
+
+	certs certificateState // GET /v3/certificates
 }
 
 // New checks cfg and returns a Server.

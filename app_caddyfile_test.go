@@ -1,0 +1,117 @@
+package wechatpay
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+func TestAppCaddyfile(t *testing.T) {
+	assertAdapt(t, `{
+	wechatpay {
+		merchant school {
+			mchid          1900000001
+			serial_no      3775B6A45ACD588826D15E583A95F5DD12345678
+			private_key    {file./etc/wechatpay/apiclient_key.pem}
+			apiv3_key      {env.WECHATPAY_APIV3_KEY}
+			public_key_id  PUB_KEY_ID_0114232134912410000000000000
+			public_key     /etc/wechatpay/pub_key.pem
+			refresh_interval 12h
+		}
+	}
+	wechatpay {
+		merchant canteen {
+			mchid            1900000002
+			serial_no        4D1E9C6B2A7F3E8D5C0B9A8F7E6D5C4B3A2F1E0D
+			private_key      /etc/wechatpay/canteen_key.pem
+			apiv3_key        {file./etc/wechatpay/canteen_apiv3_key.txt}
+			certificates_url http://127.0.0.1:9181
+			download_certificates on
+		}
+	}
+}
+:9180 {
+	wechatpay {
+		merchant school
+		decrypt_responses
+	}
+	reverse_proxy https://api.mch.weixin.qq.com
+}`, `{
+	"apps": {
+		"http": {"servers": {"srv0": {"listen": [":9180"], "routes": [{"handle": [
+			{"decrypt_responses": true, "handler": "wechatpay", "merchant": "school"},
+			{"handler": "reverse_proxy", "transport": {"protocol": "http", "tls": {}}, "upstreams": [{"dial": "api.mch.weixin.qq.com:443"}]}
+		]}]}}},
+		"wechatpay": {"merchants": {
+			"canteen": {"mchid": "1900000002", "serial_no": "4D1E9C6B2A7F3E8D5C0B9A8F7E6D5C4B3A2F1E0D",
+				"private_key": "/etc/wechatpay/canteen_key.pem", "apiv3_key": "{file./etc/wechatpay/canteen_apiv3_key.txt}",
+				"download_certificates": true, "certificates_url": "http://127.0.0.1:9181"},
+			"school": {"mchid": "1900000001", "serial_no": "3775B6A45ACD588826D15E583A95F5DD12345678",
+				"private_key": "{file./etc/wechatpay/apiclient_key.pem}", "apiv3_key": "{env.WECHATPAY_APIV3_KEY}",
+				"public_key_id": "PUB_KEY_ID_0114232134912410000000000000", "public_key": "/etc/wechatpay/pub_key.pem",
+				"refresh_interval": 43200000000000}
+		}}
+	}
+}`)
+}
+
+func TestAppCaddyfileErrors(t *testing.T) {
+	// Blocks are written on one line with ";" for a new line.
+	for input, want := range map[string]string{
+		`wechatpay {;merchant;}`:                                   "wrong argument count",
+		`wechatpay {;merchant a b {;};}`:                           "wrong argument count",
+		`wechatpay {;merchant "a/b" {;mchid 1;};}`:                 "use letters, digits",
+		`wechatpay {;mchid 1;}`:                                    "want merchant <name>",
+		`wechatpay {;merchant a {;mchid 1;};}`:                     "needs mchid, serial_no and private_key",
+		`wechatpay {;merchant a {;mchid 1 2;};}`:                   "wrong argument count",
+		`wechatpay {;merchant a {;colour blue;};}`:                 "unrecognized merchant option",
+		`wechatpay {;merchant a {;refresh_interval 1s;};}`:         "a minute or more",
+		`wechatpay {;merchant a {;download_certificates maybe;};}`: "want on or off",
+		`wechatpay {;merchant a {;mchid 1;mchid 2;};}`:             "given more than once",
+		`wechatpay {;merchant a {;mchid 1;serial_no A;private_key k;};merchant a {;mchid 1;serial_no A;private_key k;};}`: "defined twice",
+	} {
+		_, err := adaptCaddyfile(t, "{\n"+strings.ReplaceAll(input, ";", "\n")+"\n}\n:9180 {\n respond ok\n}")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want %q", input, err, want)
+		}
+	}
+}
+
+func TestHandlerMerchantCaddyfile(t *testing.T) {
+	h := new(Handler)
+	d := caddyfile.NewTestDispenser("wechatpay {\n merchant school\n max_body 2KiB\n}")
+	if err := h.UnmarshalCaddyfile(d); err != nil {
+		t.Fatal(err)
+	}
+	if h.Merchant != "school" || h.MaxBody != 2048 {
+		t.Errorf("got %+v", h)
+	}
+}
+
+// TestReadmeMerchantsExample adapts the multi-merchant example of the
+// README, so that the documentation stays a working config.
+func TestReadmeMerchantsExample(t *testing.T) {
+	raw, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(raw)
+	i := strings.Index(s, "## Merchants and platform certificates")
+	if i < 0 {
+		t.Fatal("README has no merchants section")
+	}
+	s = s[i:]
+	s = s[strings.Index(s, "```caddyfile\n")+len("```caddyfile\n"):]
+	s = s[:strings.Index(s, "```")]
+	out, err := adaptCaddyfile(t, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"merchant":"school"`, `"merchant":"canteen"`, `"apiv3_key":"{file./etc/wechatpay/canteen/apiv3_key.txt}"`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("adapted example lacks %s", want)
+		}
+	}
+}

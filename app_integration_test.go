@@ -1,0 +1,174 @@
+package wechatpay
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/sandbox"
+)
+
+// TestIntegrationMerchants runs a real Caddy with two merchants in the
+// global wechatpay app, each behind its own route and simulator: "school"
+// downloads its platform certificates (kept in a file_system storage),
+// "canteen" has the WeChat Pay public key. A platform certificate rotation
+// reaches the school's handler without a config reload.
+func TestIntegrationMerchants(t *testing.T) {
+	c := testCredentials(t)
+	var seen []sandbox.Exchange
+	school := newCertSandbox(t, func(cfg *sandbox.Config) {
+		prev := cfg.Observer
+		cfg.Observer = func(x sandbox.Exchange) { prev(x); seen = append(seen, x) }
+	})
+	canteen := newCertSandbox(t, func(cfg *sandbox.Config) { cfg.MchID = "1900000002" })
+
+	dir := t.TempDir()
+	storage := filepath.Join(dir, "storage")
+	key := writeFile(t, dir, "apiclient_key.pem", pemPKCS8(t, c.merchantKey))
+	pub := writeFile(t, dir, "pub_key.pem", pemPublic(t, &c.wechatpayKey.PublicKey))
+	apiv3 := writeFile(t, dir, "apiv3_key.txt", certAPIv3Key)
+	config := `{
+	admin localhost:` + strconv.Itoa(testPorts.admin) + `
+	persist_config off
+	http_port ` + strconv.Itoa(testPorts.http) + `
+	https_port ` + strconv.Itoa(testPorts.https) + `
+	grace_period 1ns
+	skip_install_trust
+	storage file_system ` + storage + `
+	wechatpay {
+		merchant school {
+			mchid            ` + c.mchid + `
+			serial_no        ` + c.serialNo + `
+			private_key      ` + key + `
+			apiv3_key        {file.` + apiv3 + `}
+			certificates_url ` + school.ts.URL + `
+		}
+		merchant canteen {
+			mchid         1900000002
+			serial_no     ` + c.serialNo + `
+			private_key   ` + key + `
+			public_key_id ` + c.publicKeyID + `
+			public_key    ` + pub + `
+		}
+	}
+}
+` + proxyURL + ` {
+	bind 127.0.0.1
+	@canteen header X-Merchant canteen
+	route @canteen {
+		wechatpay {
+			merchant canteen
+		}
+		reverse_proxy ` + strings.TrimPrefix(canteen.ts.URL, "http://") + `
+	}
+	route {
+		wechatpay {
+			merchant school
+		}
+		reverse_proxy ` + strings.TrimPrefix(school.ts.URL, "http://") + `
+	}
+}
+`
+	tester := newTester(t)
+	tester.InitServer(config, "caddyfile")
+	if t.Failed() {
+		t.FailNow()
+	}
+	presign := func(merchant, wantSerial string) {
+		t.Helper()
+		resp, body := send(t, tester, "POST", sandbox.PresignPath, []byte(presignBody),
+			"Content-Type", "application/json", "X-Merchant", merchant)
+		if resp.StatusCode != 200 || !strings.Contains(string(body), "presign_token") {
+			t.Fatalf("%s: status %d body %s", merchant, resp.StatusCode, body)
+		}
+		if merchant == "school" {
+			x := seen[len(seen)-1]
+			if got := x.Header.Get("Wechatpay-Serial"); got != wantSerial {
+				t.Errorf("school: request encrypted for %s, want %s", got, wantSerial)
+			}
+			if x.ResponseHeader.Get("Wechatpay-Serial") != wantSerial {
+				t.Errorf("school: answer signed by %s", x.ResponseHeader.Get("Wechatpay-Serial"))
+			}
+		}
+	}
+	presign("school", c.platformSerial)
+	presign("canteen", c.publicKeyID)
+	if n := school.downloads.Load(); n != 1 {
+		t.Errorf("%d certificate downloads at start", n)
+	}
+	stored := filepath.Join(storage, "wechatpay", c.mchid, "platform_certificates.json")
+	raw, err := os.ReadFile(stored)
+	if err != nil || !strings.Contains(string(raw), c.platformSerial) {
+		t.Fatalf("certificates in storage: %v", err)
+	}
+
+	// Rotation: the refresh (here run at once instead of in 6 hours)
+	// reaches the running handler.
+	next, err := school.srv.RotatePlatformCertificate(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := caddy.ActiveContext().App("wechatpay")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := app.(*App).Merchant("school")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.certs.refresh(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	presign("school", CertificateSerial(next))
+	var doc storedCertificates
+	raw, _ = os.ReadFile(stored)
+	if err := json.Unmarshal(raw, &doc); err != nil || len(doc.Certificates) != 2 {
+		t.Errorf("stored after rotation: %d certificates, %v", len(doc.Certificates), err)
+	}
+}
+
+// TestMerchantHandlerErrors checks the configurations a handler naming a
+// merchant refuses, as `caddy validate` would.
+func TestMerchantHandlerErrors(t *testing.T) {
+	c := testCredentials(t)
+	dir := t.TempDir()
+	key := writeFile(t, dir, "apiclient_key.pem", pemPKCS8(t, c.merchantKey))
+	pub := writeFile(t, dir, "pub_key.pem", pemPublic(t, &c.wechatpayKey.PublicKey))
+	merchant := `{"mchid":"` + c.mchid + `","serial_no":"` + c.serialNo + `","private_key":"` + key +
+		`","public_key_id":"` + c.publicKeyID + `","public_key":"` + pub + `"}`
+	for name, tc := range map[string]struct{ apps, handler, want string }{
+		"no app": {handler: `"merchant":"school"`, want: "no wechatpay app is configured"},
+		"unknown merchant": {apps: `"wechatpay":{"merchants":{"school":` + merchant + `}},`,
+			handler: `"merchant":"canteen"`, want: `merchant "canteen" is not defined in the wechatpay app (defined: school)`},
+		"inline keys as well": {apps: `"wechatpay":{"merchants":{"school":` + merchant + `}},`,
+			handler: `"merchant":"school","mchid":"1","public_key":"x"`, want: "mchid, public_key belong in the merchant's block"},
+		"handler option checked": {apps: `"wechatpay":{"merchants":{"school":` + merchant + `}},`,
+			handler: `"merchant":"school","allow_paths":["/x"]`, want: "allow_paths"},
+		"bad merchant": {apps: `"wechatpay":{"merchants":{"school":{"mchid":"x"}}},`,
+			handler: `"merchant":"school"`, want: "merchant school: mchid must be the merchant number"},
+		"short APIv3 key": {apps: `"wechatpay":{"merchants":{"school":` + strings.Replace(merchant, "{", `{"apiv3_key":"short",`, 1) + `}},`,
+			handler: `"merchant":"school"`, want: "apiv3_key must be 32 bytes"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := `{"apps":{` + tc.apps + `"http":{"servers":{"s":{"listen":["127.0.0.1:0"],"routes":[{"handle":[{"handler":"wechatpay",` +
+				tc.handler + `}]}]}}}}}`
+			var config caddy.Config
+			if err := json.Unmarshal([]byte(cfg), &config); err != nil {
+				t.Fatal(err)
+			}
+			err := caddy.Validate(&config)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want %q", err, tc.want)
+			}
+			if err != nil && strings.Contains(err.Error(), "short\"") {
+				t.Error("the error quotes the APIv3 key")
+			}
+		})
+	}
+}

@@ -1,0 +1,457 @@
+package wechatpay
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/sandbox"
+)
+
+// certAPIv3Key is the APIv3 key of the test merchant: 32 bytes.
+const certAPIv3Key = "TestAPIv3Key0123456789abcdefABCD"
+
+// certSandbox is the WeChat Pay simulator for the test merchant, counting
+// the certificate downloads it serves.
+type certSandbox struct {
+	srv       *sandbox.Server
+	ts        *httptest.Server
+	downloads atomic.Int32
+}
+
+// merchantCertificate returns a self-signed certificate for the test
+// merchant's key whose serial is c.serialNo, which the sandbox wants.
+func merchantCertificate(t testing.TB, c *testCreds) *x509.Certificate {
+	t.Helper()
+	serial, _ := new(big.Int).SetString(c.serialNo, 16)
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: c.mchid},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &c.merchantKey.PublicKey, c.merchantKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+// newCertSandbox starts the simulator with the test credentials (public key
+// and platform certificate) and the test APIv3 key.
+func newCertSandbox(t testing.TB, mutate func(*sandbox.Config)) *certSandbox {
+	t.Helper()
+	c := testCredentials(t)
+	cs := &certSandbox{}
+	cfg := sandbox.Config{
+		MchID: c.mchid, MerchantCertificate: merchantCertificate(t, c),
+		PublicKeyID: c.publicKeyID, PublicKeyPrivateKey: c.wechatpayKey,
+		PlatformCertificate: c.platformCert, PlatformPrivateKey: c.platformKey,
+		Observer: func(x sandbox.Exchange) {
+			if strings.HasPrefix(x.RequestURI, sandbox.CertificatesPath) {
+				cs.downloads.Add(1)
+			}
+		},
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	srv, err := sandbox.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.SetAPIv3Key(certAPIv3Key); err != nil {
+		t.Fatal(err)
+	}
+	cs.srv = srv
+	cs.ts = httptest.NewServer(srv)
+	t.Cleanup(cs.ts.Close)
+	return cs
+}
+
+// testMerchant is the test merchant downloading from url, with no WeChat
+// Pay key configured.
+func testMerchant(t testing.TB, url string) *Merchant {
+	c := testCredentials(t)
+	return &Merchant{MchID: c.mchid, SerialNo: c.serialNo, PrivateKey: pemPKCS8(t, c.merchantKey),
+		APIv3Key: certAPIv3Key, CertificatesURL: url}
+}
+
+// withPublicKey adds the WeChat Pay public key to m.
+func withPublicKey(t testing.TB, m *Merchant) *Merchant {
+	c := testCredentials(t)
+	m.PublicKeyID, m.PublicKey = c.publicKeyID, pemPublic(t, &c.wechatpayKey.PublicKey)
+	return m
+}
+
+func fileStorage(t testing.TB) *certmagic.FileStorage {
+	return &certmagic.FileStorage{Path: t.TempDir()}
+}
+
+// signedBy asks the sandbox for an answer signed by the key named serial
+// (the sandbox's default key when ""), and returns its header and body.
+func (cs *certSandbox) signedBy(t *testing.T, m *Merchant, serial string) (http.Header, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, cs.ts.URL+sandbox.CertificatesPath, nil)
+	nonce, _ := NewNonce()
+	auth, err := m.signer.Authorization("GET", sandbox.CertificatesPath, time.Now().Unix(), nonce, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", auth)
+	req.Header.Set("User-Agent", "test")
+	if serial != "" {
+		req.Header.Set("Wechatpay-Serial", serial)
+	}
+	resp, err := cs.ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body strings.Builder
+	buf := make([]byte, 4096)
+	for {
+		n, err := resp.Body.Read(buf)
+		body.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	if got := resp.Header.Get("Wechatpay-Serial"); serial != "" && got != serial {
+		t.Fatalf("the sandbox signed with %s, not %s", got, serial)
+	}
+	return resp.Header, []byte(body.String())
+}
+
+func TestCertificatesFirstDownload(t *testing.T) {
+	c := testCredentials(t)
+	cs := newCertSandbox(t, nil)
+	storage := fileStorage(t)
+	m := testMerchant(t, cs.ts.URL)
+	if err := m.provision(context.Background(), "school", storage, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	k := m.currentKeys()
+	if k.serial != c.platformSerial || k.encrypter == nil || k.encrypter.Key.N.Cmp(c.platformKey.N) != 0 {
+		t.Fatalf("encrypting with %q, want the downloaded platform certificate %s", k.serial, c.platformSerial)
+	}
+	if got := serials(m.PlatformCertificates()); len(got) != 1 || got[0] != c.platformSerial {
+		t.Errorf("certificates %v", got)
+	}
+	if n := cs.downloads.Load(); n != 1 {
+		t.Errorf("%d downloads", n)
+	}
+	raw, err := storage.Load(context.Background(), certificatesKey(c.mchid))
+	if err != nil || !strings.Contains(string(raw), c.platformSerial) || strings.Contains(string(raw), certAPIv3Key) {
+		t.Fatalf("stored document: %v\n%s", err, raw)
+	}
+	header, body := cs.signedBy(t, m, c.platformSerial)
+	if err := m.Verifier().Verify(header, body); err != nil {
+		t.Errorf("an answer signed by the downloaded certificate: %v", err)
+	}
+}
+
+func TestCertificatesPublicKeyVerifiesDownload(t *testing.T) {
+	c := testCredentials(t)
+	var named []string
+	var mu sync.Mutex
+	cs := newCertSandbox(t, func(cfg *sandbox.Config) {
+		cfg.Observer = func(x sandbox.Exchange) {
+			mu.Lock()
+			named = append(named, x.Header.Get("Wechatpay-Serial"), x.ResponseHeader.Get("Wechatpay-Serial"))
+			mu.Unlock()
+		}
+	})
+	m := withPublicKey(t, testMerchant(t, cs.ts.URL))
+	if err := m.provision(context.Background(), "school", fileStorage(t), zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	if len(named) != 2 || named[0] != c.publicKeyID || named[1] != c.publicKeyID {
+		t.Errorf("request named / answer signed by %v, want the configured public key", named)
+	}
+	k := m.currentKeys()
+	if k.serial != c.publicKeyID || k.byID[c.platformSerial] == nil {
+		t.Errorf("encrypting with %s; trusted %d keys", k.serial, len(k.byID))
+	}
+}
+
+func TestCertificatesRefused(t *testing.T) {
+	for name, tc := range map[string]struct {
+		mutate func(*sandbox.Config)
+		apiv3  string
+		want   string
+	}{
+		"wrong APIv3 key":  {apiv3: strings.Repeat("x", 32), want: "does not decrypt with the APIv3 key"},
+		"forged signature": {mutate: func(c *sandbox.Config) { c.Faults.WrongKey = true }, want: "SIGNATURE_INVALID"},
+		"unknown signer": {mutate: func(c *sandbox.Config) { c.SignWith = sandbox.SignWithPublicKey },
+			want: "SERIAL_UNKNOWN"},
+		"stale answer": {mutate: func(c *sandbox.Config) { c.Faults.StaleTimestamp = true }, want: "TIMESTAMP_EXPIRED"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cs := newCertSandbox(t, tc.mutate)
+			m := testMerchant(t, cs.ts.URL)
+			if tc.apiv3 != "" {
+				m.APIv3Key = tc.apiv3
+			}
+			err := m.provision(context.Background(), "school", fileStorage(t), zap.NewNop())
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error about %s", err, tc.want)
+			}
+			if strings.Contains(err.Error(), certAPIv3Key) || (tc.apiv3 != "" && strings.Contains(err.Error(), tc.apiv3)) {
+				t.Error("the error quotes the APIv3 key")
+			}
+		})
+	}
+}
+
+func TestCertificatesRotation(t *testing.T) {
+	c := testCredentials(t)
+	cs := newCertSandbox(t, nil)
+	m := testMerchant(t, cs.ts.URL)
+	if err := m.provision(context.Background(), "school", fileStorage(t), zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	next, err := cs.srv.RotatePlatformCertificate(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nextSerial := CertificateSerial(next)
+	before := m.Verifier()
+	if _, err := m.certs.refresh(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	if got := serials(m.PlatformCertificates()); len(got) != 2 || got[0] != nextSerial {
+		t.Fatalf("after rotation: %v, want the new certificate first, then %s", got, c.platformSerial)
+	}
+	if k := m.currentKeys(); k.serial != nextSerial {
+		t.Errorf("encrypting with %s, want the new certificate", k.serial)
+	}
+	for _, serial := range []string{c.platformSerial, nextSerial} {
+		header, body := cs.signedBy(t, m, serial)
+		if err := m.Verifier().Verify(header, body); err != nil {
+			t.Errorf("answer signed by %s: %v", serial, err)
+		}
+	}
+	header, body := cs.signedBy(t, m, nextSerial)
+	if before.Verify(header, body) == nil {
+		t.Error("the verifier from before the refresh knew the new certificate")
+	}
+
+	// WeChat Pay stops listing the old certificate: it stays trusted
+	// until it expires.
+	cs.srv.RetirePlatformCertificate(c.platformSerial)
+	if _, err := m.certs.refresh(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	if got := serials(m.PlatformCertificates()); len(got) != 2 {
+		t.Errorf("after the old certificate left the list: %v, want both until it expires", got)
+	}
+}
+
+func TestCertificatesExpiry(t *testing.T) {
+	c := testCredentials(t)
+	cs := newCertSandbox(t, nil)
+	next, err := cs.srv.RotatePlatformCertificate(48 * time.Hour) // outlives c.platformCert by a day
+	if err != nil {
+		t.Fatal(err)
+	}
+	var now atomic.Pointer[time.Time]
+	start := time.Now()
+	now.Store(&start)
+	m := testMerchant(t, cs.ts.URL)
+	m.now = func() time.Time { return *now.Load() }
+	if err := m.provision(context.Background(), "school", fileStorage(t), zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.PlatformCertificates()) != 2 {
+		t.Fatalf("got %v", serials(m.PlatformCertificates()))
+	}
+	later := c.platformCert.NotAfter.Add(time.Second)
+	now.Store(&later)
+	m.certs.adopt(m.certs.certificates())
+	if got := serials(m.PlatformCertificates()); len(got) != 1 || got[0] != CertificateSerial(next) {
+		t.Fatalf("after the first certificate expired: %v", got)
+	}
+	if k := m.currentKeys(); k.byID[c.platformSerial] != nil {
+		t.Error("the expired certificate is still trusted")
+	}
+	end := next.NotAfter.Add(time.Second)
+	now.Store(&end)
+	m.certs.adopt(m.certs.certificates())
+	if k := m.currentKeys(); k.encrypter != nil || len(k.byID) != 0 {
+		t.Errorf("with every certificate expired: encrypting with %q, %d keys", k.serial, len(k.byID))
+	}
+	// A download holding only expired certificates is refused.
+	if _, err := m.certs.refresh(context.Background(), true); err == nil || !strings.Contains(err.Error(), "no unexpired") {
+		t.Errorf("download of expired certificates: %v", err)
+	}
+}
+
+func TestCertificatesPublicKeyOnly(t *testing.T) {
+	c := testCredentials(t)
+	cs := newCertSandbox(t, nil)
+	cs.srv.SetPublicKeyOnly(true)
+	core, logs := observer.New(zap.InfoLevel)
+	storage := fileStorage(t)
+	m := withPublicKey(t, testMerchant(t, cs.ts.URL))
+	if err := m.provision(context.Background(), "school", storage, zap.New(core)); err != nil {
+		t.Fatal(err)
+	}
+	if k := m.currentKeys(); k.serial != c.publicKeyID || len(k.byID) != 1 {
+		t.Errorf("keys: %s, %d", k.serial, len(k.byID))
+	}
+	// Within the interval: no new request; after it, one request; one log line in all.
+	if res, err := m.certs.refresh(context.Background(), false); err != nil || res != refreshNotFound {
+		t.Errorf("refresh: %v %v", res, err)
+	}
+	if _, err := m.certs.refresh(context.Background(), true); err != nil {
+		t.Errorf("refresh: %v", err)
+	}
+	if n := cs.downloads.Load(); n != 2 {
+		t.Errorf("%d requests, want 2", n)
+	}
+	if n := logs.FilterMessageSnippet("RESOURCE_NOT_EXISTS").Len(); n != 1 {
+		t.Errorf("logged %d times, want once", n)
+	}
+	literal := func(e observer.LoggedEntry) bool { return !strings.Contains(e.Message, "written literally") }
+	if n := logs.Filter(literal).FilterLevelExact(zap.WarnLevel).Len() + logs.FilterLevelExact(zap.ErrorLevel).Len(); n != 0 {
+		t.Errorf("%d warnings or errors for a normal state", n)
+	}
+	doc, _, err := loadStored(context.Background(), storage, c.mchid, time.Now())
+	if err != nil || doc == nil || !doc.NotFound {
+		t.Errorf("stored: %+v %v", doc, err)
+	}
+	// Without any configured key, a public-key-only answer leaves nothing.
+	m2 := testMerchant(t, cs.ts.URL)
+	if err := m2.provision(context.Background(), "school", fileStorage(t), zap.NewNop()); err == nil {
+		t.Error("a merchant with no key at all was accepted")
+	}
+}
+
+func TestCertificatesSharedStorage(t *testing.T) {
+	cs := newCertSandbox(t, nil)
+	storage := fileStorage(t)
+	apps := make([]*App, 2)
+	var wg sync.WaitGroup
+	errs := make([]error, len(apps))
+	for i := range apps {
+		apps[i] = &App{Merchants: map[string]*Merchant{"school": testMerchant(t, cs.ts.URL)}}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Each instance has its own storage value on the same directory.
+			errs[i] = apps[i].provision(context.Background(), &certmagic.FileStorage{Path: storage.Path}, zap.NewNop())
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if n := cs.downloads.Load(); n != 1 {
+		t.Errorf("%d instances downloaded, want 1", n)
+	}
+	for i, a := range apps {
+		if got := a.Merchants["school"].PlatformCertificates(); len(got) != 1 {
+			t.Errorf("instance %d has %d certificates", i, len(got))
+		}
+	}
+}
+
+func TestCertificatesRestartOffline(t *testing.T) {
+	c := testCredentials(t)
+	cs := newCertSandbox(t, nil)
+	storage := fileStorage(t)
+	first := &App{Merchants: map[string]*Merchant{"school": testMerchant(t, cs.ts.URL)}}
+	if err := first.provision(context.Background(), storage, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	offline := "http://" + closedAddr(t)
+	for _, age := range []time.Duration{0, 7 * time.Hour} { // fresh, then stale
+		t.Run(age.String(), func(t *testing.T) {
+			if age > 0 {
+				certs := first.Merchants["school"].PlatformCertificates()
+				if err := saveStored(context.Background(), storage, c.mchid, time.Now().Add(-age), false, certs); err != nil {
+					t.Fatal(err)
+				}
+			}
+			core, logs := observer.New(zap.InfoLevel)
+			again := &App{Merchants: map[string]*Merchant{"school": testMerchant(t, offline)}}
+			if err := again.provision(context.Background(), storage, zap.New(core)); err != nil {
+				t.Fatalf("restart without network: %v", err)
+			}
+			if k := again.Merchants["school"].currentKeys(); k.serial != c.platformSerial {
+				t.Errorf("after restart: encrypting with %q", k.serial)
+			}
+			warned := logs.FilterMessageSnippet("failed").Len()
+			if (age > 0) != (warned == 1) {
+				t.Errorf("stored set %s old: %d warnings", age, warned)
+			}
+		})
+	}
+	// No storage and no network: nothing to work with.
+	lost := &App{Merchants: map[string]*Merchant{"school": testMerchant(t, offline)}}
+	if err := lost.provision(context.Background(), fileStorage(t), zap.NewNop()); err == nil {
+		t.Error("no key, no storage, no network: accepted")
+	}
+}
+
+func TestCertificatesWorker(t *testing.T) {
+	cs := newCertSandbox(t, nil)
+	m := testMerchant(t, cs.ts.URL)
+	m.RefreshInterval = 0
+	app := &App{Merchants: map[string]*Merchant{"school": m}}
+	if err := app.provision(context.Background(), fileStorage(t), zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	m.certs.interval = 50 * time.Millisecond
+	if err := app.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for cs.downloads.Load() < 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := app.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	n := cs.downloads.Load()
+	if n < 3 {
+		t.Errorf("%d downloads in 5s with a 50ms interval", n)
+	}
+	time.Sleep(120 * time.Millisecond)
+	if cs.downloads.Load() != n {
+		t.Error("downloads went on after Stop")
+	}
+}
+
+func TestRefreshBackoff(t *testing.T) {
+	for failures, want := range map[int]time.Duration{1: time.Minute, 2: 2 * time.Minute, 4: 8 * time.Minute, 30: DefaultRefreshInterval} {
+		got := retryDelay(failures, DefaultRefreshInterval)
+		if got != want {
+			t.Errorf("after %d failures: %v, want %v", failures, got, want)
+		}
+		if j := jitter(got); j > got || j < got-got/10 {
+			t.Errorf("jitter(%v) = %v", got, j)
+		}
+	}
+}
+
+// closedAddr returns a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	return "127.0.0.1:" + strconv.Itoa(freePort())
+}

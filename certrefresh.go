@@ -1,0 +1,221 @@
+package wechatpay
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+	"go.uber.org/zap"
+)
+
+// Refresh timing. WeChat Pay asks merchants to refresh platform
+// certificates at least every 12 hours; the official Go SDK does it every
+// 24. A failed attempt is retried after firstRetry, doubling up to the
+// refresh interval, so that an outage never turns into a request storm.
+const (
+	// DefaultRefreshInterval is how often platform certificates are
+	// downloaded again.
+	DefaultRefreshInterval = 6 * time.Hour
+	firstRetry             = time.Minute
+	downloadTimeout        = 30 * time.Second
+)
+
+// refreshResult says what a refresh did.
+type refreshResult int
+
+const (
+	refreshAdopted    refreshResult = iota // took a fresh set from storage
+	refreshDownloaded                      // downloaded and stored
+	refreshNotFound                        // WeChat Pay has none (public key only)
+)
+
+// certManager keeps one merchant's downloaded platform certificates: it
+// loads them from storage, downloads them when the stored set is older than
+// the interval (holding the storage lock, so that one instance of a cluster
+// downloads per period), and publishes the set to the merchant.
+type certManager struct {
+	mchid    string
+	storage  certmagic.Storage
+	interval time.Duration
+	now      func() time.Time
+	logger   *zap.Logger
+	download func(ctx context.Context, known []*PlatformCertificate) ([]*PlatformCertificate, error)
+	publish  func([]*PlatformCertificate)
+
+	mu            sync.Mutex
+	current       []*PlatformCertificate
+	notFoundSaid  bool
+	lastErrorSaid string
+}
+
+// certificates returns the set in use, newest first.
+func (c *certManager) certificates() []*PlatformCertificate {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.current
+}
+
+// adopt publishes certs, without the expired ones.
+func (c *certManager) adopt(certs []*PlatformCertificate) {
+	certs = mergeCertificates(c.now(), nil, certs)
+	c.mu.Lock()
+	c.current = certs
+	c.mu.Unlock()
+	c.publish(certs)
+}
+
+// refresh brings the set up to date. Unless force is set, a stored set
+// checked less than an interval ago is adopted as it is. On error the
+// stored (or current) unexpired certificates stay in use.
+func (c *certManager) refresh(ctx context.Context, force bool) (refreshResult, error) {
+	doc, stored, err := loadStored(ctx, c.storage, c.mchid, c.now())
+	if err != nil {
+		c.logger.Warn("platform certificates in storage are unusable; downloading again", zap.Error(err))
+	}
+	if doc != nil {
+		c.adopt(mergeCertificates(c.now(), c.certificates(), stored))
+		if !force && c.fresh(doc) {
+			return c.adoptedResult(doc), nil
+		}
+	}
+
+	if err := c.storage.Lock(ctx, certificatesLock(c.mchid)); err != nil {
+		return 0, err
+	}
+	defer func() {
+		if err := c.storage.Unlock(context.WithoutCancel(ctx), certificatesLock(c.mchid)); err != nil {
+			c.logger.Warn("unlocking platform certificates in storage", zap.Error(err))
+		}
+	}()
+	// Another instance may have downloaded while this one waited.
+	if doc, stored, err = loadStored(ctx, c.storage, c.mchid, c.now()); err == nil && doc != nil {
+		c.adopt(mergeCertificates(c.now(), c.certificates(), stored))
+		if !force && c.fresh(doc) {
+			return c.adoptedResult(doc), nil
+		}
+	}
+
+	known := c.certificates()
+	dctx, cancel := context.WithTimeout(ctx, downloadTimeout)
+	downloaded, err := c.download(dctx, known)
+	cancel()
+	notFound := errors.Is(err, errCertificatesNotFound)
+	if err != nil && !notFound {
+		return 0, err
+	}
+	merged := mergeCertificates(c.now(), known, downloaded)
+	if err := saveStored(ctx, c.storage, c.mchid, c.now(), notFound, merged); err != nil {
+		c.logger.Warn("platform certificates downloaded but not stored", zap.Error(err))
+	}
+	c.adopt(merged)
+	if notFound {
+		c.sayNotFound()
+		return refreshNotFound, nil
+	}
+	c.logger.Info("platform certificates downloaded", zap.Strings("serials", serials(merged)),
+		zap.String("storage", storageLocation(c.storage, certificatesKey(c.mchid))))
+	return refreshDownloaded, nil
+}
+
+func (c *certManager) fresh(doc *storedCertificates) bool {
+	age := c.now().Sub(doc.CheckedAt)
+	return age >= 0 && age < c.interval
+}
+
+func (c *certManager) adoptedResult(doc *storedCertificates) refreshResult {
+	if doc.NotFound {
+		c.sayNotFound()
+		return refreshNotFound
+	}
+	return refreshAdopted
+}
+
+// sayNotFound logs, once per merchant and config, that WeChat Pay has no
+// platform certificate for it: a normal state, not an error.
+func (c *certManager) sayNotFound() {
+	c.mu.Lock()
+	said := c.notFoundSaid
+	c.notFoundSaid = true
+	c.mu.Unlock()
+	if !said {
+		c.logger.Info("WeChat Pay has no platform certificate for this merchant (404 RESOURCE_NOT_EXISTS): it uses the WeChat Pay public key; asking again every refresh interval")
+	}
+}
+
+// run refreshes every interval (with jitter) until ctx ends. After a
+// failure it retries with exponential backoff, up to the interval.
+func (c *certManager) run(ctx context.Context) {
+	failures := 0
+	for {
+		wait := jitter(c.interval)
+		if failures > 0 {
+			wait = jitter(retryDelay(failures, c.interval))
+		}
+		// Wake up when a certificate expires, to stop trusting it.
+		for _, cert := range c.certificates() {
+			if until := cert.NotAfter().Sub(c.now()) + time.Second; until > 0 && until < wait {
+				wait = until
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if _, err := c.refresh(ctx, false); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			failures++
+			c.adopt(c.certificates()) // drop expired ones all the same
+			c.logFailure(err, failures)
+			continue
+		}
+		failures = 0
+	}
+}
+
+// logFailure logs a failed refresh: a warning the first time an error is
+// seen, debug while the same error repeats.
+func (c *certManager) logFailure(err error, failures int) {
+	c.mu.Lock()
+	repeat := c.lastErrorSaid == err.Error()
+	c.lastErrorSaid = err.Error()
+	inUse := len(c.current)
+	c.mu.Unlock()
+	level := c.logger.Warn
+	if repeat {
+		level = c.logger.Debug
+	}
+	level("downloading platform certificates failed; keeping the certificates in use",
+		zap.Error(err), zap.Int("attempt", failures), zap.Int("certificates_in_use", inUse))
+}
+
+// retryDelay is the wait after the given number of failures in a row:
+// firstRetry, doubling, at most the interval.
+func retryDelay(failures int, interval time.Duration) time.Duration {
+	return min(firstRetry<<min(failures-1, 20), interval)
+}
+
+// jitter returns d shortened by up to a tenth, at random, so that instances
+// started together spread their downloads.
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return d
+	}
+	return d - time.Duration(rand.Int64N(int64(d)/10+1))
+}
+
+// serials lists the serials of certs.
+func serials(certs []*PlatformCertificate) []string {
+	out := make([]string, len(certs))
+	for i, c := range certs {
+		out[i] = c.Serial
+	}
+	return out
+}

@@ -1,0 +1,106 @@
+package wechatpay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+)
+
+// storedCertificates is the JSON document a merchant's downloaded platform
+// certificates are kept in, in Caddy's storage.
+type storedCertificates struct {
+	// MchID is the merchant the certificates belong to.
+	MchID string `json:"mchid"`
+	// CheckedAt is when WeChat Pay was last asked successfully (a
+	// download, or its answer that the merchant has none).
+	CheckedAt time.Time `json:"checked_at"`
+	// NotFound records that WeChat Pay answered 404 RESOURCE_NOT_EXISTS
+	// then: the merchant uses the public key only.
+	NotFound bool `json:"not_found,omitempty"`
+	// Certificates are every unexpired certificate known then.
+	Certificates []storedCertificate `json:"certificates"`
+}
+
+// storedCertificate is one kept certificate. Certificates are public: no
+// secret is ever stored here.
+type storedCertificate struct {
+	SerialNo    string    `json:"serial_no"`
+	NotBefore   time.Time `json:"effective_time"`
+	NotAfter    time.Time `json:"expire_time"`
+	Certificate string    `json:"certificate"` // PEM
+}
+
+// certificatesKey is the storage key of a merchant's certificates.
+func certificatesKey(mchid string) string {
+	return "wechatpay/" + mchid + "/platform_certificates.json"
+}
+
+// certificatesLock is the name of the storage lock held while a merchant's
+// certificates are downloaded, so that one instance downloads per period.
+func certificatesLock(mchid string) string {
+	return "wechatpay_" + mchid + "_platform_certificates"
+}
+
+// loadStored reads the stored certificates of mchid; a missing document is
+// (nil, nil). Certificates that no longer parse or have expired are left
+// out.
+func loadStored(ctx context.Context, storage certmagic.Storage, mchid string, now time.Time) (*storedCertificates, []*PlatformCertificate, error) {
+	raw, err := storage.Load(ctx, certificatesKey(mchid))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("loading %s from storage: %w", certificatesKey(mchid), err)
+	}
+	var doc storedCertificates
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, nil, fmt.Errorf("%s in storage is not valid: %w", certificatesKey(mchid), err)
+	}
+	if doc.MchID != mchid {
+		return nil, nil, fmt.Errorf("%s in storage belongs to merchant %s", certificatesKey(mchid), doc.MchID)
+	}
+	var certs []*PlatformCertificate
+	for _, sc := range doc.Certificates {
+		pc, err := parsePlatformCertificate([]byte(sc.Certificate))
+		if err != nil || pc.Serial != sc.SerialNo {
+			continue
+		}
+		certs = append(certs, pc)
+	}
+	return &doc, mergeCertificates(now, nil, certs), nil
+}
+
+// saveStored writes the certificates of mchid.
+func saveStored(ctx context.Context, storage certmagic.Storage, mchid string, checked time.Time, notFound bool, certs []*PlatformCertificate) error {
+	doc := storedCertificates{MchID: mchid, CheckedAt: checked.UTC(), NotFound: notFound, Certificates: []storedCertificate{}}
+	for _, c := range certs {
+		doc.Certificates = append(doc.Certificates, storedCertificate{
+			SerialNo: c.Serial, NotBefore: c.NotBefore().UTC(), NotAfter: c.NotAfter().UTC(), Certificate: c.PEM,
+		})
+	}
+	raw, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := storage.Store(ctx, certificatesKey(mchid), raw); err != nil {
+		return fmt.Errorf("storing %s: %w", certificatesKey(mchid), err)
+	}
+	return nil
+}
+
+// storageLocation describes where a key lives in storage, for people: the
+// file path for the file system storage, else the storage and the key.
+func storageLocation(storage certmagic.Storage, key string) string {
+	if fsys, ok := storage.(*certmagic.FileStorage); ok {
+		return fsys.Filename(key)
+	}
+	if s, ok := storage.(fmt.Stringer); ok {
+		return s.String() + " key " + key
+	}
+	return fmt.Sprintf("%T key %s", storage, key)
+}

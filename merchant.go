@@ -1,0 +1,292 @@
+package wechatpay
+
+import (
+	"context"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/certmagic"
+	"go.uber.org/zap"
+)
+
+// DefaultCertificatesURL is where platform certificates are downloaded
+// from: WeChat Pay's API server.
+const DefaultCertificatesURL = "https://api.mch.weixin.qq.com"
+
+// Merchant is one merchant's credentials, configured once in the global
+// wechatpay app and used by every handler that names it with `merchant`.
+// For a merchant with apiv3_key and no platform_certificate, the app
+// downloads the platform certificates from WeChat Pay, keeps them in
+// Caddy's storage and refreshes them in the background.
+type Merchant struct {
+	// MchID is the merchant number (商户号), digits. Required.
+	MchID string `json:"mchid,omitempty"`
+
+	// SerialNo is the serial of the merchant API certificate, hexadecimal.
+	// Required.
+	SerialNo string `json:"serial_no,omitempty"`
+
+	// PrivateKey is the merchant API private key: a file path or PEM text
+	// (so {env.X} and {file./path} work). Required.
+	PrivateKey string `json:"private_key,omitempty"`
+
+	// APIv3Key is the APIv3 key (APIv3密钥), 32 bytes once placeholders
+	// are resolved: write {env.X} or {file./path}, never the key itself.
+	// It decrypts downloaded platform certificates (and callbacks).
+	APIv3Key string `json:"apiv3_key,omitempty"`
+
+	// WechatPayKeys are the WeChat Pay public key and/or static platform
+	// certificates. A merchant with apiv3_key may leave them out: its
+	// platform certificates are then downloaded.
+	WechatPayKeys
+
+	// DownloadCertificates turns the download of platform certificates
+	// off when false. Default: on for a merchant with apiv3_key and no
+	// platform_certificate.
+	DownloadCertificates *bool `json:"download_certificates,omitempty"`
+
+	// CertificatesURL is the base URL platform certificates are downloaded
+	// from (the path /v3/certificates is added). Default:
+	// https://api.mch.weixin.qq.com.
+	CertificatesURL string `json:"certificates_url,omitempty"`
+
+	// RefreshInterval is how often platform certificates are downloaded
+	// again. Default: 6h.
+	RefreshInterval caddy.Duration `json:"refresh_interval,omitempty"`
+
+	name       string
+	logger     *zap.Logger
+	signer     *RequestSigner
+	privateKey *rsa.PrivateKey
+	apiv3Key   []byte
+	static     *trustedKeys // configured keys; empty when all are downloaded
+	certs      *certManager // nil when nothing is downloaded
+	keys       atomic.Pointer[merchantKeys]
+	now        func() time.Time // time.Now; tests move it
+	// deferRefresh leaves the first refresh to the caller (the CLI).
+	deferRefresh bool
+}
+
+// merchantKeys is one published state of a merchant's WeChat Pay keys. A
+// new value replaces the old one whenever the downloaded set changes, so
+// that readers need no lock.
+type merchantKeys struct {
+	byID      map[string]*rsa.PublicKey // every trusted key
+	verifier  *ResponseVerifier         // verifies under byID
+	encrypter *FieldEncrypter           // nil when no key can encrypt
+	serial    string                    // Wechatpay-Serial: the encrypting key
+}
+
+// Name returns the merchant's name in the app's configuration.
+func (m *Merchant) Name() string { return m.name }
+
+// Signer returns the request signer of the merchant.
+func (m *Merchant) Signer() *RequestSigner { return m.signer }
+
+// Verifier returns a verifier trusting the merchant's keys as they are now:
+// call it for each answer or callback, since downloaded certificates change.
+func (m *Merchant) Verifier() *ResponseVerifier { return m.currentKeys().verifier }
+
+// PlatformCertificates returns the downloaded platform certificates in use,
+// newest first; nil when none are downloaded.
+func (m *Merchant) PlatformCertificates() []*PlatformCertificate {
+	if m.certs == nil {
+		return nil
+	}
+	return m.certs.certificates()
+}
+
+// currentKeys returns the keys in use.
+func (m *Merchant) currentKeys() *merchantKeys { return m.keys.Load() }
+
+// apiv3 returns the APIv3 key bytes, or nil when none is configured. It is
+// a secret: never log it.
+func (m *Merchant) apiv3() []byte { return m.apiv3Key }
+
+// downloads reports whether the merchant's platform certificates are
+// downloaded.
+func (m *Merchant) downloads() bool {
+	return m.apiv3Key != nil && len(m.PlatformCertificate) == 0 &&
+		(m.DownloadCertificates == nil || *m.DownloadCertificates)
+}
+
+// checkName checks a merchant name: letters, digits, '-', '_' and '.'.
+func checkName(name string) error {
+	if name == "" || strings.Trim(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != "" {
+		return fmt.Errorf("merchant name %q: use letters, digits, '-', '_' and '.'", name)
+	}
+	return nil
+}
+
+// provision resolves and loads the merchant's keys. It loads downloaded
+// certificates from storage, and downloads them when the stored set is
+// missing or stale (an error only when the merchant then has no WeChat Pay
+// key at all). Errors name the option and never quote key material.
+func (m *Merchant) provision(ctx context.Context, name string, storage certmagic.Storage, logger *zap.Logger) error {
+	m.name, m.logger = name, logger
+	if m.now == nil {
+		m.now = time.Now
+	}
+	// The handler's own checks and loading, with the merchant's options.
+	h := &Handler{MchID: m.MchID, SerialNo: m.SerialNo, PrivateKey: m.PrivateKey, logger: logger}
+	creds, err := h.resolveCredentials()
+	if err != nil {
+		return err
+	}
+	if err := h.checkOptions(creds); err != nil {
+		return err
+	}
+	h.warnIfExposed("private_key", m.PrivateKey, creds.privateKey)
+	key, err := LoadPrivateKey(creds.privateKey)
+	if err != nil {
+		return fmt.Errorf("private_key: %w", err)
+	}
+	m.privateKey = key
+	m.signer = &RequestSigner{MchID: creds.mchid, SerialNo: strings.ToUpper(creds.serialNo), Key: key}
+
+	if err := m.loadAPIv3Key(); err != nil {
+		return err
+	}
+	if err := m.loadStatic(); err != nil {
+		return err
+	}
+	m.publish(nil)
+	if !m.downloads() {
+		if m.static.empty() {
+			return errors.New("public_key (with public_key_id) or platform_certificate is required, or apiv3_key to download platform certificates")
+		}
+		return nil
+	}
+	return m.startCertificates(ctx, storage)
+}
+
+// loadAPIv3Key resolves and checks apiv3_key.
+func (m *Merchant) loadAPIv3Key() error {
+	v, err := resolvePlaceholder("apiv3_key", m.APIv3Key)
+	if err != nil || v == "" {
+		return err
+	}
+	if len(v) != APIv3KeySize {
+		return fmt.Errorf("apiv3_key must be %d bytes (the APIv3 key set in the merchant platform), got %d bytes", APIv3KeySize, len(v))
+	}
+	if !strings.Contains(m.APIv3Key, "{") {
+		m.logger.Warn("apiv3_key is written literally in the configuration, which Caddy's admin API serves; use {env.X} or {file./path}")
+	}
+	m.apiv3Key = []byte(v)
+	return nil
+}
+
+// loadStatic loads the configured WeChat Pay keys; none is fine when
+// platform certificates are downloaded.
+func (m *Merchant) loadStatic() error {
+	k := m.WechatPayKeys
+	if k.PublicKey == "" && k.PublicKeyID == "" && len(k.PlatformCertificate) == 0 {
+		if k.WechatpaySerial != "" {
+			return errors.New("wechatpay_serial needs public_key or platform_certificate")
+		}
+		m.static = &trustedKeys{byID: map[string]*rsa.PublicKey{}}
+		return nil
+	}
+	t, err := k.load(m.logger)
+	if err != nil {
+		return err
+	}
+	m.static = t
+	return nil
+}
+
+func (t *trustedKeys) empty() bool { return t == nil || len(t.order) == 0 }
+
+// startCertificates sets up the certificate manager and brings the
+// certificates up to date.
+func (m *Merchant) startCertificates(ctx context.Context, storage certmagic.Storage) error {
+	base := m.CertificatesURL
+	if base == "" {
+		base = DefaultCertificatesURL
+	}
+	u, err := url.Parse(strings.TrimSuffix(base, "/") + CertificatesPath)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("certificates_url: %q is not an http(s) URL", base)
+	}
+	if m.RefreshInterval < 0 {
+		return errors.New("refresh_interval must not be negative")
+	}
+	interval := time.Duration(m.RefreshInterval)
+	if interval == 0 {
+		interval = DefaultRefreshInterval
+	}
+	aead, err := NewNotificationAEAD(m.apiv3Key) // the same AES-256-GCM as callbacks
+	if err != nil {
+		return fmt.Errorf("apiv3_key: %w", err)
+	}
+	client := &http.Client{Timeout: downloadTimeout}
+	m.certs = &certManager{
+		mchid:    m.signer.MchID,
+		storage:  storage,
+		interval: interval,
+		now:      m.now,
+		logger:   m.logger,
+		publish:  m.publish,
+	}
+	m.certs.download = func(ctx context.Context, known []*PlatformCertificate) ([]*PlatformCertificate, error) {
+		d := &certificateDownload{client: client, url: u.String(), signer: m.signer, aead: aead,
+			now: m.certs.now, anchors: m.static.byID, known: known}
+		switch {
+		case !m.static.empty():
+			d.serial = m.static.chosen
+		case len(known) > 0:
+			d.serial = known[0].Serial
+		}
+		return d.run(ctx)
+	}
+	if m.deferRefresh {
+		return nil
+	}
+	res, err := m.certs.refresh(ctx, false)
+	if err == nil && m.currentKeys().encrypter == nil && res == refreshNotFound {
+		return errors.New("WeChat Pay has no platform certificate for this merchant (it uses the WeChat Pay public key): configure public_key_id and public_key")
+	}
+	if err == nil {
+		return nil
+	}
+	if m.currentKeys().encrypter == nil {
+		return fmt.Errorf("downloading platform certificates from %s: %w (and no WeChat Pay key is configured or stored)", u.Host, err)
+	}
+	m.logger.Warn("downloading platform certificates failed; using the keys configured or stored, retrying in the background",
+		zap.Error(err))
+	return nil
+}
+
+// publish makes the configured keys plus downloaded certificates the keys
+// in use. The configured choice (public key, or wechatpay_serial) encrypts;
+// without one the newest certificate in effect does.
+func (m *Merchant) publish(downloaded []*PlatformCertificate) {
+	k := &merchantKeys{byID: make(map[string]*rsa.PublicKey, len(m.static.byID)+len(downloaded))}
+	for id, key := range m.static.byID {
+		k.byID[id] = key
+	}
+	for _, c := range downloaded {
+		if _, configured := k.byID[c.Serial]; !configured {
+			k.byID[c.Serial] = c.key()
+		}
+	}
+	k.serial = m.static.chosen
+	if m.static.empty() {
+		k.serial = ""
+		if c := newestEffective(m.now(), downloaded); c != nil {
+			k.serial = c.Serial
+		}
+	}
+	if k.serial != "" {
+		k.encrypter = &FieldEncrypter{Key: k.byID[k.serial]}
+	}
+	k.verifier = NewResponseVerifier(k.byID)
+	m.keys.Store(k)
+}
