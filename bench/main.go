@@ -1,0 +1,272 @@
+// Command bench measures what the wechatpay handler costs on top of the
+// unavoidable crypto of a presign request (one RSA-2048 signature, five
+// RSA-OAEP-SHA1 encryptions, one signature verification).
+//
+//	go run ./bench            # full run, about 3-4 minutes
+//	go run ./bench --quick    # smoke test, about 20 seconds
+//
+// It builds Caddy with the module from this working tree (bench/caddybin)
+// and the peer proxy (bench/peer), then runs closed-loop load with N clients
+// for T seconds against, in turn and interleaved over R rounds:
+//
+//  1. floor:  the per-request crypto alone, in-process, no HTTP;
+//  2. caddy:  plain Caddy reverse_proxy, no wechatpay handler;
+//  3. peer:   httputil.ReverseProxy + gjson/sjson + wechatpay-go v0.2.20;
+//  4. module: Caddy with the wechatpay handler before reverse_proxy.
+//
+// The server under test (and the floor process) is pinned to one core with
+// taskset and GOMAXPROCS=1; the load generator and the upstream stand-in
+// (bench/upstream, which caches its signed answer per second) share another
+// core. A fresh server process serves every run, so its VmHWM is the run's
+// peak RSS, and its utime+stime over the measured window divided by the
+// requests completed in it is the CPU time per request.
+//
+// Then an RSS phase (256 clients, plain Caddy vs module) and a claims phase
+// (256 connections that claim a 1 MiB body, send 1 KiB and stall) show the
+// memory goals. It prints one table with the ratios and goals, writes the
+// raw results to bench/out/ and the chart to docs/bench.svg.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/sandbox"
+)
+
+type options struct {
+	Clients     int           `json:"clients"`
+	Duration    time.Duration `json:"duration"`
+	Warmup      time.Duration `json:"warmup"`
+	Rounds      int           `json:"rounds"`
+	Paced       bool          `json:"paced"`
+	RSS         bool          `json:"rss"`
+	RSSClients  int           `json:"rss_clients"`
+	RSSDuration time.Duration `json:"rss_duration"`
+	Claims      bool          `json:"claims"`
+	ClaimsConns int           `json:"claims_conns"`
+	ClaimsStall time.Duration `json:"claims_stall"`
+	Quick       bool          `json:"quick"`
+	Profile     bool          `json:"profile"`
+	ProfileTime time.Duration `json:"profile_duration"`
+	ServerCPU   int           `json:"server_cpu"`
+	ClientCPU   int           `json:"client_cpu"`
+	Caddy       string        `json:"caddy"`
+	SVG         string        `json:"-"`
+	Out         string        `json:"-"`
+	Rows        string        `json:"rows"`
+}
+
+const pinnedEnv = "CADDY_WECHATPAY_BENCH_PINNED"
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == floorCommand {
+		floorMain(os.Args[2:])
+		return
+	}
+	var o options
+	flag.IntVar(&o.Clients, "c", 32, "concurrent closed-loop clients for the throughput rows")
+	flag.DurationVar(&o.Duration, "t", 10*time.Second, "measured time of each run")
+	flag.DurationVar(&o.Warmup, "warmup", 2*time.Second, "warm-up before each measured window")
+	flag.IntVar(&o.Rounds, "rounds", 3, "rounds of interleaved runs (floor, caddy, peer, module); medians are printed")
+	flag.BoolVar(&o.Paced, "paced", true, "also run plain Caddy paced to the module's request rate (diagnostic row: proxy cost at that rate)")
+	flag.BoolVar(&o.RSS, "rss", true, "run the RSS phase: plain Caddy vs module under -rss-clients clients")
+	flag.IntVar(&o.RSSClients, "rss-clients", 256, "clients of the RSS phase")
+	flag.DurationVar(&o.RSSDuration, "rss-t", 10*time.Second, "measured time of each RSS-phase run")
+	flag.BoolVar(&o.Claims, "claims", true, "run the claims phase: connections that claim a max_body-sized body, send 1 KiB and stall")
+	flag.IntVar(&o.ClaimsConns, "claims-conns", 256, "connections of the claims phase")
+	flag.DurationVar(&o.ClaimsStall, "claims-stall", 3*time.Second, "how long the claims-phase connections stall")
+	flag.BoolVar(&o.Quick, "quick", false, "smoke test (~20 s): 1 round of 2 s runs, short RSS and claims phases")
+	flag.BoolVar(&o.Profile, "profile", false, "also profile plain Caddy and the module (pprof CPU + allocs via the admin endpoint) into bench/out/profile/")
+	flag.DurationVar(&o.ProfileTime, "profile-t", 20*time.Second, "length of each profiled run")
+	flag.IntVar(&o.ServerCPU, "server-cpu", 1, "CPU the server under test and the floor are pinned to")
+	flag.IntVar(&o.ClientCPU, "client-cpu", 0, "CPU the load generator and the upstream stand-in are pinned to")
+	flag.StringVar(&o.Caddy, "caddy", "", "Caddy binary with the module (default: build bench/caddybin from this tree)")
+	flag.StringVar(&o.SVG, "svg", "docs/bench.svg", "where to write the chart (\"\" for none)")
+	flag.StringVar(&o.Out, "out", "bench/out", "directory for binaries, logs, profiles and JSON results")
+	from := flag.String("from", "", "print the table and write the chart from a saved results JSON (bench/out/results-*.json) instead of running")
+	flag.StringVar(&o.Rows, "rows", "floor,caddy,peer,module", "rows of the throughput table, in order")
+	flag.Parse()
+	if o.Quick {
+		setIfDefault := func(name string, set func()) {
+			explicit := false
+			flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == name })
+			if !explicit {
+				set()
+			}
+		}
+		setIfDefault("t", func() { o.Duration = 2 * time.Second })
+		setIfDefault("warmup", func() { o.Warmup = 500 * time.Millisecond })
+		setIfDefault("rounds", func() { o.Rounds = 1 })
+		setIfDefault("rss-t", func() { o.RSSDuration = 1500 * time.Millisecond })
+		setIfDefault("claims-stall", func() { o.ClaimsStall = 1500 * time.Millisecond })
+	}
+	if o.Rounds < 1 || o.Clients < 1 || o.Duration <= 0 {
+		fatalf("bench: -rounds, -c and -t must be positive")
+	}
+
+	root, err := repoRoot()
+	if err != nil {
+		fatalf("bench: %v", err)
+	}
+	if err := os.Chdir(root); err != nil {
+		fatalf("bench: %v", err)
+	}
+	o.Out = absPath(o.Out)
+	if o.SVG != "" {
+		o.SVG = absPath(o.SVG)
+	}
+
+	if *from != "" {
+		rerender(*from, o.SVG)
+		return
+	}
+	if os.Getenv(pinnedEnv) == "" {
+		prepare(&o)
+		pinSelf(o)
+		// pinSelf returns only when taskset is missing: run unpinned.
+	}
+	run(o)
+}
+
+// prepare builds the binaries and the throwaway credentials, before the
+// process pins itself to the client core.
+func prepare(o *options) {
+	bin := filepath.Join(o.Out, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		fatalf("bench: %v", err)
+	}
+	if o.Caddy == "" {
+		step("building Caddy with the wechatpay module (bench/caddybin)")
+		goBuild(filepath.Join(bin, "caddy"), "./bench/caddybin")
+	}
+	step("building the peer (bench/peer)")
+	goBuild(filepath.Join(bin, "peer"), "./bench/peer")
+	if _, err := sandbox.LoadOrGenerateCredentials(filepath.Join(o.Out, "creds"), ""); err != nil {
+		fatalf("bench: throwaway credentials: %v", err)
+	}
+}
+
+func goBuild(out, pkg string) {
+	start := time.Now()
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fatalf("bench: go build %s: %v", pkg, err)
+	}
+	fmt.Fprintf(os.Stderr, "        built %s in %.1fs\n", pkg, time.Since(start).Seconds())
+}
+
+// pinSelf re-executes this program under taskset on the client core with
+// GOMAXPROCS=1, so that the load generator and the upstream stand-in never
+// run on the server's core.
+func pinSelf(o options) {
+	taskset, err := exec.LookPath("taskset")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: taskset not found: running unpinned, single-core figures will be meaningless")
+		return
+	}
+	self, err := os.Executable()
+	if err != nil {
+		fatalf("bench: %v", err)
+	}
+	args := append([]string{"taskset", "-c", strconv.Itoa(o.ClientCPU), self}, os.Args[1:]...)
+	if o.Caddy == "" {
+		args = append(args, "-caddy", filepath.Join(o.Out, "bin", "caddy"))
+	}
+	env := append(os.Environ(), pinnedEnv+"=1", "GOMAXPROCS=1")
+	fatalf("bench: exec taskset: %v", syscall.Exec(taskset, args, env))
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && strings.Contains(string(data), "module github.com/caddy-wechatpay/caddy-wechatpay\n") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("run from inside the caddy-wechatpay checkout")
+		}
+		dir = parent
+	}
+}
+
+func absPath(p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		fatalf("bench: %v", err)
+	}
+	return a
+}
+
+func step(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+}
+
+func fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, format+"\n", args...)
+	stopAll()
+	os.Exit(1)
+}
+
+// machine describes where the figures come from.
+type machine struct {
+	CPU       string `json:"cpu"`
+	Cores     int    `json:"cores"`
+	Kernel    string `json:"kernel"`
+	Go        string `json:"go"`
+	Date      string `json:"date"`
+	LoadAvg   string `json:"loadavg_at_start"`
+	ServerCPU int    `json:"server_cpu"`
+	ClientCPU int    `json:"client_cpu"`
+}
+
+func describeMachine(o options) machine {
+	m := machine{Cores: runtime.NumCPU(), Go: runtime.Version(), Date: time.Now().Format("2006-01-02 15:04 MST"),
+		ServerCPU: o.ServerCPU, ClientCPU: o.ClientCPU}
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if n, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = "Linux " + strings.TrimSpace(string(n))
+	}
+	if l, err := os.ReadFile("/proc/loadavg"); err == nil {
+		f := strings.Fields(string(l))
+		if len(f) >= 3 {
+			m.LoadAvg = strings.Join(f[:3], " ")
+		}
+	}
+	if out, err := exec.Command("nproc", "--all").Output(); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(out))); err == nil {
+			m.Cores = n
+		}
+	}
+	return m
+}
+
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
