@@ -649,14 +649,14 @@ func TestProvisionSuccess(t *testing.T) {
 			if h.signer.MchID != c.mchid || h.signer.SerialNo != c.serialNo {
 				t.Errorf("signer mchid %q serial %q", h.signer.MchID, h.signer.SerialNo)
 			}
-			if h.serial != tc.serial {
-				t.Errorf("Wechatpay-Serial = %q, want %q", h.serial, tc.serial)
+			if h.keys().serial != tc.serial {
+				t.Errorf("Wechatpay-Serial = %q, want %q", h.keys().serial, tc.serial)
 			}
 			wantKey := &c.wechatpayKey.PublicKey
 			if tc.serial == c.platformSerial {
 				wantKey = &c.platformKey.PublicKey
 			}
-			if !h.encrypter.Key.Equal(wantKey) {
+			if !h.keys().encrypter.Key.Equal(wantKey) {
 				t.Error("fields would be encrypted under the wrong key")
 			}
 			if h.MaxBody != defaultMaxBody {

@@ -86,9 +86,8 @@ func (h *Handler) loadKeys(c *credentials) (*rsa.PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	h.serial = trusted.chosen
-	h.encrypter = &FieldEncrypter{Key: trusted.byID[h.serial]}
-	h.verifier = NewResponseVerifier(trusted.byID)
+	static := newKeySet(trusted.byID, trusted.chosen)
+	h.keys = func() *keySet { return static }
 	return key, nil
 }
 

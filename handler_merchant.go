@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
 )
@@ -14,14 +13,6 @@ import (
 // WeChat Pay key (every downloaded certificate expired, say).
 var errNoMerchantKey = &apiError{status: http.StatusServiceUnavailable, code: CodeProxyError,
 	message: "no WeChat Pay key is available for this merchant yet"}
-
-// merchantView is the handler as it serves with one state of its merchant's
-// keys. It is rebuilt only when the app publishes new keys, so a request
-// costs one atomic load and a comparison.
-type merchantView struct {
-	keys *merchantKeys
-	h    *Handler
-}
 
 // useMerchant sets the handler up with the keys of the merchant it names
 // and returns the merchant's private key. Key options written in the
@@ -49,30 +40,7 @@ func (h *Handler) useMerchant(ctx caddy.Context) (*rsa.PrivateKey, error) {
 	if err := h.checkOptions(&credentials{mchid: m.signer.MchID, serialNo: m.signer.SerialNo, privateKey: "merchant"}); err != nil {
 		return nil, err
 	}
-	h.merchant = m
-	h.view = new(atomic.Pointer[merchantView])
 	h.signer = m.signer
-	k := m.currentKeys()
-	h.encrypter, h.serial, h.verifier = k.encrypter, k.serial, k.verifier
-	if h.encrypter == nil {
-		h.encrypter = &FieldEncrypter{} // Validate wants one; requests check the merchant's keys
-	}
+	h.keys = m.currentKeys
 	return m.privateKey, nil
-}
-
-// withMerchantKeys returns the handler with its merchant's current keys, or
-// nil when the merchant has no key that can encrypt.
-func (h *Handler) withMerchantKeys() *Handler {
-	k := h.merchant.currentKeys()
-	if v := h.view.Load(); v != nil && v.keys == k {
-		return v.h
-	}
-	if k.encrypter == nil {
-		return nil
-	}
-	c := *h
-	c.encrypter, c.serial, c.verifier = k.encrypter, k.serial, k.verifier
-	c.merchant, c.view = nil, nil
-	h.view.Store(&merchantView{keys: k, h: &c})
-	return &c
 }

@@ -68,20 +68,10 @@ type Merchant struct {
 	apiv3Key   []byte
 	static     *trustedKeys // configured keys; empty when all are downloaded
 	certs      *certManager // nil when nothing is downloaded
-	keys       atomic.Pointer[merchantKeys]
+	keys       atomic.Pointer[keySet]
 	now        func() time.Time // time.Now; tests move it
 	// deferRefresh leaves the first refresh to the caller (the CLI).
 	deferRefresh bool
-}
-
-// merchantKeys is one published state of a merchant's WeChat Pay keys. A
-// new value replaces the old one whenever the downloaded set changes, so
-// that readers need no lock.
-type merchantKeys struct {
-	byID      map[string]*rsa.PublicKey // every trusted key
-	verifier  *ResponseVerifier         // verifies under byID
-	encrypter *FieldEncrypter           // nil when no key can encrypt
-	serial    string                    // Wechatpay-Serial: the encrypting key
 }
 
 // Name returns the merchant's name in the app's configuration.
@@ -104,7 +94,7 @@ func (m *Merchant) PlatformCertificates() []*PlatformCertificate {
 }
 
 // currentKeys returns the keys in use.
-func (m *Merchant) currentKeys() *merchantKeys { return m.keys.Load() }
+func (m *Merchant) currentKeys() *keySet { return m.keys.Load() }
 
 // apiv3 returns the APIv3 key bytes, or nil when none is configured. It is
 // a secret: never log it.
@@ -268,7 +258,7 @@ func (m *Merchant) startCertificates(ctx context.Context, storage certmagic.Stor
 // in use. The configured choice (public key, or wechatpay_serial) encrypts;
 // without one the newest certificate in effect does.
 func (m *Merchant) publish(downloaded []*PlatformCertificate) {
-	k := &merchantKeys{byID: make(map[string]*rsa.PublicKey, len(m.static.byID)+len(downloaded))}
+	k := &keySet{byID: make(map[string]*rsa.PublicKey, len(m.static.byID)+len(downloaded))}
 	for id, key := range m.static.byID {
 		k.byID[id] = key
 	}
@@ -284,9 +274,5 @@ func (m *Merchant) publish(downloaded []*PlatformCertificate) {
 			k.serial = c.Serial
 		}
 	}
-	if k.serial != "" {
-		k.encrypter = &FieldEncrypter{Key: k.byID[k.serial]}
-	}
-	k.verifier = NewResponseVerifier(k.byID)
-	m.keys.Store(k)
+	m.keys.Store(newKeySet(k.byID, k.serial))
 }

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -94,15 +93,11 @@ type Handler struct {
 
 	logger    *zap.Logger
 	signer    *RequestSigner
-	encrypter *FieldEncrypter
-	serial    string // Wechatpay-Serial: the ID or serial of the encryption key
-	verifier  *ResponseVerifier
 	decrypter *FieldDecrypter
 	skip      []string // path prefixes answered unsigned
 	routes    routeTable
 	userAgent string
-	merchant  *Merchant                     // with Merchant set
-	view      *atomic.Pointer[merchantView] // the handler with the merchant's current keys
+	keys      func() *keySet // the WeChat Pay keys in use now
 }
 
 // unsignedDownloads are the paths whose answers WeChat Pay does not sign.
@@ -183,7 +178,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 // Validate checks the provisioned handler.
 func (h *Handler) Validate() error {
-	if h.signer == nil || h.encrypter == nil {
+	if h.signer == nil || h.keys == nil {
 		return errors.New("wechatpay handler is not provisioned")
 	}
 	return nil
@@ -193,13 +188,9 @@ func (h *Handler) Validate() error {
 // handler, which is reverse_proxy.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	start := time.Now()
-	if h.merchant != nil {
-		// Downloaded platform certificates change while Caddy runs.
-		current := h.withMerchantKeys()
-		if current == nil {
-			return h.refuse(w, r, errNoMerchantKey)
-		}
-		h = current
+	keys := h.keys() // a merchant's downloaded certificates change while Caddy runs
+	if keys.encrypter == nil {
+		return h.refuse(w, r, errNoMerchantKey)
 	}
 	if ae := checkAPIPath(r.URL, h.AllowPaths); ae != nil {
 		return h.refuse(w, r, ae)
@@ -211,11 +202,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	defer release(body)
 
 	rt := h.routes.lookup(r.Method, r.URL.Path)
-	out, encrypted, ae := h.encryptRequest(r, rt, body.Bytes())
+	out, encrypted, ae := encryptRequest(r, rt, body.Bytes(), keys.encrypter)
 	if ae != nil {
 		return h.refuse(w, r, ae)
 	}
-	if err := h.signRequest(r, out); err != nil {
+	if err := h.signRequest(r, out, keys.serial); err != nil {
 		return h.refuse(w, r, &apiError{status: http.StatusInternalServerError, code: CodeProxyError, message: "signing the request failed"})
 	}
 
@@ -230,7 +221,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if ae := proxyInto(resp, r, next); ae != nil {
 		return h.refuse(w, r, ae)
 	}
-	answer, ae := h.deliverVerified(w, resp, rt)
+	answer, ae := h.deliverVerified(w, resp, rt, keys.verifier)
 	if ae != nil {
 		return h.refuse(w, r, ae)
 	}
@@ -244,7 +235,7 @@ func (h *Handler) verifying() bool { return h.VerifyResponses == nil || *h.Verif
 // returns the refusal to send instead; the unverified body is never written.
 // Unsigned error answers (from a gateway in front of WeChat Pay, say) pass
 // unchanged: their status already tells the app that the call failed.
-func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse, rt *route) (string, *apiError) {
+func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse, rt *route, verifier *ResponseVerifier) (string, *apiError) {
 	if resp.overflow {
 		return "", &apiError{status: http.StatusBadGateway, code: CodeResponseTooLarge, message: "WeChat Pay's answer is too large to verify"}
 	}
@@ -269,7 +260,7 @@ func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse,
 		}
 		return "", &apiError{status: resp.status, code: CodeUpstreamError, message: msg}
 	}
-	if err := h.verifier.Verify(resp.header, body); err != nil {
+	if err := verifier.Verify(resp.header, body); err != nil {
 		ve := err.(*VerifyError)
 		h.logger.Error("WeChat Pay's answer failed verification",
 			zap.String("code", ve.Code), zap.String("reason", ve.Reason),

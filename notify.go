@@ -54,11 +54,17 @@ var signatureHeaders = []string{"Wechatpay-Signature", "Wechatpay-Timestamp", "W
 // JSON configuration of the `wechatpay_notify` handler; the Caddyfile
 // directive of the same name sets the same fields.
 type NotifyHandler struct {
+	// Merchant names a merchant of the global wechatpay app, whose APIv3
+	// key and WeChat Pay keys (downloaded platform certificates included)
+	// the handler then uses. With it, apiv3_key and the key options must
+	// be left out.
+	Merchant string `json:"merchant,omitempty"`
+
 	// APIv3Key is the merchant's APIv3 key (APIv3密钥), exactly 32 bytes
 	// once placeholders are resolved. Write a placeholder such as
 	// {env.WECHATPAY_APIV3_KEY} or {file./etc/wechatpay/apiv3_key.txt}: a
 	// literal key in the JSON config would be served by Caddy's admin API.
-	// Required.
+	// Required unless Merchant is set.
 	APIv3Key string `json:"apiv3_key,omitempty"`
 
 	// WechatPayKeys are the WeChat Pay public key and/or platform
@@ -77,11 +83,11 @@ type NotifyHandler struct {
 	// every verified delivery.
 	Dedup *bool `json:"dedup,omitempty"`
 
-	logger   *zap.Logger
-	verifier *ResponseVerifier
-	aead     cipher.AEAD
-	store    *dedupStore // nil when dedup is off
-	stop     context.CancelFunc
+	logger *zap.Logger
+	keys   func() *keySet // the WeChat Pay keys callbacks verify under, now
+	aead   cipher.AEAD
+	store  *dedupStore // nil when dedup is off
+	stop   context.CancelFunc
 }
 
 // CaddyModule returns the Caddy module information.
@@ -105,39 +111,78 @@ func (h *NotifyHandler) Provision(ctx caddy.Context) error {
 	if h.MaxBody == 0 {
 		h.MaxBody = defaultNotifyMaxBody
 	}
-	key, err := resolvePlaceholder("apiv3_key", h.APIv3Key)
-	if err != nil {
-		return err
+	var scope string
+	if h.Merchant != "" {
+		var err error
+		if scope, err = h.useMerchant(ctx); err != nil {
+			return err
+		}
+	} else {
+		var err error
+		if scope, err = h.useInlineKeys(); err != nil {
+			return err
+		}
 	}
-	if key == "" {
-		return errors.New("apiv3_key is required: the merchant's APIv3 key, which decrypts callbacks")
-	}
-	if len(key) != APIv3KeySize {
-		return fmt.Errorf("apiv3_key must be %d bytes (the APIv3 key set in the merchant platform), got %d bytes", APIv3KeySize, len(key))
-	}
-	if !strings.Contains(h.APIv3Key, "{") {
-		h.logger.Warn("apiv3_key is written literally in the configuration, which Caddy's admin API serves; use {env.X} or {file./path}")
-	}
-	if h.aead, err = NewNotificationAEAD([]byte(key)); err != nil {
-		return fmt.Errorf("apiv3_key: %w", err)
-	}
-	trusted, err := h.WechatPayKeys.load(h.logger)
-	if err != nil {
-		return err
-	}
-	h.verifier = NewResponseVerifier(trusted.byID)
 
 	if h.Dedup == nil || *h.Dedup {
 		// The scope keeps the records of different merchants apart in a
-		// shared storage: the merchant's public key ID (or, without one,
-		// its first platform certificate serial) is public and per
+		// shared storage: the merchant number, or for inline keys the
+		// public key ID (or first certificate serial): public and per
 		// merchant, unlike anything derived from the APIv3 key.
-		h.store = &dedupStore{storage: ctx.Storage(), scope: trusted.order[0], now: time.Now}
+		h.store = &dedupStore{storage: ctx.Storage(), scope: scope, now: time.Now}
 		sweepCtx, cancel := context.WithCancel(context.Background())
 		h.stop = cancel
 		go h.sweepLoop(sweepCtx)
 	}
 	return nil
+}
+
+// useMerchant takes the APIv3 key and the WeChat Pay keys from the app's
+// merchant, and returns the dedup scope.
+func (h *NotifyHandler) useMerchant(ctx caddy.Context) (string, error) {
+	if h.APIv3Key != "" || h.PublicKeyID != "" || h.PublicKey != "" || len(h.PlatformCertificate) > 0 {
+		return "", fmt.Errorf("merchant %q: apiv3_key and the key options belong in the merchant's block of the global wechatpay app; with merchant set, write none in the handler", h.Merchant)
+	}
+	m, err := lookupMerchant(ctx, h.Merchant)
+	if err != nil {
+		return "", err
+	}
+	if m.apiv3() == nil {
+		return "", fmt.Errorf("merchant %q has no apiv3_key, which decrypts callbacks", h.Merchant)
+	}
+	if h.aead, err = NewNotificationAEAD(m.apiv3()); err != nil {
+		return "", fmt.Errorf("merchant %q: apiv3_key: %w", h.Merchant, err)
+	}
+	h.keys = m.currentKeys
+	return m.Signer().MchID, nil
+}
+
+// useInlineKeys loads the handler's own apiv3_key and WeChat Pay keys, and
+// returns the dedup scope.
+func (h *NotifyHandler) useInlineKeys() (string, error) {
+	key, err := resolvePlaceholder("apiv3_key", h.APIv3Key)
+	if err != nil {
+		return "", err
+	}
+	if key == "" {
+		return "", errors.New("apiv3_key is required: the merchant's APIv3 key, which decrypts callbacks")
+	}
+	if len(key) != APIv3KeySize {
+		return "", fmt.Errorf("apiv3_key must be %d bytes (the APIv3 key set in the merchant platform), got %d bytes", APIv3KeySize, len(key))
+	}
+	if !strings.Contains(h.APIv3Key, "{") {
+		h.logger.Warn("apiv3_key is written literally in the configuration, which Caddy's admin API serves; use {env.X} or {file./path}")
+	}
+	if h.aead, err = NewNotificationAEAD([]byte(key)); err != nil {
+		return "", fmt.Errorf("apiv3_key: %w", err)
+	}
+	trusted, err := h.WechatPayKeys.load(h.logger)
+	if err != nil {
+		return "", err
+	}
+	static := newKeySet(trusted.byID, "")
+	h.keys = func() *keySet { return static }
+	return trusted.order[0], nil
 }
 
 // sweepLoop deletes expired dedup records a minute after start, then hourly,
@@ -169,7 +214,7 @@ func (h *NotifyHandler) Cleanup() error {
 
 // Validate checks the provisioned handler.
 func (h *NotifyHandler) Validate() error {
-	if h.verifier == nil || h.aead == nil {
+	if h.keys == nil || h.aead == nil {
 		return errors.New("wechatpay_notify handler is not provisioned")
 	}
 	return nil
@@ -203,7 +248,7 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 		return h.refuse(w, r, body, &notifyRefusal{http.StatusUnauthorized, "SIGNATURE_TYPE_UNSUPPORTED",
 			"Wechatpay-Signature-Type " + strconv.Quote(truncate(st, 40)) + " is not " + NotificationSignatureType})
 	}
-	if err := h.verifier.Verify(r.Header, body); err != nil {
+	if err := h.keys().verifier.Verify(r.Header, body); err != nil {
 		ve := err.(*VerifyError)
 		return h.refuse(w, r, body, &notifyRefusal{http.StatusUnauthorized, ve.Code, "signature verification failed: " + ve.Reason})
 	}

@@ -21,6 +21,7 @@ func parseNotifyCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
 //
 //	wechatpay_notify {
+//		merchant             <name>                   # a merchant of the global wechatpay app, instead of the key options
 //		apiv3_key            <key placeholder>        # e.g. {env.WECHATPAY_APIV3_KEY}
 //		public_key_id        <PUB_KEY_ID_...>
 //		public_key           <path or PEM>
@@ -55,7 +56,7 @@ func (h *NotifyHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		seen[option] = true
 		var v string
 		switch option {
-		case "apiv3_key", "max_body", "dedup":
+		case "merchant", "apiv3_key", "max_body", "dedup":
 			if !d.NextArg() {
 				return d.ArgErr()
 			}
@@ -67,6 +68,8 @@ func (h *NotifyHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.Errf("unrecognized wechatpay_notify option %q", option)
 		}
 		switch option {
+		case "merchant":
+			h.Merchant = v
 		case "apiv3_key":
 			h.APIv3Key = v
 		case "max_body":

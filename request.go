@@ -17,7 +17,7 @@ const modulePath = "github.com/caddy-wechatpay/caddy-wechatpay"
 // encryptRequest encrypts the sensitive body fields and query parameters of
 // the route, rewriting r's query in place, and returns the body to send and
 // how many values were encrypted.
-func (h *Handler) encryptRequest(r *http.Request, rt *route, body []byte) ([]byte, int, *apiError) {
+func encryptRequest(r *http.Request, rt *route, body []byte, encrypter *FieldEncrypter) ([]byte, int, *apiError) {
 	if rt == nil {
 		return body, 0, nil
 	}
@@ -31,12 +31,12 @@ func (h *Handler) encryptRequest(r *http.Request, rt *route, body []byte) ([]byt
 	n := 0
 	if rt.body != nil {
 		var err error
-		if body, n, err = h.encrypter.EncryptFields(body, rt.body); err != nil {
+		if body, n, err = encrypter.EncryptFields(body, rt.body); err != nil {
 			return fail(err)
 		}
 	}
 	if rt.query != nil {
-		q, nq, err := h.encrypter.EncryptQuery(r.URL.RawQuery, rt.query)
+		q, nq, err := encrypter.EncryptQuery(r.URL.RawQuery, rt.query)
 		if err != nil {
 			return fail(err)
 		}
@@ -50,12 +50,12 @@ func (h *Handler) encryptRequest(r *http.Request, rt *route, body []byte) ([]byt
 // right length, the client's Authorization dropped, Wechatpay-Serial,
 // Accept, Content-Type and User-Agent set, and the request signed over
 // exactly the method, URI and body that reverse_proxy will send.
-func (h *Handler) signRequest(r *http.Request, out []byte) error {
+func (h *Handler) signRequest(r *http.Request, out []byte, serial string) error {
 	hdr := r.Header
 	hdr.Del("Authorization")
 	hdr.Del("Content-Encoding") // the body was decoded when read
 	hdr.Del("Transfer-Encoding")
-	hdr.Set("Wechatpay-Serial", h.serial)
+	hdr.Set("Wechatpay-Serial", serial)
 	hdr.Set("Accept", "application/json")
 	// Let the transport ask for gzip and decode it, so that answers are
 	// verified on the bytes WeChat Pay signed; a client's br or zstd could

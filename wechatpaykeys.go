@@ -159,3 +159,25 @@ func (k *WechatPayKeys) unmarshalOption(d *caddyfile.Dispenser, option string, s
 	}
 	return true, nil
 }
+
+// keySet is the set of WeChat Pay keys in use at one moment: every trusted
+// key (by public key ID or certificate serial) and the verifier over them,
+// and the key that encrypts with the ID or serial named in Wechatpay-Serial.
+// A handler with inline keys has one for ever; a merchant of the app
+// publishes a new one whenever its certificates change.
+type keySet struct {
+	byID      map[string]*rsa.PublicKey // every trusted key
+	verifier  *ResponseVerifier         // verifies under byID
+	encrypter *FieldEncrypter           // nil when no key can encrypt
+	serial    string                    // Wechatpay-Serial: the encrypting key
+}
+
+// newKeySet builds the key set trusting byID that encrypts with the key
+// named serial (none when serial is empty).
+func newKeySet(byID map[string]*rsa.PublicKey, serial string) *keySet {
+	k := &keySet{byID: byID, serial: serial, verifier: NewResponseVerifier(byID)}
+	if serial != "" {
+		k.encrypter = &FieldEncrypter{Key: byID[serial]}
+	}
+	return k
+}

@@ -1,0 +1,70 @@
+package wechatpay
+
+import (
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestIntegrationNotifyMerchant: wechatpay_notify takes its APIv3 key and
+// WeChat Pay keys from a merchant of the global wechatpay app; a valid
+// callback reaches the app decrypted, a forged one does not.
+func TestIntegrationNotifyMerchant(t *testing.T) {
+	app := newStandInApp(t)
+	c := testCredentials(t)
+	dir := t.TempDir()
+	key := writeFile(t, dir, "apiclient_key.pem", pemPKCS8(t, c.merchantKey))
+	pub := writeFile(t, dir, "pub_key.pem", pemPublic(t, &c.wechatpayKey.PublicKey))
+	apiv3 := writeFile(t, dir, "apiv3_key.txt", testAPIv3Key)
+	tester := newTester(t)
+	tester.InitServer(`{
+	admin localhost:`+strconv.Itoa(testPorts.admin)+`
+	persist_config off
+	http_port `+strconv.Itoa(testPorts.http)+`
+	https_port `+strconv.Itoa(testPorts.https)+`
+	grace_period 1ns
+	skip_install_trust
+	storage file_system `+filepath.Join(dir, "storage")+`
+	wechatpay {
+		merchant school {
+			mchid         `+c.mchid+`
+			serial_no     `+c.serialNo+`
+			private_key   `+key+`
+			apiv3_key     {file.`+apiv3+`}
+			public_key_id `+c.publicKeyID+`
+			public_key    `+pub+`
+		}
+	}
+}
+`+proxyURL+` {
+	bind 127.0.0.1
+	handle /wechatpay/notify {
+		wechatpay_notify {
+			merchant school
+		}
+		reverse_proxy `+strings.TrimPrefix(app.URL, "http://")+`
+	}
+}
+`, "caddyfile")
+	if t.Failed() {
+		t.FailNow()
+	}
+	app.set(200)
+	cb := buildCallback(t, callbackSpec{})
+	resp, out := sendCallback(t, tester, "/wechatpay/notify", cb)
+	if resp.StatusCode != 204 {
+		t.Fatalf("WeChat Pay got %d %s", resp.StatusCode, out)
+	}
+	calls := app.calls()
+	if len(calls) != 1 || !strings.Contains(string(calls[0].body), `"trade_state":"SUCCESS"`) {
+		t.Fatalf("app got %d calls", len(calls))
+	}
+
+	app.set(200)
+	forged := buildCallback(t, callbackSpec{signKey: c.platformKey})
+	resp, out = sendCallback(t, tester, "/wechatpay/notify", forged)
+	if resp.StatusCode != 401 || len(app.calls()) != 0 {
+		t.Fatalf("forged callback: %d %s, app calls %d", resp.StatusCode, out, len(app.calls()))
+	}
+}
