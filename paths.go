@@ -20,13 +20,18 @@ func checkAPIPath(u *url.URL, allowed []string) *apiError {
 	if !strings.HasPrefix(p, apiPrefix) && !hasAnyPrefix(p, allowed) {
 		return bad("it must start with " + apiPrefix + " (or an allow_paths prefix)")
 	}
-	for _, seg := range strings.Split(p[1:], "/") {
+	for rest := p[1:]; ; {
+		seg, tail, more := strings.Cut(rest, "/")
 		switch seg {
 		case "":
 			return bad("empty path segment")
 		case ".", "..":
 			return bad("dot segment")
 		}
+		if !more {
+			break
+		}
+		rest = tail
 	}
 	// A server may cut a path at ';' (path parameters) or trim white
 	// space, and so see a route the proxy did not match its rules on.
