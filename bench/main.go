@@ -64,6 +64,8 @@ type options struct {
 	SVG         string        `json:"-"`
 	Out         string        `json:"-"`
 	Rows        string        `json:"rows"`
+	Soak        time.Duration `json:"soak,omitempty"`
+	SoakClients int           `json:"soak_clients,omitempty"`
 }
 
 const pinnedEnv = "CADDY_WECHATPAY_BENCH_PINNED"
@@ -93,6 +95,8 @@ func main() {
 	flag.StringVar(&o.Caddy, "caddy", "", "Caddy binary with the module (default: build bench/caddybin from this tree)")
 	flag.StringVar(&o.SVG, "svg", "docs/bench.svg", "where to write the chart (\"\" for none)")
 	flag.StringVar(&o.Out, "out", "bench/out", "directory for binaries, logs, profiles and JSON results")
+	flag.DurationVar(&o.Soak, "soak", 0, "instead of the table, soak the module: -soak-clients clients for this long, RSS sampled every 5 s; fails on any error or RSS growth")
+	flag.IntVar(&o.SoakClients, "soak-clients", 64, "clients of the soak")
 	from := flag.String("from", "", "print the table and write the chart from a saved results JSON (bench/out/results-*.json) instead of running")
 	flag.StringVar(&o.Rows, "rows", "floor,caddy,peer,module", "rows of the throughput table, in order")
 	flag.Parse()

@@ -83,6 +83,12 @@ func run(o options) {
 		fatalf("bench: %v", err)
 	}
 	e := &env{o: o, creds: creds, upstream: ln.Addr().String(), up: up, runDir: runDir}
+	if o.Soak > 0 {
+		if !e.soak(o.SoakClients, o.Soak) {
+			os.Exit(1)
+		}
+		return
+	}
 	res := results{Machine: m, Options: o}
 	rows := strings.Split(o.Rows, ",")
 	step("server on CPU %d, load + stand-in on CPU %d; %d clients, %s runs (+%s warm-up), %d round(s)",
