@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 // modulePath is this module's import path, used to find its version.
@@ -35,12 +37,19 @@ func encryptRequest(r *http.Request, rt *route, body []byte, encrypter *FieldEnc
 			return fail(err)
 		}
 	}
-	if rt.query != nil {
+	if rt.query != nil && r.URL.RawQuery != "" {
+		// Caddy's access log records the URI as the client sent it, with
+		// the sensitive parameters in plaintext: it must skip this request
+		// (the module's own log line names the path only).
+		caddyhttp.SetVar(r.Context(), caddyhttp.LogSkipVar, true)
 		q, nq, err := encrypter.EncryptQuery(r.URL.RawQuery, rt.query)
 		if err != nil {
 			return fail(err)
 		}
 		r.URL.RawQuery, r.URL.ForceQuery = q, r.URL.ForceQuery && q == ""
+		// Loggers after this handler (reverse_proxy's, at DEBUG) print
+		// RequestURI: it must not keep the plaintext either.
+		r.RequestURI = r.URL.RequestURI()
 		n += nq
 	}
 	return body, n, nil
