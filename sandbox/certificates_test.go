@@ -130,7 +130,7 @@ func TestCertificatesPublicKeyOnly(t *testing.T) {
 }
 
 func TestCertificatesNeedAPIv3KeyAndSignature(t *testing.T) {
-	h := newHarness(t, nil)
+	h := newHarness(t, func(cfg *Config) { cfg.APIv3Key = "" })
 	resp, _ := h.do(t, rawRequest{method: "GET", uri: CertificatesPath})
 	if resp.StatusCode != http.StatusInternalServerError {
 		t.Errorf("without an APIv3 key: %d", resp.StatusCode)
@@ -149,4 +149,17 @@ func TestCertificatesNeedAPIv3KeyAndSignature(t *testing.T) {
 func validateHeader(x Exchange) error {
 	resp := &http.Response{StatusCode: x.Status, Header: x.ResponseHeader, Body: nopBody(x.ResponseBody)}
 	return sdkValidator().Validate(context.Background(), resp)
+}
+
+// TestServerConfigCarriesAPIv3Key: a simulator built from a credential set
+// serves /v3/certificates under that set's APIv3 key with no further call.
+func TestServerConfigCarriesAPIv3Key(t *testing.T) {
+	if creds.APIv3Key == "" {
+		t.Fatal("the test credential set has no APIv3 key")
+	}
+	h := newHarness(t, nil)
+	resp, body := h.do(t, rawRequest{method: "GET", uri: CertificatesPath})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("got %d %s", resp.StatusCode, body)
+	}
 }

@@ -84,6 +84,9 @@ type Config struct {
 	// after the answer is built and just before it is written. It may hold
 	// decrypted personal data: it is meant for demos and tests.
 	Observer func(Exchange)
+	// APIv3Key, when set (32 bytes), encrypts the certificates that
+	// GET /v3/certificates serves; Server.SetAPIv3Key changes it.
+	APIv3Key string
 	// Faults are the initial answer faults; Server.SetFaults changes them.
 	Faults Faults
 	// Logger, when set, gets one line per request: method, path (no

@@ -123,6 +123,7 @@ func (c *Credentials) ServerConfig() Config {
 		PublicKeyPrivateKey: c.PublicKeyPrivateKey,
 		PlatformCertificate: c.PlatformCertificate,
 		PlatformPrivateKey:  c.PlatformPrivateKey,
+		APIv3Key:            c.APIv3Key,
 	}
 }
 

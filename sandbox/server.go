@@ -48,6 +48,11 @@ func New(cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if cfg.APIv3Key != "" {
+		if err := s.SetAPIv3Key(cfg.APIv3Key); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
