@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -33,15 +32,7 @@ func TestIntegrationMerchants(t *testing.T) {
 	key := writeFile(t, dir, "apiclient_key.pem", pemPKCS8(t, c.merchantKey))
 	pub := writeFile(t, dir, "pub_key.pem", pemPublic(t, &c.wechatpayKey.PublicKey))
 	apiv3 := writeFile(t, dir, "apiv3_key.txt", certAPIv3Key)
-	config := `{
-	admin localhost:` + strconv.Itoa(testPorts.admin) + `
-	persist_config off
-	http_port ` + strconv.Itoa(testPorts.http) + `
-	https_port ` + strconv.Itoa(testPorts.https) + `
-	grace_period 1ns
-	skip_install_trust
-	storage file_system ` + storage + `
-	wechatpay {
+	config := "{\n" + testGlobals("1ns", "storage file_system "+storage) + `	wechatpay {
 		merchant school {
 			mchid            ` + c.mchid + `
 			serial_no        ` + c.serialNo + `

@@ -40,6 +40,21 @@ func freePort() int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+// testGlobals returns the lines of the global options block every test
+// config starts with: this process's ports, no autosave, no trust store;
+// extra lines (storage, log, a wechatpay app) follow.
+func testGlobals(grace string, extra ...string) string {
+	lines := []string{
+		"admin localhost:" + strconv.Itoa(testPorts.admin),
+		"persist_config off",
+		"http_port " + strconv.Itoa(testPorts.http),
+		"https_port " + strconv.Itoa(testPorts.https),
+		"grace_period " + grace,
+		"skip_install_trust",
+	}
+	return "\t" + strings.Join(append(lines, extra...), "\n\t") + "\n"
+}
+
 // newTester returns a caddytest client for this process's Caddy.
 func newTester(t *testing.T) *caddytest.Tester {
 	return caddytest.NewTester(t).WithDefaultOverrides(caddytest.Config{AdminPort: testPorts.admin})
@@ -85,14 +100,7 @@ func (p proxySite) caddyfile(t *testing.T) string {
 	if p.bind == "" {
 		p.bind = "127.0.0.1"
 	}
-	return `{
-	admin localhost:` + strconv.Itoa(testPorts.admin) + `
-	persist_config off
-	http_port ` + strconv.Itoa(testPorts.http) + `
-	https_port ` + strconv.Itoa(testPorts.https) + `
-	grace_period ` + p.grace + `
-	skip_install_trust
-}
+	return "{\n" + testGlobals(p.grace) + `}
 ` + p.address + ` {
 	bind ` + p.bind + `
 	` + p.site + `

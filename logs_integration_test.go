@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,15 +25,7 @@ func TestIntegrationDebugLogsHoldNoSecrets(t *testing.T) {
 	apiv3 := writeFile(t, dir, "apiv3_key.txt", testAPIv3Key)
 	logFile, accessFile := filepath.Join(dir, "caddy.log"), filepath.Join(dir, "access.log")
 	tester := newTester(t)
-	tester.InitServer(`{
-	admin localhost:`+strconv.Itoa(testPorts.admin)+`
-	persist_config off
-	http_port `+strconv.Itoa(testPorts.http)+`
-	https_port `+strconv.Itoa(testPorts.https)+`
-	grace_period 1ns
-	skip_install_trust
-	storage file_system `+filepath.Join(dir, "storage")+`
-	log {
+	tester.InitServer("{\n"+testGlobals("1ns", "storage file_system "+filepath.Join(dir, "storage"))+`	log {
 		output file `+logFile+`
 		level DEBUG
 	}

@@ -81,15 +81,7 @@ func startNotifyProxy(t *testing.T, app *standInApp) (*caddytest.Tester, string)
 			public_key     ` + pub + `
 		}`
 	}
-	cfg := `{
-	admin localhost:` + strconv.Itoa(testPorts.admin) + `
-	persist_config off
-	http_port ` + strconv.Itoa(testPorts.http) + `
-	https_port ` + strconv.Itoa(testPorts.https) + `
-	grace_period 1ns
-	skip_install_trust
-	storage file_system ` + storage + `
-}
+	cfg := "{\n" + testGlobals("1ns", "storage file_system "+storage) + `}
 ` + proxyURL + ` {
 	bind 127.0.0.1
 	handle /wechatpay/notify {

@@ -2,7 +2,6 @@ package wechatpay
 
 import (
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -18,15 +17,7 @@ func TestIntegrationNotifyMerchant(t *testing.T) {
 	pub := writeFile(t, dir, "pub_key.pem", pemPublic(t, &c.wechatpayKey.PublicKey))
 	apiv3 := writeFile(t, dir, "apiv3_key.txt", testAPIv3Key)
 	tester := newTester(t)
-	tester.InitServer(`{
-	admin localhost:`+strconv.Itoa(testPorts.admin)+`
-	persist_config off
-	http_port `+strconv.Itoa(testPorts.http)+`
-	https_port `+strconv.Itoa(testPorts.https)+`
-	grace_period 1ns
-	skip_install_trust
-	storage file_system `+filepath.Join(dir, "storage")+`
-	wechatpay {
+	tester.InitServer("{\n"+testGlobals("1ns", "storage file_system "+filepath.Join(dir, "storage"))+`	wechatpay {
 		merchant school {
 			mchid         `+c.mchid+`
 			serial_no     `+c.serialNo+`
