@@ -65,8 +65,8 @@ func readPEMBlock(value string) (*pem.Block, error) {
 }
 
 // LoadPrivateKey reads the merchant API private key: PKCS #8
-// ("BEGIN PRIVATE KEY", what WeChat Pay's tool writes) or PKCS #1
-// ("BEGIN RSA PRIVATE KEY"), given as PEM text or a file path.
+// (PEM type "PRIVATE KEY", what WeChat Pay's tool writes) or PKCS #1
+// (PEM type "RSA PRIVATE KEY"), given as PEM text or a file path.
 func LoadPrivateKey(value string) (*rsa.PrivateKey, error) {
 	block, err := readPEMBlock(value)
 	if err != nil {

@@ -56,7 +56,7 @@ func readPEM(path, blockType string) ([]byte, error) {
 }
 
 // ReadPrivateKey reads an RSA private key from a PEM file, PKCS#8
-// ("BEGIN PRIVATE KEY") or PKCS#1 ("BEGIN RSA PRIVATE KEY").
+// (PEM type "PRIVATE KEY") or PKCS#1 (PEM type "RSA PRIVATE KEY").
 func ReadPrivateKey(path string) (*rsa.PrivateKey, error) {
 	if der, err := readPEM(path, "PRIVATE KEY"); err == nil {
 		k, err := x509.ParsePKCS8PrivateKey(der)
