@@ -332,7 +332,7 @@ func TestCertificatesPublicKeyOnly(t *testing.T) {
 	if n := logs.Filter(literal).FilterLevelExact(zap.WarnLevel).Len() + logs.FilterLevelExact(zap.ErrorLevel).Len(); n != 0 {
 		t.Errorf("%d warnings or errors for a normal state", n)
 	}
-	doc, _, err := loadStored(context.Background(), storage, c.mchid, time.Now())
+	doc, _, err := loadStored(context.Background(), storage, c.mchid, storageMACKey([]byte(certAPIv3Key)), time.Now())
 	if err != nil || doc == nil || !doc.NotFound {
 		t.Errorf("stored: %+v %v", doc, err)
 	}
@@ -385,7 +385,7 @@ func TestCertificatesRestartOffline(t *testing.T) {
 		t.Run(age.String(), func(t *testing.T) {
 			if age > 0 {
 				certs := first.Merchants["school"].PlatformCertificates()
-				if err := saveStored(context.Background(), storage, c.mchid, time.Now().Add(-age), false, certs); err != nil {
+				if err := saveStored(context.Background(), storage, c.mchid, storageMACKey([]byte(certAPIv3Key)), time.Now().Add(-age), false, certs); err != nil {
 					t.Fatal(err)
 				}
 			}

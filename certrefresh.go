@@ -38,12 +38,17 @@ const (
 // downloads per period), and publishes the set to the merchant.
 type certManager struct {
 	mchid    string
+	macKey   []byte // authenticates the stored set (derived from the APIv3 key)
 	storage  certmagic.Storage
 	interval time.Duration
 	now      func() time.Time
 	logger   *zap.Logger
 	download func(ctx context.Context, known []*PlatformCertificate) ([]*PlatformCertificate, error)
 	publish  func([]*PlatformCertificate)
+
+	// startFailed is set when the refresh at start failed, so that the
+	// worker retries after firstRetry rather than a whole interval.
+	startFailed bool
 
 	mu            sync.Mutex
 	current       []*PlatformCertificate
@@ -71,7 +76,7 @@ func (c *certManager) adopt(certs []*PlatformCertificate) {
 // checked less than an interval ago is adopted as it is. On error the
 // stored (or current) unexpired certificates stay in use.
 func (c *certManager) refresh(ctx context.Context, force bool) (refreshResult, error) {
-	doc, stored, err := loadStored(ctx, c.storage, c.mchid, c.now())
+	doc, stored, err := loadStored(ctx, c.storage, c.mchid, c.macKey, c.now())
 	if err != nil {
 		c.logger.Warn("platform certificates in storage are unusable; downloading again", zap.Error(err))
 	}
@@ -91,7 +96,7 @@ func (c *certManager) refresh(ctx context.Context, force bool) (refreshResult, e
 		}
 	}()
 	// Another instance may have downloaded while this one waited.
-	if doc, stored, err = loadStored(ctx, c.storage, c.mchid, c.now()); err == nil && doc != nil {
+	if doc, stored, err = loadStored(ctx, c.storage, c.mchid, c.macKey, c.now()); err == nil && doc != nil {
 		c.adopt(mergeCertificates(c.now(), c.certificates(), stored))
 		if !force && c.fresh(doc) {
 			return c.adoptedResult(doc), nil
@@ -107,7 +112,7 @@ func (c *certManager) refresh(ctx context.Context, force bool) (refreshResult, e
 		return 0, err
 	}
 	merged := mergeCertificates(c.now(), known, downloaded)
-	if err := saveStored(ctx, c.storage, c.mchid, c.now(), notFound, merged); err != nil {
+	if err := saveStored(ctx, c.storage, c.mchid, c.macKey, c.now(), notFound, merged); err != nil {
 		c.logger.Warn("platform certificates downloaded but not stored", zap.Error(err))
 	}
 	c.adopt(merged)
@@ -120,9 +125,12 @@ func (c *certManager) refresh(ctx context.Context, force bool) (refreshResult, e
 	return refreshDownloaded, nil
 }
 
+// fresh reports whether a stored set can be used as it is: checked less
+// than an interval ago, and either WeChat Pay's "none" or at least one
+// certificate still in use (a set emptied by expiry is asked for again).
 func (c *certManager) fresh(doc *storedCertificates) bool {
 	age := c.now().Sub(doc.CheckedAt)
-	return age >= 0 && age < c.interval
+	return age >= 0 && age < c.interval && (doc.NotFound || len(c.certificates()) > 0)
 }
 
 func (c *certManager) adoptedResult(doc *storedCertificates) refreshResult {
@@ -149,6 +157,9 @@ func (c *certManager) sayNotFound() {
 // failure it retries with exponential backoff, up to the interval.
 func (c *certManager) run(ctx context.Context) {
 	failures := 0
+	if c.startFailed {
+		failures = 1
+	}
 	for {
 		wait := jitter(c.interval)
 		if failures > 0 {

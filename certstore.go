@@ -2,6 +2,9 @@ package wechatpay
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +27,32 @@ type storedCertificates struct {
 	NotFound bool `json:"not_found,omitempty"`
 	// Certificates are every unexpired certificate known then.
 	Certificates []storedCertificate `json:"certificates"`
+	// MAC is HMAC-SHA256 over the document (without MAC) under a key
+	// derived from the merchant's APIv3 key. Downloaded certificates are
+	// trusted because they arrive sealed under the APIv3 key; the stored
+	// copy keeps that guarantee only if whoever can write to the storage
+	// cannot forge it, so a document whose MAC does not verify is ignored.
+	MAC string `json:"mac"`
+}
+
+// storageMACKey derives the key that authenticates stored certificates from
+// the APIv3 key, so the APIv3 key itself is used for one purpose only.
+func storageMACKey(apiv3Key []byte) []byte {
+	m := hmac.New(sha256.New, apiv3Key)
+	m.Write([]byte("caddy-wechatpay stored platform certificates v1"))
+	return m.Sum(nil)
+}
+
+// mac computes the MAC of doc, its MAC field left out.
+func (doc storedCertificates) mac(key []byte) ([]byte, error) {
+	doc.MAC = ""
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write(raw)
+	return m.Sum(nil), nil
 }
 
 // storedCertificate is one kept certificate. Certificates are public: no
@@ -49,7 +78,7 @@ func certificatesLock(mchid string) string {
 // loadStored reads the stored certificates of mchid; a missing document is
 // (nil, nil). Certificates that no longer parse or have expired are left
 // out.
-func loadStored(ctx context.Context, storage certmagic.Storage, mchid string, now time.Time) (*storedCertificates, []*PlatformCertificate, error) {
+func loadStored(ctx context.Context, storage certmagic.Storage, mchid string, macKey []byte, now time.Time) (*storedCertificates, []*PlatformCertificate, error) {
 	raw, err := storage.Load(ctx, certificatesKey(mchid))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, nil
@@ -64,6 +93,11 @@ func loadStored(ctx context.Context, storage certmagic.Storage, mchid string, no
 	if doc.MchID != mchid {
 		return nil, nil, fmt.Errorf("%s in storage belongs to merchant %s", certificatesKey(mchid), doc.MchID)
 	}
+	got, _ := base64.StdEncoding.DecodeString(doc.MAC)
+	want, err := doc.mac(macKey)
+	if err != nil || !hmac.Equal(got, want) {
+		return nil, nil, fmt.Errorf("%s in storage fails its integrity check: it was not written with this merchant's APIv3 key", certificatesKey(mchid))
+	}
 	var certs []*PlatformCertificate
 	for _, sc := range doc.Certificates {
 		pc, err := parsePlatformCertificate([]byte(sc.Certificate))
@@ -76,13 +110,18 @@ func loadStored(ctx context.Context, storage certmagic.Storage, mchid string, no
 }
 
 // saveStored writes the certificates of mchid.
-func saveStored(ctx context.Context, storage certmagic.Storage, mchid string, checked time.Time, notFound bool, certs []*PlatformCertificate) error {
+func saveStored(ctx context.Context, storage certmagic.Storage, mchid string, macKey []byte, checked time.Time, notFound bool, certs []*PlatformCertificate) error {
 	doc := storedCertificates{MchID: mchid, CheckedAt: checked.UTC(), NotFound: notFound, Certificates: []storedCertificate{}}
 	for _, c := range certs {
 		doc.Certificates = append(doc.Certificates, storedCertificate{
 			SerialNo: c.Serial, NotBefore: c.NotBefore().UTC(), NotAfter: c.NotAfter().UTC(), Certificate: c.PEM,
 		})
 	}
+	mac, err := doc.mac(macKey)
+	if err != nil {
+		return err
+	}
+	doc.MAC = base64.StdEncoding.EncodeToString(mac)
 	raw, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return err

@@ -75,7 +75,7 @@ func (h *Handler) checkOptions(c *credentials) error {
 // the first certificate) encrypts sensitive fields and is named in
 // Wechatpay-Serial. It returns the merchant key.
 func (h *Handler) loadKeys(c *credentials) (*rsa.PrivateKey, error) {
-	h.warnIfExposed("private_key", h.PrivateKey, c.privateKey)
+	warnIfExposed(h.logger, "private_key", h.PrivateKey, c.privateKey)
 	key, err := LoadPrivateKey(c.privateKey)
 	if err != nil {
 		return nil, fmt.Errorf("private_key: %w", err)
@@ -95,7 +95,7 @@ func (h *Handler) loadKeys(c *credentials) (*rsa.PrivateKey, error) {
 // by others. raw is the option as configured, resolved its value: the file
 // is the value itself when it is a path, or the path of a {file./path}
 // placeholder.
-func (h *Handler) warnIfExposed(option, raw, resolved string) {
+func warnIfExposed(logger *zap.Logger, option, raw, resolved string) {
 	path := ""
 	if inner, ok := strings.CutPrefix(raw, "{file."); ok && strings.HasSuffix(inner, "}") && strings.Count(raw, "{") == 1 {
 		path = strings.TrimSuffix(inner, "}")
@@ -109,6 +109,6 @@ func (h *Handler) warnIfExposed(option, raw, resolved string) {
 	if err != nil || info.Mode().Perm()&0o077 == 0 {
 		return
 	}
-	h.logger.Warn("key file is readable by group or others; restrict it with chmod 600",
+	logger.Warn("key file is readable by group or others; restrict it with chmod 600",
 		zap.String("option", option), zap.String("file", path), zap.String("mode", info.Mode().Perm().String()))
 }

@@ -133,7 +133,7 @@ func (m *Merchant) provision(ctx context.Context, name string, storage certmagic
 	if err := h.checkOptions(creds); err != nil {
 		return err
 	}
-	h.warnIfExposed("private_key", m.PrivateKey, creds.privateKey)
+	warnIfExposed(logger, "private_key", m.PrivateKey, creds.privateKey)
 	key, err := LoadPrivateKey(creds.privateKey)
 	if err != nil {
 		return fmt.Errorf("private_key: %w", err)
@@ -148,6 +148,14 @@ func (m *Merchant) provision(ctx context.Context, name string, storage certmagic
 		return err
 	}
 	m.publish(nil)
+	if m.DownloadCertificates != nil && *m.DownloadCertificates {
+		switch {
+		case m.apiv3Key == nil:
+			return errors.New("download_certificates on needs apiv3_key, which decrypts the downloaded certificates")
+		case len(m.PlatformCertificate) > 0:
+			return errors.New("download_certificates on and platform_certificate exclude each other: downloaded certificates replace the configured ones")
+		}
+	}
 	if !m.downloads() {
 		if m.static.empty() {
 			return errors.New("public_key (with public_key_id) or platform_certificate is required, or apiv3_key to download platform certificates")
@@ -169,6 +177,7 @@ func (m *Merchant) loadAPIv3Key() error {
 	if !strings.Contains(m.APIv3Key, "{") {
 		m.logger.Warn("apiv3_key is written literally in the configuration, which Caddy's admin API serves; use {env.X} or {file./path}")
 	}
+	warnIfExposed(m.logger, "apiv3_key", m.APIv3Key, v)
 	m.apiv3Key = []byte(v)
 	return nil
 }
@@ -205,8 +214,8 @@ func (m *Merchant) startCertificates(ctx context.Context, storage certmagic.Stor
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return fmt.Errorf("certificates_url: %q is not an http(s) URL", base)
 	}
-	if m.RefreshInterval < 0 {
-		return errors.New("refresh_interval must not be negative")
+	if m.RefreshInterval < 0 || m.RefreshInterval != 0 && time.Duration(m.RefreshInterval) < time.Minute {
+		return errors.New("refresh_interval must be at least 1m: WeChat Pay limits how often certificates may be asked for")
 	}
 	interval := time.Duration(m.RefreshInterval)
 	if interval == 0 {
@@ -219,6 +228,7 @@ func (m *Merchant) startCertificates(ctx context.Context, storage certmagic.Stor
 	client := &http.Client{Timeout: downloadTimeout}
 	m.certs = &certManager{
 		mchid:    m.signer.MchID,
+		macKey:   storageMACKey(m.apiv3Key),
 		storage:  storage,
 		interval: interval,
 		now:      m.now,
@@ -249,6 +259,7 @@ func (m *Merchant) startCertificates(ctx context.Context, storage certmagic.Stor
 	if m.currentKeys().encrypter == nil {
 		return fmt.Errorf("downloading platform certificates from %s: %w (and no WeChat Pay key is configured or stored)", u.Host, err)
 	}
+	m.certs.startFailed = true
 	m.logger.Warn("downloading platform certificates failed; using the keys configured or stored, retrying in the background",
 		zap.Error(err))
 	return nil

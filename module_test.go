@@ -190,8 +190,7 @@ func TestKeyFilePermissionWarning(t *testing.T) {
 		{"{env.KEY}", pemPKCS8(t, c.merchantKey), false},
 	} {
 		core, logs := observer.New(zapcore.DebugLevel)
-		h := &Handler{logger: zap.New(core)}
-		h.warnIfExposed("private_key", tc.raw, tc.resolved)
+		warnIfExposed(zap.New(core), "private_key", tc.raw, tc.resolved)
 		if got := logs.FilterMessageSnippet("readable by group or others").Len() == 1; got != tc.warn {
 			t.Errorf("%s: warned=%v, want %v", tc.raw, got, tc.warn)
 		}

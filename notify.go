@@ -173,6 +173,7 @@ func (h *NotifyHandler) useInlineKeys() (string, error) {
 	if !strings.Contains(h.APIv3Key, "{") {
 		h.logger.Warn("apiv3_key is written literally in the configuration, which Caddy's admin API serves; use {env.X} or {file./path}")
 	}
+	warnIfExposed(h.logger, "apiv3_key", h.APIv3Key, key)
 	if h.aead, err = NewNotificationAEAD([]byte(key)); err != nil {
 		return "", fmt.Errorf("apiv3_key: %w", err)
 	}
