@@ -117,8 +117,17 @@ func TestRouteTableFindsEveryEndpoint(t *testing.T) {
 		if rt == nil || rt.template != e.Path || rt.method != e.Method {
 			t.Errorf("%s %s: lookup found %+v", e.Method, e.Path, rt)
 		}
-		if other := map[string]string{"GET": "DELETE", "POST": "PUT", "PATCH": "PUT"}[e.Method]; table.lookup(other, concretePath(e.Path)) != nil {
-			t.Errorf("%s %s matched another method", e.Method, e.Path)
+		// Another method (HEAD for GET, PUT for POST) gets the path's
+		// request rules too: a lenient server may route it alike.
+		other := map[string]string{"GET": "HEAD", "POST": "PUT", "PATCH": "PUT"}[e.Method]
+		rt = table.lookup(other, concretePath(e.Path))
+		switch {
+		case len(e.Body)+len(e.Query) == 0:
+			if rt != nil && (rt.template == e.Path || rt.response != nil) {
+				t.Errorf("%s %s has no request fields, yet %s gets %+v", e.Method, e.Path, other, rt)
+			}
+		case rt == nil || rt.method != "*" || rt.template != e.Path || rt.body == nil && rt.query == nil || rt.response != nil:
+			t.Errorf("%s %s: %s gets %+v", e.Method, e.Path, other, rt)
 		}
 		if rt := table.lookup(e.Method, concretePath(e.Path)+"/extra"); rt != nil && rt.template == e.Path {
 			t.Errorf("%s %s matched a longer path", e.Method, e.Path)

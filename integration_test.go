@@ -352,7 +352,7 @@ func TestIntegrationVerification(t *testing.T) {
 		{"signed 204", stubAnswer{status: 204, body: ""}, "", 204, ""},
 		{"signed error answer", stubAnswer{status: 400, body: `{"code":"PARAM_ERROR","message":"stub says no"}`}, "", 400, ""},
 		{"unsigned gateway page", stubAnswer{status: 502, body: `<html>stub bad gateway</html>`, noHeaders: true}, "", 502, CodeUpstreamError},
-		{"unsigned JSON error", stubAnswer{status: 429, body: `{"code":"FREQUENCY_LIMITED","message":"stub"}`, noHeaders: true}, "", 429, ""},
+		{"unsigned JSON error", stubAnswer{status: 400, body: `{"code":"ORDERPAID","message":"stub forged"}`, noHeaders: true}, "", 400, CodeUpstreamError},
 		{"wrong key", stubAnswer{signKey: c.platformKey}, "", 502, CodeSignatureInvalid},
 		{"tampered body", stubAnswer{tamperBody: true}, "", 502, CodeSignatureInvalid},
 		{"stale timestamp", stubAnswer{timeShift: -6 * time.Minute}, "", 502, CodeTimestampExpired},
@@ -399,7 +399,7 @@ func TestIntegrationVerification(t *testing.T) {
 			if err := json.Unmarshal(out, &e); err != nil || e.Code != tc.code {
 				t.Errorf("got %s, want code %s", out, tc.code)
 			}
-			if strings.Contains(string(out), marker) || strings.Contains(string(out), "EVIL") || strings.Contains(string(out), "SYSTEM_ERROR") || strings.Contains(string(out), "html") {
+			if strings.Contains(string(out), marker) || strings.Contains(string(out), "EVIL") || strings.Contains(string(out), "SYSTEM_ERROR") || strings.Contains(string(out), "html") || strings.Contains(string(out), "ORDERPAID") {
 				t.Errorf("unverified body reached the client: %s", out)
 			}
 			if !strings.Contains(e.Message, "08F1A2B3C4D5E6-TEST") {

@@ -2,12 +2,19 @@ package wechatpay
 
 import (
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
 
 // maxJSONDepth bounds nesting so that a hostile body cannot exhaust the stack.
 const maxJSONDepth = 256
+
+// maxSensitiveValues bounds how many values one body may have encrypted:
+// each grows to 344 bytes and costs an RSA operation, so without a bound a
+// 1 MiB body of empty names would become 20 MiB and seconds of CPU. WeChat
+// Pay's largest batches (transfers) hold a few thousand entries.
+const maxSensitiveValues = 4096
 
 // FieldError reports why a request field could not be handled. It names the
 // field and the reason, never the field's value.
@@ -130,6 +137,9 @@ func (s *jsonScanner) value(node *FieldSet, path *pathSegment, depth int) error 
 		if err != nil {
 			return err
 		}
+		if len(s.found) == maxSensitiveValues {
+			return &FieldError{Reason: "more than " + strconv.Itoa(maxSensitiveValues) + " sensitive values in one body"}
+		}
 		s.found = append(s.found, sensitiveValue{start: start, end: s.pos, path: path, plain: plain})
 		return nil
 	}
@@ -206,6 +216,12 @@ func (s *jsonScanner) object(node *FieldSet, path *pathSegment, depth int) error
 		var childPath *pathSegment
 		if node != nil {
 			child = node.keys[string(keyBytes)] // no allocation for the lookup
+			if child == nil {
+				if like := foldMatch(node, keyBytes); like != "" {
+					return &FieldError{Field: (&pathSegment{parent: path, key: like}).String(),
+						Reason: "a key differs from this field only by case; a lenient server would read it as this field"}
+				}
+			}
 			if child != nil {
 				childPath = &pathSegment{parent: path, key: string(keyBytes)}
 				for _, c := range seen {
@@ -442,4 +458,15 @@ func (s *jsonScanner) hex4(at int) (rune, bool) {
 		}
 	}
 	return r, true
+}
+
+// foldMatch returns the sensitive key of node that key equals under Unicode
+// case folding without being it, or "".
+func foldMatch(node *FieldSet, key []byte) string {
+	for k := range node.keys {
+		if len(k) <= len(key)*3 && strings.EqualFold(k, string(key)) {
+			return k
+		}
+	}
+	return ""
 }

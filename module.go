@@ -7,7 +7,6 @@ package wechatpay
 
 import (
 	"crypto/rsa"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -91,13 +90,14 @@ type Handler struct {
 	// matches whole path segments.
 	SkipVerify []string `json:"skip_verify,omitempty"`
 
-	logger    *zap.Logger
-	signer    *RequestSigner
-	decrypter *FieldDecrypter
-	skip      []string // path prefixes answered unsigned
-	routes    routeTable
-	userAgent string
-	keys      func() *keySet // the WeChat Pay keys in use now
+	logger     *zap.Logger
+	signer     *RequestSigner
+	decrypter  *FieldDecrypter
+	skip       []string // path prefixes answered unsigned
+	routes     routeTable
+	userAgent  string
+	queryNames []string       // every sensitive query parameter name, lower case
+	keys       func() *keySet // the WeChat Pay keys in use now
 }
 
 // unsignedDownloads are the paths whose answers WeChat Pay does not sign.
@@ -173,6 +173,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.MaxBody = defaultMaxBody
 	}
 	h.userAgent = userAgent()
+	h.queryNames = h.routes.queryNames()
 	return nil
 }
 
@@ -188,6 +189,13 @@ func (h *Handler) Validate() error {
 // handler, which is reverse_proxy.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	start := time.Now()
+	if strings.IndexByte(r.RequestURI, '=') >= 0 && mentionsAny(r.RequestURI, h.queryNames) {
+		// Caddy's access log records the URI as the client sent it:
+		// a request that may carry a sensitive value in its query must
+		// have no access log line, whether it is refused or forwarded
+		// (the module's own line names the path only).
+		caddyhttp.SetVar(r.Context(), caddyhttp.LogSkipVar, true)
+	}
 	keys := h.keys() // a merchant's downloaded certificates change while Caddy runs
 	if keys.encrypter == nil {
 		return h.refuse(w, r, errNoMerchantKey)
@@ -195,16 +203,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if ae := checkAPIPath(r.URL, h.AllowPaths); ae != nil {
 		return h.refuse(w, r, ae)
 	}
+	if ct := strings.ToLower(r.Header.Get("Content-Type")); strings.HasPrefix(ct, "multipart/") {
+		return h.refuse(w, r, &apiError{status: http.StatusNotImplemented, code: CodeNotSupported,
+			message: "multipart uploads (the media upload endpoints) are not supported by the proxy: WeChat Pay signs their meta part, not the body"})
+	}
 	body, ae := readRequestBody(r, h.MaxBody)
 	if ae != nil {
 		return h.refuse(w, r, ae)
 	}
-	defer release(body)
 
 	rt := h.routes.lookup(r.Method, r.URL.Path)
 	out, encrypted, ae := encryptRequest(r, rt, body.Bytes(), keys.encrypter)
 	if ae != nil {
+		release(body)
 		return h.refuse(w, r, ae)
+	}
+	// A body sent as read still belongs to the transport, which may read
+	// it after reverse_proxy returns: only a body that was replaced by its
+	// encrypted copy goes back to the pool.
+	if len(out) == 0 || body.Len() == 0 || &out[0] != &body.Bytes()[0] {
+		defer release(body)
 	}
 	if err := h.signRequest(r, out, keys.serial); err != nil {
 		return h.refuse(w, r, &apiError{status: http.StatusInternalServerError, code: CodeProxyError, message: "signing the request failed"})
@@ -247,13 +265,11 @@ func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse,
 		return "", ae
 	}
 	if resp.status >= 400 && !hasSignature(resp.header) {
+		// A gateway's page, or anything else nobody signed: the app gets
+		// the status and WeChat Pay's error shape, never the unsigned body,
+		// which could carry a forged code.
 		requestID := resp.header.Get("Request-ID")
 		h.logger.Warn("unsigned error answer", zap.Int("status", resp.status), zap.String("request_id", requestID))
-		if json.Valid(body) {
-			resp.writeTo(w, body)
-			return "unsigned error", nil
-		}
-		// An HTML page from a gateway: tell the app in WeChat Pay's shape.
 		msg := "WeChat Pay (or a gateway before it) answered " + strconv.Itoa(resp.status) + " without a signature"
 		if requestID != "" {
 			msg += " (Request-ID " + requestID + ")"

@@ -35,7 +35,9 @@ func checkAPIPath(u *url.URL, allowed []string) *apiError {
 	}
 	// A server may cut a path at ';' (path parameters) or trim white
 	// space, and so see a route the proxy did not match its rules on.
-	if strings.ContainsAny(p, "\\; ") || hasControl(p) {
+	if strings.ContainsAny(p, "\\; ?#") || hasControl(p) || !isASCII(p) {
+		// Non-ASCII could fold into an ASCII route name on a lenient
+		// server (ſ is s); '?' and '#' can only come from %3F and %23.
 		return bad("invalid character")
 	}
 	if raw := strings.ToLower(u.RawPath); strings.Contains(raw, "%2f") || strings.Contains(raw, "%5c") {
@@ -60,4 +62,13 @@ func hasAnyPrefix(s string, prefixes []string) bool {
 		}
 	}
 	return false
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

@@ -16,6 +16,11 @@ func (e *FieldEncrypter) EncryptQuery(rawQuery string, names map[string]bool) (s
 	if rawQuery == "" || len(names) == 0 {
 		return rawQuery, 0, nil
 	}
+	if strings.Contains(rawQuery, ";") {
+		// Some servers split parameters at ';' too, and would see one
+		// this function did not.
+		return "", 0, &FieldError{Field: "query", Reason: "';' is not allowed in the query of an endpoint with sensitive parameters"}
+	}
 	var out strings.Builder
 	seen := map[string]bool{}
 	count := 0
@@ -33,6 +38,11 @@ func (e *FieldEncrypter) EncryptQuery(rawQuery string, names map[string]bool) (s
 			return "", 0, &FieldError{Field: "query", Reason: "a parameter name is not valid percent-encoding"}
 		}
 		if !names[key] {
+			for name := range names {
+				if strings.EqualFold(name, key) {
+					return "", 0, &FieldError{Field: "query parameter " + name, Reason: "a parameter name differs from it only by case; a lenient server would read it as this one"}
+				}
+			}
 			out.WriteString(pair)
 		} else {
 			field := "query parameter " + key

@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 // modulePath is this module's import path, used to find its version.
@@ -38,10 +36,6 @@ func encryptRequest(r *http.Request, rt *route, body []byte, encrypter *FieldEnc
 		}
 	}
 	if rt.query != nil && r.URL.RawQuery != "" {
-		// Caddy's access log records the URI as the client sent it, with
-		// the sensitive parameters in plaintext: it must skip this request
-		// (the module's own log line names the path only).
-		caddyhttp.SetVar(r.Context(), caddyhttp.LogSkipVar, true)
 		q, nq, err := encrypter.EncryptQuery(r.URL.RawQuery, rt.query)
 		if err != nil {
 			return fail(err)
@@ -62,6 +56,9 @@ func encryptRequest(r *http.Request, rt *route, body []byte, encrypter *FieldEnc
 func (h *Handler) signRequest(r *http.Request, out []byte, serial string) error {
 	hdr := r.Header
 	hdr.Del("Authorization")
+	// Hop-by-hop removal after this handler would drop any header the
+	// client named in Connection, signed ones included.
+	hdr.Del("Connection")
 	hdr.Del("Content-Encoding") // the body was decoded when read
 	hdr.Del("Transfer-Encoding")
 	hdr.Set("Wechatpay-Serial", serial)

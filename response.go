@@ -102,11 +102,15 @@ func (b *bufferedResponse) decodedBody() ([]byte, *apiError) {
 
 // writeTo sends the verified answer to the client.
 func (b *bufferedResponse) writeTo(w http.ResponseWriter, body []byte) {
-	// b.header began as a copy of dst, so copying it over is enough; only
-	// what was taken out of it since must go from dst too.
+	// b.header began as a copy of dst (what Caddy and earlier handlers
+	// set) and then received the upstream's headers. WeChat Pay signs the
+	// body only, so of the upstream's headers only those an API answer
+	// needs pass: a Set-Cookie or CORS header injected on the way does not.
 	dst := w.Header()
 	for k, v := range b.header {
-		dst[k] = v
+		if _, had := dst[k]; had || passedUpstreamHeader(k) {
+			dst[k] = v
+		}
 	}
 	if b.header.Get("Content-Encoding") == "" {
 		dst.Del("Content-Encoding")
@@ -120,4 +124,14 @@ func (b *bufferedResponse) writeTo(w http.ResponseWriter, body []byte) {
 	dst.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(b.status)
 	_, _ = w.Write(body)
+}
+
+// passedUpstreamHeader reports whether an upstream answer header reaches the
+// client: the content type, WeChat Pay's own headers and Request-ID.
+func passedUpstreamHeader(k string) bool {
+	switch k {
+	case "Content-Type", "Request-Id", "Date", "Content-Language":
+		return true
+	}
+	return strings.HasPrefix(k, "Wechatpay-")
 }

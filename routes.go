@@ -2,6 +2,7 @@ package wechatpay
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 )
 
@@ -34,6 +35,11 @@ type routeNode struct {
 	literal map[string]*routeNode
 	param   *routeNode
 	routes  map[string]*route // by method
+	// anyMethod holds the request rules of every method of this path. A
+	// request with another method (HEAD for a GET, PUT for a POST) gets
+	// them, since a server may route it to the same handler: its
+	// sensitive values must not go out in plaintext.
+	anyMethod *route
 }
 
 // add registers rules for method and template. With replace unset they are
@@ -88,7 +94,30 @@ func (t *routeTable) add(method, template string, rules routeRules, replace bool
 	r.bodyPaths = mergeUnique(r.bodyPaths, rules.Body)
 	r.queryNames = mergeUnique(r.queryNames, rules.Query)
 	r.responsePaths = mergeUnique(r.responsePaths, rules.Response)
-	return r.compile()
+	if err := r.compile(); err != nil {
+		return err
+	}
+	return node.compileAnyMethod(template)
+}
+
+// compileAnyMethod rebuilds the union of the request rules of the node's
+// methods (answer fields are left out: they are decrypted only for the
+// documented method).
+func (n *routeNode) compileAnyMethod(template string) error {
+	u := &route{method: "*", template: template}
+	for _, r := range n.routes {
+		u.bodyPaths = mergeUnique(u.bodyPaths, r.bodyPaths)
+		u.queryNames = mergeUnique(u.queryNames, r.queryNames)
+	}
+	if len(u.bodyPaths)+len(u.queryNames) == 0 {
+		n.anyMethod = nil
+		return nil
+	}
+	if err := u.compile(); err != nil {
+		return err
+	}
+	n.anyMethod = u
+	return nil
 }
 
 // compile builds the matchers of a route from its lists.
@@ -115,6 +144,43 @@ func (r *route) compile() error {
 		}
 	}
 	return nil
+}
+
+// queryNames returns every sensitive query parameter name of the table, in
+// lower case.
+func (t *routeTable) queryNames() []string {
+	var names []string
+	var walk func(n *routeNode)
+	walk = func(n *routeNode) {
+		for _, r := range n.routes {
+			for _, q := range r.queryNames {
+				names = mergeUnique(names, []string{strings.ToLower(q)})
+			}
+		}
+		for _, c := range n.literal {
+			walk(c)
+		}
+		if n.param != nil {
+			walk(n.param)
+		}
+	}
+	walk(&t.root)
+	return names
+}
+
+// mentionsAny reports whether a raw query mentions any of names (lower
+// case), as sent or percent-decoded, in any case.
+func mentionsAny(rawQuery string, names []string) bool {
+	q := strings.ToLower(rawQuery)
+	if dec, err := url.QueryUnescape(q); err == nil {
+		q += "&" + strings.ToLower(dec)
+	}
+	for _, n := range names {
+		if strings.Contains(q, n) {
+			return true
+		}
+	}
+	return false
 }
 
 func mergeUnique(list, add []string) []string {
@@ -145,7 +211,10 @@ func (t *routeTable) lookup(method, path string) *route {
 
 func (n *routeNode) match(method, rest string) *route {
 	if rest == "" {
-		return n.routes[method]
+		if r := n.routes[method]; r != nil {
+			return r
+		}
+		return n.anyMethod
 	}
 	seg, tail, more := strings.Cut(rest, "/")
 	if seg == "" || (more && tail == "") {

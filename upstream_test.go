@@ -48,15 +48,16 @@ type receivedRequest struct {
 // stubAnswer says how the stand-in answers; the zero value is a correctly
 // signed 200 {"presign_token": ...} under the public key.
 type stubAnswer struct {
-	status     int
-	body       string
-	signKey    *rsa.PrivateKey // default: the WeChat Pay public key's private half
-	serial     string          // default: the public key ID
-	timeShift  time.Duration
-	signature  string // replaces the computed signature when set
-	noHeaders  bool
-	gzip       bool
-	tamperBody bool // sign one body, send another
+	status      int
+	body        string
+	signKey     *rsa.PrivateKey // default: the WeChat Pay public key's private half
+	serial      string          // default: the public key ID
+	timeShift   time.Duration
+	signature   string // replaces the computed signature when set
+	noHeaders   bool
+	gzip        bool
+	tamperBody  bool        // sign one body, send another
+	extraHeader http.Header // more answer headers (not covered by the signature)
 }
 
 var authParamRE = regexp.MustCompile(`(\w+)="([^"]*)"`)
@@ -163,6 +164,9 @@ func (s *stubWechatPay) writeAnswer(w http.ResponseWriter, a stubAnswer) {
 		a.serial = s.creds.publicKeyID
 	}
 	h := w.Header()
+	for k, v := range a.extraHeader {
+		h[k] = v
+	}
 	h.Set("Content-Type", "application/json")
 	h.Set("Request-ID", "08F1A2B3C4D5E6-TEST")
 	if !a.noHeaders {
