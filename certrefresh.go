@@ -46,6 +46,9 @@ type certManager struct {
 	download func(ctx context.Context, known []*PlatformCertificate) ([]*PlatformCertificate, error)
 	publish  func([]*PlatformCertificate)
 
+	// publicKey is set when the merchant has a configured WeChat Pay key,
+	// so that WeChat Pay's "no certificate" is the normal case.
+	publicKey bool
 	// startFailed is set when the refresh at start failed, so that the
 	// worker retries after firstRetry rather than a whole interval.
 	startFailed bool
@@ -148,8 +151,12 @@ func (c *certManager) sayNotFound() {
 	said := c.notFoundSaid
 	c.notFoundSaid = true
 	c.mu.Unlock()
-	if !said {
+	switch {
+	case said:
+	case c.publicKey:
 		c.logger.Info("WeChat Pay has no platform certificate for this merchant (404 RESOURCE_NOT_EXISTS): it uses the WeChat Pay public key; asking again every refresh interval")
+	default:
+		c.logger.Warn("WeChat Pay has no platform certificate for this merchant (404 RESOURCE_NOT_EXISTS) and no public key is configured: answers will stop verifying when the certificates kept expire; configure public_key_id and public_key")
 	}
 }
 

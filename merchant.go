@@ -227,13 +227,14 @@ func (m *Merchant) startCertificates(ctx context.Context, storage certmagic.Stor
 	}
 	client := &http.Client{Timeout: downloadTimeout}
 	m.certs = &certManager{
-		mchid:    m.signer.MchID,
-		macKey:   storageMACKey(m.apiv3Key),
-		storage:  storage,
-		interval: interval,
-		now:      m.now,
-		logger:   m.logger,
-		publish:  m.publish,
+		mchid:     m.signer.MchID,
+		macKey:    storageMACKey(m.apiv3Key),
+		publicKey: !m.static.empty(),
+		storage:   storage,
+		interval:  interval,
+		now:       m.now,
+		logger:    m.logger,
+		publish:   m.publish,
 	}
 	m.certs.download = func(ctx context.Context, known []*PlatformCertificate) ([]*PlatformCertificate, error) {
 		d := &certificateDownload{client: client, url: u.String(), signer: m.signer, aead: aead,

@@ -264,14 +264,17 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 	envelope := n.Envelope(plain)
 	clear(plain)
 
+	// The records outlive the request: WeChat Pay hanging up after the
+	// app's answer must not keep the acknowledgement from being recorded.
+	storeCtx := context.WithoutCancel(r.Context())
 	if h.store != nil {
-		unlock, err := h.store.lock(r.Context(), n.ID)
+		unlock, err := h.store.lock(storeCtx, n.ID)
 		if err != nil {
 			h.logger.Warn("could not lock the notification's record; forwarding without it (the app may see a concurrent resend too)",
 				zap.String("id", n.ID), zap.Error(err))
 		}
 		defer unlock()
-		dup, err := h.store.acknowledged(r.Context(), n.ID)
+		dup, err := h.store.acknowledged(storeCtx, n.ID)
 		if err != nil {
 			// WeChat Pay's resends are limited; a possible duplicate for
 			// an idempotent app is better than a lost notification.
@@ -294,7 +297,7 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 		return nil
 	}
 	if h.store != nil {
-		if err := h.store.record(r.Context(), n.ID); err != nil {
+		if err := h.store.record(storeCtx, n.ID); err != nil {
 			h.logger.Error("could not record the acknowledged notification; a resend would reach the app again",
 				zap.String("id", n.ID), zap.Error(err))
 		}

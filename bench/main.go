@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command bench measures what the wechatpay handler costs on top of the
 // unavoidable crypto of a presign request (one RSA-2048 signature, five
 // RSA-OAEP-SHA1 encryptions, one signature verification).

@@ -242,10 +242,21 @@ func (c *Credentials) write() error {
 	return nil
 }
 
-// writeFile writes data with exactly the given mode, whatever the umask.
+// writeFile creates path with data and exactly the given mode, whatever the
+// umask. It never follows a symbolic link nor replaces an existing file, so
+// a link planted in a shared directory cannot redirect a key.
 func writeFile(path string, data []byte, mode os.FileMode) error {
-	if err := os.WriteFile(path, data, mode); err != nil {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode) // O_EXCL also refuses a symbolic link
+	if err != nil {
 		return err
 	}
-	return os.Chmod(path, mode)
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
