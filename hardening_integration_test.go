@@ -56,6 +56,14 @@ func TestIntegrationHardening(t *testing.T) {
 		}
 	})
 
+	t.Run("another method without a body is forwarded as it is", func(t *testing.T) {
+		stub.reset()
+		resp, out := send(t, tester, "GET", "/v3/eduschoolpay/contracts/presign", nil)
+		if resp.StatusCode != 200 || len(stub.requests()) != 1 || stub.requests()[0].signatureOK != nil {
+			t.Errorf("GET without a body on a POST route: %d %s", resp.StatusCode, out)
+		}
+	})
+
 	t.Run("names that differ only by case are refused", func(t *testing.T) {
 		stub.reset()
 		for _, tc := range []struct{ method, uri, body string }{

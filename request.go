@@ -29,7 +29,10 @@ func encryptRequest(r *http.Request, rt *route, body []byte, encrypter *FieldEnc
 		return nil, 0, &apiError{status: http.StatusInternalServerError, code: CodeProxyError, message: "encrypting a sensitive field failed"}
 	}
 	n := 0
-	if rt.body != nil {
+	// A route's own method needs a JSON body; another method on the same
+	// path (rt.method "*") may come without one, and then has nothing to
+	// encrypt.
+	if rt.body != nil && (rt.method != "*" || len(body) > 0) {
 		var err error
 		if body, n, err = encrypter.EncryptFields(body, rt.body); err != nil {
 			return fail(err)
