@@ -37,6 +37,13 @@ func (h *Handler) resolveCredentials() (*credentials, error) {
 
 // checkOptions checks that the required options are there and well formed.
 func (h *Handler) checkOptions(c *credentials) error {
+	for _, o := range []struct{ name, raw, resolved string }{
+		{"mchid", h.MchID, c.mchid}, {"serial_no", h.SerialNo, c.serialNo}, {"private_key", h.PrivateKey, c.privateKey},
+	} {
+		if o.resolved == "" && strings.Contains(o.raw, "{") {
+			return fmt.Errorf("%s is required, and %s resolved to nothing: is the environment variable or file there?", o.name, o.raw)
+		}
+	}
 	switch {
 	case c.mchid == "":
 		return errors.New("mchid is required")

@@ -217,3 +217,16 @@ func TestAllowPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyPlaceholderNamed: Caddyfile.example run without its environment
+// variables says which placeholder came out empty.
+func TestEmptyPlaceholderNamed(t *testing.T) {
+	h := &Handler{MchID: "{env.CADDY_WECHATPAY_TEST_UNSET}", SerialNo: "ABC", PrivateKey: "/nonexistent"}
+	h.PublicKeyID, h.PublicKey = "PUB_KEY_ID_1", "/nonexistent"
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	err := h.Provision(ctx)
+	if err == nil || !strings.Contains(err.Error(), "mchid is required, and {env.CADDY_WECHATPAY_TEST_UNSET} resolved to nothing") {
+		t.Fatalf("error %v", err)
+	}
+}
