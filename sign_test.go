@@ -20,9 +20,9 @@ func TestSigningMessage(t *testing.T) {
 }
 
 // TestSignKnownAnswer checks signatures against values computed outside Go:
-// printf '<message>' | openssl dgst -sha256 -sign testdata/verify_kat_key.pem | base64 -w0
+// printf '<message>' | openssl dgst -sha256 -sign kat.pem | base64 -w0, kat.pem holding katKeyPEM
 func TestSignKnownAnswer(t *testing.T) {
-	key, err := LoadPrivateKey("testdata/verify_kat_key.pem")
+	key, err := LoadPrivateKey(katKeyPEM)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,6 @@ import (
 	"io"
 	"math/big"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -249,11 +248,8 @@ func TestVerifyErrorText(t *testing.T) {
 // Known answer: a fixed message signed by the SDK with a fixed key (PKCS#1
 // v1.5 is deterministic) gives a fixed signature, which Verify accepts.
 func TestVerifyKnownAnswer(t *testing.T) {
-	pemBytes, err := os.ReadFile("testdata/verify_kat_key.pem") // test-only key
-	if err != nil {
-		t.Fatal(err)
-	}
-	priv, err := utils.LoadPrivateKey(string(pemBytes))
+	priv, err := utils.LoadPrivateKey(katKeyPEM) // test-only key
+
 	if err != nil {
 		t.Fatal(err)
 	}

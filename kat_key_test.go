@@ -1,5 +1,13 @@
-THROWAWAY TEST KEY, generated for the known-answer tests (sign_test.go, verify_test.go). Not a real key; never use it.
------BEGIN PRIVATE KEY-----
+package wechatpay
+
+// katKeyPEM is a THROWAWAY test key, generated once for the known-answer
+// tests (sign_test.go, verify_test.go); it is not a real key and must never
+// be used as one. It lives in a test file so that no key material ships in
+// the module. To recompute an expected signature with openssl, write it to a
+// file and run
+//
+//	printf '<message>' | openssl dgst -sha256 -sign kat.pem | base64 -w0
+const katKeyPEM = `-----BEGIN PRIVATE KEY-----
 MIIEuwIBADANBgkqhkiG9w0BAQEFAASCBKUwggShAgEAAoIBAQCXpN5RRzJVGHUP
 7gSBTYxvQQrgD2oGIq1vMhdmLGGm6VzSzvjV+nRwCtVJ3m4Dh6hA0N78uGmqdZxR
 bNmHB8mhSmS9RgDntXgPjygRUurz1GeUr/d4ISigocPdw8nz0eysGu5qlVNO9cd0
@@ -27,3 +35,4 @@ O9QAhrfMal4kGnkmwfa77NtvRR35u46TMwAaJwEbsda1KE7wTpti4eozFNOm+uCz
 RY7rGP+4Y+atfZeUFacMuadTvaouj3JbYlhELtKtiib8bkpppcDS552BHM3vtxqK
 tGE+GJZu7ZF5LhM2HdeW
 -----END PRIVATE KEY-----
+`
