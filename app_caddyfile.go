@@ -86,16 +86,9 @@ func (m *Merchant) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			continue
 		}
-		if seen[option] {
-			return d.Errf("%s given more than once", option)
-		}
-		seen[option] = true
-		if !d.NextArg() {
-			return d.ArgErr()
-		}
-		v := d.Val()
-		if d.NextArg() {
-			return d.ArgErr()
+		v, err := singleValue(d, option, seen)
+		if err != nil {
+			return err
 		}
 		switch option {
 		case "mchid":

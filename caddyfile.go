@@ -50,19 +50,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	seen := map[string]bool{}
 	for d.NextBlock(0) {
 		option := d.Val()
-		single := func(dst *string) error {
-			if seen[option] {
-				return d.Errf("%s given more than once", option)
-			}
-			seen[option] = true
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			*dst = d.Val()
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			return nil
+		single := func(dst *string) (err error) {
+			*dst, err = singleValue(d, option, seen)
+			return err
 		}
 		handled, err := h.WechatPayKeys.unmarshalOption(d, option, seen)
 		if handled {
@@ -190,16 +180,6 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 	return nil
-}
-
-func onOff(v string) (on, ok bool) {
-	switch v {
-	case "on":
-		return true, true
-	case "off":
-		return false, true
-	}
-	return false, false
 }
 
 func validMethod(m string) bool {

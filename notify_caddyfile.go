@@ -50,22 +50,14 @@ func (h *NotifyHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			continue
 		}
-		if seen[option] {
-			return d.Errf("%s given more than once", option)
-		}
-		seen[option] = true
-		var v string
 		switch option {
 		case "merchant", "apiv3_key", "max_body", "dedup":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			v = d.Val()
-			if d.NextArg() {
-				return d.ArgErr()
-			}
 		default:
 			return d.Errf("unrecognized wechatpay_notify option %q", option)
+		}
+		v, err := singleValue(d, option, seen)
+		if err != nil {
+			return err
 		}
 		switch option {
 		case "merchant":

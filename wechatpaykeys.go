@@ -146,18 +146,8 @@ func (k *WechatPayKeys) unmarshalOption(d *caddyfile.Dispenser, option string, s
 	default:
 		return false, nil
 	}
-	if seen[option] {
-		return true, d.Errf("%s given more than once", option)
-	}
-	seen[option] = true
-	if !d.NextArg() {
-		return true, d.ArgErr()
-	}
-	*dst = d.Val()
-	if d.NextArg() {
-		return true, d.ArgErr()
-	}
-	return true, nil
+	*dst, err = singleValue(d, option, seen)
+	return true, err
 }
 
 // keySet is the set of WeChat Pay keys in use at one moment: every trusted

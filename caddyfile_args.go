@@ -1,0 +1,36 @@
+package wechatpay
+
+import "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+// singleValue reads the one argument of a Caddyfile option that may be given
+// once per block, recording it in seen.
+func singleValue(d *caddyfile.Dispenser, option string, seen map[string]bool) (string, error) {
+	if seen[option] {
+		return "", d.Errf("%s given more than once", option)
+	}
+	seen[option] = true
+	return oneArg(d)
+}
+
+// oneArg reads exactly one argument of the current option.
+func oneArg(d *caddyfile.Dispenser) (string, error) {
+	if !d.NextArg() {
+		return "", d.ArgErr()
+	}
+	v := d.Val()
+	if d.NextArg() {
+		return "", d.ArgErr()
+	}
+	return v, nil
+}
+
+// onOff reads an on|off value.
+func onOff(v string) (on, ok bool) {
+	switch v {
+	case "on":
+		return true, true
+	case "off":
+		return false, true
+	}
+	return false, false
+}
