@@ -103,6 +103,19 @@ func fileStorage(t testing.TB) *certmagic.FileStorage {
 	return &certmagic.FileStorage{Path: t.TempDir()}
 }
 
+// downloadedOnce starts the simulator and a file storage, and provisions an
+// app whose merchant "school" has downloaded its certificates into it.
+func downloadedOnce(t *testing.T) (*certSandbox, *certmagic.FileStorage, *App) {
+	t.Helper()
+	cs := newCertSandbox(t, nil)
+	storage := fileStorage(t)
+	first := &App{Merchants: map[string]*Merchant{"school": testMerchant(t, cs.ts.URL)}}
+	if err := first.provision(context.Background(), storage, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	return cs, storage, first
+}
+
 // signedBy asks the sandbox for an answer signed by the key named serial
 // (the sandbox's default key when ""), and returns its header and body.
 func (cs *certSandbox) signedBy(t *testing.T, m *Merchant, serial string) (http.Header, []byte) {
@@ -374,12 +387,7 @@ func TestCertificatesSharedStorage(t *testing.T) {
 
 func TestCertificatesRestartOffline(t *testing.T) {
 	c := testCredentials(t)
-	cs := newCertSandbox(t, nil)
-	storage := fileStorage(t)
-	first := &App{Merchants: map[string]*Merchant{"school": testMerchant(t, cs.ts.URL)}}
-	if err := first.provision(context.Background(), storage, zap.NewNop()); err != nil {
-		t.Fatal(err)
-	}
+	_, storage, first := downloadedOnce(t)
 	offline := "http://" + closedAddr(t)
 	for _, age := range []time.Duration{0, 7 * time.Hour} { // fresh, then stale
 		t.Run(age.String(), func(t *testing.T) {

@@ -26,12 +26,7 @@ import (
 // trusted: not for verifying, not for encrypting, and not written back.
 func TestPlantedStoredCertificateIgnored(t *testing.T) {
 	c := testCredentials(t)
-	cs := newCertSandbox(t, nil)
-	storage := fileStorage(t)
-	first := &App{Merchants: map[string]*Merchant{"school": testMerchant(t, cs.ts.URL)}}
-	if err := first.provision(context.Background(), storage, zap.NewNop()); err != nil {
-		t.Fatal(err)
-	}
+	cs, storage, first := downloadedOnce(t)
 	// Attacker: any self-made RSA-2048 certificate, valid from now to 9999.
 	evilKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(0x0BADC0DE), Subject: pkix.Name{CommonName: "evil"},
@@ -96,12 +91,7 @@ func mustParse(der []byte) *x509.Certificate {
 // whole refresh interval.
 func TestStartupFailureRetriedSoon(t *testing.T) {
 	c := testCredentials(t)
-	cs := newCertSandbox(t, nil)
-	storage := fileStorage(t)
-	first := &App{Merchants: map[string]*Merchant{"school": testMerchant(t, cs.ts.URL)}}
-	if err := first.provision(context.Background(), storage, zap.NewNop()); err != nil {
-		t.Fatal(err)
-	}
+	_, storage, first := downloadedOnce(t)
 	certs := first.Merchants["school"].PlatformCertificates()
 	if err := saveStored(context.Background(), storage, c.mchid, storageMACKey([]byte(certAPIv3Key)), time.Now().Add(-7*time.Hour), false, certs); err != nil {
 		t.Fatal(err)
