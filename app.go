@@ -43,7 +43,20 @@ func (App) CaddyModule() caddy.ModuleInfo {
 // Provision loads every merchant's keys, and its platform certificates from
 // storage or from WeChat Pay.
 func (a *App) Provision(ctx caddy.Context) error {
-	return a.provision(ctx, ctx.Storage(), ctx.Logger())
+	if err := a.provision(ctx, ctx.Storage(), ctx.Logger()); err != nil {
+		return err
+	}
+	// The merchants' keys can be reloaded through the admin API while
+	// this configuration runs.
+	for _, m := range a.Merchants {
+		registerKeyHolder(m)
+	}
+	context.AfterFunc(ctx, func() {
+		for _, m := range a.Merchants {
+			unregisterKeyHolder(m)
+		}
+	})
+	return nil
 }
 
 // provision is Provision with the storage and logger given, for tests.

@@ -643,11 +643,11 @@ func TestProvisionSuccess(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Provision: %v", err)
 			}
-			if !h.signer.Key.Equal(c.merchantKey) {
+			if !h.keys().signer.Key.Equal(c.merchantKey) {
 				t.Error("the merchant key loaded is not the one given")
 			}
-			if h.signer.MchID != c.mchid || h.signer.SerialNo != c.serialNo {
-				t.Errorf("signer mchid %q serial %q", h.signer.MchID, h.signer.SerialNo)
+			if h.keys().signer.MchID != c.mchid || h.keys().signer.SerialNo != c.serialNo {
+				t.Errorf("signer mchid %q serial %q", h.keys().signer.MchID, h.keys().signer.SerialNo)
 			}
 			if h.keys().serial != tc.serial {
 				t.Errorf("Wechatpay-Serial = %q, want %q", h.keys().serial, tc.serial)

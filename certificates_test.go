@@ -122,7 +122,7 @@ func (cs *certSandbox) signedBy(t *testing.T, m *Merchant, serial string) (http.
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, cs.ts.URL+sandbox.CertificatesPath, nil)
 	nonce, _ := NewNonce()
-	auth, err := m.signer.Authorization("GET", sandbox.CertificatesPath, time.Now().Unix(), nonce, nil)
+	auth, err := m.Signer().Authorization("GET", sandbox.CertificatesPath, time.Now().Unix(), nonce, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

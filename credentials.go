@@ -1,7 +1,6 @@
 package wechatpay
 
 import (
-	"crypto/rsa"
 	"errors"
 	"fmt"
 	"os"
@@ -76,26 +75,35 @@ func (h *Handler) checkOptions(c *credentials) error {
 	return nil
 }
 
-// loadKeys loads the merchant key and the WeChat Pay keys and sets up the
-// signer, the encrypter and the verifier. All WeChat Pay keys verify
+// loadKeys loads the merchant key and the WeChat Pay keys into a key set:
+// the signer, the encrypter and the verifier. All WeChat Pay keys verify
 // answers; the one chosen by wechatpay_serial (default: the public key, else
 // the first certificate) encrypts sensitive fields and is named in
-// Wechatpay-Serial. It returns the merchant key.
-func (h *Handler) loadKeys(c *credentials) (*rsa.PrivateKey, error) {
+// Wechatpay-Serial.
+func (h *Handler) loadKeys(c *credentials) (*keySet, error) {
 	warnIfExposed(h.logger, "private_key", h.PrivateKey, c.privateKey)
 	key, err := LoadPrivateKey(c.privateKey)
 	if err != nil {
 		return nil, fmt.Errorf("private_key: %w", err)
 	}
-	h.signer = &RequestSigner{MchID: c.mchid, SerialNo: strings.ToUpper(c.serialNo), Key: key}
-
+	signer := &RequestSigner{MchID: c.mchid, SerialNo: strings.ToUpper(c.serialNo), Key: key}
 	trusted, err := h.WechatPayKeys.load(h.logger)
 	if err != nil {
 		return nil, err
 	}
-	static := newKeySet(trusted.byID, trusted.chosen)
-	h.keys = func() *keySet { return static }
-	return key, nil
+	return newKeySet(signer, trusted.byID, trusted.chosen), nil
+}
+
+// loadInlineKeys resolves, checks and loads the handler's own key options.
+func (h *Handler) loadInlineKeys() (*keySet, error) {
+	creds, err := h.resolveCredentials()
+	if err != nil {
+		return nil, err
+	}
+	if err := h.checkOptions(creds); err != nil {
+		return nil, err
+	}
+	return h.loadKeys(creds)
 }
 
 // warnIfExposed logs a warning when a key file can be read by its group or

@@ -1,7 +1,6 @@
 package wechatpay
 
 import (
-	"crypto/rsa"
 	"fmt"
 	"net/http"
 	"strings"
@@ -14,10 +13,10 @@ import (
 var errNoMerchantKey = &apiError{status: http.StatusServiceUnavailable, code: CodeProxyError,
 	message: "no WeChat Pay key is available for this merchant yet"}
 
-// useMerchant sets the handler up with the keys of the merchant it names
-// and returns the merchant's private key. Key options written in the
-// handler as well are an error: a merchant's keys live in one place.
-func (h *Handler) useMerchant(ctx caddy.Context) (*rsa.PrivateKey, error) {
+// useMerchant sets the handler up with the keys of the merchant it names.
+// Key options written in the handler as well are an error: a merchant's
+// keys live in one place.
+func (h *Handler) useMerchant(ctx caddy.Context) error {
 	var inline []string
 	for _, o := range []struct{ name, v string }{
 		{"mchid", h.MchID}, {"serial_no", h.SerialNo}, {"private_key", h.PrivateKey},
@@ -29,18 +28,18 @@ func (h *Handler) useMerchant(ctx caddy.Context) (*rsa.PrivateKey, error) {
 		}
 	}
 	if len(inline) > 0 {
-		return nil, fmt.Errorf("merchant %q: %s belong in the merchant's block of the global wechatpay app; with merchant set, write no key options in the handler",
+		return fmt.Errorf("merchant %q: %s belong in the merchant's block of the global wechatpay app; with merchant set, write no key options in the handler",
 			h.Merchant, strings.Join(inline, ", "))
 	}
 	m, err := lookupMerchant(ctx, h.Merchant)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// The merchant's keys are checked; this checks the handler's own options.
-	if err := h.checkOptions(&credentials{mchid: m.signer.MchID, serialNo: m.signer.SerialNo, privateKey: "merchant"}); err != nil {
-		return nil, err
+	signer := m.Signer()
+	if err := h.checkOptions(&credentials{mchid: signer.MchID, serialNo: signer.SerialNo, privateKey: "merchant"}); err != nil {
+		return err
 	}
-	h.signer = m.signer
 	h.keys = m.currentKeys
-	return m.privateKey, nil
+	return nil
 }

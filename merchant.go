@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -61,15 +62,17 @@ type Merchant struct {
 	// again. Default: 6h.
 	RefreshInterval caddy.Duration `json:"refresh_interval,omitempty"`
 
-	name       string
-	logger     *zap.Logger
-	signer     *RequestSigner
-	privateKey *rsa.PrivateKey
-	apiv3Key   []byte
-	static     *trustedKeys // configured keys; empty when all are downloaded
-	certs      *certManager // nil when nothing is downloaded
-	keys       atomic.Pointer[keySet]
-	now        func() time.Time // time.Now; tests move it
+	name     string
+	logger   *zap.Logger
+	apiv3Key []byte
+	certs    *certManager // nil when nothing is downloaded
+	keys     atomic.Pointer[keySet]
+
+	mu         sync.Mutex             // guards signer, static and downloaded
+	signer     *RequestSigner         // changed only by a key reload
+	static     *trustedKeys           // configured keys; empty when all are downloaded
+	downloaded []*PlatformCertificate // as last published
+	now        func() time.Time       // time.Now; tests move it
 	// deferRefresh leaves the first refresh to the caller (the CLI).
 	deferRefresh bool
 }
@@ -77,8 +80,8 @@ type Merchant struct {
 // Name returns the merchant's name in the app's configuration.
 func (m *Merchant) Name() string { return m.name }
 
-// Signer returns the request signer of the merchant.
-func (m *Merchant) Signer() *RequestSigner { return m.signer }
+// Signer returns the request signer of the merchant in use now.
+func (m *Merchant) Signer() *RequestSigner { return m.currentKeys().signer }
 
 // Verifier returns a verifier trusting the merchant's keys as they are now:
 // call it for each answer or callback, since downloaded certificates change.
@@ -124,27 +127,16 @@ func (m *Merchant) provision(ctx context.Context, name string, storage certmagic
 	if m.now == nil {
 		m.now = time.Now
 	}
-	// The handler's own checks and loading, with the merchant's options.
-	h := &Handler{MchID: m.MchID, SerialNo: m.SerialNo, PrivateKey: m.PrivateKey, logger: logger}
-	creds, err := h.resolveCredentials()
+	signer, err := m.loadSigner()
 	if err != nil {
 		return err
 	}
-	if err := h.checkOptions(creds); err != nil {
-		return err
-	}
-	warnIfExposed(logger, "private_key", m.PrivateKey, creds.privateKey)
-	key, err := LoadPrivateKey(creds.privateKey)
-	if err != nil {
-		return fmt.Errorf("private_key: %w", err)
-	}
-	m.privateKey = key
-	m.signer = &RequestSigner{MchID: creds.mchid, SerialNo: strings.ToUpper(creds.serialNo), Key: key}
+	m.signer = signer
 
 	if err := m.loadAPIv3Key(); err != nil {
 		return err
 	}
-	if err := m.loadStatic(); err != nil {
+	if m.static, err = m.loadStatic(); err != nil {
 		return err
 	}
 	m.publish(nil)
@@ -182,23 +174,44 @@ func (m *Merchant) loadAPIv3Key() error {
 	return nil
 }
 
+// loadSigner resolves, checks and loads the merchant's own credentials:
+// mchid, serial_no and private_key.
+func (m *Merchant) loadSigner() (*RequestSigner, error) {
+	// The handler's own checks and loading, with the merchant's options.
+	h := &Handler{MchID: m.MchID, SerialNo: m.SerialNo, PrivateKey: m.PrivateKey, logger: m.logger}
+	creds, err := h.resolveCredentials()
+	if err != nil {
+		return nil, err
+	}
+	if err := h.checkOptions(creds); err != nil {
+		return nil, err
+	}
+	warnIfExposed(m.logger, "private_key", m.PrivateKey, creds.privateKey)
+	key, err := LoadPrivateKey(creds.privateKey)
+	if err != nil {
+		return nil, fmt.Errorf("private_key: %w", err)
+	}
+	return &RequestSigner{MchID: creds.mchid, SerialNo: strings.ToUpper(creds.serialNo), Key: key}, nil
+}
+
 // loadStatic loads the configured WeChat Pay keys; none is fine when
 // platform certificates are downloaded.
-func (m *Merchant) loadStatic() error {
+func (m *Merchant) loadStatic() (*trustedKeys, error) {
 	k := m.WechatPayKeys
 	if k.PublicKey == "" && k.PublicKeyID == "" && len(k.PlatformCertificate) == 0 {
 		if k.WechatpaySerial != "" {
-			return errors.New("wechatpay_serial needs public_key or platform_certificate")
+			return nil, errors.New("wechatpay_serial needs public_key or platform_certificate")
 		}
-		m.static = &trustedKeys{byID: map[string]*rsa.PublicKey{}}
-		return nil
+		return &trustedKeys{byID: map[string]*rsa.PublicKey{}}, nil
 	}
-	t, err := k.load(m.logger)
-	if err != nil {
-		return err
-	}
-	m.static = t
-	return nil
+	return k.load(m.logger)
+}
+
+// staticKeys returns the configured WeChat Pay keys in use now.
+func (m *Merchant) staticKeys() *trustedKeys {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.static
 }
 
 func (t *trustedKeys) empty() bool { return t == nil || len(t.order) == 0 }
@@ -227,7 +240,7 @@ func (m *Merchant) startCertificates(ctx context.Context, storage certmagic.Stor
 	}
 	client := &http.Client{Timeout: downloadTimeout}
 	m.certs = &certManager{
-		mchid:     m.signer.MchID,
+		mchid:     m.signer.MchID, // a key reload never changes it
 		macKey:    storageMACKey(m.apiv3Key),
 		publicKey: !m.static.empty(),
 		storage:   storage,
@@ -237,11 +250,12 @@ func (m *Merchant) startCertificates(ctx context.Context, storage certmagic.Stor
 		publish:   m.publish,
 	}
 	m.certs.download = func(ctx context.Context, known []*PlatformCertificate) ([]*PlatformCertificate, error) {
-		d := &certificateDownload{client: client, url: u.String(), signer: m.signer, aead: aead,
-			now: m.certs.now, anchors: m.static.byID, known: known}
+		static := m.staticKeys()
+		d := &certificateDownload{client: client, url: u.String(), signer: m.Signer(), aead: aead,
+			now: m.certs.now, anchors: static.byID, known: known}
 		switch {
-		case !m.static.empty():
-			d.serial = m.static.chosen
+		case !static.empty():
+			d.serial = static.chosen
 		case len(known) > 0:
 			d.serial = known[0].Serial
 		}
@@ -270,21 +284,30 @@ func (m *Merchant) startCertificates(ctx context.Context, storage certmagic.Stor
 // in use. The configured choice (public key, or wechatpay_serial) encrypts;
 // without one the newest certificate in effect does.
 func (m *Merchant) publish(downloaded []*PlatformCertificate) {
-	k := &keySet{byID: make(map[string]*rsa.PublicKey, len(m.static.byID)+len(downloaded))}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.downloaded = downloaded
+	m.publishLocked()
+}
+
+// publishLocked publishes the keys from the merchant's signer, static and
+// downloaded, with m.mu held.
+func (m *Merchant) publishLocked() {
+	byID := make(map[string]*rsa.PublicKey, len(m.static.byID)+len(m.downloaded))
 	for id, key := range m.static.byID {
-		k.byID[id] = key
+		byID[id] = key
 	}
-	for _, c := range downloaded {
-		if _, configured := k.byID[c.Serial]; !configured {
-			k.byID[c.Serial] = c.key()
+	for _, c := range m.downloaded {
+		if _, configured := byID[c.Serial]; !configured {
+			byID[c.Serial] = c.key()
 		}
 	}
-	k.serial = m.static.chosen
+	serial := m.static.chosen
 	if m.static.empty() {
-		k.serial = ""
-		if c := newestEffective(m.now(), downloaded); c != nil {
-			k.serial = c.Serial
+		serial = ""
+		if c := newestEffective(m.now(), m.downloaded); c != nil {
+			serial = c.Serial
 		}
 	}
-	m.keys.Store(newKeySet(k.byID, k.serial))
+	m.keys.Store(newKeySet(m.signer, byID, serial))
 }

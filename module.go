@@ -6,12 +6,13 @@
 package wechatpay
 
 import (
-	"crypto/rsa"
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -91,13 +92,12 @@ type Handler struct {
 	SkipVerify []string `json:"skip_verify,omitempty"`
 
 	logger     *zap.Logger
-	signer     *RequestSigner
-	decrypter  *FieldDecrypter
 	skip       []string // path prefixes answered unsigned
 	routes     routeTable
 	userAgent  string
-	queryNames []string       // every sensitive query parameter name, lower case
-	keys       func() *keySet // the WeChat Pay keys in use now
+	queryNames []string                // every sensitive query parameter name, lower case
+	keys       func() *keySet          // the keys in use now
+	own        *atomic.Pointer[keySet] // the keys of a handler without merchant
 }
 
 // unsignedDownloads are the paths whose answers WeChat Pay does not sign.
@@ -133,23 +133,20 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Every error names the option at fault and never quotes key material.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	var key *rsa.PrivateKey
 	if h.Merchant != "" {
-		var err error
-		if key, err = h.useMerchant(ctx); err != nil {
+		if err := h.useMerchant(ctx); err != nil {
 			return err
 		}
 	} else {
-		creds, err := h.resolveCredentials()
+		keys, err := h.loadInlineKeys()
 		if err != nil {
 			return err
 		}
-		if err := h.checkOptions(creds); err != nil {
-			return err
-		}
-		if key, err = h.loadKeys(creds); err != nil {
-			return err
-		}
+		h.own = new(atomic.Pointer[keySet])
+		h.own.Store(keys)
+		h.keys = h.own.Load
+		registerKeyHolder(h)
+		context.AfterFunc(ctx, func() { unregisterKeyHolder(h) })
 	}
 	h.skip = append(append([]string(nil), unsignedDownloads...), h.SkipVerify...)
 	if !h.verifying() {
@@ -168,7 +165,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("encrypt: %w", err)
 		}
 	}
-	h.decrypter = &FieldDecrypter{Key: key}
 	if h.MaxBody == 0 {
 		h.MaxBody = defaultMaxBody
 	}
@@ -179,7 +175,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 // Validate checks the provisioned handler.
 func (h *Handler) Validate() error {
-	if h.signer == nil || h.keys == nil {
+	if h.keys == nil {
 		return errors.New("wechatpay handler is not provisioned")
 	}
 	return nil
@@ -196,7 +192,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		// (the module's own line names the path only).
 		caddyhttp.SetVar(r.Context(), caddyhttp.LogSkipVar, true)
 	}
-	keys := h.keys() // a merchant's downloaded certificates change while Caddy runs
+	keys := h.keys() // certificates downloaded or keys reloaded change them while Caddy runs
 	if keys.encrypter == nil {
 		return h.refuse(w, r, errNoMerchantKey)
 	}
@@ -224,7 +220,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if len(out) == 0 || body.Len() == 0 || &out[0] != &body.Bytes()[0] {
 		defer release(body)
 	}
-	if err := h.signRequest(r, out, keys.serial); err != nil {
+	if err := h.signRequest(r, out, keys); err != nil {
 		return h.refuse(w, r, &apiError{status: http.StatusInternalServerError, code: CodeProxyError, message: "signing the request failed"})
 	}
 
@@ -239,7 +235,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if ae := proxyInto(resp, r, next); ae != nil {
 		return h.refuse(w, r, ae)
 	}
-	answer, ae := h.deliverVerified(w, resp, rt, keys.verifier)
+	answer, ae := h.deliverVerified(w, resp, rt, keys)
 	if ae != nil {
 		return h.refuse(w, r, ae)
 	}
@@ -253,7 +249,7 @@ func (h *Handler) verifying() bool { return h.VerifyResponses == nil || *h.Verif
 // returns the refusal to send instead; the unverified body is never written.
 // Unsigned error answers (from a gateway in front of WeChat Pay, say) pass
 // unchanged: their status already tells the app that the call failed.
-func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse, rt *route, verifier *ResponseVerifier) (string, *apiError) {
+func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse, rt *route, keys *keySet) (string, *apiError) {
 	if resp.overflow {
 		return "", &apiError{status: http.StatusBadGateway, code: CodeResponseTooLarge, message: "WeChat Pay's answer is too large to verify"}
 	}
@@ -276,7 +272,7 @@ func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse,
 		}
 		return "", &apiError{status: resp.status, code: CodeUpstreamError, message: msg}
 	}
-	if err := verifier.Verify(resp.header, body); err != nil {
+	if err := keys.verifier.Verify(resp.header, body); err != nil {
 		ve := err.(*VerifyError)
 		h.logger.Error("WeChat Pay's answer failed verification",
 			zap.String("code", ve.Code), zap.String("reason", ve.Reason),
@@ -289,7 +285,7 @@ func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse,
 		return "", &apiError{status: http.StatusBadGateway, code: ve.Code, message: msg}
 	}
 	if h.DecryptResponses && rt != nil && rt.response != nil && resp.status < 300 && len(body) > 0 {
-		plain, _, err := h.decrypter.DecryptFields(body, rt.response)
+		plain, _, err := keys.decrypter.DecryptFields(body, rt.response)
 		if err != nil {
 			h.logger.Error("decrypting WeChat Pay's answer failed", zap.Error(err),
 				zap.String("request_id", resp.header.Get("Request-ID")))

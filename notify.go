@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -84,7 +85,8 @@ type NotifyHandler struct {
 	Dedup *bool `json:"dedup,omitempty"`
 
 	logger *zap.Logger
-	keys   func() *keySet // the WeChat Pay keys callbacks verify under, now
+	keys   func() *keySet          // the WeChat Pay keys callbacks verify under, now
+	own    *atomic.Pointer[keySet] // the keys of a handler without merchant
 	aead   cipher.AEAD
 	store  *dedupStore // nil when dedup is off
 	stop   context.CancelFunc
@@ -122,6 +124,8 @@ func (h *NotifyHandler) Provision(ctx caddy.Context) error {
 		if scope, err = h.useInlineKeys(); err != nil {
 			return err
 		}
+		registerKeyHolder(h)
+		context.AfterFunc(ctx, func() { unregisterKeyHolder(h) })
 	}
 
 	if h.Dedup == nil || *h.Dedup {
@@ -181,8 +185,9 @@ func (h *NotifyHandler) useInlineKeys() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	static := newKeySet(trusted.byID, "")
-	h.keys = func() *keySet { return static }
+	h.own = new(atomic.Pointer[keySet])
+	h.own.Store(newKeySet(nil, trusted.byID, ""))
+	h.keys = h.own.Load
 	return trusted.order[0], nil
 }
 

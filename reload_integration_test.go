@@ -53,57 +53,28 @@ func TestIntegrationReloadUnderLoad(t *testing.T) {
 		// proxy can fix (a POST is not retried), so it is kept out here.
 		DisableKeepAlives: true,
 	}}
-	stop := make(chan struct{})
-	var sent, dropped, bad atomic.Int64
-	var firstBad atomic.Value
-	var wg sync.WaitGroup
-	const workers = 4
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				resp, err := client.Post(reloadURL+"/v3/eduschoolpay/contracts/presign", "application/json", bytes.NewReader([]byte(presignBody)))
-				sent.Add(1)
-				if err != nil {
-					dropped.Add(1) // a connection error: no answer at all
-					continue
-				}
-				body, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 || !bytes.Contains(body, []byte("stub_presign_token")) {
-					bad.Add(1)
-					firstBad.CompareAndSwap(nil, resp.Status+" "+string(body))
-				}
-			}
-		}()
-	}
+	load := startPresignLoad(client, reloadURL, 4, nil)
 	time.Sleep(700 * time.Millisecond)
-	before := sent.Load()
+	before := load.sent.Load()
 	tester.InitServer(proxySite{upstream: stub.URL, grace: "10s", bind: bind, address: reloadURL, creds: fresh}.caddyfile(t), "caddyfile")
 	time.Sleep(700 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	load.finish()
 
-	answered := sent.Load() - dropped.Load()
+	sent, dropped := load.sent.Load(), load.dropped.Load()
+	answered := sent - dropped
 	t.Logf("%d requests: %d answered, %d connections dropped by the old server; the stand-in received %d",
-		sent.Load(), answered, dropped.Load(), len(stub.requests()))
-	if bad.Load() != 0 {
-		t.Errorf("%d answers were not the verified 200; first: %v", bad.Load(), firstBad.Load())
+		sent, answered, dropped, len(stub.requests()))
+	if load.bad.Load() != 0 {
+		t.Errorf("%d answers were not the verified 200; first: %v", load.bad.Load(), load.firstBad.Load())
 	}
 	if n := int64(len(stub.requests())); n != answered {
 		t.Errorf("the stand-in received %d requests for %d answers: a request was lost or sent twice", n, answered)
 	}
-	if dropped.Load() > workers {
-		t.Errorf("%d connections dropped: more than the %d that can be in flight as the old server stops", dropped.Load(), workers)
+	if dropped > load.workers {
+		t.Errorf("%d connections dropped: more than the %d that can be in flight as the old server stops", dropped, load.workers)
 	}
-	if before < 10 || sent.Load()-before < 10 {
-		t.Errorf("too little load to mean anything: %d before, %d in all", before, sent.Load())
+	if before < 10 || sent-before < 10 {
+		t.Errorf("too little load to mean anything: %d before, %d in all", before, sent)
 	}
 
 	stub.reset()
@@ -131,4 +102,60 @@ func TestIntegrationReloadUnderLoad(t *testing.T) {
 			t.Errorf("%s not encrypted under the new WeChat Pay key", path)
 		}
 	}
+}
+
+// presignLoad is closed-loop load: clients that send the reference presign
+// request one after another until finish.
+type presignLoad struct {
+	workers       int64
+	sent, dropped atomic.Int64 // dropped: no answer at all (a connection error)
+	bad           atomic.Int64 // an answer other than the stand-in's verified 200
+	firstDrop     atomic.Value
+	firstBad      atomic.Value
+	stop          chan struct{}
+	wg            sync.WaitGroup
+}
+
+// startPresignLoad starts workers clients against base; decorate, when set,
+// adjusts each request before it is sent.
+func startPresignLoad(client *http.Client, base string, workers int, decorate func(*http.Request)) *presignLoad {
+	l := &presignLoad{workers: int64(workers), stop: make(chan struct{})}
+	for range workers {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				req, _ := http.NewRequest(http.MethodPost, base+"/v3/eduschoolpay/contracts/presign", bytes.NewReader([]byte(presignBody)))
+				req.Header.Set("Content-Type", "application/json")
+				if decorate != nil {
+					decorate(req)
+				}
+				resp, err := client.Do(req)
+				l.sent.Add(1)
+				if err != nil {
+					l.dropped.Add(1)
+					l.firstDrop.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || !bytes.Contains(body, []byte("stub_presign_token")) {
+					l.bad.Add(1)
+					l.firstBad.CompareAndSwap(nil, resp.Status+" "+string(body))
+				}
+			}
+		}()
+	}
+	return l
+}
+
+// finish stops the clients and waits for their last requests.
+func (l *presignLoad) finish() {
+	close(l.stop)
+	l.wg.Wait()
 }

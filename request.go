@@ -56,7 +56,7 @@ func encryptRequest(r *http.Request, rt *route, body []byte, encrypter *FieldEnc
 // right length, the client's Authorization dropped, Wechatpay-Serial,
 // Accept, Content-Type and User-Agent set, and the request signed over
 // exactly the method, URI and body that reverse_proxy will send.
-func (h *Handler) signRequest(r *http.Request, out []byte, serial string) error {
+func (h *Handler) signRequest(r *http.Request, out []byte, keys *keySet) error {
 	hdr := r.Header
 	hdr.Del("Authorization")
 	// Hop-by-hop removal after this handler would drop any header the
@@ -64,7 +64,7 @@ func (h *Handler) signRequest(r *http.Request, out []byte, serial string) error 
 	hdr.Del("Connection")
 	hdr.Del("Content-Encoding") // the body was decoded when read
 	hdr.Del("Transfer-Encoding")
-	hdr.Set("Wechatpay-Serial", serial)
+	hdr.Set("Wechatpay-Serial", keys.serial)
 	hdr.Set("Accept", "application/json")
 	// Let the transport ask for gzip and decode it, so that answers are
 	// verified on the bytes WeChat Pay signed; a client's br or zstd could
@@ -90,7 +90,7 @@ func (h *Handler) signRequest(r *http.Request, out []byte, serial string) error 
 	if err != nil {
 		return err
 	}
-	auth, err := h.signer.Authorization(r.Method, r.URL.RequestURI(), time.Now().Unix(), nonce, out)
+	auth, err := keys.signer.Authorization(r.Method, r.URL.RequestURI(), time.Now().Unix(), nonce, out)
 	if err != nil {
 		return err
 	}

@@ -150,22 +150,30 @@ func (k *WechatPayKeys) unmarshalOption(d *caddyfile.Dispenser, option string, s
 	return true, err
 }
 
-// keySet is the set of WeChat Pay keys in use at one moment: every trusted
-// key (by public key ID or certificate serial) and the verifier over them,
-// and the key that encrypts with the ID or serial named in Wechatpay-Serial.
-// A handler with inline keys has one for ever; a merchant of the app
-// publishes a new one whenever its certificates change.
+// keySet is the set of keys in use at one moment: the merchant's signing
+// key, every trusted WeChat Pay key (by public key ID or certificate serial)
+// and the verifier over them, and the key that encrypts with the ID or
+// serial named in Wechatpay-Serial. A handler reads it once per request, so
+// a request never mixes keys from before and after a change: a merchant of
+// the app publishes a new one whenever its certificates change, and a key
+// reload through the admin API publishes new ones everywhere.
 type keySet struct {
+	signer    *RequestSigner            // nil in wechatpay_notify, which signs nothing
+	decrypter *FieldDecrypter           // response fields, under the merchant key; nil with signer
 	byID      map[string]*rsa.PublicKey // every trusted key
 	verifier  *ResponseVerifier         // verifies under byID
 	encrypter *FieldEncrypter           // nil when no key can encrypt
 	serial    string                    // Wechatpay-Serial: the encrypting key
 }
 
-// newKeySet builds the key set trusting byID that encrypts with the key
-// named serial (none when serial is empty).
-func newKeySet(byID map[string]*rsa.PublicKey, serial string) *keySet {
-	k := &keySet{byID: byID, serial: serial, verifier: NewResponseVerifier(byID)}
+// newKeySet builds the key set that signs with signer (none when nil),
+// trusts byID and encrypts with the key named serial (none when serial is
+// empty).
+func newKeySet(signer *RequestSigner, byID map[string]*rsa.PublicKey, serial string) *keySet {
+	k := &keySet{signer: signer, byID: byID, serial: serial, verifier: NewResponseVerifier(byID)}
+	if signer != nil {
+		k.decrypter = &FieldDecrypter{Key: signer.Key}
+	}
 	if serial != "" {
 		k.encrypter = &FieldEncrypter{Key: byID[serial]}
 	}

@@ -1,0 +1,78 @@
+package wechatpay
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+)
+
+func init() {
+	caddy.RegisterModule(AdminAPI{})
+}
+
+// AdminAPI adds two endpoints to Caddy's admin API (admin.api.wechatpay),
+// for rotating keys without a configuration reload:
+//
+//	GET  /wechatpay/keys         the keys in use: merchant serial numbers
+//	                             and WeChat Pay key IDs, never key material
+//	POST /wechatpay/keys/reload  read every key again from the sources the
+//	                             configuration names (key files,
+//	                             {file./path}, {env.X}) and use the new
+//	                             keys from the next request on
+//
+// A reload changes the keys of every merchant and handler at once, or,
+// if one fails to load, none. Unlike a configuration reload it restarts
+// no server, so it closes no connection: no request fails because of it.
+type AdminAPI struct{}
+
+// CaddyModule returns the Caddy module information.
+func (AdminAPI) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "admin.api.wechatpay",
+		New: func() caddy.Module { return new(AdminAPI) },
+	}
+}
+
+// Routes returns the admin routes.
+func (AdminAPI) Routes() []caddy.AdminRoute {
+	return []caddy.AdminRoute{
+		{Pattern: "/wechatpay/keys", Handler: caddy.AdminHandlerFunc(handleKeys)},
+		{Pattern: "/wechatpay/keys/reload", Handler: caddy.AdminHandlerFunc(handleKeysReload)},
+	}
+}
+
+func handleKeys(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet {
+		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed: use GET", r.Method)}
+	}
+	return writeAdminJSON(w, currentKeyReports())
+}
+
+func handleKeysReload(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodPost {
+		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed: use POST", r.Method)}
+	}
+	logger := caddy.Log().Named("wechatpay")
+	reports, err := reloadAllKeys()
+	if err != nil {
+		logger.Error("reloading keys failed; the keys in use are unchanged", zap.Error(err))
+		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("reloading keys: %w", err)}
+	}
+	for _, rep := range reports {
+		logger.Info("keys reloaded", zap.String("holder", rep.Holder), zap.Bool("changed", *rep.Changed),
+			zap.String("serial_no", rep.SerialNo), zap.String("wechatpay_serial", rep.WechatpaySerial),
+			zap.Strings("wechatpay_keys", rep.WechatpayKeys))
+	}
+	return writeAdminJSON(w, reports)
+}
+
+func writeAdminJSON(w http.ResponseWriter, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	return json.NewEncoder(w).Encode(v)
+}
+
+// Interface guards
+var _ caddy.AdminRouter = AdminAPI{}

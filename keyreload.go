@@ -1,0 +1,214 @@
+package wechatpay
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// keyHolder is something that loaded keys from the configuration and can
+// load them again without a configuration reload: a merchant of the
+// wechatpay app, or a handler with keys of its own.
+type keyHolder interface {
+	// holderName names it in answers and logs, e.g. "merchant acme".
+	holderName() string
+	// currentKeys returns the keys in use now.
+	currentKeys() *keySet
+	// prepareReload resolves and loads the keys again, changing nothing;
+	// the returned commit puts them in use.
+	prepareReload() (commit func(), err error)
+}
+
+// keyHolders are the key holders of every configuration that is running,
+// the old and the new one while Caddy switches between them.
+var keyHolders = struct {
+	sync.Mutex
+	set map[keyHolder]bool
+}{set: map[keyHolder]bool{}}
+
+// keyReloads serializes reloads, so that two never interleave.
+var keyReloads sync.Mutex
+
+func registerKeyHolder(h keyHolder) {
+	keyHolders.Lock()
+	defer keyHolders.Unlock()
+	keyHolders.set[h] = true
+}
+
+func unregisterKeyHolder(h keyHolder) {
+	keyHolders.Lock()
+	defer keyHolders.Unlock()
+	delete(keyHolders.set, h)
+}
+
+// registeredKeyHolders returns the holders, ordered by name.
+func registeredKeyHolders() []keyHolder {
+	keyHolders.Lock()
+	list := make([]keyHolder, 0, len(keyHolders.set))
+	for h := range keyHolders.set {
+		list = append(list, h)
+	}
+	keyHolders.Unlock()
+	slices.SortStableFunc(list, func(a, b keyHolder) int { return strings.Compare(a.holderName(), b.holderName()) })
+	return list
+}
+
+// KeysReport describes the keys one holder uses: identifiers only, which
+// are public, never key material.
+type KeysReport struct {
+	// Holder is "merchant <name>", or a handler with keys of its own.
+	Holder string `json:"holder"`
+	// MchID and SerialNo identify the merchant key that signs requests.
+	MchID    string `json:"mchid,omitempty"`
+	SerialNo string `json:"serial_no,omitempty"`
+	// WechatpaySerial is the WeChat Pay key that encrypts (the
+	// Wechatpay-Serial header).
+	WechatpaySerial string `json:"wechatpay_serial,omitempty"`
+	// WechatpayKeys are all the WeChat Pay keys answers verify under.
+	WechatpayKeys []string `json:"wechatpay_keys"`
+	// Changed tells, in the answer to a reload, whether any key changed.
+	Changed *bool `json:"changed,omitempty"`
+}
+
+func reportKeys(name string, k *keySet) KeysReport {
+	r := KeysReport{Holder: name, WechatpaySerial: k.serial, WechatpayKeys: make([]string, 0, len(k.byID))}
+	if k.signer != nil {
+		r.MchID, r.SerialNo = k.signer.MchID, k.signer.SerialNo
+	}
+	for id := range k.byID {
+		r.WechatpayKeys = append(r.WechatpayKeys, id)
+	}
+	slices.Sort(r.WechatpayKeys)
+	return r
+}
+
+// currentKeyReports describes the keys every holder uses now.
+func currentKeyReports() []KeysReport {
+	holders := registeredKeyHolders()
+	out := make([]KeysReport, 0, len(holders))
+	for _, h := range holders {
+		out = append(out, reportKeys(h.holderName(), h.currentKeys()))
+	}
+	return out
+}
+
+// reloadAllKeys loads the keys of every holder again from the
+// configuration's sources (key files, {file./path}, {env.X}) and puts them
+// in use all together, or, if any fails, changes nothing. Requests in
+// flight finish with the keys they started with; the next ones use the new
+// keys. No server restarts, so no connection is closed.
+func reloadAllKeys() ([]KeysReport, error) {
+	keyReloads.Lock()
+	defer keyReloads.Unlock()
+	holders := registeredKeyHolders()
+	commits := make([]func(), len(holders))
+	var errs []error
+	for i, h := range holders {
+		commit, err := h.prepareReload()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", h.holderName(), err))
+			continue
+		}
+		commits[i] = commit
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%w; no key was changed", errors.Join(errs...))
+	}
+	out := make([]KeysReport, 0, len(holders))
+	for i, h := range holders {
+		before := h.currentKeys()
+		commits[i]()
+		after := h.currentKeys()
+		r := reportKeys(h.holderName(), after)
+		changed := !sameKeys(before, after)
+		r.Changed = &changed
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// sameKeys reports whether two key sets hold the same keys in the same
+// roles.
+func sameKeys(a, b *keySet) bool {
+	if a.serial != b.serial || len(a.byID) != len(b.byID) || (a.signer == nil) != (b.signer == nil) {
+		return false
+	}
+	if a.signer != nil && (a.signer.MchID != b.signer.MchID || a.signer.SerialNo != b.signer.SerialNo ||
+		!a.signer.Key.PublicKey.Equal(&b.signer.Key.PublicKey)) {
+		return false
+	}
+	for id, key := range a.byID {
+		if other := b.byID[id]; other == nil || !key.Equal(other) {
+			return false
+		}
+	}
+	return true
+}
+
+// holderName names a handler with keys of its own by its merchant number.
+func (h *Handler) holderName() string {
+	return "wechatpay handler (mchid " + h.currentKeys().signer.MchID + ")"
+}
+
+func (h *Handler) currentKeys() *keySet { return h.own.Load() }
+
+func (h *Handler) prepareReload() (func(), error) {
+	keys, err := h.loadInlineKeys()
+	if err != nil {
+		return nil, err
+	}
+	return func() { h.own.Store(keys) }, nil
+}
+
+// holderName names a callback handler with keys of its own by the keys
+// it verifies under.
+func (h *NotifyHandler) holderName() string {
+	return "wechatpay_notify handler (" + strings.Join(reportKeys("", h.currentKeys()).WechatpayKeys, ", ") + ")"
+}
+
+func (h *NotifyHandler) currentKeys() *keySet { return h.own.Load() }
+
+func (h *NotifyHandler) prepareReload() (func(), error) {
+	trusted, err := h.WechatPayKeys.load(h.logger)
+	if err != nil {
+		return nil, err
+	}
+	keys := newKeySet(nil, trusted.byID, "")
+	return func() { h.own.Store(keys) }, nil
+}
+
+func (m *Merchant) holderName() string { return "merchant " + m.name }
+
+func (m *Merchant) prepareReload() (func(), error) {
+	signer, err := m.loadSigner()
+	if err != nil {
+		return nil, err
+	}
+	if signer.MchID != m.Signer().MchID {
+		return nil, errors.New("mchid changed: a merchant number changes only with a configuration reload")
+	}
+	static, err := m.loadStatic()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case m.certs == nil && static.empty():
+		return nil, errors.New("public_key (with public_key_id) or platform_certificate is required")
+	case m.certs != nil && static.empty() != m.staticKeys().empty():
+		return nil, errors.New("a WeChat Pay key was added to or removed from a merchant whose platform certificates are downloaded: that changes only with a configuration reload")
+	}
+	return func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.signer, m.static = signer, static
+		m.publishLocked()
+	}, nil
+}
+
+var (
+	_ keyHolder = (*Handler)(nil)
+	_ keyHolder = (*NotifyHandler)(nil)
+	_ keyHolder = (*Merchant)(nil)
+)
