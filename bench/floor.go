@@ -3,11 +3,6 @@
 package main
 
 import (
-	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha1"
-	"crypto/sha256"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -17,9 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tidwall/gjson"
-
-	"github.com/caddy-wechatpay/caddy-wechatpay/bench/upstream"
+	"github.com/caddy-wechatpay/caddy-wechatpay/bench/floorcrypto"
 	"github.com/caddy-wechatpay/caddy-wechatpay/sandbox"
 )
 
@@ -45,7 +38,8 @@ type floorStats struct {
 // SHA256withRSA signature over a request-sized message with the merchant
 // key, five RSA-OAEP-SHA1 encryptions of the field values under the WeChat
 // Pay public key, and one SHA256withRSA verification of an answer's
-// signature. No HTTP, no JSON, no encoding: the least any proxy must spend.
+// signature (floorcrypto.Work, which the ideal row's Caddy handler shares).
+// No HTTP, no JSON, no encoding: the least any proxy must spend.
 func floorMain(args []string) {
 	fs := flag.NewFlagSet(floorCommand, flag.ExitOnError)
 	dur := fs.Duration("t", 10*time.Second, "measured time")
@@ -56,50 +50,18 @@ func floorMain(args []string) {
 	if err != nil {
 		fatalf("floor: %v", err)
 	}
-	merchant := creds.MerchantPrivateKey
-	merchant.Precompute()
-	pub := creds.PublicKey
-
-	var values [][]byte
-	for _, f := range sensitiveFields {
-		values = append(values, []byte(gjson.GetBytes(presignBody, f).String()))
-	}
-	// A request-sized message to sign: the body grows by five ciphertexts.
-	msg := make([]byte, 0, 2048)
-	msg = append(msg, "POST\n"+presignPath+"\n1700000000\n0123456789ABCDEFGHIJKLMNOPQRSTUV\n"...)
-	msg = append(msg, presignBody...)
-	for len(msg) < len(presignBody)+5*344 {
-		msg = append(msg, 'x')
-	}
-	msg = append(msg, '\n')
-	// The answer and its signature, verified each time.
-	answer := append([]byte("1700000000\n0123456789abcdef0123456789abcdef\n"), upstream.Body...)
-	answer = append(answer, '\n')
-	asum := sha256.Sum256(answer)
-	answerSig, err := rsa.SignPKCS1v15(nil, creds.PublicKeyPrivateKey, crypto.SHA256, asum[:])
+	work, err := floorcrypto.New(creds)
 	if err != nil {
 		fatalf("floor: %v", err)
 	}
 
 	checksum := 0
 	once := func() {
-		sum := sha256.Sum256(msg)
-		sig, err := rsa.SignPKCS1v15(nil, merchant, crypto.SHA256, sum[:])
+		n, err := work.Do()
 		if err != nil {
 			fatalf("floor: %v", err)
 		}
-		checksum += int(sig[0])
-		for _, v := range values {
-			ct, err := rsa.EncryptOAEP(sha1.New(), rand.Reader, pub, v, nil)
-			if err != nil {
-				fatalf("floor: %v", err)
-			}
-			checksum += int(ct[0])
-		}
-		vsum := sha256.Sum256(answer)
-		if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, vsum[:], answerSig); err != nil {
-			fatalf("floor: verify: %v", err)
-		}
+		checksum += n
 	}
 	for end := time.Now().Add(*warmup); time.Now().Before(end); {
 		once()

@@ -23,23 +23,18 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/bench/floorcrypto"
 	"github.com/caddy-wechatpay/caddy-wechatpay/bench/upstream"
 	"github.com/caddy-wechatpay/caddy-wechatpay/sandbox"
 )
 
-const presignPath = "/v3/eduschoolpay/contracts/presign"
+const presignPath = floorcrypto.PresignPath
 
 // presignBody is the reference presign request (README), in plaintext as a
-// legacy app sends it.
-var presignBody = []byte(`{"appid":"wx8888888888888888","openid":"oUpF8uMuAJOM2pxb1Q","plan_id":"101164396123311331",` +
-	`"user_id":"20200330tony","school_id":"18260256813396","out_contract_code":"20190806125346",` +
-	`"identity":{"real_name":"张三","credential_type":"IDENTITY_CARD","id_card_number":"110101199003071234"},` +
-	`"bank_card":{"bank_card_no":"6222021234567890123","phone":"13800138000"}}`)
+// legacy app sends it; the floor and the ideal row's handler use the same.
+var presignBody = floorcrypto.PresignBody
 
-var sensitiveFields = []string{
-	"identity.real_name", "identity.credential_type", "identity.id_card_number",
-	"bank_card.bank_card_no", "bank_card.phone",
-}
+var sensitiveFields = floorcrypto.SensitiveFields
 
 // loadStats is what one closed-loop run measured.
 type loadStats struct {
@@ -192,8 +187,9 @@ func doPresign(client *http.Client, url string, buf []byte) error {
 // checkRun sends one request through the server with the stand-in capturing
 // it, and checks what reached "WeChat Pay": for the peer and the module, the
 // five fields encrypted to their plaintext under the WeChat Pay public key
-// and a valid merchant signature over exactly what was sent; for plain Caddy,
-// the body untouched.
+// and a valid merchant signature over exactly what was sent; for plain Caddy
+// and the ideal row (whose handler does the crypto but forwards the original
+// request), the body untouched.
 func checkRun(client *http.Client, kind, url string, up *upstream.Server, creds *sandbox.Credentials) error {
 	up.Capture()
 	if err := doPresign(client, url, make([]byte, 4096)); err != nil {
@@ -203,9 +199,9 @@ func checkRun(client *http.Client, kind, url string, up *upstream.Server, creds 
 	if got == nil {
 		return errors.New("the stand-in saw no request")
 	}
-	if kind == "caddy" {
+	if kind == "caddy" || kind == "ideal" {
 		if !bytes.Equal(got.Body, presignBody) {
-			return errors.New("plain Caddy changed the body")
+			return fmt.Errorf("%s changed the body", map[string]string{"caddy": "plain Caddy", "ideal": "the ideal row (Caddy + bench_ideal)"}[kind])
 		}
 		return nil
 	}

@@ -13,8 +13,15 @@
 //
 //  1. floor:  the per-request crypto alone, in-process, no HTTP;
 //  2. caddy:  plain Caddy reverse_proxy, no wechatpay handler;
-//  3. peer:   httputil.ReverseProxy + gjson/sjson + wechatpay-go v0.2.20;
-//  4. module: Caddy with the wechatpay handler before reverse_proxy.
+//  3. ideal:  diagnostic (row 2c of the table): Caddy with a bench-only
+//     handler (bench/idealhandler) before reverse_proxy that reads the
+//     body, does exactly the floor's crypto (bench/floorcrypto, shared)
+//     and forwards the original body, no JSON, no headers: the least any
+//     Caddy handler doing this crypto could cost, so that ideal / module
+//     tells the module's own cost apart from what the crypto costs inside
+//     a busy Caddy process;
+//  4. peer:   httputil.ReverseProxy + gjson/sjson + wechatpay-go v0.2.20;
+//  5. module: Caddy with the wechatpay handler before reverse_proxy.
 //
 // The server under test (and the floor process) is pinned to one core with
 // taskset and GOMAXPROCS=1; the load generator and the upstream stand-in
@@ -81,7 +88,7 @@ func main() {
 	flag.IntVar(&o.Clients, "c", 32, "concurrent closed-loop clients for the throughput rows")
 	flag.DurationVar(&o.Duration, "t", 10*time.Second, "measured time of each run")
 	flag.DurationVar(&o.Warmup, "warmup", 2*time.Second, "warm-up before each measured window")
-	flag.IntVar(&o.Rounds, "rounds", 3, "rounds of interleaved runs (floor, caddy, peer, module); medians are printed")
+	flag.IntVar(&o.Rounds, "rounds", 3, "rounds of interleaved runs (floor, caddy, ideal, peer, module); medians are printed")
 	flag.BoolVar(&o.Paced, "paced", true, "also run plain Caddy paced to the module's request rate (diagnostic row: proxy cost at that rate)")
 	flag.BoolVar(&o.RSS, "rss", true, "run the RSS phase: plain Caddy vs module under -rss-clients clients")
 	flag.IntVar(&o.RSSClients, "rss-clients", 256, "clients of the RSS phase")
@@ -100,7 +107,7 @@ func main() {
 	flag.DurationVar(&o.Soak, "soak", 0, "instead of the table, soak the module: -soak-clients clients for this long, RSS sampled every 5 s; fails on any error or RSS growth")
 	flag.IntVar(&o.SoakClients, "soak-clients", 64, "clients of the soak")
 	from := flag.String("from", "", "print the table and write the chart from a saved results JSON (bench/out/results-*.json) instead of running")
-	flag.StringVar(&o.Rows, "rows", "floor,caddy,peer,module", "rows of the throughput table, in order")
+	flag.StringVar(&o.Rows, "rows", "floor,caddy,ideal,peer,module", "rows of the throughput table, in order")
 	flag.Parse()
 	if o.Quick {
 		setIfDefault := func(name string, set func()) {

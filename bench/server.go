@@ -23,7 +23,7 @@ import (
 // server is one process under test: a fresh one per run, so that its VmHWM
 // is the run's peak RSS.
 type server struct {
-	kind  string // caddy, peer, module
+	kind  string // caddy, ideal, peer, module
 	cmd   *exec.Cmd
 	pid   int
 	addr  string // 127.0.0.1:port of the proxy
@@ -77,7 +77,7 @@ func (e *env) startServer(kind string) *server {
 	var bin string
 	var args []string
 	switch kind {
-	case "caddy", "module":
+	case "caddy", "ideal", "module":
 		s.admin = freePort()
 		cfg := e.caddyConfig(kind, s.addr, s.admin)
 		path := filepath.Join(e.runDir, fmt.Sprintf("%s.json", kind))
@@ -148,7 +148,14 @@ func pinned(cpu int, bin string, args ...string) *exec.Cmd {
 
 func (e *env) caddyConfig(kind, listen, admin string) map[string]any {
 	handlers := []any{}
-	if kind == "module" {
+	switch kind {
+	case "ideal":
+		// The floor's crypto in a bare handler, on the floor's credentials.
+		handlers = append(handlers, map[string]any{
+			"handler":     "bench_ideal",
+			"credentials": e.creds.Dir,
+		})
+	case "module":
 		c := e.creds
 		handlers = append(handlers, map[string]any{
 			"handler":       "wechatpay",

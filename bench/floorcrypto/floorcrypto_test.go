@@ -1,0 +1,35 @@
+package floorcrypto
+
+import (
+	"testing"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/sandbox"
+)
+
+// TestWork checks the inputs and that the work runs and verifies.
+func TestWork(t *testing.T) {
+	creds, err := sandbox.GenerateCredentials(t.TempDir(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := New(creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(w.values) != len(SensitiveFields) {
+		t.Fatalf("%d values, want %d", len(w.values), len(SensitiveFields))
+	}
+	for i, v := range w.values {
+		if len(v) == 0 {
+			t.Fatalf("%s is empty in PresignBody", SensitiveFields[i])
+		}
+	}
+	if want := len(PresignBody) + 5*344 + 1; len(w.msg) != want {
+		t.Fatalf("message of %d bytes, want %d (the request once its fields are ciphertexts)", len(w.msg), want)
+	}
+	for range 2 {
+		if _, err := w.Do(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
