@@ -14,6 +14,24 @@ import (
 type FieldEncrypter struct {
 	// Key is the WeChat Pay public key (or platform certificate key).
 	Key *rsa.PublicKey
+
+	prepared *rsaPublic // Key, prepared once; nil: crypto/rsa each time
+}
+
+// NewFieldEncrypter returns an encrypter under key with the key prepared
+// once for all its encryptions.
+func NewFieldEncrypter(key *rsa.PublicKey) *FieldEncrypter {
+	e := &FieldEncrypter{Key: key}
+	e.prepared, _ = newRSAPublic(key) // on error crypto/rsa refuses the key itself
+	return e
+}
+
+// encrypt returns RSA-OAEP-SHA1(plain).
+func (e *FieldEncrypter) encrypt(plain []byte) ([]byte, error) {
+	if e.prepared != nil {
+		return e.prepared.encryptOAEPSHA1(rand.Reader, plain)
+	}
+	return rsa.EncryptOAEP(sha1.New(), rand.Reader, e.Key, plain, nil)
 }
 
 // MaxPlaintext is the longest value, in bytes, that one OAEP-SHA-1 block
@@ -24,7 +42,7 @@ func (e *FieldEncrypter) MaxPlaintext() int {
 
 // EncryptValue returns base64(RSA-OAEP-SHA1(plain)).
 func (e *FieldEncrypter) EncryptValue(plain []byte) (string, error) {
-	ct, err := rsa.EncryptOAEP(sha1.New(), rand.Reader, e.Key, plain, nil)
+	ct, err := e.encrypt(plain)
 	if err != nil {
 		return "", err
 	}
@@ -59,10 +77,9 @@ func (e *FieldEncrypter) EncryptFields(body []byte, fields *FieldSet) ([]byte, i
 	}
 	// One buffer of the exact size; each ciphertext is encoded in place.
 	out := make([]byte, 0, len(body)+grow)
-	hash := sha1.New() // EncryptOAEP resets it before each use
 	last := 0
 	for _, v := range values {
-		ct, err := rsa.EncryptOAEP(hash, rand.Reader, e.Key, v.plain, nil)
+		ct, err := e.encrypt(v.plain)
 		if err != nil {
 			return nil, 0, fmt.Errorf("encrypting %s: %w", v.path.String(), err)
 		}

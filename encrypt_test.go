@@ -11,7 +11,7 @@ import (
 )
 
 func testEncrypter(t testing.TB) *FieldEncrypter {
-	return &FieldEncrypter{Key: &testCredentials(t).wechatpayKey.PublicKey}
+	return NewFieldEncrypter(&testCredentials(t).wechatpayKey.PublicKey)
 }
 
 func mustFields(t testing.TB, paths ...string) *FieldSet {

@@ -56,8 +56,9 @@ type ResponseVerifier struct {
 	// Now is the clock used for the timestamp check; nil means time.Now.
 	Now func() time.Time
 
-	keys    map[string]*rsa.PublicKey
-	maxSkew int64 // seconds
+	keys     map[string]*rsa.PublicKey
+	prepared map[string]*rsaPublic // the keys prepared once; a key missing here goes to crypto/rsa
+	maxSkew  int64                 // seconds
 }
 
 // NewResponseVerifier returns a verifier trusting keys, keyed by WeChat Pay
@@ -65,13 +66,18 @@ type ResponseVerifier struct {
 // hex, as fmt.Sprintf("%X", cert.SerialNumber)). The map is copied; nil keys
 // are ignored.
 func NewResponseVerifier(keys map[string]*rsa.PublicKey) *ResponseVerifier {
-	m := make(map[string]*rsa.PublicKey, len(keys))
+	v := &ResponseVerifier{keys: make(map[string]*rsa.PublicKey, len(keys)),
+		prepared: make(map[string]*rsaPublic, len(keys)), maxSkew: int64(MaxResponseSkew / time.Second)}
 	for id, k := range keys {
-		if k != nil {
-			m[id] = k
+		if k == nil {
+			continue
+		}
+		v.keys[id] = k
+		if p, err := newRSAPublic(k); err == nil {
+			v.prepared[id] = p
 		}
 	}
-	return &ResponseVerifier{keys: m, maxSkew: int64(MaxResponseSkew / time.Second)}
+	return v
 }
 
 // VerifyError reports why an answer's signature was rejected. Its Error text
@@ -149,7 +155,13 @@ func (v *ResponseVerifier) Verify(header http.Header, body []byte) error {
 	h.Write(body)
 	h.Write(verifyNewline)
 	var sum [sha256.Size]byte
-	if err := rsa.VerifyPKCS1v15(key, crypto.SHA256, h.Sum(sum[:0]), raw); err != nil {
+	hashed := h.Sum(sum[:0])
+	if p := v.prepared[serial]; p != nil {
+		err = p.verifyPKCS1v15SHA256(hashed, raw)
+	} else {
+		err = rsa.VerifyPKCS1v15(key, crypto.SHA256, hashed, raw)
+	}
+	if err != nil {
 		return fail(CodeSignatureInvalid, "signature does not verify")
 	}
 	return nil

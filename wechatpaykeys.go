@@ -175,7 +175,7 @@ func newKeySet(signer *RequestSigner, byID map[string]*rsa.PublicKey, serial str
 		k.decrypter = &FieldDecrypter{Key: signer.Key}
 	}
 	if serial != "" {
-		k.encrypter = &FieldEncrypter{Key: byID[serial]}
+		k.encrypter = NewFieldEncrypter(byID[serial])
 	}
 	return k
 }

@@ -1,0 +1,168 @@
+package wechatpay
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"math/big"
+	"testing"
+
+	"github.com/wechatpay-apiv3/wechatpay-go/utils"
+)
+
+// The prepared-key RSA operations are judged by crypto/rsa (same seed, same
+// ciphertext, byte for byte; same verdict on every signature) and by the
+// official SDK's decryption.
+
+func TestPreparedOAEPMatchesCryptoRSA(t *testing.T) {
+	for _, key := range []*rsa.PrivateKey{testCredentials(t).wechatpayKey, rsaKey3072(t)} {
+		p, err := newRSAPublic(&key.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		limit := key.Size() - 2*sha1.Size - 2
+		for n := 0; n <= limit+1; n++ {
+			msg := make([]byte, n)
+			rand.Read(msg)
+			seed := make([]byte, sha1.Size)
+			rand.Read(seed)
+			got, err := p.encryptOAEPSHA1(bytes.NewReader(seed), msg)
+			want, werr := rsa.EncryptOAEP(sha1.New(), bytes.NewReader(seed), &key.PublicKey, msg, nil)
+			if n > limit {
+				if !errors.Is(err, rsa.ErrMessageTooLong) || werr == nil {
+					t.Fatalf("%d-byte message: %v, crypto/rsa %v; want both refused", n, err, werr)
+				}
+				continue
+			}
+			if err != nil || werr != nil {
+				t.Fatalf("%d-byte message: %v / %v", n, err, werr)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%d-byte message: ciphertext differs from crypto/rsa's for the same seed", n)
+			}
+			plain, err := utils.DecryptOAEP(base64.StdEncoding.EncodeToString(got), key)
+			if err != nil || plain != string(msg) {
+				t.Fatalf("%d-byte message: the SDK decrypts %v", n, err)
+			}
+		}
+		if _, err := p.encryptOAEPSHA1(bytes.NewReader(nil), []byte("x")); err == nil {
+			t.Error("a random source that fails must fail the encryption")
+		}
+	}
+}
+
+func TestPreparedVerifyMatchesCryptoRSA(t *testing.T) {
+	key := testCredentials(t).wechatpayKey
+	p, err := newRSAPublic(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hashed := sha256.Sum256([]byte("1700000000\nnonce\n{}\n"))
+	good, err := rsa.SignPKCS1v15(nil, key, crypto.SHA256, hashed[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sha1Sum := sha1.Sum([]byte("x"))
+	otherHash, _ := rsa.SignPKCS1v15(nil, key, crypto.SHA1, sha1Sum[:])
+	raw, _ := rsa.SignPKCS1v15(nil, key, crypto.Hash(0), hashed[:]) // no DigestInfo
+	flip := func(i int, bit byte) []byte {
+		s := bytes.Clone(good)
+		s[i] ^= bit
+		return s
+	}
+	cases := map[string]struct {
+		hashed, sig []byte
+	}{
+		"valid":              {hashed[:], good},
+		"first byte flipped": {hashed[:], flip(0, 0x80)},
+		"middle bit flipped": {hashed[:], flip(128, 0x01)},
+		"last bit flipped":   {hashed[:], flip(255, 0x01)},
+		"other digest":       {make([]byte, 32), good},
+		"short digest":       {hashed[:31], good},
+		"one byte short":     {hashed[:], good[1:]},
+		"one byte long":      {hashed[:], append([]byte{0}, good...)},
+		"empty":              {hashed[:], nil},
+		"zero":               {hashed[:], make([]byte, 256)},
+		"modulus itself":     {hashed[:], key.N.FillBytes(make([]byte, 256))},
+		"above the modulus":  {hashed[:], new(big.Int).Add(key.N, big.NewInt(1)).FillBytes(make([]byte, 256))},
+		"SHA-1 DigestInfo":   {hashed[:], otherHash},
+		"no DigestInfo":      {hashed[:], raw},
+	}
+	for name, c := range cases {
+		got := p.verifyPKCS1v15SHA256(c.hashed, c.sig)
+		want := rsa.VerifyPKCS1v15(&key.PublicKey, crypto.SHA256, c.hashed, c.sig)
+		if (got == nil) != (want == nil) {
+			t.Errorf("%s: prepared key says %v, crypto/rsa says %v", name, got, want)
+		}
+		if name == "valid" && got != nil {
+			t.Errorf("valid signature refused: %v", got)
+		}
+	}
+}
+
+func TestPreparedKeyRefusesWhatCryptoRSAShouldJudge(t *testing.T) {
+	good := testCredentials(t).wechatpayKey.PublicKey
+	even := good
+	even.N = new(big.Int).Add(good.N, big.NewInt(1))
+	small := good
+	small.N = big.NewInt(3233)
+	for name, k := range map[string]*rsa.PublicKey{
+		"nil": nil, "even modulus": &even, "tiny modulus": &small,
+		"exponent 1": {N: good.N, E: 1}, "even exponent": {N: good.N, E: 65536},
+	} {
+		if _, err := newRSAPublic(k); err == nil {
+			t.Errorf("%s: prepared", name)
+		}
+	}
+	// Such a key is left to crypto/rsa, which refuses it on use.
+	e := NewFieldEncrypter(&even)
+	if e.prepared != nil {
+		t.Fatal("an even modulus was prepared")
+	}
+	if _, err := e.EncryptValue([]byte("x")); err == nil {
+		t.Error("crypto/rsa encrypted under an even modulus")
+	}
+	// A literal FieldEncrypter (no prepared key) still encrypts correctly.
+	lit := &FieldEncrypter{Key: &good}
+	ct, err := lit.EncryptValue([]byte("13800138000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain, err := utils.DecryptOAEP(ct, testCredentials(t).wechatpayKey); err != nil || plain != "13800138000" {
+		t.Errorf("the SDK decrypts %q, %v", plain, err)
+	}
+}
+
+func rsaKey3072(t *testing.T) *rsa.PrivateKey {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 3072)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// BenchmarkEncryptPresign encrypts the five presign fields, with the key
+// prepared once and with crypto/rsa preparing it on every call:
+//
+//	go test -run XXX -bench EncryptPresign -count 5 .
+func BenchmarkEncryptPresign(b *testing.B) {
+	key := &testCredentials(b).wechatpayKey.PublicKey
+	fields := mustFields(b, presignFields...)
+	body := []byte(presignBody)
+	for name, e := range map[string]*FieldEncrypter{"prepared": NewFieldEncrypter(key), "crypto-rsa": {Key: key}} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, n, err := e.EncryptFields(body, fields); err != nil || n != 5 {
+					b.Fatal(n, err)
+				}
+			}
+		})
+	}
+}
