@@ -4,8 +4,8 @@
 // unavoidable crypto of a presign request (one RSA-2048 signature, five
 // RSA-OAEP-SHA1 encryptions, one signature verification).
 //
-//	go run ./bench            # full run, about 3-4 minutes
-//	go run ./bench --quick    # smoke test, about 20 seconds
+//	go run ./bench            # full run, about 5-6 minutes
+//	go run ./bench --quick    # smoke test, about 30 seconds
 //
 // It builds Caddy with the module from this working tree (bench/caddybin)
 // and the peer proxy (bench/peer), then runs closed-loop load with N clients
@@ -96,7 +96,7 @@ func main() {
 	flag.BoolVar(&o.Claims, "claims", true, "run the claims phase: connections that claim a max_body-sized body, send 1 KiB and stall")
 	flag.IntVar(&o.ClaimsConns, "claims-conns", 256, "connections of the claims phase")
 	flag.DurationVar(&o.ClaimsStall, "claims-stall", 3*time.Second, "how long the claims-phase connections stall")
-	flag.BoolVar(&o.Quick, "quick", false, "smoke test (~20 s): 1 round of 2 s runs, short RSS and claims phases")
+	flag.BoolVar(&o.Quick, "quick", false, "smoke test (~30 s): 1 round of 2 s runs, short RSS and claims phases")
 	flag.BoolVar(&o.Profile, "profile", false, "also profile plain Caddy and the module (pprof CPU + allocs via the admin endpoint) into bench/out/profile/")
 	flag.DurationVar(&o.ProfileTime, "profile-t", 20*time.Second, "length of each profiled run")
 	flag.IntVar(&o.ServerCPU, "server-cpu", 1, "CPU the server under test and the floor are pinned to")
