@@ -88,7 +88,7 @@ func runCertificates(ctx context.Context, out io.Writer, configFile, adapter, on
 			failed = append(failed, fmt.Errorf("merchant %s: %w", name, err))
 			continue
 		}
-		fmt.Fprintf(out, "merchant %s (mchid %s)\n", name, m.signer.MchID)
+		fmt.Fprintf(out, "merchant %s (mchid %s)\n", name, m.Signer().MchID)
 		if m.certs == nil {
 			fmt.Fprintln(out, "  downloads no platform certificate (no apiv3_key, a platform_certificate is configured, or download_certificates off)")
 			continue
@@ -106,7 +106,7 @@ func runCertificates(ctx context.Context, out io.Writer, configFile, adapter, on
 			fmt.Fprintf(out, "  serial %s  valid %s to %s\n", c.Serial,
 				c.NotBefore().UTC().Format(time.RFC3339), c.NotAfter().UTC().Format(time.RFC3339))
 		}
-		fmt.Fprintf(out, "  stored in %s\n", storageLocation(storage, certificatesKey(m.signer.MchID)))
+		fmt.Fprintf(out, "  stored in %s\n", storageLocation(storage, certificatesKey(m.Signer().MchID)))
 	}
 	return errors.Join(failed...)
 }
