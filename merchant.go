@@ -65,16 +65,16 @@ type Merchant struct {
 	name     string
 	logger   *zap.Logger
 	apiv3Key []byte
-	certs    *certManager // nil when nothing is downloaded
-	keys     atomic.Pointer[keySet]
+	certs    *certManager           // nil when nothing is downloaded
+	keys     atomic.Pointer[keySet] // published from the three below
+	now      func() time.Time       // time.Now; tests move it
+	// deferRefresh leaves the first refresh to the caller (the CLI).
+	deferRefresh bool
 
 	mu         sync.Mutex             // guards signer, static and downloaded
 	signer     *RequestSigner         // changed only by a key reload
 	static     *trustedKeys           // configured keys; empty when all are downloaded
 	downloaded []*PlatformCertificate // as last published
-	now        func() time.Time       // time.Now; tests move it
-	// deferRefresh leaves the first refresh to the caller (the CLI).
-	deferRefresh bool
 }
 
 // Name returns the merchant's name in the app's configuration.
