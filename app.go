@@ -105,7 +105,7 @@ func (a *App) Stop() error {
 
 // Merchant returns the merchant of that name.
 func (a *App) Merchant(name string) (*Merchant, error) {
-	if m := a.Merchants[name]; m != nil && m.signer != nil {
+	if m := a.Merchants[name]; m != nil && m.currentKeys() != nil {
 		return m, nil
 	}
 	known := a.names()

@@ -2,11 +2,13 @@ package wechatpay
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/sandbox"
@@ -94,4 +96,78 @@ func TestKeyReloadKeepsDownloadedCertificates(t *testing.T) {
 	if _, err := m.prepareReload(); err == nil || !strings.Contains(err.Error(), "mchid") {
 		t.Errorf("a changed mchid: %v", err)
 	}
+}
+
+// TestKeyReloadDuringProvision reloads keys without pause while handlers
+// and an app are provisioned, as when a configuration loads while someone
+// POSTs /wechatpay/keys/reload. Under -race it shows that a holder is
+// registered only once fully set up, and that looking up a merchant does
+// not race with a reload's commit.
+func TestKeyReloadDuringProvision(t *testing.T) {
+	c := testCredentials(t)
+	dir := t.TempDir()
+	handlerJSON := `{"mchid":"` + c.mchid + `","serial_no":"` + c.serialNo +
+		`","private_key":"` + writeFile(t, dir, "k.pem", pemPKCS8(t, c.merchantKey)) +
+		`","public_key_id":"` + c.publicKeyID +
+		`","public_key":"` + writeFile(t, dir, "p.pem", pemPublic(t, &c.wechatpayKey.PublicKey)) + `"}`
+	off := false
+	m := withPublicKey(t, testMerchant(t, "http://127.0.0.1:1"))
+	m.DownloadCertificates = &off
+	app := &App{Merchants: map[string]*Merchant{"school": m}}
+	if err := app.provision(context.Background(), fileStorage(t), zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	isolateKeyHolders(t)
+	registerKeyHolder(m) // as App.Provision does
+	defer unregisterKeyHolder(m)
+
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			if _, err := reloadAllKeys(); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	for range 30 {
+		h := new(Handler)
+		if err := json.Unmarshal([]byte(handlerJSON), h); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+		if err := h.Provision(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := app.Merchant("school"); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatalf("a reload failed: %v", err)
+	}
+}
+
+// isolateKeyHolders hides, for the rest of the test, the key holders of
+// configurations an earlier test left running (whose key files may be
+// gone), so that reloads see only this test's holders.
+func isolateKeyHolders(t *testing.T) {
+	keyHolders.Lock()
+	saved := keyHolders.set
+	keyHolders.set = map[keyHolder]bool{}
+	keyHolders.Unlock()
+	t.Cleanup(func() {
+		keyHolders.Lock()
+		keyHolders.set = saved
+		keyHolders.Unlock()
+	})
 }

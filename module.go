@@ -145,8 +145,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.own = new(atomic.Pointer[keySet])
 		h.own.Store(keys)
 		h.keys = h.own.Load
-		registerKeyHolder(h)
-		context.AfterFunc(ctx, func() { unregisterKeyHolder(h) })
 	}
 	h.skip = append(append([]string(nil), unsignedDownloads...), h.SkipVerify...)
 	if !h.verifying() {
@@ -170,6 +168,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.userAgent = userAgent()
 	h.queryNames = h.routes.queryNames()
+	if h.own != nil {
+		// Last, once every field is set: a key reload may run at once.
+		registerKeyHolder(h)
+		context.AfterFunc(ctx, func() { unregisterKeyHolder(h) })
+	}
 	return nil
 }
 

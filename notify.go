@@ -124,8 +124,6 @@ func (h *NotifyHandler) Provision(ctx caddy.Context) error {
 		if scope, err = h.useInlineKeys(); err != nil {
 			return err
 		}
-		registerKeyHolder(h)
-		context.AfterFunc(ctx, func() { unregisterKeyHolder(h) })
 	}
 
 	if h.Dedup == nil || *h.Dedup {
@@ -137,6 +135,11 @@ func (h *NotifyHandler) Provision(ctx caddy.Context) error {
 		sweepCtx, cancel := context.WithCancel(context.Background())
 		h.stop = cancel
 		go h.sweepLoop(sweepCtx)
+	}
+	if h.own != nil {
+		// Last, once every field is set: a key reload may run at once.
+		registerKeyHolder(h)
+		context.AfterFunc(ctx, func() { unregisterKeyHolder(h) })
 	}
 	return nil
 }

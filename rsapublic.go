@@ -1,6 +1,7 @@
 package wechatpay
 
 import (
+	"crypto/fips140"
 	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -29,15 +30,21 @@ type rsaPublic struct {
 // 9.2, note 1).
 var sha256DigestInfo = []byte{0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20}
 
-// emptySHA1 is SHA-1 of the empty label.
-var emptySHA1 = sha1.Sum(nil)
+// emptySHA1 is SHA-1 of the empty label, written out: computing it at
+// start would panic in FIPS 140-only mode, where SHA-1 is not allowed.
+var emptySHA1 = [sha1.Size]byte{0xda, 0x39, 0xa3, 0xee, 0x5e, 0x6b, 0x4b, 0x0d, 0x32, 0x55,
+	0xbf, 0xef, 0x95, 0x60, 0x18, 0x90, 0xaf, 0xd8, 0x07, 0x09}
 
 var errRSAVerification = errors.New("crypto/rsa: verification error")
 
 // newRSAPublic prepares k, or returns an error for a key that crypto/rsa
 // should handle (and refuse) itself: an even or tiny modulus, an exponent
-// out of range.
+// out of range; and always in FIPS 140 mode, where the validated module in
+// crypto/rsa must do the work (and refuses SHA-1 OAEP when enforced).
 func newRSAPublic(k *rsa.PublicKey) (*rsaPublic, error) {
+	if fips140.Enabled() {
+		return nil, errors.New("FIPS 140 mode: crypto/rsa does the RSA operations")
+	}
 	if k == nil || k.N == nil || k.N.Sign() <= 0 || k.N.Bit(0) == 0 || k.N.BitLen() < 1024 {
 		return nil, errors.New("unsupported RSA modulus")
 	}

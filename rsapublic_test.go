@@ -3,13 +3,17 @@ package wechatpay
 import (
 	"bytes"
 	"crypto"
+	"crypto/fips140"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"math/big"
+	"os"
+	"os/exec"
 	"testing"
 
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
@@ -164,5 +168,119 @@ func BenchmarkEncryptPresign(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestPreparedOddKeySizesMatchCryptoRSA repeats the comparison with crypto/rsa
+// for moduli whose length is not a whole number of bytes, for a small and a
+// large public exponent, and for a key too large for the verifier's stack
+// buffer, including signatures over deliberately malformed encodings.
+func TestPreparedOddKeySizesMatchCryptoRSA(t *testing.T) {
+	for _, c := range []struct{ bits, e int }{{2047, 65537}, {2049, 3}, {4104, 1<<31 - 1}} {
+		k := rsaKeyWithExponent(t, c.bits, c.e)
+		pub := &k.PublicKey
+		p, err := newRSAPublic(pub)
+		if err != nil {
+			t.Fatalf("%d bits, e=%d: %v", c.bits, c.e, err)
+		}
+		limit := pub.Size() - 2*sha1.Size - 2
+		for _, n := range []int{0, 1, limit, limit + 1} {
+			msg := bytes.Repeat([]byte{0xff}, n)
+			seed := bytes.Repeat([]byte{0xff}, sha1.Size)
+			got, err := p.encryptOAEPSHA1(bytes.NewReader(seed), msg)
+			want, werr := rsa.EncryptOAEP(sha1.New(), bytes.NewReader(seed), pub, msg, nil)
+			if (err == nil) != (werr == nil) || !bytes.Equal(got, want) {
+				t.Fatalf("%d bits, %d-byte message: %v / crypto/rsa %v", c.bits, n, err, werr)
+			}
+		}
+		hashed := sha256.Sum256([]byte("answer"))
+		good, err := rsa.SignPKCS1v15(nil, k, crypto.SHA256, hashed[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		sigs := [][]byte{good, new(big.Int).Sub(pub.N, big.NewInt(1)).FillBytes(make([]byte, pub.Size()))}
+		// The right encoding with one byte changed, signed with the raw
+		// private operation so that only the encoding is wrong.
+		want := rawPKCS1Encoding(pub.Size(), hashed[:])
+		for i := 0; i < len(want); i += 7 {
+			em := bytes.Clone(want)
+			em[i] ^= 0x01
+			if new(big.Int).SetBytes(em).Cmp(pub.N) < 0 {
+				s := new(big.Int).Exp(new(big.Int).SetBytes(em), k.D, k.N)
+				sigs = append(sigs, s.FillBytes(make([]byte, pub.Size())))
+			}
+		}
+		for i, sig := range sigs {
+			got := p.verifyPKCS1v15SHA256(hashed[:], sig)
+			want := rsa.VerifyPKCS1v15(pub, crypto.SHA256, hashed[:], sig)
+			if (got == nil) != (want == nil) || (i == 0 && got != nil) {
+				t.Fatalf("%d bits, signature %d: prepared %v, crypto/rsa %v", c.bits, i, got, want)
+			}
+		}
+	}
+}
+
+// rawPKCS1Encoding is EMSA-PKCS1-v1_5 for a SHA-256 digest, written apart
+// from the module's verifier from RFC 8017, 9.2.
+func rawPKCS1Encoding(size int, hashed []byte) []byte {
+	digestInfo, _ := hex.DecodeString("3031300d060960864801650304020105000420")
+	t := append(digestInfo, hashed...)
+	em := append([]byte{0x00, 0x01}, bytes.Repeat([]byte{0xff}, size-len(t)-3)...)
+	return append(append(em, 0x00), t...)
+}
+
+// rsaKeyWithExponent makes an RSA key of exactly bits bits with public
+// exponent e, which rsa.GenerateKey cannot.
+func rsaKeyWithExponent(t *testing.T, bits, e int) *rsa.PrivateKey {
+	t.Helper()
+	one, bigE := big.NewInt(1), big.NewInt(int64(e))
+	for {
+		p, err := rand.Prime(rand.Reader, bits/2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := rand.Prime(rand.Reader, bits-bits/2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := new(big.Int).Mul(p, q)
+		phi := new(big.Int).Mul(new(big.Int).Sub(p, one), new(big.Int).Sub(q, one))
+		d := new(big.Int).ModInverse(bigE, phi)
+		if n.BitLen() != bits || p.Cmp(q) == 0 || d == nil {
+			continue
+		}
+		k := &rsa.PrivateKey{PublicKey: rsa.PublicKey{N: n, E: e}, D: d, Primes: []*big.Int{p, q}}
+		k.Precompute()
+		return k
+	}
+}
+
+// TestFIPS140ModeLeavesRSAToCryptoRSA runs this test binary again in FIPS
+// 140-only mode: the package must load (nothing computes SHA-1 at start),
+// and keys are not prepared, so crypto/rsa's validated module decides
+// (it refuses SHA-1 OAEP there; WeChat Pay cannot be used in that mode).
+func TestFIPS140ModeLeavesRSAToCryptoRSA(t *testing.T) {
+	pub := &testCredentials(t).wechatpayKey.PublicKey
+	if os.Getenv("WECHATPAY_TEST_FIPS_CHILD") == "1" {
+		if !fips140.Enabled() {
+			t.Fatal("FIPS 140 mode is not on in the child")
+		}
+		if _, err := newRSAPublic(pub); err == nil {
+			t.Error("a key was prepared in FIPS 140 mode")
+		}
+		_, werr := rsa.EncryptOAEP(sha1.New(), rand.Reader, pub, []byte("x"), nil)
+		if _, err := NewFieldEncrypter(pub).EncryptValue([]byte("x")); (err == nil) != (werr == nil) {
+			t.Errorf("FieldEncrypter: %v, crypto/rsa: %v", err, werr)
+		}
+		return
+	}
+	self, err := os.Executable() // not os.Args[0]: the CLI tests change it
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, "-test.run=^TestFIPS140ModeLeavesRSAToCryptoRSA$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "GODEBUG=fips140=only", "WECHATPAY_TEST_FIPS_CHILD=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("in FIPS 140-only mode: %v\n%s", err, out)
 	}
 }
