@@ -20,7 +20,8 @@ func init() {
 //	                             and WeChat Pay key IDs, never key material
 //	POST /wechatpay/keys/reload  read every key again from the sources the
 //	                             configuration names (key files,
-//	                             {file./path}, {env.X}) and use the new
+//	                             {file./path}; {env.X} cannot change in a
+//	                             running process) and use the new
 //	                             keys from the next request on
 //
 // A reload changes the keys of every merchant and handler at once, or,

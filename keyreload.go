@@ -95,7 +95,7 @@ func currentKeyReports() []KeysReport {
 }
 
 // reloadAllKeys loads the keys of every holder again from the
-// configuration's sources (key files, {file./path}, {env.X}) and puts them
+// configuration's sources (key files, {file./path}) and puts them
 // in use all together, or, if any fails, changes nothing. Requests in
 // flight finish with the keys they started with; the next ones use the new
 // keys. No server restarts, so no connection is closed.
