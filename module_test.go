@@ -21,7 +21,7 @@ import (
 
 // provisionedHandler returns a handler provisioned from its JSON form, with
 // every log entry (DEBUG and up) captured.
-func provisionedHandler(t *testing.T, extraJSON string) (*Handler, *observer.ObservedLogs) {
+func provisionedHandler(t testing.TB, extraJSON string) (*Handler, *observer.ObservedLogs) {
 	t.Helper()
 	c := testCredentials(t)
 	dir := t.TempDir()
