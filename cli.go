@@ -30,7 +30,7 @@ const defaultSandboxListen = "127.0.0.1:9181"
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "wechatpay",
-		Usage: "demo|sandbox|keygen|notify|certificates",
+		Usage: "demo|sandbox|keygen|notify|certificates|keys",
 		Short: "Try the wechatpay proxy locally: demo, WeChat Pay sandbox, throwaway keys",
 		Long: `
 Tools to try the wechatpay handler without a merchant account. Everything
@@ -46,6 +46,9 @@ they generate is THROWAWAY test material, NOT FOR PRODUCTION.
   caddy wechatpay certificates
                            downloads the platform certificates of the
                            merchants of a config now, into its storage
+  caddy wechatpay keys     lists the keys a running Caddy uses; --reload
+                           reads them again from their files, restarting
+                           nothing
 `,
 		CobraFunc: addCommands,
 	})
@@ -53,7 +56,7 @@ they generate is THROWAWAY test material, NOT FOR PRODUCTION.
 
 // addCommands adds the wechatpay subcommands to the `caddy wechatpay` command.
 func addCommands(cmd *cobra.Command) {
-	cmd.AddCommand(demoCommand(), sandboxCommand(), keygenCommand(), notifyCommand(), certificatesCommand())
+	cmd.AddCommand(demoCommand(), sandboxCommand(), keygenCommand(), notifyCommand(), certificatesCommand(), keysCommand())
 	cmd.Args = cobra.NoArgs // an unknown subcommand is an error, not help
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 }

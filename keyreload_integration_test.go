@@ -266,4 +266,25 @@ func TestIntegrationKeyReloadAllOrNothing(t *testing.T) {
 	if code, _, _ := adminCall(t, http.MethodGet, "/wechatpay/keys/reload"); code != http.StatusMethodNotAllowed {
 		t.Errorf("GET /wechatpay/keys/reload: %d, want 405", code)
 	}
+
+	// The same through `caddy wechatpay keys [--reload]`.
+	admin := "localhost:" + strconv.Itoa(testPorts.admin)
+	var printed strings.Builder
+	if err := adminKeys(&printed, admin, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := printed.String(); !strings.Contains(got, "merchant acme\n  signs as    mchid "+old.mchid+", serial_no "+fresh.serialNo) ||
+		strings.Count(got, "reloaded    unchanged") != 2 {
+		t.Errorf("caddy wechatpay keys --reload printed:\n%s", got)
+	}
+	files.replace(t, "apiclient_key.pem", "-----BEGIN PRIVATE KEY-----\nMIIE\n")
+	if err := adminKeys(io.Discard, admin, true); err == nil || !strings.Contains(err.Error(), "merchant acme: private_key") ||
+		!strings.Contains(err.Error(), "no key was changed") {
+		t.Errorf("caddy wechatpay keys --reload with a broken key: %v", err)
+	}
+	printed.Reset()
+	if err := adminKeys(&printed, admin, false); err != nil || !strings.Contains(printed.String(), "encrypts    "+fresh.publicKeyID) ||
+		strings.Contains(printed.String(), "reloaded") {
+		t.Errorf("caddy wechatpay keys: %v\n%s", err, printed.String())
+	}
 }

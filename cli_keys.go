@@ -1,0 +1,97 @@
+package wechatpay
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/spf13/cobra"
+)
+
+func keysCommand() *cobra.Command {
+	var address, config, adapter string
+	var reload bool
+	cmd := &cobra.Command{
+		Use:   "keys [--reload] [--address <admin>] [--config <file> [--adapter <name>]]",
+		Short: "List the keys a running Caddy uses, or reload them from their files",
+		Long: `
+Asks a running Caddy, through its admin API, which keys its wechatpay
+merchants and handlers use: merchant number, merchant certificate serial,
+the WeChat Pay key that encrypts, and every WeChat Pay key answers verify
+under (identifiers only, never key material).
+
+With --reload, Caddy first reads every key again from the files the
+configuration names and puts them in use all at once, or, if one fails,
+changes nothing; no server restarts and no connection is closed. Replace
+the key files first (write the new file next to the old one, then mv it).
+Exits non-zero when the reload fails.
+
+The admin address is --address, else the one in --config, else Caddy's
+default (localhost:2019), as for 'caddy reload'.
+`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			addr, err := caddycmd.DetermineAdminAPIAddress(address, nil, config, adapter)
+			if err != nil {
+				return err
+			}
+			return adminKeys(cmd.OutOrStdout(), addr, reload)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&reload, "reload", false, "read every key again from its files and use the new keys")
+	fl.StringVar(&address, "address", "", "address of Caddy's admin API")
+	fl.StringVar(&config, "config", "", "configuration file to read the admin address from")
+	fl.StringVar(&adapter, "adapter", "", "adapter of --config")
+	return cmd
+}
+
+// adminKeys lists the keys in use at the admin API at addr, or reloads them
+// first, and prints one line per holder.
+func adminKeys(out io.Writer, addr string, reload bool) error {
+	method, uri := http.MethodGet, "/wechatpay/keys"
+	if reload {
+		method, uri = http.MethodPost, "/wechatpay/keys/reload"
+	}
+	resp, err := caddycmd.AdminAPIRequest(addr, method, uri, nil, nil) // an error for any status >= 400
+	if err != nil {
+		if strings.Contains(err.Error(), "HTTP 404") {
+			return fmt.Errorf("%w (is that Caddy built with the wechatpay module?)", err)
+		}
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	var reports []KeysReport
+	if err := json.Unmarshal(body, &reports); err != nil {
+		return fmt.Errorf("%s %s: %w", method, uri, err)
+	}
+	if len(reports) == 0 {
+		fmt.Fprintln(out, "no wechatpay keys are configured")
+		return nil
+	}
+	for _, r := range reports {
+		fmt.Fprintln(out, r.Holder)
+		if r.MchID != "" {
+			fmt.Fprintf(out, "  signs as    mchid %s, serial_no %s\n", r.MchID, r.SerialNo)
+		}
+		if r.WechatpaySerial != "" {
+			fmt.Fprintf(out, "  encrypts    %s\n", r.WechatpaySerial)
+		}
+		fmt.Fprintf(out, "  verifies    %s\n", strings.Join(r.WechatpayKeys, ", "))
+		if r.Changed != nil {
+			state := "unchanged"
+			if *r.Changed {
+				state = "changed"
+			}
+			fmt.Fprintf(out, "  reloaded    %s\n", state)
+		}
+	}
+	return nil
+}
