@@ -26,12 +26,22 @@ func NewFieldEncrypter(key *rsa.PublicKey) *FieldEncrypter {
 	return e
 }
 
-// encrypt returns RSA-OAEP-SHA1(plain).
-func (e *FieldEncrypter) encrypt(plain []byte) ([]byte, error) {
+// encrypt returns RSA-OAEP-SHA1(plain); scratch (nil, or from
+// e.scratch) holds the encoded message.
+func (e *FieldEncrypter) encrypt(plain, scratch []byte) ([]byte, error) {
 	if e.prepared != nil {
-		return e.prepared.encryptOAEPSHA1(rand.Reader, plain)
+		return e.prepared.encryptOAEPSHA1(rand.Reader, plain, scratch)
 	}
 	return rsa.EncryptOAEP(sha1.New(), rand.Reader, e.Key, plain, nil)
+}
+
+// scratch returns space for encoded messages under the prepared key, to
+// share between the encryptions of one request; nil without one.
+func (e *FieldEncrypter) scratch() []byte {
+	if e.prepared == nil {
+		return nil
+	}
+	return make([]byte, e.prepared.size)
 }
 
 // MaxPlaintext is the longest value, in bytes, that one OAEP-SHA-1 block
@@ -42,7 +52,7 @@ func (e *FieldEncrypter) MaxPlaintext() int {
 
 // EncryptValue returns base64(RSA-OAEP-SHA1(plain)).
 func (e *FieldEncrypter) EncryptValue(plain []byte) (string, error) {
-	ct, err := e.encrypt(plain)
+	ct, err := e.encrypt(plain, nil)
 	if err != nil {
 		return "", err
 	}
@@ -78,8 +88,10 @@ func (e *FieldEncrypter) EncryptFields(body []byte, fields *FieldSet) ([]byte, i
 	// One buffer of the exact size; each ciphertext is encoded in place.
 	out := make([]byte, 0, len(body)+grow)
 	last := 0
+	scratch := e.scratch()
+	defer clear(scratch) // it held encoded plaintext
 	for _, v := range values {
-		ct, err := e.encrypt(v.plain)
+		ct, err := e.encrypt(v.plain, scratch)
 		if err != nil {
 			return nil, 0, fmt.Errorf("encrypting %s: %w", v.path.String(), err)
 		}

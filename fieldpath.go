@@ -20,6 +20,9 @@ type FieldSet struct {
 	// leaf is set when a configured path ends here: the value must be a
 	// JSON string and is replaced by its ciphertext.
 	leaf bool
+	// key is the object key this node is reached through ("" for the
+	// root and array elements), kept so a scan names it without copying.
+	key string
 }
 
 // addPath compiles one path into the tree.
@@ -45,7 +48,7 @@ func (t *FieldSet) addPath(path string) error {
 		}
 		child := node.keys[seg]
 		if child == nil {
-			child = &FieldSet{}
+			child = &FieldSet{key: seg}
 			node.keys[seg] = child
 		}
 		node = child

@@ -49,13 +49,25 @@ type jsonScanner struct {
 	found []sensitiveValue
 	// allowNull lets a sensitive field be null (answers: "no value").
 	allowNull bool
+	// segments hands out path segments from one allocation; found values
+	// keep pointers to them, so it is never grown in place.
+	segments []pathSegment
+}
+
+// segment returns a new path segment, from s.segments while it has room.
+func (s *jsonScanner) segment(seg pathSegment) *pathSegment {
+	if len(s.segments) == cap(s.segments) {
+		s.segments = make([]pathSegment, 0, 16)
+	}
+	s.segments = append(s.segments, seg)
+	return &s.segments[len(s.segments)-1]
 }
 
 // scanSensitive parses data as one JSON object and returns every value that
 // fields names. Any syntax error, a non-object document, a value of the wrong
 // type on a sensitive path or a repeated key on a sensitive path is an error.
 func scanSensitive(data []byte, fields *FieldSet) ([]sensitiveValue, error) {
-	s := &jsonScanner{data: data}
+	s := &jsonScanner{data: data, found: make([]sensitiveValue, 0, 8)}
 	return s.scan(fields)
 }
 
@@ -223,7 +235,7 @@ func (s *jsonScanner) object(node *FieldSet, path *pathSegment, depth int) error
 				}
 			}
 			if child != nil {
-				childPath = &pathSegment{parent: path, key: string(keyBytes)}
+				childPath = s.segment(pathSegment{parent: path, key: child.key})
 				for _, c := range seen {
 					if c == child {
 						return &FieldError{Field: childPath.String(), Reason: "key appears more than once"}
@@ -270,7 +282,7 @@ func (s *jsonScanner) array(node *FieldSet, path *pathSegment, depth int) error 
 	for i := 0; ; i++ {
 		var elemPath *pathSegment
 		if child != nil {
-			elemPath = &pathSegment{parent: path, index: i}
+			elemPath = s.segment(pathSegment{parent: path, index: i})
 		}
 		if err := s.value(child, elemPath, depth+1); err != nil {
 			return err

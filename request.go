@@ -64,13 +64,21 @@ func (h *Handler) signRequest(r *http.Request, out []byte, keys *keySet) error {
 	hdr.Del("Connection")
 	hdr.Del("Content-Encoding") // the body was decoded when read
 	hdr.Del("Transfer-Encoding")
-	hdr.Set("Wechatpay-Serial", keys.serial)
-	hdr.Set("Accept", "application/json")
+	// The headers set here share one backing array, each value a slice of
+	// its own capacity 1, so that an append elsewhere copies it.
+	vals := make([]string, 6)
+	set := func(key, value string) {
+		vals[0] = value
+		hdr[key] = vals[:1:1]
+		vals = vals[1:]
+	}
+	set("Wechatpay-Serial", keys.serial)
+	set("Accept", "application/json")
 	// Let the transport ask for gzip and decode it, so that answers are
 	// verified on the bytes WeChat Pay signed; a client's br or zstd could
 	// not be decoded here.
 	hdr.Del("Accept-Encoding")
-	hdr.Set("User-Agent", h.userAgent)
+	set("User-Agent", h.userAgent)
 	r.TransferEncoding = nil
 	r.Trailer = nil
 	if len(out) == 0 {
@@ -81,8 +89,8 @@ func (h *Handler) signRequest(r *http.Request, out []byte, keys *keySet) error {
 	} else {
 		r.Body = io.NopCloser(bytes.NewReader(out))
 		r.ContentLength = int64(len(out))
-		hdr.Set("Content-Type", "application/json")
-		hdr.Set("Content-Length", strconv.Itoa(len(out)))
+		set("Content-Type", "application/json")
+		set("Content-Length", strconv.Itoa(len(out)))
 	}
 	r.GetBody = nil
 
@@ -94,7 +102,7 @@ func (h *Handler) signRequest(r *http.Request, out []byte, keys *keySet) error {
 	if err != nil {
 		return err
 	}
-	hdr.Set("Authorization", auth)
+	set("Authorization", auth)
 	return nil
 }
 

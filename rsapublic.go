@@ -59,14 +59,20 @@ func newRSAPublic(k *rsa.PublicKey) (*rsaPublic, error) {
 }
 
 // encryptOAEPSHA1 encrypts msg with RSAES-OAEP, SHA-1 and MGF1-SHA-1 and an
-// empty label (RFC 8017, 7.1.1), reading the 20-byte seed from random.
-func (k *rsaPublic) encryptOAEPSHA1(random io.Reader, msg []byte) ([]byte, error) {
+// empty label (RFC 8017, 7.1.1), reading the 20-byte seed from random. em,
+// when it has the key's size, is the scratch space for the encoded message
+// (which reveals msg: the caller clears it when done); nil allocates one.
+func (k *rsaPublic) encryptOAEPSHA1(random io.Reader, msg, em []byte) ([]byte, error) {
 	const hLen = sha1.Size
 	if len(msg) > k.size-2*hLen-2 {
 		return nil, rsa.ErrMessageTooLong
 	}
 	// EM = 0x00 || maskedSeed || maskedDB, DB = lHash || PS || 0x01 || M
-	em := make([]byte, k.size)
+	if len(em) != k.size {
+		em = make([]byte, k.size)
+	} else {
+		clear(em)
+	}
 	seed, db := em[1:1+hLen], em[1+hLen:]
 	copy(db, emptySHA1[:])
 	db[len(db)-len(msg)-1] = 1

@@ -30,12 +30,13 @@ func TestPreparedOAEPMatchesCryptoRSA(t *testing.T) {
 			t.Fatal(err)
 		}
 		limit := key.Size() - 2*sha1.Size - 2
-		for n := 0; n <= limit+1; n++ {
+		scratch := make([]byte, key.Size()) // reused, as EncryptFields does: longest messages first
+		for n := limit + 1; n >= 0; n-- {
 			msg := make([]byte, n)
 			rand.Read(msg)
 			seed := make([]byte, sha1.Size)
 			rand.Read(seed)
-			got, err := p.encryptOAEPSHA1(bytes.NewReader(seed), msg)
+			got, err := p.encryptOAEPSHA1(bytes.NewReader(seed), msg, scratch)
 			want, werr := rsa.EncryptOAEP(sha1.New(), bytes.NewReader(seed), &key.PublicKey, msg, nil)
 			if n > limit {
 				if !errors.Is(err, rsa.ErrMessageTooLong) || werr == nil {
@@ -54,7 +55,7 @@ func TestPreparedOAEPMatchesCryptoRSA(t *testing.T) {
 				t.Fatalf("%d-byte message: the SDK decrypts %v", n, err)
 			}
 		}
-		if _, err := p.encryptOAEPSHA1(bytes.NewReader(nil), []byte("x")); err == nil {
+		if _, err := p.encryptOAEPSHA1(bytes.NewReader(nil), []byte("x"), nil); err == nil {
 			t.Error("a random source that fails must fail the encryption")
 		}
 	}
@@ -187,7 +188,7 @@ func TestPreparedOddKeySizesMatchCryptoRSA(t *testing.T) {
 		for _, n := range []int{0, 1, limit, limit + 1} {
 			msg := bytes.Repeat([]byte{0xff}, n)
 			seed := bytes.Repeat([]byte{0xff}, sha1.Size)
-			got, err := p.encryptOAEPSHA1(bytes.NewReader(seed), msg)
+			got, err := p.encryptOAEPSHA1(bytes.NewReader(seed), msg, nil)
 			want, werr := rsa.EncryptOAEP(sha1.New(), bytes.NewReader(seed), pub, msg, nil)
 			if (err == nil) != (werr == nil) || !bytes.Equal(got, want) {
 				t.Fatalf("%d bits, %d-byte message: %v / crypto/rsa %v", c.bits, n, err, werr)
