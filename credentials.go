@@ -75,35 +75,39 @@ func (h *Handler) checkOptions(c *credentials) error {
 	return nil
 }
 
-// loadKeys loads the merchant key and the WeChat Pay keys into a key set:
-// the signer, the encrypter and the verifier. All WeChat Pay keys verify
-// answers; the one chosen by wechatpay_serial (default: the public key, else
-// the first certificate) encrypts sensitive fields and is named in
-// Wechatpay-Serial.
-func (h *Handler) loadKeys(c *credentials) (*keySet, error) {
+// loadSigner resolves, checks and loads the merchant options (mchid,
+// serial_no, private_key) into the request signer. A merchant of the app
+// loads its options through it too.
+func (h *Handler) loadSigner() (*RequestSigner, error) {
+	c, err := h.resolveCredentials()
+	if err != nil {
+		return nil, err
+	}
+	if err := h.checkOptions(c); err != nil {
+		return nil, err
+	}
 	warnIfExposed(h.logger, "private_key", h.PrivateKey, c.privateKey)
 	key, err := LoadPrivateKey(c.privateKey)
 	if err != nil {
 		return nil, fmt.Errorf("private_key: %w", err)
 	}
-	signer := &RequestSigner{MchID: c.mchid, SerialNo: strings.ToUpper(c.serialNo), Key: key}
+	return &RequestSigner{MchID: c.mchid, SerialNo: strings.ToUpper(c.serialNo), Key: key}, nil
+}
+
+// loadInlineKeys loads the handler's own keys into a key set: the signer,
+// the encrypter and the verifier. All WeChat Pay keys verify answers; the
+// one chosen by wechatpay_serial (default: the public key, else the first
+// certificate) encrypts sensitive fields and is named in Wechatpay-Serial.
+func (h *Handler) loadInlineKeys() (*keySet, error) {
+	signer, err := h.loadSigner()
+	if err != nil {
+		return nil, err
+	}
 	trusted, err := h.WechatPayKeys.load(h.logger)
 	if err != nil {
 		return nil, err
 	}
 	return newKeySet(signer, trusted.byID, trusted.chosen), nil
-}
-
-// loadInlineKeys resolves, checks and loads the handler's own key options.
-func (h *Handler) loadInlineKeys() (*keySet, error) {
-	creds, err := h.resolveCredentials()
-	if err != nil {
-		return nil, err
-	}
-	if err := h.checkOptions(creds); err != nil {
-		return nil, err
-	}
-	return h.loadKeys(creds)
 }
 
 // warnIfExposed logs a warning when a key file can be read by its group or

@@ -175,23 +175,10 @@ func (m *Merchant) loadAPIv3Key() error {
 }
 
 // loadSigner resolves, checks and loads the merchant's own credentials:
-// mchid, serial_no and private_key.
+// mchid, serial_no and private_key, with the handler's rules.
 func (m *Merchant) loadSigner() (*RequestSigner, error) {
-	// The handler's own checks and loading, with the merchant's options.
 	h := &Handler{MchID: m.MchID, SerialNo: m.SerialNo, PrivateKey: m.PrivateKey, logger: m.logger}
-	creds, err := h.resolveCredentials()
-	if err != nil {
-		return nil, err
-	}
-	if err := h.checkOptions(creds); err != nil {
-		return nil, err
-	}
-	warnIfExposed(m.logger, "private_key", m.PrivateKey, creds.privateKey)
-	key, err := LoadPrivateKey(creds.privateKey)
-	if err != nil {
-		return nil, fmt.Errorf("private_key: %w", err)
-	}
-	return &RequestSigner{MchID: creds.mchid, SerialNo: strings.ToUpper(creds.serialNo), Key: key}, nil
+	return h.loadSigner()
 }
 
 // loadStatic loads the configured WeChat Pay keys; none is fine when

@@ -56,9 +56,15 @@ type ResponseVerifier struct {
 	// Now is the clock used for the timestamp check; nil means time.Now.
 	Now func() time.Time
 
-	keys     map[string]*rsa.PublicKey
-	prepared map[string]*rsaPublic // the keys prepared once; a key missing here goes to crypto/rsa
-	maxSkew  int64                 // seconds
+	keys    map[string]verifyKey
+	maxSkew int64 // seconds
+}
+
+// verifyKey is a trusted key, prepared once when it can be (else nil: the
+// key goes to crypto/rsa).
+type verifyKey struct {
+	key      *rsa.PublicKey
+	prepared *rsaPublic
 }
 
 // NewResponseVerifier returns a verifier trusting keys, keyed by WeChat Pay
@@ -66,16 +72,13 @@ type ResponseVerifier struct {
 // hex, as fmt.Sprintf("%X", cert.SerialNumber)). The map is copied; nil keys
 // are ignored.
 func NewResponseVerifier(keys map[string]*rsa.PublicKey) *ResponseVerifier {
-	v := &ResponseVerifier{keys: make(map[string]*rsa.PublicKey, len(keys)),
-		prepared: make(map[string]*rsaPublic, len(keys)), maxSkew: int64(MaxResponseSkew / time.Second)}
+	v := &ResponseVerifier{keys: make(map[string]verifyKey, len(keys)), maxSkew: int64(MaxResponseSkew / time.Second)}
 	for id, k := range keys {
 		if k == nil {
 			continue
 		}
-		v.keys[id] = k
-		if p, err := newRSAPublic(k); err == nil {
-			v.prepared[id] = p
-		}
+		prepared, _ := newRSAPublic(k) // nil on error: crypto/rsa judges the key
+		v.keys[id] = verifyKey{key: k, prepared: prepared}
 	}
 	return v
 }
@@ -120,8 +123,8 @@ func (v *ResponseVerifier) Verify(header http.Header, body []byte) error {
 	if strings.HasPrefix(sig, ProbeSignaturePrefix) {
 		return fail(CodeSignatureProbe, "probe signature from WeChat Pay")
 	}
-	key := v.keys[serial]
-	if key == nil {
+	key, ok := v.keys[serial]
+	if !ok {
 		return fail(CodeSerialUnknown, "no key configured for this serial")
 	}
 	ts, err := strconv.ParseInt(tsText, 10, 64)
@@ -156,10 +159,10 @@ func (v *ResponseVerifier) Verify(header http.Header, body []byte) error {
 	h.Write(verifyNewline)
 	var sum [sha256.Size]byte
 	hashed := h.Sum(sum[:0])
-	if p := v.prepared[serial]; p != nil {
-		err = p.verifyPKCS1v15SHA256(hashed, raw)
+	if key.prepared != nil {
+		err = key.prepared.verifyPKCS1v15SHA256(hashed, raw)
 	} else {
-		err = rsa.VerifyPKCS1v15(key, crypto.SHA256, hashed, raw)
+		err = rsa.VerifyPKCS1v15(key.key, crypto.SHA256, hashed, raw)
 	}
 	if err != nil {
 		return fail(CodeSignatureInvalid, "signature does not verify")
