@@ -49,13 +49,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 	// The merchants' keys can be reloaded through the admin API while
 	// this configuration runs.
 	for _, m := range a.Merchants {
-		registerKeyHolder(m)
+		registerKeyHolder(ctx, m)
 	}
-	context.AfterFunc(ctx, func() {
-		for _, m := range a.Merchants {
-			unregisterKeyHolder(m)
-		}
-	})
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package wechatpay
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -22,19 +23,25 @@ type keyHolder interface {
 }
 
 // keyHolders are the key holders of every configuration that is running,
-// the old and the new one while Caddy switches between them.
+// the old and the new one while Caddy switches between them, each with the
+// context of its configuration.
 var keyHolders = struct {
 	sync.Mutex
-	set map[keyHolder]bool
-}{set: map[keyHolder]bool{}}
+	set map[keyHolder]context.Context
+}{set: map[keyHolder]context.Context{}}
 
 // keyReloads serializes reloads, so that two never interleave.
 var keyReloads sync.Mutex
 
-func registerKeyHolder(h keyHolder) {
+// registerKeyHolder makes h's keys reloadable while ctx, its
+// configuration's context, lasts. Caddy cancels that context before a
+// configuration load returns; the holder is left out from that moment
+// (context.AfterFunc removes it later, in a goroutine of its own).
+func registerKeyHolder(ctx context.Context, h keyHolder) {
 	keyHolders.Lock()
-	defer keyHolders.Unlock()
-	keyHolders.set[h] = true
+	keyHolders.set[h] = ctx
+	keyHolders.Unlock()
+	context.AfterFunc(ctx, func() { unregisterKeyHolder(h) })
 }
 
 func unregisterKeyHolder(h keyHolder) {
@@ -43,12 +50,15 @@ func unregisterKeyHolder(h keyHolder) {
 	delete(keyHolders.set, h)
 }
 
-// registeredKeyHolders returns the holders, ordered by name.
+// registeredKeyHolders returns the holders of the configurations still
+// running, ordered by name.
 func registeredKeyHolders() []keyHolder {
 	keyHolders.Lock()
 	list := make([]keyHolder, 0, len(keyHolders.set))
-	for h := range keyHolders.set {
-		list = append(list, h)
+	for h, ctx := range keyHolders.set {
+		if ctx.Err() == nil {
+			list = append(list, h)
+		}
 	}
 	keyHolders.Unlock()
 	slices.SortStableFunc(list, func(a, b keyHolder) int { return strings.Compare(a.holderName(), b.holderName()) })

@@ -118,7 +118,7 @@ func TestKeyReloadDuringProvision(t *testing.T) {
 		t.Fatal(err)
 	}
 	isolateKeyHolders(t)
-	registerKeyHolder(m) // as App.Provision does
+	registerKeyHolder(context.Background(), m) // as App.Provision does
 	defer unregisterKeyHolder(m)
 
 	stop := make(chan struct{})
@@ -163,11 +163,39 @@ func TestKeyReloadDuringProvision(t *testing.T) {
 func isolateKeyHolders(t *testing.T) {
 	keyHolders.Lock()
 	saved := keyHolders.set
-	keyHolders.set = map[keyHolder]bool{}
+	keyHolders.set = map[keyHolder]context.Context{}
 	keyHolders.Unlock()
 	t.Cleanup(func() {
 		keyHolders.Lock()
 		keyHolders.set = saved
 		keyHolders.Unlock()
 	})
+}
+
+// TestKeyHolderLeavesWhenItsConfigurationStops checks that a holder of a
+// stopped configuration is out of the list as soon as its context is
+// cancelled: Caddy cancels the old configuration before a load returns, and
+// the next GET /wechatpay/keys or reload must not see it, however late the
+// goroutine that removes it runs.
+func TestKeyHolderLeavesWhenItsConfigurationStops(t *testing.T) {
+	isolateKeyHolders(t)
+	for i := range 200 {
+		oldCtx, stopOld := context.WithCancel(context.Background())
+		newCtx, stopNew := context.WithCancel(context.Background())
+		oldHolder := withPublicKey(t, testMerchant(t, "http://127.0.0.1:1"))
+		newHolder := withPublicKey(t, testMerchant(t, "http://127.0.0.1:1"))
+		oldHolder.name, newHolder.name = "old", "new"
+		registerKeyHolder(oldCtx, oldHolder)
+		registerKeyHolder(newCtx, newHolder)
+		stopOld()
+		list := registeredKeyHolders()
+		if len(list) != 1 || list[0] != keyHolder(newHolder) {
+			names := make([]string, len(list))
+			for j, h := range list {
+				names[j] = h.holderName()
+			}
+			t.Fatalf("round %d: right after the old configuration stopped, the holders are %v; want [merchant new]", i, names)
+		}
+		stopNew()
+	}
 }

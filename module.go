@@ -6,7 +6,6 @@
 package wechatpay
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -170,8 +169,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.queryNames = h.routes.queryNames()
 	if h.own != nil {
 		// Last, once every field is set: a key reload may run at once.
-		registerKeyHolder(h)
-		context.AfterFunc(ctx, func() { unregisterKeyHolder(h) })
+		registerKeyHolder(ctx, h)
 	}
 	return nil
 }

@@ -138,8 +138,7 @@ func (h *NotifyHandler) Provision(ctx caddy.Context) error {
 	}
 	if h.own != nil {
 		// Last, once every field is set: a key reload may run at once.
-		registerKeyHolder(h)
-		context.AfterFunc(ctx, func() { unregisterKeyHolder(h) })
+		registerKeyHolder(ctx, h)
 	}
 	return nil
 }
