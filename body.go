@@ -20,6 +20,12 @@ const initialBodyBuf = 32 << 10
 
 var bodyBufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
+// refusedBodyDrain is how much of a refused body is read and thrown away
+// before the answer: a client still sending would otherwise see its
+// connection reset (Go's server closes a connection with more than 256 KiB
+// unread) instead of the answer that says why. It costs no memory.
+const refusedBodyDrain = 8 << 20
+
 // readRequestBody reads the whole request body, decoded, into a pooled
 // buffer, refusing bodies over max bytes (before or after decoding) and
 // encodings it cannot decode. The caller returns the buffer with release.
@@ -36,6 +42,7 @@ func readRequestBody(r *http.Request, max int64) (*bytes.Buffer, *apiError) {
 	}
 	if r.ContentLength > max {
 		release(buf)
+		discardRefusedBody(r, false)
 		return nil, tooLarge()
 	}
 	var src io.Reader = io.LimitReader(r.Body, max+1)
@@ -51,6 +58,7 @@ func readRequestBody(r *http.Request, max int64) (*bytes.Buffer, *apiError) {
 		src = io.LimitReader(zr, max+1)
 	default:
 		release(buf)
+		discardRefusedBody(r, false)
 		return nil, &apiError{status: http.StatusUnsupportedMediaType, code: CodeUnsupportedEncoding,
 			message: "request Content-Encoding " + strconv.Quote(enc) + " is not supported; send the body as plain JSON or gzip"}
 	}
@@ -73,9 +81,22 @@ func readRequestBody(r *http.Request, max int64) (*bytes.Buffer, *apiError) {
 	}
 	if int64(buf.Len()) > max {
 		release(buf)
+		discardRefusedBody(r, true)
 		return nil, tooLarge()
 	}
 	return buf, nil
+}
+
+// discardRefusedBody reads what is left of a refused request body, up to
+// refusedBodyDrain bytes, so that the client gets the refusal. Until the
+// body is first read, a client that waits for "100 Continue" has sent
+// nothing; a client that claims more than can be drained is not waited for.
+func discardRefusedBody(r *http.Request, readStarted bool) {
+	waiting := !readStarted && strings.EqualFold(r.Header.Get("Expect"), "100-continue")
+	if waiting || r.ContentLength > refusedBodyDrain {
+		return
+	}
+	_, _ = io.CopyN(io.Discard, r.Body, refusedBodyDrain)
 }
 
 // release returns a body buffer to the pool unless it grew large: a few big
