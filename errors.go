@@ -20,9 +20,6 @@ const (
 	CodeUnsupportedEncoding = "UNSUPPORTED_CONTENT_ENCODING"
 	// CodeNotFound: the path is not a WeChat Pay API path the proxy forwards.
 	CodeNotFound = "NOT_FOUND"
-	// CodeNotSupported: a request the proxy cannot sign correctly yet
-	// (multipart media uploads, signed over their meta part) (501).
-	CodeNotSupported = "NOT_SUPPORTED"
 	// CodeProxyError: the proxy itself failed (randomness, signing).
 	CodeProxyError = "PROXY_ERROR"
 	// CodeResponseTooLarge: WeChat Pay's answer is too large to buffer and

@@ -100,7 +100,7 @@ func TestIntegrationHardening(t *testing.T) {
 			{"GET", "/v3/realname/verify/?" + query, nil, nil, 404},
 			{"GET", "/v3/realname/verif%C5%BF?" + query, nil, nil, 404},
 			{"GET", "/v3/realname/verify%3F" + query, nil, nil, 404},
-			{"POST", "/v3/merchant/media/upload", []byte("--b\r\n\r\n--b--"), []string{"Content-Type", "multipart/form-data; boundary=b"}, 501},
+			{"POST", "/v3/merchant/media/upload", []byte("--b\r\n\r\n--b--"), []string{"Content-Type", "multipart/form-data; boundary=b"}, 400},
 		} {
 			resp, out := send(t, tester, tc.method, tc.uri, tc.body, tc.header...)
 			if resp.StatusCode != tc.status {

@@ -70,6 +70,7 @@ type proxySite struct {
 	creds      *testCreds
 	grace      string // grace_period; default 1ns
 	bind       string // bind address; default 127.0.0.1
+	maxBody    string // the max_body line; default "max_body 64KiB", "-" for none
 }
 
 // caddyConfig returns a Caddyfile for the proxy; extra goes inside the
@@ -100,6 +101,12 @@ func (p proxySite) caddyfile(t *testing.T) string {
 	if p.bind == "" {
 		p.bind = "127.0.0.1"
 	}
+	switch p.maxBody {
+	case "":
+		p.maxBody = "max_body 64KiB"
+	case "-":
+		p.maxBody = ""
+	}
 	return "{\n" + testGlobals(p.grace) + `}
 ` + p.address + ` {
 	bind ` + p.bind + `
@@ -110,7 +117,7 @@ func (p proxySite) caddyfile(t *testing.T) string {
 		private_key    ` + key + `
 		public_key_id  ` + c.publicKeyID + `
 		public_key     ` + pub + `
-		max_body       64KiB
+		` + p.maxBody + `
 		` + p.handler + `
 	}
 	reverse_proxy ` + strings.TrimPrefix(p.upstream, "http://") + ` {

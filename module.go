@@ -85,13 +85,12 @@ type Handler struct {
 	AllowPaths []string `json:"allow_paths,omitempty"`
 
 	// SkipVerify lists more path prefixes whose answers are not signed by
-	// WeChat Pay and pass unverified, besides the built-in
-	// /v3/billdownload/file and /v3/merchant-service/images/. A prefix
-	// matches whole path segments.
+	// WeChat Pay and pass unverified, besides GET requests of the built-in
+	// downloads /v3/billdownload/file and /v3/merchant-service/images/. A
+	// prefix matches whole path segments.
 	SkipVerify []string `json:"skip_verify,omitempty"`
 
 	logger     *zap.Logger
-	skip       []string // path prefixes answered unsigned
 	routes     routeTable
 	userAgent  string
 	queryNames []string                // every sensitive query parameter name, lower case
@@ -99,7 +98,8 @@ type Handler struct {
 	own        *atomic.Pointer[keySet] // the keys of a handler without merchant
 }
 
-// unsignedDownloads are the paths whose answers WeChat Pay does not sign.
+// unsignedDownloads are the paths whose GET answers WeChat Pay does not
+// sign (an upload under them is answered signed).
 var unsignedDownloads = []string{"/v3/billdownload/file", "/v3/merchant-service/images/"}
 
 // EncryptRule names the sensitive fields of one endpoint.
@@ -145,7 +145,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.own.Store(keys)
 		h.keys = h.own.Load
 	}
-	h.skip = append(append([]string(nil), unsignedDownloads...), h.SkipVerify...)
 	if !h.verifying() {
 		h.logger.Warn("verify_responses is off: WeChat Pay's answers reach clients unverified and could be forged; use this only for debugging")
 	}
@@ -200,10 +199,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if ae := checkAPIPath(r.URL, h.AllowPaths); ae != nil {
 		return h.refuse(w, r, ae)
 	}
-	if ct := strings.ToLower(r.Header.Get("Content-Type")); strings.HasPrefix(ct, "multipart/") {
-		return h.refuse(w, r, &apiError{status: http.StatusNotImplemented, code: CodeNotSupported,
-			message: "multipart uploads (the media upload endpoints) are not supported by the proxy: WeChat Pay signs their meta part, not the body"})
-	}
 	body, ae := readRequestBody(r, h.MaxBody)
 	if ae != nil {
 		return h.refuse(w, r, ae)
@@ -218,14 +213,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	// A body sent as read still belongs to the transport, which may read
 	// it after reverse_proxy returns: only a body that was replaced by its
 	// encrypted copy goes back to the pool.
-	if len(out) == 0 || body.Len() == 0 || &out[0] != &body.Bytes()[0] {
+	if len(out.bytes) == 0 || body.Len() == 0 || &out.bytes[0] != &body.Bytes()[0] {
 		defer release(body)
 	}
 	if err := h.signRequest(r, out, keys); err != nil {
 		return h.refuse(w, r, &apiError{status: http.StatusInternalServerError, code: CodeProxyError, message: "signing the request failed"})
 	}
 
-	if !h.verifying() || hasPathPrefix(r.URL.Path, h.skip) {
+	if !h.verifying() || h.answeredUnsigned(r) {
 		err := next.ServeHTTP(w, r)
 		h.logForwarded(r, rt, encrypted, start, "unverified")
 		return err
@@ -245,6 +240,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 }
 
 func (h *Handler) verifying() bool { return h.VerifyResponses == nil || *h.VerifyResponses }
+
+// answeredUnsigned reports whether WeChat Pay answers r unsigned: a
+// download (GET or HEAD) of a built-in download path, or a skip_verify path.
+func (h *Handler) answeredUnsigned(r *http.Request) bool {
+	download := r.Method == http.MethodGet || r.Method == http.MethodHead
+	return download && hasPathPrefix(r.URL.Path, unsignedDownloads) || hasPathPrefix(r.URL.Path, h.SkipVerify)
+}
 
 // deliverVerified checks the buffered answer and writes it to the client, or
 // returns the refusal to send instead; the unverified body is never written.

@@ -14,31 +14,49 @@ import (
 // modulePath is this module's import path, used to find its version.
 const modulePath = "github.com/caddy-wechatpay/caddy-wechatpay"
 
+// outgoingBody is the body that goes upstream and what its signature
+// covers.
+type outgoingBody struct {
+	bytes       []byte // sent as they are
+	contentType string // application/json, or a media upload's multipart type with its boundary
+	signed      []byte // the body in the signature: bytes, or a media upload's meta part
+}
+
 // encryptRequest encrypts the sensitive body fields and query parameters of
 // the route, rewriting r's query in place, and returns the body to send and
-// how many values were encrypted.
-func encryptRequest(r *http.Request, rt *route, body []byte, encrypter *FieldEncrypter) ([]byte, int, *apiError) {
-	if rt == nil {
-		return body, 0, nil
-	}
-	fail := func(err error) ([]byte, int, *apiError) {
+// how many values were encrypted. A multipart body (a media upload) is sent
+// as it is and signed over its meta part.
+func encryptRequest(r *http.Request, rt *route, body []byte, encrypter *FieldEncrypter) (outgoingBody, int, *apiError) {
+	out := outgoingBody{bytes: body, contentType: "application/json", signed: body}
+	fail := func(err error) (outgoingBody, int, *apiError) {
 		var fe *FieldError
 		if errors.As(err, &fe) {
-			return nil, 0, paramError(fe)
+			return outgoingBody{}, 0, paramError(fe)
 		}
-		return nil, 0, &apiError{status: http.StatusInternalServerError, code: CodeProxyError, message: "encrypting a sensitive field failed"}
+		return outgoingBody{}, 0, &apiError{status: http.StatusInternalServerError, code: CodeProxyError, message: "encrypting a sensitive field failed"}
 	}
 	n := 0
-	// A route's own method needs a JSON body; another method on the same
-	// path (rt.method "*") may come without one, and then has nothing to
-	// encrypt.
-	if rt.body != nil && (rt.method != "*" || len(body) > 0) {
-		var err error
-		if body, n, err = encrypter.EncryptFields(body, rt.body); err != nil {
+	if ct := r.Header.Get("Content-Type"); IsMultipart(ct) {
+		if rt != nil && rt.body != nil {
+			// Its fields could be in any part, and would go out as sent.
+			return fail(&FieldError{Reason: "this endpoint has sensitive body fields, which the proxy encrypts in a JSON body only; a multipart body is refused"})
+		}
+		meta, err := UploadMeta(ct, body)
+		if err != nil {
 			return fail(err)
 		}
+		out.contentType, out.signed = ct, meta
+	} else if rt != nil && rt.body != nil && (rt.method != "*" || len(body) > 0) {
+		// A route's own method needs a JSON body; another method on the
+		// same path (rt.method "*") may come without one, and then has
+		// nothing to encrypt.
+		encrypted, nb, err := encrypter.EncryptFields(body, rt.body)
+		if err != nil {
+			return fail(err)
+		}
+		out.bytes, out.signed, n = encrypted, encrypted, nb
 	}
-	if rt.query != nil && r.URL.RawQuery != "" {
+	if rt != nil && rt.query != nil && r.URL.RawQuery != "" {
 		q, nq, err := encrypter.EncryptQuery(r.URL.RawQuery, rt.query)
 		if err != nil {
 			return fail(err)
@@ -49,14 +67,15 @@ func encryptRequest(r *http.Request, rt *route, body []byte, encrypter *FieldEnc
 		r.RequestURI = r.URL.RequestURI()
 		n += nq
 	}
-	return body, n, nil
+	return out, n, nil
 }
 
 // signRequest makes r ready for WeChat Pay: body replaced by out with the
-// right length, the client's Authorization dropped, Wechatpay-Serial,
+// right length and type, the client's Authorization dropped, Wechatpay-Serial,
 // Accept, Content-Type and User-Agent set, and the request signed over
-// exactly the method, URI and body that reverse_proxy will send.
-func (h *Handler) signRequest(r *http.Request, out []byte, keys *keySet) error {
+// exactly the method, URI and body (a media upload: its meta part) that
+// reverse_proxy will send.
+func (h *Handler) signRequest(r *http.Request, out outgoingBody, keys *keySet) error {
 	hdr := r.Header
 	hdr.Del("Authorization")
 	// Hop-by-hop removal after this handler would drop any header the
@@ -81,16 +100,16 @@ func (h *Handler) signRequest(r *http.Request, out []byte, keys *keySet) error {
 	set("User-Agent", h.userAgent)
 	r.TransferEncoding = nil
 	r.Trailer = nil
-	if len(out) == 0 {
+	if len(out.bytes) == 0 {
 		r.Body = http.NoBody
 		r.ContentLength = 0
 		hdr.Del("Content-Type")
 		hdr.Del("Content-Length")
 	} else {
-		r.Body = io.NopCloser(bytes.NewReader(out))
-		r.ContentLength = int64(len(out))
-		set("Content-Type", "application/json")
-		set("Content-Length", strconv.Itoa(len(out)))
+		r.Body = io.NopCloser(bytes.NewReader(out.bytes))
+		r.ContentLength = int64(len(out.bytes))
+		set("Content-Type", out.contentType)
+		set("Content-Length", strconv.Itoa(len(out.bytes)))
 	}
 	r.GetBody = nil
 
@@ -98,7 +117,7 @@ func (h *Handler) signRequest(r *http.Request, out []byte, keys *keySet) error {
 	if err != nil {
 		return err
 	}
-	auth, err := keys.signer.Authorization(r.Method, r.URL.RequestURI(), time.Now().Unix(), nonce, out)
+	auth, err := keys.signer.Authorization(r.Method, r.URL.RequestURI(), time.Now().Unix(), nonce, out.signed)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,8 @@ import (
 	"crypto/rsa"
 	"fmt"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -113,9 +115,32 @@ func (s *stubWechatPay) checkSignature(r *http.Request, body []byte) error {
 	if err != nil || time.Since(time.Unix(ts, 0)).Abs() > 5*time.Minute {
 		return fmt.Errorf("timestamp %q", p["timestamp"])
 	}
-	message := r.Method + "\n" + r.RequestURI + "\n" + p["timestamp"] + "\n" + p["nonce_str"] + "\n" + string(body) + "\n"
+	signed, err := signedPart(r.Header.Get("Content-Type"), body)
+	if err != nil {
+		return err
+	}
+	message := r.Method + "\n" + r.RequestURI + "\n" + p["timestamp"] + "\n" + p["nonce_str"] + "\n" + string(signed) + "\n"
 	v := verifiers.NewSHA256WithRSAPubkeyVerifier("merchant", merchantKey.PublicKey)
 	return v.Verify(context.Background(), "merchant", message, p["signature"])
+}
+
+// signedPart is what WeChat Pay's request signature covers: the body, or
+// for a media upload (multipart/form-data) the value of its meta field,
+// read here with the standard library's form parser.
+func signedPart(contentType string, body []byte) ([]byte, error) {
+	mediaType, params, _ := mime.ParseMediaType(contentType)
+	if mediaType != "multipart/form-data" {
+		return body, nil
+	}
+	form, err := multipart.NewReader(bytes.NewReader(body), params["boundary"]).ReadForm(int64(len(body)) + 1)
+	if err != nil {
+		return nil, fmt.Errorf("multipart body: %v", err)
+	}
+	defer form.RemoveAll()
+	if len(form.Value["meta"]) != 1 {
+		return nil, fmt.Errorf("%d meta fields", len(form.Value["meta"]))
+	}
+	return []byte(form.Value["meta"][0]), nil
 }
 
 func (s *stubWechatPay) serve(w http.ResponseWriter, r *http.Request) {

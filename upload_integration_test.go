@@ -1,0 +1,77 @@
+package wechatpay
+
+import (
+	"bytes"
+	"crypto/rand"
+	"strings"
+	"testing"
+)
+
+// TestIntegrationMediaUpload uploads images built as the official SDK
+// builds them through a real Caddy: the stand-in receives the multipart
+// body byte for byte, checks the signature over the meta part with the
+// SDK's verifier, and its signed answer reaches the client verified. An
+// upload over max_body is refused before anything goes upstream.
+func TestIntegrationMediaUpload(t *testing.T) {
+	small := make([]byte, 300<<10)
+	large := make([]byte, 1536<<10) // over the default max_body of 1 MiB
+	rand.Read(small)
+	rand.Read(large)
+	const answer = `{"media_id":"H1ihR9h1uha6oOmvlDcBp5Vy4vcgXDiQUz_uOA8H9utd-7OIU9Tk0cgHyyLY2v6-6O7Z"}`
+
+	upload := func(t *testing.T, stub *stubWechatPay, file []byte) (int, string) {
+		t.Helper()
+		stub.reset()
+		stub.setAnswer(stubAnswer{body: answer})
+		_, body, ct := sdkUpload(t, "school.png", file)
+		resp, out := send(t, newTester(t), "POST", "/v3/merchant/media/upload", body, "Content-Type", ct)
+		if resp.StatusCode != 200 {
+			return resp.StatusCode, string(out)
+		}
+		reqs := stub.requests()
+		if len(reqs) != 1 {
+			t.Fatalf("%d requests upstream", len(reqs))
+		}
+		if reqs[0].signatureOK != nil {
+			t.Errorf("the SDK's verifier refused the signature over the meta part: %v", reqs[0].signatureOK)
+		}
+		if !bytes.Equal(reqs[0].body, body) || reqs[0].header.Get("Content-Type") != ct {
+			t.Errorf("the stand-in got %d bytes as %q; want the %d bytes sent as %q",
+				len(reqs[0].body), reqs[0].header.Get("Content-Type"), len(body), ct)
+		}
+		return resp.StatusCode, string(out)
+	}
+
+	stub := newStubWechatPay(t)
+	newTester(t).InitServer(proxySite{upstream: stub.URL, maxBody: "-"}.caddyfile(t), "caddyfile")
+	if code, out := upload(t, stub, small); code != 200 || out != answer {
+		t.Errorf("a 300 KiB image: %d %s", code, out)
+	}
+	code, out1 := upload(t, stub, large)
+	if code != 413 || !strings.Contains(out1, "max_body") {
+		t.Errorf("a 1.5 MiB image with the default max_body: %d %s", code, out1)
+	}
+	if n := len(stub.requests()); n != 0 {
+		t.Errorf("%d refused uploads went upstream", n)
+	}
+
+	// An upload's answer is verified, also under the path of the unsigned
+	// image downloads; a GET there is a download and passes unsigned.
+	stub.reset()
+	stub.setAnswer(stubAnswer{body: answer, noHeaders: true})
+	_, body, ct := sdkUpload(t, "school.png", small)
+	resp, out := send(t, newTester(t), "POST", "/v3/merchant-service/images/upload", body, "Content-Type", ct)
+	if resp.StatusCode != 502 || !strings.Contains(string(out), CodeSignatureMissing) || strings.Contains(string(out), "media_id") {
+		t.Errorf("an unsigned answer to an upload: %d %s", resp.StatusCode, out)
+	}
+	stub.setAnswer(stubAnswer{body: "image bytes", noHeaders: true})
+	resp, out = send(t, newTester(t), "GET", "/v3/merchant-service/images/ChsyMzA4MDk2NzI0MzAwODk=", nil)
+	if resp.StatusCode != 200 || string(out) != "image bytes" {
+		t.Errorf("an image download: %d %s", resp.StatusCode, out)
+	}
+
+	newTester(t).InitServer(proxySite{upstream: stub.URL, maxBody: "max_body 6MiB"}.caddyfile(t), "caddyfile")
+	if code, out := upload(t, stub, large); code != 200 || out != answer {
+		t.Errorf("a 1.5 MiB image with max_body 6MiB: %d %s", code, out)
+	}
+}
