@@ -77,18 +77,32 @@ func requestURI(r *http.Request) string {
 	return r.URL.RequestURI()
 }
 
-// authenticate checks the Authorization header; nil means accepted.
-func (s *Server) authenticate(r *http.Request, body []byte, x *Exchange, now time.Time) *answer {
+// authenticate checks the Authorization header; a nil answer means
+// accepted. The signed message's body line is the request body, except for
+// a multipart/form-data request, where it is the content of the "meta"
+// part: that request's parsed form is returned for its endpoint.
+func (s *Server) authenticate(r *http.Request, body []byte, x *Exchange, now time.Time) (*uploadForm, *answer) {
 	p, err := parseAuthorization(r.Header.Get("Authorization"))
 	if err != nil {
 		x.step("authorization format", false, err.Error())
-		return signError(authFormatMessage, "authorization", err.Error(), nil)
+		return nil, signError(authFormatMessage, "authorization", err.Error(), nil)
 	}
 	x.step("authorization format", true, AuthScheme)
 
+	signed, bodyLine := body, "the request body"
+	var form *uploadForm
+	if isForm, boundary := formDataBoundary(r.Header.Get("Content-Type")); isForm {
+		var a *answer
+		if form, a = readSignedForm(boundary, body, x); a != nil {
+			return nil, a
+		}
+		signed = form.meta
+		bodyLine = fmt.Sprintf("the %d-byte meta part, not the multipart body", len(form.meta))
+	}
+
 	uri := requestURI(r)
 	head := fmt.Sprintf("%s\n%s\n%s\n%s\n", r.Method, uri, p["timestamp"], p["nonce_str"])
-	message := head + string(body) + "\n"
+	message := head + string(signed) + "\n"
 	info := &signInformation{
 		Method: r.Method, URL: uri,
 		// The four header lines only: the body may hold personal data.
@@ -98,46 +112,47 @@ func (s *Server) authenticate(r *http.Request, body []byte, x *Exchange, now tim
 
 	if p["mchid"] != s.cfg.MchID {
 		x.step("mchid", false, "Authorization mchid "+p["mchid"]+" is not "+s.cfg.MchID)
-		return signError("商户号mchid不正确，请检查Authorization中的mchid", "mchid", "mchid mismatch", nil)
+		return nil, signError("商户号mchid不正确，请检查Authorization中的mchid", "mchid", "mchid mismatch", nil)
 	}
 	x.step("mchid", true, p["mchid"])
 
 	if p["serial_no"] != s.merchantSerial {
 		x.step("serial_no", false, "Authorization serial_no "+p["serial_no"]+" is not the merchant certificate "+s.merchantSerial)
-		return signError("商户证书序列号有误。请使用签名私钥匹配的证书序列号", "serial_no", "certificate serial number not found", nil)
+		return nil, signError("商户证书序列号有误。请使用签名私钥匹配的证书序列号", "serial_no", "certificate serial number not found", nil)
 	}
 	x.step("serial_no", true, p["serial_no"])
 
 	ts, err := strconv.ParseInt(p["timestamp"], 10, 64)
 	if err != nil {
 		x.step("timestamp", false, "not a unix timestamp")
-		return signError(authFormatMessage, "timestamp", "timestamp is not a number", nil)
+		return nil, signError(authFormatMessage, "timestamp", "timestamp is not a number", nil)
 	}
 	if d := now.Sub(time.Unix(ts, 0)); d >= TimestampWindow || d <= -TimestampWindow {
 		x.step("timestamp", false, fmt.Sprintf("%s away from the sandbox clock (limit %s)", d.Round(time.Second), TimestampWindow))
-		return signError("Authorization中的timestamp与当前时间相差超过5分钟，请检查系统时间", "timestamp", "timestamp expired", info)
+		return nil, signError("Authorization中的timestamp与当前时间相差超过5分钟，请检查系统时间", "timestamp", "timestamp expired", info)
 	}
 	x.step("timestamp", true, p["timestamp"])
 
 	if !isNonce(p["nonce_str"]) {
 		x.step("nonce", false, "nonce_str must be 32 characters from [0-9A-Za-z]")
-		return signError(authFormatMessage, "nonce_str", "nonce_str must be 32 characters from [0-9A-Za-z]", nil)
+		return nil, signError(authFormatMessage, "nonce_str", "nonce_str must be 32 characters from [0-9A-Za-z]", nil)
 	}
 	x.step("nonce", true, "32 characters [0-9A-Za-z]")
 
 	if err := verifySHA256WithRSA(certKey(s.cfg.MerchantCertificate), []byte(message), p["signature"]); err != nil {
-		x.step("signature", false, fmt.Sprintf("SHA256withRSA over %d-byte message for %s %s does not verify with merchant certificate %s",
-			len(message), r.Method, uri, s.merchantSerial))
-		return signError("错误的签名，验签失败", "signature", "sign not match", info)
+		x.step("signature", false, fmt.Sprintf("SHA256withRSA over %d-byte message for %s %s (body line: %s) does not verify with merchant certificate %s",
+			len(message), r.Method, uri, bodyLine, s.merchantSerial))
+		return nil, signError("错误的签名，验签失败", "signature", "sign not match", info)
 	}
-	x.step("signature", true, fmt.Sprintf("SHA256withRSA over %d-byte message verified with merchant certificate %s", len(message), s.merchantSerial))
+	x.step("signature", true, fmt.Sprintf("SHA256withRSA over %d-byte message (body line: %s) verified with merchant certificate %s",
+		len(message), bodyLine, s.merchantSerial))
 
 	if !s.nonces.use(p["nonce_str"], now) {
 		x.step("replay", false, "nonce_str already used within the timestamp window")
-		return signError("请求重放，nonce_str已被使用", "nonce_str", "nonce_str reused", info)
+		return nil, signError("请求重放，nonce_str已被使用", "nonce_str", "nonce_str reused", info)
 	}
 	x.step("replay", true, "nonce_str not seen before")
-	return nil
+	return form, nil
 }
 
 // nonceCache remembers the nonces of accepted requests long enough to

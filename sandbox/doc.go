@@ -14,6 +14,11 @@
 //     Authorization header (WECHATPAY2-SHA256-RSA2048), the Wechatpay-Serial
 //     header and the RSA-OAEP sensitive fields listed in the embedded
 //     catalogue ([Endpoints]), then answers signed JSON as WeChat Pay does.
+//     For a multipart/form-data request (the media uploads) the body line
+//     of the signed message is the content of the form's one "meta" part,
+//     as WeChat Pay signs it, not the multipart body; a body that does not
+//     parse to its closing delimiter, or has no or several meta parts, is
+//     refused with 400 PARAM_ERROR before the signature is checked.
 //   - [Config.Observer] receives an [Exchange] per request describing what
 //     arrived, what was verified and decrypted, and what was answered.
 //   - [Faults] makes answers misbehave (wrong key, stale timestamp, unknown
@@ -33,6 +38,17 @@
 //     [Server.RetirePlatformCertificate] play WeChat Pay's rotation;
 //   - POST /v3/eduschoolpay/contracts/presign checks the documented required
 //     fields and answers {"presign_token": "..."};
+//   - POST /v3/merchant/media/upload ([MediaUploadPath], images: jpg, jpeg,
+//     bmp, png, at most [MaxImageBytes]) and POST
+//     /v3/merchant/media/video_upload ([VideoUploadPath], videos: avi, wmv,
+//     mpeg, mp4, mov, mkv, flv, f4v, m4v, rmvb, at most [MaxVideoBytes])
+//     take multipart/form-data: a meta part holding {"filename", "sha256"}
+//     and one file part whose hex SHA-256 must equal meta.sha256 and whose
+//     extension (of meta.filename) and size must suit the endpoint; they
+//     answer {"media_id": "..."}, signed. Each failed check is a 400
+//     PARAM_ERROR naming the field. Any other endpoint refuses a
+//     multipart/form-data body (400 PARAM_ERROR), and the upload endpoints
+//     refuse any other body;
 //   - POST /v3/pay/transactions/native (not sensitive, not catalogued) answers
 //     {"code_url": "weixin://..."} so a plain signed pass-through can be tried;
 //   - any other catalogued endpoint answers 200 with the path parameters and,

@@ -14,6 +14,14 @@ const (
 	NativePayPath = "/v3/pay/transactions/native"
 	// BillDownloadPath serves bill files (GET), unsigned as WeChat Pay does.
 	BillDownloadPath = "/v3/billdownload/file"
+	// MediaUploadPath is image upload (POST, multipart/form-data: a meta
+	// JSON part, which the signature covers, and a file part of at most
+	// MaxImageBytes, jpg/jpeg/bmp/png).
+	MediaUploadPath = "/v3/merchant/media/upload"
+	// VideoUploadPath is video upload (POST, multipart/form-data as for
+	// MediaUploadPath; at most MaxVideoBytes, avi/wmv/mpeg/mp4/mov/mkv/
+	// flv/f4v/m4v/rmvb).
+	VideoUploadPath = "/v3/merchant/media/video_upload"
 )
 
 // request is one authenticated request on its way through an endpoint.
@@ -25,6 +33,7 @@ type request struct {
 	params  map[string]string
 	keyName string          // the key Wechatpay-Serial names, if required
 	key     *rsa.PrivateKey // its private key
+	form    *uploadForm     // the parsed body of a multipart/form-data request
 }
 
 // route is a matched endpoint with its handlers.
@@ -33,6 +42,7 @@ type route struct {
 	params   map[string]string
 	validate func(*request) *answer // checks before decryption; may be nil
 	handle   func(*Server, *request) *answer
+	formData bool // takes multipart/form-data (the uploads), not JSON
 }
 
 // route matches r against the special endpoints, then the catalogue.
@@ -45,6 +55,12 @@ func (s *Server) route(r *http.Request) (route, bool) {
 		return route{ep: Endpoint{Method: http.MethodGet, Path: CertificatesPath}, handle: (*Server).certificates}, true
 	case r.Method == http.MethodPost && path == NativePayPath:
 		return route{ep: Endpoint{Method: http.MethodPost, Path: NativePayPath}, handle: (*Server).nativePay}, true
+	case r.Method == http.MethodPost && path == MediaUploadPath:
+		return route{ep: Endpoint{Method: http.MethodPost, Path: MediaUploadPath},
+			validate: imageUpload.validate, handle: (*Server).mediaUpload, formData: true}, true
+	case r.Method == http.MethodPost && path == VideoUploadPath:
+		return route{ep: Endpoint{Method: http.MethodPost, Path: VideoUploadPath},
+			validate: videoUpload.validate, handle: (*Server).mediaUpload, formData: true}, true
 	}
 	ep, params, ok := MatchEndpoint(r.Method, path)
 	if !ok {

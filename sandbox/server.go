@@ -124,7 +124,8 @@ func (s *Server) handle(r *http.Request, body []byte, x *Exchange, now time.Time
 		return paramError("Http头缺少User-Agent", fieldDetail("header", "User-Agent", "missing"))
 	}
 	x.step("user-agent", true, r.UserAgent())
-	if a := s.authenticate(r, body, x, now); a != nil {
+	form, a := s.authenticate(r, body, x, now)
+	if a != nil {
 		return a
 	}
 	rt, ok := s.route(r)
@@ -134,14 +135,23 @@ func (s *Server) handle(r *http.Request, body []byte, x *Exchange, now time.Time
 	}
 	x.Endpoint = rt.ep.Method + " " + rt.ep.Path
 	x.step("endpoint", true, x.Endpoint)
-	if hasBody(r.Method) {
+	switch {
+	case rt.formData && form == nil:
+		x.step("content-type", false, fmt.Sprintf("%q: this endpoint takes multipart/form-data", r.Header.Get("Content-Type")))
+		return paramError("请求的Content-Type应为multipart/form-data", fieldDetail("header", "Content-Type", "must be multipart/form-data"))
+	case !rt.formData && form != nil:
+		x.step("content-type", false, "multipart/form-data: only the media upload endpoints take it, this one takes JSON")
+		return paramError("该接口不支持multipart/form-data，请求体应为JSON", fieldDetail("header", "Content-Type", "multipart/form-data not accepted"))
+	case form != nil:
+		x.step("content-type", true, "multipart/form-data")
+	case hasBody(r.Method):
 		if !json.Valid(body) {
 			x.step("json body", false, "body is not valid JSON")
 			return paramError("请求体不是合法的JSON", fieldDetail("body", "", "body is not valid JSON"))
 		}
 		x.step("json body", true, fmt.Sprintf("%d bytes of valid JSON", len(body)))
 	}
-	req := &request{r: r, body: body, x: x, ep: rt.ep, params: rt.params}
+	req := &request{r: r, body: body, x: x, ep: rt.ep, params: rt.params, form: form}
 	if rt.ep.HasSensitiveRequest() {
 		name, key := s.keyNamed(r.Header.Get("Wechatpay-Serial"))
 		switch {
