@@ -78,6 +78,11 @@ func UploadMeta(contentType string, body []byte) ([]byte, error) {
 			}
 		}
 	}
+	if !endsWithClosingDelimiter(body, boundary) {
+		// The reader also ends quietly where a body is cut short after a
+		// delimiter line or in a part's headers.
+		return nil, &FieldError{Reason: "the multipart body does not end with its closing boundary"}
+	}
 	if !found {
 		return nil, &FieldError{Field: partField(UploadMetaPart), Reason: "is missing: WeChat Pay signs a media upload over its meta part"}
 	}
@@ -85,6 +90,25 @@ func UploadMeta(contentType string, body []byte) ([]byte, error) {
 		return nil, &FieldError{Field: partField(UploadMetaPart), Reason: "must be one JSON object"}
 	}
 	return meta, nil
+}
+
+// endsWithClosingDelimiter reports whether the first line that starts
+// with the closing delimiter (--boundary--) ends the body, with nothing
+// but white space and line breaks after it: no epilogue another parser
+// could read parts from.
+func endsWithClosingDelimiter(body []byte, boundary string) bool {
+	closing := "--" + boundary + "--"
+	for from := 0; ; {
+		i := bytes.Index(body[from:], []byte(closing))
+		if i < 0 {
+			return false
+		}
+		i += from
+		if i == 0 || body[i-1] == '\n' {
+			return len(bytes.Trim(body[i+len(closing):], " \t\r\n")) == 0
+		}
+		from = i + 1
+	}
 }
 
 // partField names a multipart part in a FieldError. Part names are the

@@ -3,6 +3,7 @@ package wechatpay
 import (
 	"bytes"
 	"crypto/rand"
+	"os"
 	"strings"
 	"testing"
 )
@@ -73,5 +74,60 @@ func TestIntegrationMediaUpload(t *testing.T) {
 	newTester(t).InitServer(proxySite{upstream: stub.URL, maxBody: "max_body 6MiB"}.caddyfile(t), "caddyfile")
 	if code, out := upload(t, stub, large); code != 200 || out != answer {
 		t.Errorf("a 1.5 MiB image with max_body 6MiB: %d %s", code, out)
+	}
+}
+
+// TestIntegrationReadmeUploadExample runs the README's media upload
+// example, with the test keys and the stand-in in place of WeChat Pay: a
+// 3 MiB video passes on the upload paths, while other paths keep the
+// default max_body of 1 MiB.
+func TestIntegrationReadmeUploadExample(t *testing.T) {
+	raw, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(raw)
+	i := strings.Index(s, "### Media uploads")
+	if i < 0 {
+		t.Fatal("README has no media uploads section")
+	}
+	s = s[i:]
+	s = s[strings.Index(s, "```caddyfile\n")+len("```caddyfile\n"):]
+	example := s[:strings.Index(s, "```")]
+
+	stub := newStubWechatPay(t)
+	c := testCredentials(t)
+	dir := t.TempDir()
+	config := strings.NewReplacer(
+		"/etc/wechatpay/apiclient_key.pem", writeFile(t, dir, "apiclient_key.pem", pemPKCS8(t, c.merchantKey)),
+		"/etc/wechatpay/pub_key.pem", writeFile(t, dir, "pub_key.pem", pemPublic(t, &c.wechatpayKey.PublicKey)),
+		"https://api.mch.weixin.qq.com", strings.TrimPrefix(stub.URL, "http://"),
+		":9180 {", proxyURL+" {",
+	).Replace(example)
+	if !strings.HasPrefix(config, "{\n") || !strings.Contains(config, c.mchid) || !strings.Contains(config, c.publicKeyID) {
+		t.Fatalf("the example changed shape; the test must follow:\n%s", config)
+	}
+	config = "{\n" + testGlobals("1ns") + config[len("{\n"):]
+	tester := newTester(t)
+	tester.InitServer(config, "caddyfile")
+
+	video := make([]byte, 3<<20)
+	rand.Read(video)
+	const answer = `{"media_id":"readme-example"}`
+	stub.setAnswer(stubAnswer{body: answer})
+	_, body, ct := sdkUpload(t, "lesson.mp4", video)
+	resp, out := send(t, tester, "POST", "/v3/merchant/media/video_upload", body, "Content-Type", ct)
+	if resp.StatusCode != 200 || string(out) != answer {
+		t.Fatalf("a 3 MiB video through the README's example: %d %s", resp.StatusCode, out)
+	}
+	if reqs := stub.requests(); len(reqs) != 1 || reqs[0].signatureOK != nil || !bytes.Equal(reqs[0].body, body) {
+		t.Fatalf("the stand-in's view of the upload: %d requests", len(reqs))
+	}
+
+	stub.reset()
+	large := `{"appid":"` + strings.Repeat("x", 1<<20) + `"}`
+	resp, out = send(t, tester, "POST", "/v3/pay/transactions/native", []byte(large), "Content-Type", "application/json")
+	if resp.StatusCode != 413 || len(stub.requests()) != 0 {
+		t.Errorf("a 1 MiB JSON body to another path: %d %s", resp.StatusCode, out)
 	}
 }

@@ -82,6 +82,7 @@ func TestUploadMetaKnownAnswers(t *testing.T) {
 		{"preamble before the first part", "multipart/form-data; boundary=b", append([]byte("preamble\r\n"), rawUpload(metaPart(meta), file)...), meta},
 		{"binary transfer encoding", "multipart/form-data; boundary=b",
 			rawUpload([2]string{"Content-Disposition: form-data; name=\"meta\"\r\nContent-Transfer-Encoding: binary", meta}), meta},
+		{"white space after the closing boundary", "multipart/form-data; boundary=b", append(rawUpload(metaPart(meta), file), " \r\n\t\n"...), meta},
 		{"white space around the object", "multipart/form-data; boundary=b", rawUpload(metaPart(" \r\n{}\n")), " \r\n{}\n"},
 	} {
 		got, err := UploadMeta(tc.contentType, tc.body)
@@ -110,6 +111,12 @@ func TestUploadMetaRefusals(t *testing.T) {
 		{"no closing boundary", "multipart/form-data; boundary=b", whole[:len(whole)-len("--b--\r\n")], `multipart part "file"`, "ends before its closing boundary"},
 		{"cut in the meta part", "multipart/form-data; boundary=b", whole[:20], "", "malformed"},
 		{"empty body", "multipart/form-data; boundary=b", nil, "", "malformed"},
+		{"cut after a delimiter line", "multipart/form-data; boundary=b",
+			[]byte("--b\r\nContent-Disposition: form-data; name=\"meta\"\r\n\r\n" + meta + "\r\n--b\r\n"), "", "does not end with its closing boundary"},
+		{"cut in a part's headers", "multipart/form-data; boundary=b",
+			[]byte("--b\r\nContent-Disposition: form-data; name=\"meta\"\r\n\r\n" + meta + "\r\n--b\r\nContent-Disposition: form-da"), "", "does not end with its closing boundary"},
+		{"parts after the closing boundary", "multipart/form-data; boundary=b",
+			append(append([]byte(nil), whole...), rawUpload(metaPart("meta", `{}`))...), "", "does not end with its closing boundary"},
 		{"no meta part", "multipart/form-data; boundary=b", rawUpload(file), `multipart part "meta"`, "missing"},
 		{"two meta parts", "multipart/form-data; boundary=b", rawUpload(metaPart("meta", meta), file, metaPart("meta", `{}`)), `multipart part "meta"`, "more than once"},
 		{"meta in capitals", "multipart/form-data; boundary=b", rawUpload(metaPart("meta", meta), metaPart("META", `{}`), file), `multipart part "META"`, "only by case"},

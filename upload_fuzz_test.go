@@ -1,0 +1,81 @@
+package wechatpay
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"mime"
+	"mime/multipart"
+	"testing"
+)
+
+// FuzzUploadMeta checks UploadMeta on any Content-Type and body against
+// the standard library's form parser, a separate reading of the same
+// body: whatever UploadMeta accepts, the form parser must read as exactly
+// one meta field with the same bytes, and encoding/json as one object.
+// Run it with
+//
+//	go test -run XXX -fuzz FuzzUploadMeta -fuzztime 60s .
+func FuzzUploadMeta(f *testing.F) {
+	_, body, ct := sdkUpload(f, "school.png", uploadFile)
+	f.Add(ct, body)
+	const meta = `{"filename":"a.png","sha256":"00"}`
+	f.Add("multipart/form-data; boundary=b", rawUpload([2]string{"Content-Disposition: form-data; name=\"meta\"", meta}))
+	f.Add("multipart/form-data; boundary=b", rawUpload(
+		[2]string{"Content-Disposition: form-data; name=\"file\"; filename=\"a.png\"", "--b\r"},
+		[2]string{"Content-Disposition: form-data; name=\"meta\"; filename=\"meta.json\"", meta}))
+	f.Add(`multipart/form-data; boundary="a b"`, []byte("--a b\r\nContent-Disposition: form-data; name=meta\r\n\r\n{}\r\n--a b--"))
+	f.Add("multipart/form-data; boundary=b", rawUpload(
+		[2]string{"Content-Disposition: form-data; name=\"meta\"\r\nContent-Transfer-Encoding: quoted-printable", "{=22a=22:1}"}))
+	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
+		meta, err := UploadMeta(contentType, body)
+		if err != nil {
+			if _, ok := err.(*FieldError); !ok {
+				t.Fatalf("error of type %T: %v", err, err)
+			}
+			return
+		}
+		var object map[string]any
+		if err := json.Unmarshal(meta, &object); err != nil {
+			t.Fatalf("accepted meta %q is not a JSON object: %v", meta, err)
+		}
+		read, err := formMeta(contentType, body)
+		if err != nil {
+			t.Fatalf("accepted, but the form parser fails: %v", err)
+		}
+		if len(read) != 1 || !bytes.Equal(read[0], meta) {
+			t.Fatalf("signed meta %q; the form parser reads the meta fields %q", meta, read)
+		}
+	})
+}
+
+// formMeta returns every value of the meta field as the standard
+// library's form parser reads it, file parts included.
+func formMeta(contentType string, body []byte) ([][]byte, error) {
+	_, params, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return nil, err
+	}
+	form, err := multipart.NewReader(bytes.NewReader(body), params["boundary"]).ReadForm(int64(len(body)) + 1)
+	if err != nil {
+		return nil, err
+	}
+	defer form.RemoveAll()
+	var out [][]byte
+	for _, v := range form.Value["meta"] {
+		out = append(out, []byte(v))
+	}
+	for _, fh := range form.File["meta"] {
+		file, err := fh.Open()
+		if err != nil {
+			return nil, err
+		}
+		b, err := io.ReadAll(file)
+		file.Close()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
