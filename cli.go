@@ -78,7 +78,9 @@ credentials (generated in --dir on first use), the WeChat Pay simulator, this
 Caddy with Caddyfile.example pointed at the simulator, and a presign request
 sent in plain JSON as a legacy app would. It shows what reached "WeChat Pay"
 (signed, with ciphertext), what the simulator verified and decrypted, and the
-verified answer the app got. Exits non-zero when any of it fails.
+verified answer the app got; then a payment callback through a wechatpay_notify
+route to a small app, and an image upload (multipart/form-data, signed over
+its meta part). Exits non-zero when any of it fails.
 
 --fault makes the simulator's answers misbehave, to see the proxy refuse them
 (the demo then fails on purpose). Faults: ` + strings.Join(demo.FaultNames(), ", ") + `.

@@ -3,6 +3,8 @@ package demo
 import (
 	"bytes"
 	"fmt"
+	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -56,4 +58,43 @@ func presignToken(a *appAnswer) string {
 		return ""
 	}
 	return gjson.GetBytes(a.body, "presign_token").String()
+}
+
+// uploadProblems compares what the simulator received for the upload with
+// what the app sent, and lists the checks of uploadChecks it did not make
+// or that failed.
+func uploadProblems(u *imageUpload, x sandbox.Exchange) []string {
+	var problems []string
+	if x.Method != http.MethodPost || x.RequestURI != sandbox.MediaUploadPath {
+		problems = append(problems, fmt.Sprintf("the simulator received %s %s for the upload, the app sent POST %s",
+			x.Method, x.RequestURI, sandbox.MediaUploadPath))
+	}
+	if got := x.Header.Get("Content-Type"); got != u.contentType {
+		problems = append(problems, fmt.Sprintf("the simulator received the upload with Content-Type %q, the app sent %q", got, u.contentType))
+	}
+	if !bytes.Equal(x.Body, u.body) {
+		problems = append(problems, fmt.Sprintf("the upload body the simulator received (%d bytes) is not the one the app sent (%d bytes)",
+			len(x.Body), len(u.body)))
+	}
+	if s, failed := x.Failed(); failed {
+		problems = append(problems, fmt.Sprintf("the simulator's check %q of the upload failed: %s", s.Name, s.Detail))
+		return problems // the checks after it were not made
+	}
+	for _, name := range uploadChecks {
+		if !slices.ContainsFunc(x.Steps, func(s sandbox.Step) bool { return s.Name == name }) {
+			problems = append(problems, fmt.Sprintf("the simulator did not check the upload's %s", name))
+		}
+	}
+	return problems
+}
+
+// mediaID returns the media_id string of a 200 answer, or "".
+func mediaID(a *appAnswer) string {
+	if a == nil || a.status != http.StatusOK {
+		return ""
+	}
+	if id := gjson.GetBytes(a.body, "media_id"); id.Type == gjson.String {
+		return id.Str
+	}
+	return ""
 }

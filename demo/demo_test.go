@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +77,10 @@ func runDemo(t *testing.T, opts demo.Options) (string, error) {
 	return out.String(), err
 }
 
+// mediaIDRE finds the media_id step 9 reports: WeChat Pay's are opaque
+// strings, the simulator's 80 characters of [A-Za-z0-9_-].
+var mediaIDRE = regexp.MustCompile(`✓ media_id received: ([A-Za-z0-9_-]{80})\n`)
+
 func TestRun(t *testing.T) {
 	proxy, sim := freeAddr(t), freeAddr(t)
 	out, err := runDemo(t, demo.Options{Listen: proxy, SandboxListen: sim})
@@ -95,6 +100,11 @@ func TestRun(t *testing.T) {
 		"\n8. WeChat Pay calls back", "Wechatpay-Signature-Type: WECHATPAY2-SHA256-RSA2048", `"algorithm": "AEAD_AES_256_GCM"`,
 		"Wechatpay-Notification-Id: EV-", `"trade_state": "SUCCESS"`, "What WeChat Pay got back: HTTP 204",
 		"sent again: HTTP 204, and the app was not called again", "forged callback (probe signature) got HTTP 401",
+		"\n9. The app uploads an image", "POST http://" + proxy + "/v3/merchant/media/upload  (no Authorization)",
+		"Content-Type: multipart/form-data; boundary=", `{"filename":"demo.png","sha256":"`, "a 16×16 PNG of",
+		"✓ as the app sent it", "✓ byte for byte what the app sent", "-byte meta part, not the multipart body) verified",
+		"✓ meta part", "✓ file part", "✓ file sha256", "✓ file extension  png", "✓ file size",
+		"What the app got back: HTTP 200", "✓ media_id received: ",
 		"✓ Demo passed", "./caddy run --config Caddyfile.example", "caddy wechatpay sandbox", "caddy wechatpay notify",
 	}
 	for _, w := range want {
@@ -111,6 +121,14 @@ func TestRun(t *testing.T) {
 		if strings.Contains(step5, plain) {
 			t.Errorf("step 5 shows plaintext %q", plain)
 		}
+	}
+	// Step 9 shows the media_id the app got, and never the image's bytes.
+	step9 := out[strings.Index(out, "\n9. "):]
+	if m := mediaIDRE.FindStringSubmatch(step9); m == nil || !strings.Contains(step9, `"media_id": "`+m[1]+`"`) {
+		t.Errorf("step 9 shows no media_id of 80 characters in the answer")
+	}
+	if strings.Contains(step9, "\x89PNG") || strings.Contains(step9, "IHDR") {
+		t.Errorf("step 9 prints the image's bytes")
 	}
 	if t.Failed() || testing.Verbose() {
 		t.Log("\n" + out)
@@ -143,6 +161,9 @@ func TestRunFailsOnForgedAnswer(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), "without a presign_token") {
 				t.Fatalf("Run = %v, want a failure for the missing presign_token\n%s", err, out)
 			}
+			if !strings.Contains(err.Error(), "HTTP 502 for the upload without a media_id") {
+				t.Errorf("Run = %v, want step 9 to fail too: the upload's answer is forged as well", err)
+			}
 			for _, w := range []string{"HTTP 502", "refused the simulator's faulty answer", "✗ Demo FAILED"} {
 				if !strings.Contains(out, w) {
 					t.Errorf("output lacks %q\n%s", w, out)
@@ -150,6 +171,43 @@ func TestRunFailsOnForgedAnswer(t *testing.T) {
 			}
 			assertClosed(t, "proxy", proxy)
 			assertClosed(t, "simulator", sim)
+		})
+	}
+}
+
+// TestRunFailsOnUpload: step 9 alone fails the demo when the upload does
+// not reach WeChat Pay as the app sent it, here through a proxy whose
+// Caddyfile answers it itself or sends it to another endpoint.
+func TestRunFailsOnUpload(t *testing.T) {
+	for name, tc := range map[string]struct{ directive, want string }{
+		"answered by the proxy": {
+			"respond " + sandbox.MediaUploadPath + ` ` + "`" + `{"media_id":"made-up"}` + "`" + ` 200`,
+			"no upload reached the simulator",
+		},
+		"sent to another endpoint": {
+			"rewrite " + sandbox.MediaUploadPath + " " + sandbox.VideoUploadPath,
+			`the simulator's check "file extension" of the upload failed`,
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			caddyfile := strings.Replace(wechatpay.ExampleCaddyfile, "\twechatpay {", "\t"+tc.directive+"\n\n\twechatpay {", 1)
+			if caddyfile == wechatpay.ExampleCaddyfile {
+				t.Fatal("Caddyfile.example has no `wechatpay {` line to put the directive before")
+			}
+			out, err := runDemo(t, demo.Options{Caddyfile: caddyfile, Listen: freeAddr(t)})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Run = %v, want a failure with %q\n%s", err, tc.want, out)
+			}
+			i := strings.Index(out, "\n9. ")
+			if i < 0 || strings.Contains(out[:i], "✗") {
+				t.Errorf("steps 1 to 8 do not pass alone\n%s", out)
+			}
+			if !strings.Contains(out, "✗ Demo FAILED") {
+				t.Errorf("output lacks the failure\n%s", out)
+			}
+			if testing.Verbose() {
+				t.Log("\n" + out[i:])
+			}
 		})
 	}
 }

@@ -2,7 +2,10 @@
 // starts the sandbox (a local WeChat Pay stand-in) and the proxy from a
 // Caddyfile, sends a plaintext request as a legacy app would, and prints what
 // reached "WeChat Pay", what it verified and decrypted, and what the app got
-// back. It backs the `caddy wechatpay demo` command.
+// back. Then WeChat Pay calls back through a wechatpay_notify route (step 8),
+// and the app uploads a small image as multipart/form-data, which the proxy
+// forwards byte for byte, signed over its meta part (step 9). It backs the
+// `caddy wechatpay demo` command.
 //
 // The package does not import the wechatpay module itself: the caller must
 // link it in (the caddy binary does; a test imports it with a blank import),

@@ -59,13 +59,19 @@ type appAnswer struct {
 // sendPresign posts presignBody to the proxy as a legacy app would: plain
 // JSON, no Authorization.
 func sendPresign(ctx context.Context, proxyURL string) (*appAnswer, error) {
+	return post(ctx, proxyURL+PresignPath, "application/json", []byte(presignBody))
+}
+
+// post sends body to url with its Content-Type, as the app does: no
+// Authorization, no proxy from the environment, a fresh connection.
+func post(ctx context.Context, url, contentType string, body []byte) (*appAnswer, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, proxyURL+PresignPath, bytes.NewReader([]byte(presignBody)))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("Accept", "application/json")
 	tr := &http.Transport{Proxy: nil, DisableKeepAlives: true}
 	defer tr.CloseIdleConnections()
@@ -74,9 +80,9 @@ func sendPresign(ctx context.Context, proxyURL string) (*appAnswer, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	respBody, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return nil, err
 	}
-	return &appAnswer{status: resp.StatusCode, header: resp.Header, body: body}, nil
+	return &appAnswer{status: resp.StatusCode, header: resp.Header, body: respBody}, nil
 }

@@ -24,15 +24,20 @@ func (r *run) problem(format string, args ...any) {
 // Run runs the demo and writes its report to out: it loads or generates
 // throwaway credentials in opts.Dir, starts the simulator and, in this
 // process, Caddy with opts.Caddyfile pointed at it, sends the presign
-// request in plaintext as a legacy app would, and shows each hop.
+// request in plaintext as a legacy app would, and shows each hop; then,
+// as step 9, it uploads a small PNG through the proxy as multipart/form-data.
 //
 // It returns an error when anything fails to start, when the simulator
 // refused a check, decrypted a value other than the one sent, or saw any
 // plaintext sensitive value, when the app did not get a 200 answer with
-// a presign_token, or when the callback of step 8 (a payment notification
+// a presign_token, when the callback of step 8 (a payment notification
 // the simulator sends through a wechatpay_notify route to an app stand-in)
-// did not reach the app decrypted and acknowledged exactly once. Everything
-// it started is stopped before it returns.
+// did not reach the app decrypted and acknowledged exactly once, or when
+// the upload of step 9 did not reach the simulator byte for byte with its
+// Content-Type, failed one of its checks (the signature over the meta part,
+// the meta, the file's SHA-256, extension and size), or did not get the app
+// a 200 answer with a media_id. Everything it started is stopped before it
+// returns.
 //
 // Caddy is a per-process singleton: Run replaces and then stops any
 // configuration this process's Caddy was running, and must not run
@@ -80,6 +85,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	}
 	r.answer(ans, x, ok)
 	r.callback(ctx, creds, notifyURL, app)
+	r.upload(ctx, proxyURL, sim)
 	return r.summary()
 }
 
@@ -103,7 +109,8 @@ func (r *run) summary() error {
 		return fmt.Errorf("demo failed: %s", strings.Join(r.problems, "; "))
 	}
 	fmt.Fprintln(r.p.w, "✓ Demo passed: the app sent plaintext; WeChat Pay received ciphertext with a valid signature; the app got a verified answer;")
-	fmt.Fprintln(r.p.w, "  WeChat Pay's callback reached the app verified and decrypted, once.")
+	fmt.Fprintln(r.p.w, "  WeChat Pay's callback reached the app verified and decrypted, once; an image upload went through")
+	fmt.Fprintln(r.p.w, "  byte for byte, signed over its meta part, and the app got a verified media_id.")
 	fmt.Fprintln(r.p.w, `
 Next:
    - Real credentials: export WECHATPAY_MCHID, WECHATPAY_SERIAL_NO, WECHATPAY_PRIVATE_KEY,
