@@ -37,9 +37,11 @@ func encryptRequest(r *http.Request, rt *route, body []byte, encrypter *FieldEnc
 	}
 	n := 0
 	if ct := r.Header.Get("Content-Type"); IsMultipart(ct) {
-		if rt != nil && rt.body != nil {
-			// Its fields could be in any part, and would go out as sent.
-			return fail(&FieldError{Reason: "this endpoint has sensitive body fields, which the proxy encrypts in a JSON body only; a multipart body is refused"})
+		if rt != nil && (rt.body != nil || rt.query != nil) {
+			// Its sensitive fields could be in any part (a server may
+			// read form fields as query parameters too), and would go
+			// out as sent.
+			return fail(&FieldError{Reason: "this endpoint has sensitive fields, which the proxy encrypts in a JSON body or the query only; a multipart body is refused"})
 		}
 		meta, err := UploadMeta(ct, body)
 		if err != nil {

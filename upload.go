@@ -6,12 +6,23 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net/textproto"
+	"regexp"
+	"strconv"
 	"strings"
 )
 
 // UploadMetaPart is the name of the part of a media upload that WeChat Pay
 // signs in place of the body.
 const UploadMetaPart = "meta"
+
+// maxUploadParts is the most parts a media upload may have: WeChat Pay's
+// have two (meta and file), and each part costs the reader work and memory.
+const maxUploadParts = 16
+
+// nameStarParam finds an RFC 2231 name* parameter, which parsers read in
+// different ways (Go's merges it into name, others keep both).
+var nameStarParam = regexp.MustCompile(`(?i)(^|;)\s*name\*`)
 
 // IsMultipart reports whether contentType is a multipart media type, the
 // kind of body WeChat Pay's media upload endpoints take.
@@ -27,9 +38,10 @@ func IsMultipart(contentType string) bool {
 // It refuses, with a *FieldError that names the part but never quotes the
 // body, anything WeChat Pay might read otherwise than the proxy signs: a
 // body that is not multipart/form-data to its closing boundary, no meta
-// part or more than one, a part named like meta in another case, a part
-// with a Content-Transfer-Encoding that would change its bytes, and a meta
-// that is not one JSON object.
+// part or more than one, a part whose Content-Disposition is not one plain
+// form-data with a name, a part named like meta in another case or with
+// white space, a part with a Content-Transfer-Encoding that would change
+// its bytes, more than 16 parts, and a meta that is not one JSON object.
 func UploadMeta(contentType string, body []byte) ([]byte, error) {
 	mediaType, params, err := mime.ParseMediaType(contentType)
 	if err != nil {
@@ -45,7 +57,7 @@ func UploadMeta(contentType string, body []byte) ([]byte, error) {
 	parts := multipart.NewReader(bytes.NewReader(body), boundary)
 	var meta []byte
 	found := false
-	for {
+	for count := 1; ; count++ {
 		// A raw part keeps its bytes as sent: NextPart would decode
 		// quoted-printable, and sign other bytes than those forwarded.
 		part, err := parts.NextRawPart()
@@ -55,7 +67,13 @@ func UploadMeta(contentType string, body []byte) ([]byte, error) {
 		if err != nil {
 			return nil, &FieldError{Reason: "the multipart body is malformed or ends before its closing boundary"}
 		}
-		name := part.FormName()
+		if count > maxUploadParts {
+			return nil, &FieldError{Reason: "the multipart body has more than " + strconv.Itoa(maxUploadParts) + " parts"}
+		}
+		name, err := formPartName(part.Header, count)
+		if err != nil {
+			return nil, err
+		}
 		if enc := strings.ToLower(strings.TrimSpace(part.Header.Get("Content-Transfer-Encoding"))); enc != "" && enc != "7bit" && enc != "8bit" && enc != "binary" {
 			return nil, &FieldError{Field: partField(name), Reason: "has a Content-Transfer-Encoding other than 7bit, 8bit or binary"}
 		}
@@ -68,10 +86,11 @@ func UploadMeta(contentType string, body []byte) ([]byte, error) {
 			if meta, err = io.ReadAll(part); err != nil {
 				return nil, &FieldError{Field: partField(name), Reason: "is malformed or ends before its closing boundary"}
 			}
-		case strings.EqualFold(name, UploadMetaPart):
-			// A server that matched names without regard to case could
-			// take it for the meta part, which is not the one signed.
-			return nil, &FieldError{Field: partField(name), Reason: "differs from meta only by case"}
+		case strings.EqualFold(strings.TrimSpace(name), UploadMetaPart):
+			// A server that matched names without regard to case, or
+			// trimmed them, could take it for the meta part, which is not
+			// the one signed.
+			return nil, &FieldError{Field: partField(name), Reason: "differs from meta only by case or white space"}
 		default:
 			if _, err := io.Copy(io.Discard, part); err != nil {
 				return nil, &FieldError{Field: partField(name), Reason: "is malformed or ends before its closing boundary"}
@@ -90,6 +109,30 @@ func UploadMeta(contentType string, body []byte) ([]byte, error) {
 		return nil, &FieldError{Field: partField(UploadMetaPart), Reason: "must be one JSON object"}
 	}
 	return meta, nil
+}
+
+// formPartName returns the name of the count-th part of a form: its one
+// Content-Disposition must be form-data with a name, spelled so that every
+// parser reads the same name (lenient ones accept other dispositions, let a
+// repeated parameter win, or skip junk, where Go's parser finds no name).
+func formPartName(header textproto.MIMEHeader, count int) (string, error) {
+	field := "multipart part " + strconv.Itoa(count)
+	values := header.Values("Content-Disposition")
+	if len(values) != 1 {
+		return "", &FieldError{Field: field, Reason: "must have exactly one Content-Disposition header"}
+	}
+	disposition, params, err := mime.ParseMediaType(values[0])
+	switch {
+	case err != nil:
+		return "", &FieldError{Field: field, Reason: "has a Content-Disposition that does not parse (a repeated or malformed parameter)"}
+	case disposition != "form-data":
+		return "", &FieldError{Field: field, Reason: "has a Content-Disposition other than form-data"}
+	case nameStarParam.MatchString(values[0]):
+		return "", &FieldError{Field: field, Reason: "is named with name*, which parsers read differently; use name"}
+	case params["name"] == "":
+		return "", &FieldError{Field: field, Reason: "has no name in its Content-Disposition"}
+	}
+	return params["name"], nil
 }
 
 // endsWithClosingDelimiter reports whether the first line that starts

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"mime/multipart"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -82,6 +83,8 @@ func TestUploadMetaKnownAnswers(t *testing.T) {
 		{"preamble before the first part", "multipart/form-data; boundary=b", append([]byte("preamble\r\n"), rawUpload(metaPart(meta), file)...), meta},
 		{"binary transfer encoding", "multipart/form-data; boundary=b",
 			rawUpload([2]string{"Content-Disposition: form-data; name=\"meta\"\r\nContent-Transfer-Encoding: binary", meta}), meta},
+		{"a file named with filename*", "multipart/form-data; boundary=b",
+			rawUpload(metaPart(meta), [2]string{"Content-Disposition: form-data; name=\"file\"; filename*=UTF-8''%E5%9B%BE.png", "x"}), meta},
 		{"white space after the closing boundary", "multipart/form-data; boundary=b", append(rawUpload(metaPart(meta), file), " \r\n\t\n"...), meta},
 		{"white space around the object", "multipart/form-data; boundary=b", rawUpload(metaPart(" \r\n{}\n")), " \r\n{}\n"},
 	} {
@@ -120,6 +123,26 @@ func TestUploadMetaRefusals(t *testing.T) {
 		{"no meta part", "multipart/form-data; boundary=b", rawUpload(file), `multipart part "meta"`, "missing"},
 		{"two meta parts", "multipart/form-data; boundary=b", rawUpload(metaPart("meta", meta), file, metaPart("meta", `{}`)), `multipart part "meta"`, "more than once"},
 		{"meta in capitals", "multipart/form-data; boundary=b", rawUpload(metaPart("meta", meta), metaPart("META", `{}`), file), `multipart part "META"`, "only by case"},
+		// Parts a lenient parser (commons-fileupload: trims names, lets
+		// the last parameter win, skips junk, takes any form-data*
+		// disposition) would read as a second meta.
+		{"meta with a trailing space", "multipart/form-data; boundary=b", rawUpload(metaPart("meta ", `{}`), metaPart("meta", meta)), `multipart part "meta "`, "white space"},
+		{"name given twice", "multipart/form-data; boundary=b",
+			rawUpload([2]string{`Content-Disposition: form-data; name="x"; name="meta"`, `{}`}, metaPart("meta", meta)), "multipart part 1", "does not parse"},
+		{"a stray parameter", "multipart/form-data; boundary=b",
+			rawUpload(metaPart("meta", meta), [2]string{`Content-Disposition: form-data; name="meta"; x`, `{}`}), "multipart part 2", "does not parse"},
+		{"name* beside name", "multipart/form-data; boundary=b",
+			rawUpload([2]string{`Content-Disposition: form-data; name*=utf-8''x; name="meta"`, `{}`}, metaPart("meta", meta)), "multipart part 1", "name*"},
+		{"another disposition", "multipart/form-data; boundary=b",
+			rawUpload([2]string{`Content-Disposition: form-data-x; name="meta"`, `{}`}, metaPart("meta", meta)), "multipart part 1", "other than form-data"},
+		{"two Content-Disposition headers", "multipart/form-data; boundary=b",
+			rawUpload(metaPart("meta", meta), [2]string{"Content-Disposition: form-data; name=\"file\"\r\nContent-Disposition: form-data; name=\"meta\"", `{}`}), "multipart part 2", "exactly one Content-Disposition"},
+		{"no Content-Disposition", "multipart/form-data; boundary=b",
+			rawUpload(metaPart("meta", meta), [2]string{"Content-Type: image/png", "x"}), "multipart part 2", "exactly one Content-Disposition"},
+		{"no name", "multipart/form-data; boundary=b",
+			rawUpload(metaPart("meta", meta), [2]string{"Content-Disposition: form-data; filename=\"a.png\"", "x"}), "multipart part 2", "no name"},
+		{"too many parts", "multipart/form-data; boundary=b",
+			rawUpload(append(slices.Repeat([][2]string{metaPart("p", "")}, maxUploadParts), metaPart("meta", meta))...), "", "more than 16 parts"},
 		{"quoted-printable meta", "multipart/form-data; boundary=b",
 			rawUpload([2]string{"Content-Disposition: form-data; name=\"meta\"\r\nContent-Transfer-Encoding: quoted-printable", meta}), `multipart part "meta"`, "Content-Transfer-Encoding"},
 		{"base64 file", "multipart/form-data; boundary=b",
@@ -203,7 +226,7 @@ func TestServeHTTPMultipartRefused(t *testing.T) {
 		body                    []byte
 		message                 string
 	}{
-		{"sensitive endpoint", "/v3/eduschoolpay/contracts/presign", w.FormDataContentType(), presign.Bytes(), "sensitive body fields"},
+		{"sensitive endpoint", "/v3/eduschoolpay/contracts/presign", w.FormDataContentType(), presign.Bytes(), "sensitive fields"},
 		{"no meta part", "/v3/merchant/media/upload", ct, bytes.Replace(upload, []byte(`name="meta"`), []byte(`name="data"`), 1), `multipart part \"meta\": is missing`},
 		{"truncated", "/v3/merchant/media/upload", ct, upload[:len(upload)-10], "malformed"},
 		{"multipart/mixed", "/v3/merchant/media/upload", strings.Replace(ct, "form-data", "mixed", 1), upload, "multipart/form-data"},
@@ -221,6 +244,27 @@ func TestServeHTTPMultipartRefused(t *testing.T) {
 		}
 		if strings.Contains(rec.Body.String(), presignPlain["identity.real_name"]) {
 			t.Errorf("%s: the answer quotes a sensitive value", tc.name)
+		}
+	}
+}
+
+// TestServeHTTPMultipartToSensitiveQueryRefused sends a sensitive query
+// parameter as a field of a multipart body, which a server may read as a
+// request parameter: it must not go out, whatever the method.
+func TestServeHTTPMultipartToSensitiveQueryRefused(t *testing.T) {
+	h, _ := provisionedHandler(t, `,"verify_responses":false`)
+	const account = "6222021234567890123"
+	for _, method := range []string{"GET", "POST"} {
+		var b bytes.Buffer
+		w := multipart.NewWriter(&b)
+		_ = core.CreateFormField(w, "meta", "application/json", []byte(`{}`))
+		_ = w.WriteField("account_number", account)
+		_ = w.Close()
+		r := httptest.NewRequest(method, "/v3/capital/capitallhh/banks/search-banks-by-bank-account", bytes.NewReader(b.Bytes()))
+		r.Header.Set("Content-Type", w.FormDataContentType())
+		rec, fw, _ := serve(t, h, r, nil)
+		if fw != nil || rec.Code != 400 || !strings.Contains(rec.Body.String(), "sensitive fields") || strings.Contains(rec.Body.String(), account) {
+			t.Errorf("%s: forwarded %v, answer %d %s", method, fw != nil, rec.Code, rec.Body)
 		}
 	}
 }
