@@ -52,12 +52,15 @@ func checkDecrypted(x sandbox.Exchange, fields []sensitiveField) []string {
 	return problems
 }
 
-// presignToken returns the presign_token of a 200 answer, or "".
-func presignToken(a *appAnswer) string {
-	if a == nil || a.status != 200 {
+// answerString returns the string field of a 200 answer, or "".
+func answerString(a *appAnswer, field string) string {
+	if a == nil || a.status != http.StatusOK {
 		return ""
 	}
-	return gjson.GetBytes(a.body, "presign_token").String()
+	if v := gjson.GetBytes(a.body, field); v.Type == gjson.String {
+		return v.Str
+	}
+	return ""
 }
 
 // uploadProblems compares what the simulator received for the upload with
@@ -86,15 +89,4 @@ func uploadProblems(u *imageUpload, x sandbox.Exchange) []string {
 		}
 	}
 	return problems
-}
-
-// mediaID returns the media_id string of a 200 answer, or "".
-func mediaID(a *appAnswer) string {
-	if a == nil || a.status != http.StatusOK {
-		return ""
-	}
-	if id := gjson.GetBytes(a.body, "media_id"); id.Type == gjson.String {
-		return id.Str
-	}
-	return ""
 }

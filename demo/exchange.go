@@ -1,6 +1,8 @@
 package demo
 
 import (
+	"bytes"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -10,15 +12,10 @@ import (
 // forwarded is step 5: what reached the simulator.
 func (r *run) forwarded(xs []sandbox.Exchange) (sandbox.Exchange, bool) {
 	r.p.heading(5, `What reached "WeChat Pay" (the simulator)`)
-	if len(xs) == 0 {
-		r.p.line("✗ nothing: the proxy did not forward the request")
-		r.problem("no request reached the simulator")
-		return sandbox.Exchange{}, false
+	x, ok := r.onlyExchange(xs, "request")
+	if !ok {
+		return x, false
 	}
-	if len(xs) > 1 {
-		r.problem("%d requests reached the simulator, expected 1", len(xs))
-	}
-	x := xs[len(xs)-1]
 	r.p.line("%s %s", x.Method, x.RequestURI)
 	scheme, params := authParams(x.Header.Get("Authorization"))
 	r.p.line("Authorization: %s  (added by the proxy: the request signature)", scheme)
@@ -74,22 +71,49 @@ func (r *run) verified(x sandbox.Exchange) {
 func (r *run) answer(a *appAnswer, x sandbox.Exchange, forwarded bool) {
 	r.p.heading(7, "What the app got back")
 	r.p.line("HTTP %d", a.status)
+	r.checkAnswer(a, x, forwarded, "presign_token", "")
+}
+
+// onlyExchange returns the one exchange the simulator recorded for a
+// request (the last, reporting a problem, if there were more); false when
+// there was none. what names the request: "request", "upload".
+func (r *run) onlyExchange(xs []sandbox.Exchange, what string) (sandbox.Exchange, bool) {
+	if len(xs) == 0 {
+		r.p.line("✗ nothing: the proxy did not forward the %s", what)
+		r.problem("no %s reached the simulator", what)
+		return sandbox.Exchange{}, false
+	}
+	if len(xs) > 1 {
+		r.problem("%d requests reached the simulator for the %s, expected 1", len(xs), what)
+	}
+	return xs[len(xs)-1], true
+}
+
+// checkAnswer shows the app's answer and checks that it is a 200 answer
+// with the string field, and the very answer the simulator signed. call
+// names the request in problems: "" for step 4's, " for the upload".
+func (r *run) checkAnswer(a *appAnswer, x sandbox.Exchange, forwarded bool, field, call string) {
 	r.p.block(prettyJSON(a.body, 400)) // error messages in full
-	token := presignToken(a)
-	if token == "" {
-		r.problem("the app got HTTP %d without a presign_token", a.status)
-		if forwarded && r.opts.Faults.Any() && a.status == 502 {
+	value := answerString(a, field)
+	if value == "" {
+		r.p.line("✗ no %s", field)
+		r.problem("the app got HTTP %d%s without a %s", a.status, call, field)
+		if forwarded && r.opts.Faults.Any() && a.status == http.StatusBadGateway {
 			r.p.line("✓ the proxy refused the simulator's faulty answer: the app gets an error, never a forged answer")
 		}
 		return
 	}
-	r.p.line("✓ presign_token received: %s", token)
-	if forwarded && string(x.ResponseBody) == string(a.body) {
+	r.p.line("✓ %s received: %s", field, value)
+	switch {
+	case !forwarded:
+		r.p.line("✗ but not from WeChat Pay: the request never reached the simulator")
+	case bytes.Equal(x.ResponseBody, a.body):
 		r.p.line("✓ the proxy verified the answer's signature before passing it on")
 		r.p.line("  (Wechatpay-Serial %s, Wechatpay-Signature %s);",
 			x.ResponseHeader.Get("Wechatpay-Serial"), short(x.ResponseHeader.Get("Wechatpay-Signature")))
 		r.p.line("  a forged, stale or unsigned answer would have reached the app as HTTP 502 instead")
-	} else if forwarded {
-		r.problem("the app's answer differs from the one the simulator signed")
+	default:
+		r.p.line("✗ the app's answer is not the one the simulator signed")
+		r.problem("the app's answer%s differs from the one the simulator signed", call)
 	}
 }

@@ -115,8 +115,8 @@ func TestUploadProblems(t *testing.T) {
 	}
 }
 
-// TestMediaID: only a 200 answer's media_id string counts.
-func TestMediaID(t *testing.T) {
+// TestAnswerString: only a 200 answer's string field counts.
+func TestAnswerString(t *testing.T) {
 	for _, tc := range []struct {
 		a    *appAnswer
 		want string
@@ -127,8 +127,8 @@ func TestMediaID(t *testing.T) {
 		{&appAnswer{status: 200, body: []byte(`{}`)}, ""},
 		{nil, ""},
 	} {
-		if got := mediaID(tc.a); got != tc.want {
-			t.Errorf("mediaID(%v) = %q, want %q", tc.a, got, tc.want)
+		if got := answerString(tc.a, "media_id"); got != tc.want {
+			t.Errorf("answerString(%v, media_id) = %q, want %q", tc.a, got, tc.want)
 		}
 	}
 }

@@ -46,15 +46,10 @@ func (r *run) upload(ctx context.Context, proxyURL string, sim *simulator) {
 // upload: xs are the exchanges it recorded since the app sent it.
 func (r *run) uploadReceived(u *imageUpload, xs []sandbox.Exchange) (sandbox.Exchange, bool) {
 	r.p.line(`What reached "WeChat Pay" (the simulator):`)
-	if len(xs) == 0 {
-		r.p.line("✗ nothing: the proxy did not forward the upload")
-		r.problem("no upload reached the simulator")
-		return sandbox.Exchange{}, false
+	x, ok := r.onlyExchange(xs, "upload")
+	if !ok {
+		return x, false
 	}
-	if len(xs) > 1 {
-		r.problem("%d requests reached the simulator for the upload, expected 1", len(xs))
-	}
-	x := xs[len(xs)-1]
 	same := func(ok bool, what string) string {
 		if ok {
 			return "✓ " + what
@@ -87,25 +82,5 @@ func (r *run) uploadReceived(u *imageUpload, xs []sandbox.Exchange) (sandbox.Exc
 // uploadAnswer shows and checks what the app got back for the upload.
 func (r *run) uploadAnswer(a *appAnswer, x sandbox.Exchange, forwarded bool) {
 	r.p.line("What the app got back: HTTP %d", a.status)
-	r.p.block(prettyJSON(a.body, 400))
-	id := mediaID(a)
-	if id == "" {
-		r.p.line("✗ no media_id")
-		r.problem("the app got HTTP %d for the upload without a media_id", a.status)
-		if forwarded && r.opts.Faults.Any() && a.status == http.StatusBadGateway {
-			r.p.line("✓ the proxy refused the simulator's faulty answer: the app gets an error, never a forged answer")
-		}
-		return
-	}
-	r.p.line("✓ media_id received: %s", id)
-	switch {
-	case !forwarded:
-		r.p.line("✗ but not from WeChat Pay: the upload never reached the simulator")
-	case bytes.Equal(x.ResponseBody, a.body):
-		r.p.line("✓ the proxy verified the answer's signature before passing it on (Wechatpay-Signature %s)",
-			short(x.ResponseHeader.Get("Wechatpay-Signature")))
-	default:
-		r.p.line("✗ the app's answer is not the one the simulator signed")
-		r.problem("the app's answer to the upload differs from the one the simulator signed")
-	}
+	r.checkAnswer(a, x, forwarded, "media_id", " for the upload")
 }
