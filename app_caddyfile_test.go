@@ -93,19 +93,7 @@ func TestHandlerMerchantCaddyfile(t *testing.T) {
 // TestReadmeMerchantsExample adapts the multi-merchant example of the
 // README, so that the documentation stays a working config.
 func TestReadmeMerchantsExample(t *testing.T) {
-	raw, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(raw)
-	i := strings.Index(s, "## Merchants and platform certificates")
-	if i < 0 {
-		t.Fatal("README has no merchants section")
-	}
-	s = s[i:]
-	s = s[strings.Index(s, "```caddyfile\n")+len("```caddyfile\n"):]
-	s = s[:strings.Index(s, "```")]
-	out, err := adaptCaddyfile(t, s)
+	out, err := adaptCaddyfile(t, readmeCaddyfile(t, "## Merchants and platform certificates"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,4 +102,27 @@ func TestReadmeMerchantsExample(t *testing.T) {
 			t.Errorf("adapted example lacks %s", want)
 		}
 	}
+}
+
+// readmeCaddyfile returns the first Caddyfile example of the README's
+// section that starts with heading, so that tests run the documentation.
+func readmeCaddyfile(t *testing.T, heading string) string {
+	t.Helper()
+	raw, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(raw)
+	i := strings.Index(s, "\n"+heading+"\n")
+	if i < 0 {
+		t.Fatalf("README has no section %q", heading)
+	}
+	s = s[i:]
+	const fence = "```caddyfile\n"
+	start := strings.Index(s, fence)
+	if start < 0 {
+		t.Fatalf("README section %q has no Caddyfile example", heading)
+	}
+	s = s[start+len(fence):]
+	return s[:strings.Index(s, "```")]
 }

@@ -3,7 +3,6 @@ package wechatpay
 import (
 	"bytes"
 	"crypto/rand"
-	"os"
 	"strings"
 	"testing"
 )
@@ -82,18 +81,7 @@ func TestIntegrationMediaUpload(t *testing.T) {
 // 3 MiB video passes on the upload paths, while other paths keep the
 // default max_body of 1 MiB.
 func TestIntegrationReadmeUploadExample(t *testing.T) {
-	raw, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(raw)
-	i := strings.Index(s, "### Media uploads")
-	if i < 0 {
-		t.Fatal("README has no media uploads section")
-	}
-	s = s[i:]
-	s = s[strings.Index(s, "```caddyfile\n")+len("```caddyfile\n"):]
-	example := s[:strings.Index(s, "```")]
+	example := readmeCaddyfile(t, "### Media uploads")
 
 	stub := newStubWechatPay(t)
 	c := testCredentials(t)
