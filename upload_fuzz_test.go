@@ -3,9 +3,6 @@ package wechatpay
 import (
 	"bytes"
 	"encoding/json"
-	"io"
-	"mime"
-	"mime/multipart"
 	"testing"
 )
 
@@ -47,35 +44,4 @@ func FuzzUploadMeta(f *testing.F) {
 			t.Fatalf("signed meta %q; the form parser reads the meta fields %q", meta, read)
 		}
 	})
-}
-
-// formMeta returns every value of the meta field as the standard
-// library's form parser reads it, file parts included.
-func formMeta(contentType string, body []byte) ([][]byte, error) {
-	_, params, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return nil, err
-	}
-	form, err := multipart.NewReader(bytes.NewReader(body), params["boundary"]).ReadForm(int64(len(body)) + 1)
-	if err != nil {
-		return nil, err
-	}
-	defer form.RemoveAll()
-	var out [][]byte
-	for _, v := range form.Value["meta"] {
-		out = append(out, []byte(v))
-	}
-	for _, fh := range form.File["meta"] {
-		file, err := fh.Open()
-		if err != nil {
-			return nil, err
-		}
-		b, err := io.ReadAll(file)
-		file.Close()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, nil
 }

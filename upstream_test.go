@@ -126,21 +126,50 @@ func (s *stubWechatPay) checkSignature(r *http.Request, body []byte) error {
 
 // signedPart is what WeChat Pay's request signature covers: the body, or
 // for a media upload (multipart/form-data) the value of its meta field,
-// read here with the standard library's form parser.
+// read with the standard library's form parser (formMeta).
 func signedPart(contentType string, body []byte) ([]byte, error) {
-	mediaType, params, _ := mime.ParseMediaType(contentType)
-	if mediaType != "multipart/form-data" {
+	if mediaType, _, _ := mime.ParseMediaType(contentType); mediaType != "multipart/form-data" {
 		return body, nil
 	}
-	form, err := multipart.NewReader(bytes.NewReader(body), params["boundary"]).ReadForm(int64(len(body)) + 1)
+	metas, err := formMeta(contentType, body)
 	if err != nil {
 		return nil, fmt.Errorf("multipart body: %v", err)
 	}
-	defer form.RemoveAll()
-	if len(form.Value["meta"]) != 1 {
-		return nil, fmt.Errorf("%d meta fields", len(form.Value["meta"]))
+	if len(metas) != 1 {
+		return nil, fmt.Errorf("%d meta fields", len(metas))
 	}
-	return []byte(form.Value["meta"][0]), nil
+	return metas[0], nil
+}
+
+// formMeta returns every value of the meta field as the standard
+// library's form parser reads it, file parts included.
+func formMeta(contentType string, body []byte) ([][]byte, error) {
+	_, params, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return nil, err
+	}
+	form, err := multipart.NewReader(bytes.NewReader(body), params["boundary"]).ReadForm(int64(len(body)) + 1)
+	if err != nil {
+		return nil, err
+	}
+	defer form.RemoveAll()
+	var out [][]byte
+	for _, v := range form.Value["meta"] {
+		out = append(out, []byte(v))
+	}
+	for _, fh := range form.File["meta"] {
+		file, err := fh.Open()
+		if err != nil {
+			return nil, err
+		}
+		b, err := io.ReadAll(file)
+		file.Close()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
 }
 
 func (s *stubWechatPay) serve(w http.ResponseWriter, r *http.Request) {
