@@ -140,9 +140,9 @@ func formPartName(header textproto.MIMEHeader, count int) (string, error) {
 // but white space and line breaks after it: no epilogue another parser
 // could read parts from.
 func endsWithClosingDelimiter(body []byte, boundary string) bool {
-	closing := "--" + boundary + "--"
+	closing := []byte("--" + boundary + "--")
 	for from := 0; ; {
-		i := bytes.Index(body[from:], []byte(closing))
+		i := bytes.Index(body[from:], closing)
 		if i < 0 {
 			return false
 		}
