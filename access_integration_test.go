@@ -34,8 +34,8 @@ func TestIntegrationRemoteIPMatcher(t *testing.T) {
 	} {
 		stub.reset()
 		tester := newTester(t)
-		tester.InitServer(proxySite{upstream: stub.URL, site: `@outsiders not remote_ip ` + tc.allowed + `
-	respond @outsiders ` + "`" + `{"code":"FORBIDDEN","message":"this address may not use the WeChat Pay proxy"}` + "`" + ` 403`}.caddyfile(t), "caddyfile")
+		loadCaddyfile(t, tester, proxySite{upstream: stub.URL, site: `@outsiders not remote_ip ` + tc.allowed + `
+	respond @outsiders ` + "`" + `{"code":"FORBIDDEN","message":"this address may not use the WeChat Pay proxy"}` + "`" + ` 403`}.caddyfile(t))
 		resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(presignBody))
 		if resp.StatusCode != tc.status {
 			t.Fatalf("allowed %s: status %d %s", tc.allowed, resp.StatusCode, out)
@@ -103,12 +103,12 @@ func TestIntegrationMutualTLS(t *testing.T) {
 	cert := writeFile(t, dir, "server-cert.pem", pki.serverCert)
 	key := writeFile(t, dir, "server-key.pem", pki.serverKey)
 	tester := newTester(t)
-	tester.InitServer(proxySite{upstream: stub.URL, address: httpsURL, site: `tls ` + cert + ` ` + key + ` {
+	loadCaddyfile(t, tester, proxySite{upstream: stub.URL, address: httpsURL, site: `tls ` + cert + ` ` + key + ` {
 		client_auth {
 			mode require_and_verify
 			trust_pool file ` + ca + `
 		}
-	}`}.caddyfile(t), "caddyfile")
+	}`}.caddyfile(t))
 
 	post := func(certs ...tls.Certificate) (int, error) {
 		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pki.pool, ServerName: "localhost", Certificates: certs},

@@ -67,7 +67,7 @@ func TestIntegrationMerchants(t *testing.T) {
 }
 `
 	tester := newTester(t)
-	tester.InitServer(config, "caddyfile")
+	loadCaddyfile(t, tester, config)
 	if t.Failed() {
 		t.FailNow()
 	}

@@ -68,8 +68,8 @@ func (f *faultyUpstream) handle(c net.Conn) {
 func TestIntegrationUpstreamFaults(t *testing.T) {
 	up := newFaultyUpstream(t)
 	tester := newTester(t)
-	tester.InitServer(caddyConfigWithProxy(t, "http://"+up.ln.Addr().String(), "",
-		"transport http {\n\t\t\tresponse_header_timeout 500ms\n\t\t}"), "caddyfile")
+	loadCaddyfile(t, tester, caddyConfigWithProxy(t, "http://"+up.ln.Addr().String(), "",
+		"transport http {\n\t\t\tresponse_header_timeout 500ms\n\t\t}"))
 	for _, tc := range []struct {
 		mode   string
 		status int
@@ -100,7 +100,7 @@ func TestIntegrationUpstreamFaults(t *testing.T) {
 	// Unreachable: nothing listens on the port any more.
 	addr := up.ln.Addr().String()
 	up.ln.Close()
-	tester.InitServer(caddyConfigWithProxy(t, "http://"+addr, "", ""), "caddyfile")
+	loadCaddyfile(t, tester, caddyConfigWithProxy(t, "http://"+addr, "", ""))
 	resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(presignBody))
 	if resp.StatusCode != 502 || !strings.Contains(string(out), CodeUpstreamUnreachable) {
 		t.Fatalf("unreachable: status %d %s", resp.StatusCode, out)

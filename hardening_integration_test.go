@@ -20,7 +20,7 @@ func TestIntegrationHardening(t *testing.T) {
 	c := testCredentials(t)
 	accessLog := filepath.Join(t.TempDir(), "access.log")
 	tester := newTester(t)
-	tester.InitServer(proxySite{upstream: stub.URL, site: "log {\n\t\toutput file " + accessLog + "\n\t}"}.caddyfile(t), "caddyfile")
+	loadCaddyfile(t, tester, proxySite{upstream: stub.URL, site: "log {\n\t\toutput file " + accessLog + "\n\t}"}.caddyfile(t))
 	const name, id = "ZHANGSANPLAIN", "110101199003071234"
 	query := "encrypted_name=" + name + "&encrypted_credential_id=" + id
 

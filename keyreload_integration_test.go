@@ -93,7 +93,7 @@ func TestIntegrationKeyReloadUnderLoad(t *testing.T) {
 	old, fresh := testCredentials(t), rotatedCredentials(t)
 	files := newKeyFiles(t, old)
 	tester := newTester(t)
-	tester.InitServer(`{
+	loadCaddyfile(t, tester, `{
 `+testGlobals("10s")+`}
 `+proxyURL+` {
 	bind 127.0.0.1
@@ -102,7 +102,7 @@ func TestIntegrationKeyReloadUnderLoad(t *testing.T) {
 	}
 	reverse_proxy `+strings.TrimPrefix(stub.URL, "http://")+`
 }
-`, "caddyfile")
+`)
 
 	if code, reports, body := adminCall(t, http.MethodGet, "/wechatpay/keys"); code != 200 || len(reports) != 1 ||
 		reports[0].SerialNo != old.serialNo || reports[0].WechatpaySerial != old.publicKeyID {
@@ -188,7 +188,7 @@ func TestIntegrationKeyReloadAllOrNothing(t *testing.T) {
 	old, fresh := testCredentials(t), rotatedCredentials(t)
 	files := newKeyFiles(t, old)
 	tester := newTester(t)
-	tester.InitServer(`{
+	loadCaddyfile(t, tester, `{
 `+testGlobals("1ns")+`	wechatpay {
 		merchant acme {
 			`+files.options(old.mchid)+`
@@ -212,7 +212,7 @@ func TestIntegrationKeyReloadAllOrNothing(t *testing.T) {
 		reverse_proxy `+strings.TrimPrefix(stub.URL, "http://")+`
 	}
 }
-`, "caddyfile")
+`)
 
 	_, start, body := adminCall(t, http.MethodGet, "/wechatpay/keys")
 	if len(start) != 2 || start[0].Holder != "merchant acme" || !strings.HasPrefix(start[1].Holder, "wechatpay_notify handler") {

@@ -25,7 +25,7 @@ func TestIntegrationDebugLogsHoldNoSecrets(t *testing.T) {
 	apiv3 := writeFile(t, dir, "apiv3_key.txt", testAPIv3Key)
 	logFile, accessFile := filepath.Join(dir, "caddy.log"), filepath.Join(dir, "access.log")
 	tester := newTester(t)
-	tester.InitServer("{\n"+testGlobals("1ns", "storage file_system "+filepath.Join(dir, "storage"))+`	log {
+	loadCaddyfile(t, tester, "{\n"+testGlobals("1ns", "storage file_system "+filepath.Join(dir, "storage"))+`	log {
 		output file `+logFile+`
 		level DEBUG
 	}
@@ -54,7 +54,7 @@ func TestIntegrationDebugLogsHoldNoSecrets(t *testing.T) {
 		reverse_proxy `+strings.TrimPrefix(stub.URL, "http://")+`
 	}
 }
-`, "caddyfile")
+`)
 	if t.Failed() {
 		t.FailNow()
 	}

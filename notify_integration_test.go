@@ -95,7 +95,7 @@ func startNotifyProxy(t *testing.T, app *standInApp) (*caddytest.Tester, string)
 }
 `
 	tester := newTester(t)
-	tester.InitServer(cfg, "caddyfile")
+	loadCaddyfile(t, tester, cfg)
 	if t.Failed() {
 		t.FailNow()
 	}

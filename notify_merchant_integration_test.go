@@ -17,7 +17,7 @@ func TestIntegrationNotifyMerchant(t *testing.T) {
 	pub := writeFile(t, dir, "pub_key.pem", pemPublic(t, &c.wechatpayKey.PublicKey))
 	apiv3 := writeFile(t, dir, "apiv3_key.txt", testAPIv3Key)
 	tester := newTester(t)
-	tester.InitServer("{\n"+testGlobals("1ns", "storage file_system "+filepath.Join(dir, "storage"))+`	wechatpay {
+	loadCaddyfile(t, tester, "{\n"+testGlobals("1ns", "storage file_system "+filepath.Join(dir, "storage"))+`	wechatpay {
 		merchant school {
 			mchid         `+c.mchid+`
 			serial_no     `+c.serialNo+`
@@ -37,7 +37,7 @@ func TestIntegrationNotifyMerchant(t *testing.T) {
 		reverse_proxy `+strings.TrimPrefix(app.URL, "http://")+`
 	}
 }
-`, "caddyfile")
+`)
 	if t.Failed() {
 		t.FailNow()
 	}

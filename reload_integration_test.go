@@ -45,7 +45,7 @@ func TestIntegrationReloadUnderLoad(t *testing.T) {
 	ln.Close()
 	bind := "fd/" + strconv.Itoa(int(lf.Fd()))
 	tester := newTester(t)
-	tester.InitServer(proxySite{upstream: stub.URL, grace: "10s", bind: bind, address: reloadURL}.caddyfile(t), "caddyfile")
+	loadCaddyfile(t, tester, proxySite{upstream: stub.URL, grace: "10s", bind: bind, address: reloadURL}.caddyfile(t))
 
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		// One connection per request: a keep-alive connection that the old
@@ -56,7 +56,7 @@ func TestIntegrationReloadUnderLoad(t *testing.T) {
 	load := startPresignLoad(client, reloadURL, 4, nil)
 	time.Sleep(700 * time.Millisecond)
 	before := load.sent.Load()
-	tester.InitServer(proxySite{upstream: stub.URL, grace: "10s", bind: bind, address: reloadURL, creds: fresh}.caddyfile(t), "caddyfile")
+	loadCaddyfile(t, tester, proxySite{upstream: stub.URL, grace: "10s", bind: bind, address: reloadURL, creds: fresh}.caddyfile(t))
 	time.Sleep(700 * time.Millisecond)
 	load.finish()
 

@@ -43,7 +43,7 @@ func TestIntegrationMediaUpload(t *testing.T) {
 	}
 
 	stub := newStubWechatPay(t)
-	newTester(t).InitServer(proxySite{upstream: stub.URL, maxBody: "-"}.caddyfile(t), "caddyfile")
+	loadCaddyfile(t, newTester(t), proxySite{upstream: stub.URL, maxBody: "-"}.caddyfile(t))
 	if code, out := upload(t, stub, small); code != 200 || out != answer {
 		t.Errorf("a 300 KiB image: %d %s", code, out)
 	}
@@ -70,7 +70,7 @@ func TestIntegrationMediaUpload(t *testing.T) {
 		t.Errorf("an image download: %d %s", resp.StatusCode, out)
 	}
 
-	newTester(t).InitServer(proxySite{upstream: stub.URL, maxBody: "max_body 6MiB"}.caddyfile(t), "caddyfile")
+	loadCaddyfile(t, newTester(t), proxySite{upstream: stub.URL, maxBody: "max_body 6MiB"}.caddyfile(t))
 	if code, out := upload(t, stub, large); code != 200 || out != answer {
 		t.Errorf("a 1.5 MiB image with max_body 6MiB: %d %s", code, out)
 	}
@@ -97,7 +97,7 @@ func TestIntegrationReadmeUploadExample(t *testing.T) {
 	}
 	config = "{\n" + testGlobals("1ns") + config[len("{\n"):]
 	tester := newTester(t)
-	tester.InitServer(config, "caddyfile")
+	loadCaddyfile(t, tester, config)
 
 	video := make([]byte, 3<<20)
 	rand.Read(video)
