@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 )
 
 // The README's access-control examples, run for real: whoever reaches the
@@ -36,7 +38,7 @@ func TestIntegrationRemoteIPMatcher(t *testing.T) {
 		tester := newTester(t)
 		loadCaddyfile(t, tester, proxySite{upstream: stub.URL, site: `@outsiders not remote_ip ` + tc.allowed + `
 	respond @outsiders ` + "`" + `{"code":"FORBIDDEN","message":"this address may not use the WeChat Pay proxy"}` + "`" + ` 403`}.caddyfile(t))
-		resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(presignBody))
+		resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(testkit.PresignBody))
 		if resp.StatusCode != tc.status {
 			t.Fatalf("allowed %s: status %d %s", tc.allowed, resp.StatusCode, out)
 		}
@@ -99,9 +101,9 @@ func TestIntegrationMutualTLS(t *testing.T) {
 	stub := newStubWechatPay(t)
 	pki := newTestPKI(t)
 	dir := t.TempDir()
-	ca := writeFile(t, dir, "clients-ca.pem", pki.caPEM)
-	cert := writeFile(t, dir, "server-cert.pem", pki.serverCert)
-	key := writeFile(t, dir, "server-key.pem", pki.serverKey)
+	ca := testkit.WriteFile(t, dir, "clients-ca.pem", pki.caPEM)
+	cert := testkit.WriteFile(t, dir, "server-cert.pem", pki.serverCert)
+	key := testkit.WriteFile(t, dir, "server-key.pem", pki.serverKey)
 	tester := newTester(t)
 	loadCaddyfile(t, tester, proxySite{upstream: stub.URL, address: httpsURL, site: `tls ` + cert + ` ` + key + ` {
 		client_auth {
@@ -117,7 +119,7 @@ func TestIntegrationMutualTLS(t *testing.T) {
 				return d.DialContext(ctx, network, "127.0.0.1:"+strconv.Itoa(testPorts.https))
 			}}
 		c := &http.Client{Timeout: 5 * time.Second, Transport: tr}
-		resp, err := c.Post(httpsURL+"/v3/eduschoolpay/contracts/presign", "application/json", strings.NewReader(presignBody))
+		resp, err := c.Post(httpsURL+"/v3/eduschoolpay/contracts/presign", "application/json", strings.NewReader(testkit.PresignBody))
 		if err != nil {
 			return 0, err
 		}

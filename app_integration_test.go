@@ -10,6 +10,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/caddy-wechatpay/caddy-wechatpay/sandbox"
 )
 
@@ -19,7 +20,7 @@ import (
 // "canteen" has the WeChat Pay public key. A platform certificate rotation
 // reaches the school's handler without a config reload.
 func TestIntegrationMerchants(t *testing.T) {
-	c := testCredentials(t)
+	c := testkit.Creds()
 	var seen []sandbox.Exchange
 	school := newCertSandbox(t, func(cfg *sandbox.Config) {
 		prev := cfg.Observer
@@ -29,22 +30,22 @@ func TestIntegrationMerchants(t *testing.T) {
 
 	dir := t.TempDir()
 	storage := filepath.Join(dir, "storage")
-	key := writeFile(t, dir, "apiclient_key.pem", pemPKCS8(t, c.merchantKey))
-	pub := writeFile(t, dir, "pub_key.pem", pemPublic(t, &c.wechatpayKey.PublicKey))
-	apiv3 := writeFile(t, dir, "apiv3_key.txt", certAPIv3Key)
+	key := testkit.WriteFile(t, dir, "apiclient_key.pem", testkit.PKCS8(c.MerchantKey))
+	pub := testkit.WriteFile(t, dir, "pub_key.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey))
+	apiv3 := testkit.WriteFile(t, dir, "apiv3_key.txt", certAPIv3Key)
 	config := "{\n" + testGlobals("1ns", "storage file_system "+storage) + `	wechatpay {
 		merchant school {
-			mchid            ` + c.mchid + `
-			serial_no        ` + c.serialNo + `
+			mchid            ` + c.MchID + `
+			serial_no        ` + c.SerialNo + `
 			private_key      ` + key + `
 			apiv3_key        {file.` + apiv3 + `}
 			certificates_url ` + school.ts.URL + `
 		}
 		merchant canteen {
 			mchid         1900000002
-			serial_no     ` + c.serialNo + `
+			serial_no     ` + c.SerialNo + `
 			private_key   ` + key + `
-			public_key_id ` + c.publicKeyID + `
+			public_key_id ` + c.PublicKeyID + `
 			public_key    ` + pub + `
 		}
 	}
@@ -73,7 +74,7 @@ func TestIntegrationMerchants(t *testing.T) {
 	}
 	presign := func(merchant, wantSerial string) {
 		t.Helper()
-		resp, body := send(t, tester, "POST", sandbox.PresignPath, []byte(presignBody),
+		resp, body := send(t, tester, "POST", sandbox.PresignPath, []byte(testkit.PresignBody),
 			"Content-Type", "application/json", "X-Merchant", merchant)
 		if resp.StatusCode != 200 || !strings.Contains(string(body), "presign_token") {
 			t.Fatalf("%s: status %d body %s", merchant, resp.StatusCode, body)
@@ -88,14 +89,14 @@ func TestIntegrationMerchants(t *testing.T) {
 			}
 		}
 	}
-	presign("school", c.platformSerial)
-	presign("canteen", c.publicKeyID)
+	presign("school", c.PlatformSerial)
+	presign("canteen", c.PublicKeyID)
 	if n := school.downloads.Load(); n != 1 {
 		t.Errorf("%d certificate downloads at start", n)
 	}
-	stored := filepath.Join(storage, "wechatpay", c.mchid, "platform_certificates.json")
+	stored := filepath.Join(storage, "wechatpay", c.MchID, "platform_certificates.json")
 	raw, err := os.ReadFile(stored)
-	if err != nil || !strings.Contains(string(raw), c.platformSerial) {
+	if err != nil || !strings.Contains(string(raw), c.PlatformSerial) {
 		t.Fatalf("certificates in storage: %v", err)
 	}
 
@@ -127,12 +128,12 @@ func TestIntegrationMerchants(t *testing.T) {
 // TestMerchantHandlerErrors checks the configurations a handler naming a
 // merchant refuses, as `caddy validate` would.
 func TestMerchantHandlerErrors(t *testing.T) {
-	c := testCredentials(t)
+	c := testkit.Creds()
 	dir := t.TempDir()
-	key := writeFile(t, dir, "apiclient_key.pem", pemPKCS8(t, c.merchantKey))
-	pub := writeFile(t, dir, "pub_key.pem", pemPublic(t, &c.wechatpayKey.PublicKey))
-	merchant := `{"mchid":"` + c.mchid + `","serial_no":"` + c.serialNo + `","private_key":"` + key +
-		`","public_key_id":"` + c.publicKeyID + `","public_key":"` + pub + `"}`
+	key := testkit.WriteFile(t, dir, "apiclient_key.pem", testkit.PKCS8(c.MerchantKey))
+	pub := testkit.WriteFile(t, dir, "pub_key.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey))
+	merchant := `{"mchid":"` + c.MchID + `","serial_no":"` + c.SerialNo + `","private_key":"` + key +
+		`","public_key_id":"` + c.PublicKeyID + `","public_key":"` + pub + `"}`
 	for name, tc := range map[string]struct{ apps, handler, want string }{
 		"no app": {handler: `"merchant":"school"`, want: "no wechatpay app is configured"},
 		"unknown merchant": {apps: `"wechatpay":{"merchants":{"school":` + merchant + `}},`,

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -407,17 +408,17 @@ var (
 )
 
 func testProvisionKeys(t testing.TB) *provisionKeys {
-	c := testCredentials(t)
+	c := testkit.Creds()
 	provKeysOnce.Do(func() {
-		provKeys.pkcs8 = pemPKCS8(t, c.merchantKey)
-		provKeys.pkcs1 = pemPKCS1(c.merchantKey)
-		provKeys.public = pemPublic(t, &c.wechatpayKey.PublicKey)
-		provKeys.cert = pemCert(c.platformCert)
+		provKeys.pkcs8 = testkit.PKCS8(c.MerchantKey)
+		provKeys.pkcs1 = testkit.PKCS1(c.MerchantKey)
+		provKeys.public = testkit.PublicPEM(&c.WechatPayKey.PublicKey)
+		provKeys.cert = testkit.CertPEM(c.PlatformCert)
 		small, err := rsa.GenerateKey(rand.Reader, 1024)
 		if err != nil {
 			t.Fatal(err)
 		}
-		provKeys.small = pemPKCS8(t, small)
+		provKeys.small = testkit.PKCS8(small)
 		ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
 			t.Fatal(err)
@@ -481,22 +482,22 @@ func provisionJSON(t *testing.T, cfg map[string]any) (*Handler, error) {
 }
 
 func TestProvisionErrors(t *testing.T) {
-	c := testCredentials(t)
+	c := testkit.Creds()
 	keys := testProvisionKeys(t)
 	dir := t.TempDir()
-	keyFile := writeFile(t, dir, "apiclient_key.pem", keys.pkcs8)
-	pubFile := writeFile(t, dir, "pub_key.pem", keys.public)
-	certFile := writeFile(t, dir, "cert.pem", keys.cert)
+	keyFile := testkit.WriteFile(t, dir, "apiclient_key.pem", keys.pkcs8)
+	pubFile := testkit.WriteFile(t, dir, "pub_key.pem", keys.public)
+	certFile := testkit.WriteFile(t, dir, "cert.pem", keys.cert)
 	rawBase64 := pemBody(t, keys.pkcs8)
 	wrapped := strings.Join(strings.Split(strings.TrimSpace(keys.pkcs8), "\n")[1:len(strings.Split(strings.TrimSpace(keys.pkcs8), "\n"))-1], "\n")
 	garbageDER := "-----BEGIN PRIVATE KEY-----\n" + base64.StdEncoding.EncodeToString([]byte(strings.Repeat("not a key ", 20))) + "\n-----END PRIVATE KEY-----\n"
 
 	base := func() map[string]any {
 		return map[string]any{
-			"mchid":         c.mchid,
-			"serial_no":     c.serialNo,
+			"mchid":         c.MchID,
+			"serial_no":     c.SerialNo,
 			"private_key":   keyFile,
-			"public_key_id": c.publicKeyID,
+			"public_key_id": c.PublicKeyID,
 			"public_key":    pubFile,
 		}
 	}
@@ -542,7 +543,7 @@ func TestProvisionErrors(t *testing.T) {
 		{"public_key is a certificate", with("public_key", certFile), "public_key", "public_key: holds a certificate; give it as platform_certificate instead"},
 		{"public_key is a private key", with("public_key", keyFile), "public_key", `public_key: holds a "PRIVATE KEY" PEM block; want PUBLIC KEY`},
 		{"platform_certificate is a public key", with("platform_certificate", []string{certFile, pubFile}), "platform_certificate", `platform_certificate #2: holds a "PUBLIC KEY" PEM block; want CERTIFICATE`},
-		{"platform_certificate twice", with("platform_certificate", []string{certFile, keys.cert}), "platform_certificate", "platform_certificate #2: serial " + c.platformSerial + " given twice"},
+		{"platform_certificate twice", with("platform_certificate", []string{certFile, keys.cert}), "platform_certificate", "platform_certificate #2: serial " + c.PlatformSerial + " given twice"},
 		{"wechatpay_serial unknown", with("wechatpay_serial", "DEADBEEF"), "wechatpay_serial", "wechatpay_serial: DEADBEEF is neither public_key_id nor the serial of a platform_certificate"},
 		{"max_body negative", with("max_body", -1), "max_body", "max_body must not be negative"},
 		{"skip_verify relative", with("skip_verify", []string{"v3/x"}), "skip_verify", `skip_verify: path "v3/x" must start with /`},
@@ -575,13 +576,13 @@ func TestProvisionErrors(t *testing.T) {
 // armour (here a P-256 key, 184 base64 characters on one line) must not be
 // quoted either.
 func TestProvisionShortUnarmouredKey(t *testing.T) {
-	c := testCredentials(t)
+	c := testkit.Creds()
 	keys := testProvisionKeys(t)
 	dir := t.TempDir()
-	pubFile := writeFile(t, dir, "pub_key.pem", keys.public)
+	pubFile := testkit.WriteFile(t, dir, "pub_key.pem", keys.public)
 	_, err := provisionJSON(t, map[string]any{
-		"mchid": c.mchid, "serial_no": c.serialNo, "private_key": pemBody(t, keys.ec),
-		"public_key_id": c.publicKeyID, "public_key": pubFile,
+		"mchid": c.MchID, "serial_no": c.SerialNo, "private_key": pemBody(t, keys.ec),
+		"public_key_id": c.PublicKeyID, "public_key": pubFile,
 	})
 	if err == nil {
 		t.Fatal("provisioned without error")
@@ -592,17 +593,17 @@ func TestProvisionShortUnarmouredKey(t *testing.T) {
 }
 
 func TestProvisionSuccess(t *testing.T) {
-	c := testCredentials(t)
+	c := testkit.Creds()
 	keys := testProvisionKeys(t)
 	dir := t.TempDir()
-	pkcs8File := writeFile(t, dir, "apiclient_key.pem", keys.pkcs8)
-	pkcs1File := writeFile(t, dir, "apiclient_key_pkcs1.pem", keys.pkcs1)
-	pubFile := writeFile(t, dir, "pub_key.pem", keys.public)
-	certFile := writeFile(t, dir, "cert.pem", keys.cert)
+	pkcs8File := testkit.WriteFile(t, dir, "apiclient_key.pem", keys.pkcs8)
+	pkcs1File := testkit.WriteFile(t, dir, "apiclient_key_pkcs1.pem", keys.pkcs1)
+	pubFile := testkit.WriteFile(t, dir, "pub_key.pem", keys.public)
+	certFile := testkit.WriteFile(t, dir, "cert.pem", keys.cert)
 	// A warning line before the PEM block, as some tools write.
-	commented := writeFile(t, dir, "commented.pem", "# merchant 1900000001\n"+keys.pkcs8)
+	commented := testkit.WriteFile(t, dir, "commented.pem", "# merchant 1900000001\n"+keys.pkcs8)
 	t.Setenv("WECHATPAY_TEST_PRIVATE_KEY", keys.pkcs8)
-	t.Setenv("WECHATPAY_TEST_MCHID", c.mchid)
+	t.Setenv("WECHATPAY_TEST_MCHID", c.MchID)
 
 	tests := []struct {
 		name       string
@@ -610,27 +611,27 @@ func TestProvisionSuccess(t *testing.T) {
 		extra      map[string]any
 		serial     string // the Wechatpay-Serial chosen
 	}{
-		{"PKCS #8 file", pkcs8File, nil, c.publicKeyID},
-		{"PKCS #1 file", pkcs1File, nil, c.publicKeyID},
-		{"PEM text given directly", keys.pkcs8, nil, c.publicKeyID},
-		{"PKCS #1 PEM text", keys.pkcs1, nil, c.publicKeyID},
-		{"{env.X} holding PEM text", "{env.WECHATPAY_TEST_PRIVATE_KEY}", nil, c.publicKeyID},
-		{"{file./path} placeholder", "{file." + pkcs8File + "}", nil, c.publicKeyID},
-		{"text before the PEM block", commented, nil, c.publicKeyID},
-		{"path with surrounding space", "  " + pkcs8File + "\n", nil, c.publicKeyID},
-		{"platform certificate only", pkcs8File, map[string]any{"public_key": nil, "public_key_id": nil, "platform_certificate": []string{certFile}}, c.platformSerial},
-		{"both, wechatpay_serial picks the certificate", pkcs8File, map[string]any{"platform_certificate": []string{keys.cert}, "wechatpay_serial": c.platformSerial}, c.platformSerial},
-		{"mchid from env", pkcs8File, map[string]any{"mchid": "{env.WECHATPAY_TEST_MCHID}"}, c.publicKeyID},
+		{"PKCS #8 file", pkcs8File, nil, c.PublicKeyID},
+		{"PKCS #1 file", pkcs1File, nil, c.PublicKeyID},
+		{"PEM text given directly", keys.pkcs8, nil, c.PublicKeyID},
+		{"PKCS #1 PEM text", keys.pkcs1, nil, c.PublicKeyID},
+		{"{env.X} holding PEM text", "{env.WECHATPAY_TEST_PRIVATE_KEY}", nil, c.PublicKeyID},
+		{"{file./path} placeholder", "{file." + pkcs8File + "}", nil, c.PublicKeyID},
+		{"text before the PEM block", commented, nil, c.PublicKeyID},
+		{"path with surrounding space", "  " + pkcs8File + "\n", nil, c.PublicKeyID},
+		{"platform certificate only", pkcs8File, map[string]any{"public_key": nil, "public_key_id": nil, "platform_certificate": []string{certFile}}, c.PlatformSerial},
+		{"both, wechatpay_serial picks the certificate", pkcs8File, map[string]any{"platform_certificate": []string{keys.cert}, "wechatpay_serial": c.PlatformSerial}, c.PlatformSerial},
+		{"mchid from env", pkcs8File, map[string]any{"mchid": "{env.WECHATPAY_TEST_MCHID}"}, c.PublicKeyID},
 		{"query-only and replace rules", pkcs8File, map[string]any{"encrypt": []map[string]any{
 			{"method": "GET", "path": "/v3/custom/{id}", "query": []string{"card_no"}},
 			{"method": "POST", "path": "/v3/eduschoolpay/contracts/presign", "fields": []string{"identity.real_name"}, "replace": true},
-		}}, c.publicKeyID},
+		}}, c.PublicKeyID},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := map[string]any{
-				"mchid": c.mchid, "serial_no": strings.ToLower(c.serialNo), "private_key": tc.privateKey,
-				"public_key_id": c.publicKeyID, "public_key": pubFile,
+				"mchid": c.MchID, "serial_no": strings.ToLower(c.SerialNo), "private_key": tc.privateKey,
+				"public_key_id": c.PublicKeyID, "public_key": pubFile,
 			}
 			for k, v := range tc.extra {
 				if v == nil {
@@ -643,18 +644,18 @@ func TestProvisionSuccess(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Provision: %v", err)
 			}
-			if !h.keys().signer.Key.Equal(c.merchantKey) {
+			if !h.keys().signer.Key.Equal(c.MerchantKey) {
 				t.Error("the merchant key loaded is not the one given")
 			}
-			if h.keys().signer.MchID != c.mchid || h.keys().signer.SerialNo != c.serialNo {
+			if h.keys().signer.MchID != c.MchID || h.keys().signer.SerialNo != c.SerialNo {
 				t.Errorf("signer mchid %q serial %q", h.keys().signer.MchID, h.keys().signer.SerialNo)
 			}
 			if h.keys().serial != tc.serial {
 				t.Errorf("Wechatpay-Serial = %q, want %q", h.keys().serial, tc.serial)
 			}
-			wantKey := &c.wechatpayKey.PublicKey
-			if tc.serial == c.platformSerial {
-				wantKey = &c.platformKey.PublicKey
+			wantKey := &c.WechatPayKey.PublicKey
+			if tc.serial == c.PlatformSerial {
+				wantKey = &c.PlatformKey.PublicKey
 			}
 			if !h.keys().encrypter.Key.Equal(wantKey) {
 				t.Error("fields would be encrypted under the wrong key")
@@ -671,16 +672,16 @@ func TestProvisionSuccess(t *testing.T) {
 
 // TestCaddyfileThenProvision: what the Caddyfile produces provisions.
 func TestCaddyfileThenProvision(t *testing.T) {
-	c := testCredentials(t)
+	c := testkit.Creds()
 	keys := testProvisionKeys(t)
 	dir := t.TempDir()
-	keyFile := writeFile(t, dir, "apiclient_key.pem", keys.pkcs8)
+	keyFile := testkit.WriteFile(t, dir, "apiclient_key.pem", keys.pkcs8)
 	t.Setenv("WECHATPAY_TEST_PUBLIC_KEY", keys.public)
 	out, err := adaptCaddyfile(t, ":8080 {\n\twechatpay {\n"+
-		"\t\tmchid "+c.mchid+"\n"+
-		"\t\tserial_no "+c.serialNo+"\n"+
+		"\t\tmchid "+c.MchID+"\n"+
+		"\t\tserial_no "+c.SerialNo+"\n"+
 		"\t\tprivate_key {file."+keyFile+"}\n"+
-		"\t\tpublic_key_id "+c.publicKeyID+"\n"+
+		"\t\tpublic_key_id "+c.PublicKeyID+"\n"+
 		"\t\tpublic_key {env.WECHATPAY_TEST_PUBLIC_KEY}\n"+
 		"\t\tencrypt POST /v3/facemch/users/{face_sid} identity.name\n"+
 		"\t\tmax_body 2MiB\n"+
@@ -711,12 +712,12 @@ func TestCaddyfileThenProvision(t *testing.T) {
 
 // TestProvisionCatalogOff: with catalog off only the encrypt rules apply.
 func TestProvisionCatalogOff(t *testing.T) {
-	c := testCredentials(t)
+	c := testkit.Creds()
 	keys := testProvisionKeys(t)
 	dir := t.TempDir()
 	h, err := provisionJSON(t, map[string]any{
-		"mchid": c.mchid, "serial_no": c.serialNo, "private_key": keys.pkcs8,
-		"public_key_id": c.publicKeyID, "public_key": writeFile(t, dir, "pub_key.pem", keys.public),
+		"mchid": c.MchID, "serial_no": c.SerialNo, "private_key": keys.pkcs8,
+		"public_key_id": c.PublicKeyID, "public_key": testkit.WriteFile(t, dir, "pub_key.pem", keys.public),
 		"catalog": false,
 		"encrypt": []map[string]any{{"method": "POST", "path": "/v3/custom/{id}", "fields": []string{"name"}}},
 	})

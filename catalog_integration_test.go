@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/tidwall/gjson"
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 )
@@ -67,7 +68,7 @@ func sampleDocument(t *testing.T, paths []string, value func(path string, idx []
 // each documented response path, and the client must get plaintext.
 func TestIntegrationCatalog(t *testing.T) {
 	tester, stub := startProxy(t, "decrypt_responses")
-	c := testCredentials(t)
+	c := testkit.Creds()
 	for _, e := range catalog {
 		name := e.Method + " " + e.Path
 		stub.reset()
@@ -114,7 +115,7 @@ func TestIntegrationCatalog(t *testing.T) {
 		if got.signatureOK != nil {
 			t.Errorf("%s: signature: %v", name, got.signatureOK)
 		}
-		if got.header.Get("Wechatpay-Serial") != c.publicKeyID {
+		if got.header.Get("Wechatpay-Serial") != c.PublicKeyID {
 			t.Errorf("%s: Wechatpay-Serial %q", name, got.header.Get("Wechatpay-Serial"))
 		}
 
@@ -122,7 +123,7 @@ func TestIntegrationCatalog(t *testing.T) {
 		var decrypted []string
 		for _, p := range e.Body {
 			for _, r := range locate(t, got.body, p) {
-				plain, err := utils.DecryptOAEP(r.Str, c.wechatpayKey)
+				plain, err := utils.DecryptOAEP(r.Str, c.WechatPayKey)
 				if err != nil {
 					t.Errorf("%s: %s does not decrypt: %v", name, p, err)
 				}
@@ -135,7 +136,7 @@ func TestIntegrationCatalog(t *testing.T) {
 			t.Fatalf("%s: forwarded query %q: %v", name, forwardedQuery, err)
 		}
 		for _, q := range e.Query {
-			plain, err := utils.DecryptOAEP(params.Get(q), c.wechatpayKey)
+			plain, err := utils.DecryptOAEP(params.Get(q), c.WechatPayKey)
 			if err != nil {
 				t.Errorf("%s: query %s does not decrypt: %v", name, q, err)
 			}

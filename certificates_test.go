@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/caddy-wechatpay/caddy-wechatpay/sandbox"
 )
 
@@ -35,13 +36,13 @@ type certSandbox struct {
 }
 
 // merchantCertificate returns a self-signed certificate for the test
-// merchant's key whose serial is c.serialNo, which the sandbox wants.
-func merchantCertificate(t testing.TB, c *testCreds) *x509.Certificate {
+// merchant's key whose serial is c.SerialNo, which the sandbox wants.
+func merchantCertificate(t testing.TB, c *testkit.Credentials) *x509.Certificate {
 	t.Helper()
-	serial, _ := new(big.Int).SetString(c.serialNo, 16)
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: c.mchid},
+	serial, _ := new(big.Int).SetString(c.SerialNo, 16)
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: c.MchID},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &c.merchantKey.PublicKey, c.merchantKey)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &c.MerchantKey.PublicKey, c.MerchantKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,12 +57,12 @@ func merchantCertificate(t testing.TB, c *testCreds) *x509.Certificate {
 // and platform certificate) and the test APIv3 key.
 func newCertSandbox(t testing.TB, mutate func(*sandbox.Config)) *certSandbox {
 	t.Helper()
-	c := testCredentials(t)
+	c := testkit.Creds()
 	cs := &certSandbox{}
 	cfg := sandbox.Config{
-		MchID: c.mchid, MerchantCertificate: merchantCertificate(t, c),
-		PublicKeyID: c.publicKeyID, PublicKeyPrivateKey: c.wechatpayKey,
-		PlatformCertificate: c.platformCert, PlatformPrivateKey: c.platformKey,
+		MchID: c.MchID, MerchantCertificate: merchantCertificate(t, c),
+		PublicKeyID: c.PublicKeyID, PublicKeyPrivateKey: c.WechatPayKey,
+		PlatformCertificate: c.PlatformCert, PlatformPrivateKey: c.PlatformKey,
 		Observer: func(x sandbox.Exchange) {
 			if strings.HasPrefix(x.RequestURI, sandbox.CertificatesPath) {
 				cs.downloads.Add(1)
@@ -87,15 +88,15 @@ func newCertSandbox(t testing.TB, mutate func(*sandbox.Config)) *certSandbox {
 // testMerchant is the test merchant downloading from url, with no WeChat
 // Pay key configured.
 func testMerchant(t testing.TB, url string) *Merchant {
-	c := testCredentials(t)
-	return &Merchant{MchID: c.mchid, SerialNo: c.serialNo, PrivateKey: pemPKCS8(t, c.merchantKey),
+	c := testkit.Creds()
+	return &Merchant{MchID: c.MchID, SerialNo: c.SerialNo, PrivateKey: testkit.PKCS8(c.MerchantKey),
 		APIv3Key: certAPIv3Key, CertificatesURL: url}
 }
 
 // withPublicKey adds the WeChat Pay public key to m.
 func withPublicKey(t testing.TB, m *Merchant) *Merchant {
-	c := testCredentials(t)
-	m.PublicKeyID, m.PublicKey = c.publicKeyID, pemPublic(t, &c.wechatpayKey.PublicKey)
+	c := testkit.Creds()
+	m.PublicKeyID, m.PublicKey = c.PublicKeyID, testkit.PublicPEM(&c.WechatPayKey.PublicKey)
 	return m
 }
 
@@ -152,7 +153,7 @@ func (cs *certSandbox) signedBy(t *testing.T, m *Merchant, serial string) (http.
 }
 
 func TestCertificatesFirstDownload(t *testing.T) {
-	c := testCredentials(t)
+	c := testkit.Creds()
 	cs := newCertSandbox(t, nil)
 	storage := fileStorage(t)
 	m := testMerchant(t, cs.ts.URL)
@@ -160,27 +161,27 @@ func TestCertificatesFirstDownload(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := m.currentKeys()
-	if k.serial != c.platformSerial || k.encrypter == nil || k.encrypter.Key.N.Cmp(c.platformKey.N) != 0 {
-		t.Fatalf("encrypting with %q, want the downloaded platform certificate %s", k.serial, c.platformSerial)
+	if k.serial != c.PlatformSerial || k.encrypter == nil || k.encrypter.Key.N.Cmp(c.PlatformKey.N) != 0 {
+		t.Fatalf("encrypting with %q, want the downloaded platform certificate %s", k.serial, c.PlatformSerial)
 	}
-	if got := serials(m.PlatformCertificates()); len(got) != 1 || got[0] != c.platformSerial {
+	if got := serials(m.PlatformCertificates()); len(got) != 1 || got[0] != c.PlatformSerial {
 		t.Errorf("certificates %v", got)
 	}
 	if n := cs.downloads.Load(); n != 1 {
 		t.Errorf("%d downloads", n)
 	}
-	raw, err := storage.Load(context.Background(), certificatesKey(c.mchid))
-	if err != nil || !strings.Contains(string(raw), c.platformSerial) || strings.Contains(string(raw), certAPIv3Key) {
+	raw, err := storage.Load(context.Background(), certificatesKey(c.MchID))
+	if err != nil || !strings.Contains(string(raw), c.PlatformSerial) || strings.Contains(string(raw), certAPIv3Key) {
 		t.Fatalf("stored document: %v\n%s", err, raw)
 	}
-	header, body := cs.signedBy(t, m, c.platformSerial)
+	header, body := cs.signedBy(t, m, c.PlatformSerial)
 	if err := m.Verifier().Verify(header, body); err != nil {
 		t.Errorf("an answer signed by the downloaded certificate: %v", err)
 	}
 }
 
 func TestCertificatesPublicKeyVerifiesDownload(t *testing.T) {
-	c := testCredentials(t)
+	c := testkit.Creds()
 	var named []string
 	var mu sync.Mutex
 	cs := newCertSandbox(t, func(cfg *sandbox.Config) {
@@ -194,11 +195,11 @@ func TestCertificatesPublicKeyVerifiesDownload(t *testing.T) {
 	if err := m.provision(context.Background(), "school", fileStorage(t), zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
-	if len(named) != 2 || named[0] != c.publicKeyID || named[1] != c.publicKeyID {
+	if len(named) != 2 || named[0] != c.PublicKeyID || named[1] != c.PublicKeyID {
 		t.Errorf("request named / answer signed by %v, want the configured public key", named)
 	}
 	k := m.currentKeys()
-	if k.serial != c.publicKeyID || k.byID[c.platformSerial] == nil {
+	if k.serial != c.PublicKeyID || k.byID[c.PlatformSerial] == nil {
 		t.Errorf("encrypting with %s; trusted %d keys", k.serial, len(k.byID))
 	}
 }
@@ -233,7 +234,7 @@ func TestCertificatesRefused(t *testing.T) {
 }
 
 func TestCertificatesRotation(t *testing.T) {
-	c := testCredentials(t)
+	c := testkit.Creds()
 	cs := newCertSandbox(t, nil)
 	m := testMerchant(t, cs.ts.URL)
 	if err := m.provision(context.Background(), "school", fileStorage(t), zap.NewNop()); err != nil {
@@ -249,12 +250,12 @@ func TestCertificatesRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := serials(m.PlatformCertificates()); len(got) != 2 || got[0] != nextSerial {
-		t.Fatalf("after rotation: %v, want the new certificate first, then %s", got, c.platformSerial)
+		t.Fatalf("after rotation: %v, want the new certificate first, then %s", got, c.PlatformSerial)
 	}
 	if k := m.currentKeys(); k.serial != nextSerial {
 		t.Errorf("encrypting with %s, want the new certificate", k.serial)
 	}
-	for _, serial := range []string{c.platformSerial, nextSerial} {
+	for _, serial := range []string{c.PlatformSerial, nextSerial} {
 		header, body := cs.signedBy(t, m, serial)
 		if err := m.Verifier().Verify(header, body); err != nil {
 			t.Errorf("answer signed by %s: %v", serial, err)
@@ -267,7 +268,7 @@ func TestCertificatesRotation(t *testing.T) {
 
 	// WeChat Pay stops listing the old certificate: it stays trusted
 	// until it expires.
-	cs.srv.RetirePlatformCertificate(c.platformSerial)
+	cs.srv.RetirePlatformCertificate(c.PlatformSerial)
 	if _, err := m.certs.refresh(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
@@ -277,9 +278,9 @@ func TestCertificatesRotation(t *testing.T) {
 }
 
 func TestCertificatesExpiry(t *testing.T) {
-	c := testCredentials(t)
+	c := testkit.Creds()
 	cs := newCertSandbox(t, nil)
-	next, err := cs.srv.RotatePlatformCertificate(48 * time.Hour) // outlives c.platformCert by a day
+	next, err := cs.srv.RotatePlatformCertificate(48 * time.Hour) // outlives c.PlatformCert by a day
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,13 +295,13 @@ func TestCertificatesExpiry(t *testing.T) {
 	if len(m.PlatformCertificates()) != 2 {
 		t.Fatalf("got %v", serials(m.PlatformCertificates()))
 	}
-	later := c.platformCert.NotAfter.Add(time.Second)
+	later := c.PlatformCert.NotAfter.Add(time.Second)
 	now.Store(&later)
 	m.certs.adopt(m.certs.certificates())
 	if got := serials(m.PlatformCertificates()); len(got) != 1 || got[0] != CertificateSerial(next) {
 		t.Fatalf("after the first certificate expired: %v", got)
 	}
-	if k := m.currentKeys(); k.byID[c.platformSerial] != nil {
+	if k := m.currentKeys(); k.byID[c.PlatformSerial] != nil {
 		t.Error("the expired certificate is still trusted")
 	}
 	end := next.NotAfter.Add(time.Second)
@@ -316,7 +317,7 @@ func TestCertificatesExpiry(t *testing.T) {
 }
 
 func TestCertificatesPublicKeyOnly(t *testing.T) {
-	c := testCredentials(t)
+	c := testkit.Creds()
 	cs := newCertSandbox(t, nil)
 	cs.srv.SetPublicKeyOnly(true)
 	core, logs := observer.New(zap.InfoLevel)
@@ -325,7 +326,7 @@ func TestCertificatesPublicKeyOnly(t *testing.T) {
 	if err := m.provision(context.Background(), "school", storage, zap.New(core)); err != nil {
 		t.Fatal(err)
 	}
-	if k := m.currentKeys(); k.serial != c.publicKeyID || len(k.byID) != 1 {
+	if k := m.currentKeys(); k.serial != c.PublicKeyID || len(k.byID) != 1 {
 		t.Errorf("keys: %s, %d", k.serial, len(k.byID))
 	}
 	// Within the interval: no new request; after it, one request; one log line in all.
@@ -345,7 +346,7 @@ func TestCertificatesPublicKeyOnly(t *testing.T) {
 	if n := logs.Filter(literal).FilterLevelExact(zap.WarnLevel).Len() + logs.FilterLevelExact(zap.ErrorLevel).Len(); n != 0 {
 		t.Errorf("%d warnings or errors for a normal state", n)
 	}
-	doc, _, err := loadStored(context.Background(), storage, c.mchid, storageMACKey([]byte(certAPIv3Key)), time.Now())
+	doc, _, err := loadStored(context.Background(), storage, c.MchID, storageMACKey([]byte(certAPIv3Key)), time.Now())
 	if err != nil || doc == nil || !doc.NotFound {
 		t.Errorf("stored: %+v %v", doc, err)
 	}
@@ -386,14 +387,14 @@ func TestCertificatesSharedStorage(t *testing.T) {
 }
 
 func TestCertificatesRestartOffline(t *testing.T) {
-	c := testCredentials(t)
+	c := testkit.Creds()
 	_, storage, first := downloadedOnce(t)
 	offline := "http://" + closedAddr(t)
 	for _, age := range []time.Duration{0, 7 * time.Hour} { // fresh, then stale
 		t.Run(age.String(), func(t *testing.T) {
 			if age > 0 {
 				certs := first.Merchants["school"].PlatformCertificates()
-				if err := saveStored(context.Background(), storage, c.mchid, storageMACKey([]byte(certAPIv3Key)), time.Now().Add(-age), false, certs); err != nil {
+				if err := saveStored(context.Background(), storage, c.MchID, storageMACKey([]byte(certAPIv3Key)), time.Now().Add(-age), false, certs); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -402,7 +403,7 @@ func TestCertificatesRestartOffline(t *testing.T) {
 			if err := again.provision(context.Background(), storage, zap.New(core)); err != nil {
 				t.Fatalf("restart without network: %v", err)
 			}
-			if k := again.Merchants["school"].currentKeys(); k.serial != c.platformSerial {
+			if k := again.Merchants["school"].currentKeys(); k.serial != c.PlatformSerial {
 				t.Errorf("after restart: encrypting with %q", k.serial)
 			}
 			warned := logs.FilterMessageSnippet("failed").Len()

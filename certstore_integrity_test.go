@@ -19,27 +19,28 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"go.uber.org/zap"
 )
 
 // A certificate planted in storage by someone without the APIv3 key is never
 // trusted: not for verifying, not for encrypting, and not written back.
 func TestPlantedStoredCertificateIgnored(t *testing.T) {
-	c := testCredentials(t)
+	c := testkit.Creds()
 	cs, storage, first := downloadedOnce(t)
 	// Attacker: any self-made RSA-2048 certificate, valid from now to 9999.
 	evilKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(0x0BADC0DE), Subject: pkix.Name{CommonName: "evil"},
 		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)}
 	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &evilKey.PublicKey, evilKey)
-	evil, err := parsePlatformCertificate([]byte(pemCert(mustParse(der))))
+	evil, err := parsePlatformCertificate([]byte(testkit.CertPEM(mustParse(der))))
 	if err != nil {
 		t.Fatal(err)
 	}
 	certs := append(first.Merchants["school"].PlatformCertificates(), evil)
 	// Whoever can write to the storage but does not hold the APIv3 key
 	// cannot make a valid MAC.
-	if err := saveStored(context.Background(), storage, c.mchid, storageMACKey([]byte("not-the-merchants-apiv3-key-0000")), time.Now().Add(-7*time.Hour), false, certs); err != nil {
+	if err := saveStored(context.Background(), storage, c.MchID, storageMACKey([]byte("not-the-merchants-apiv3-key-0000")), time.Now().Add(-7*time.Hour), false, certs); err != nil {
 		t.Fatal(err)
 	}
 	// Restart with WeChat Pay reachable (the stored set is stale: a real download happens).
@@ -69,7 +70,7 @@ func TestPlantedStoredCertificateIgnored(t *testing.T) {
 	if k.serial == evil.Serial {
 		t.Errorf("sensitive fields are encrypted for the planted certificate")
 	}
-	raw, _ := storage.Load(context.Background(), certificatesKey(c.mchid))
+	raw, _ := storage.Load(context.Background(), certificatesKey(c.MchID))
 	var doc storedCertificates
 	_ = json.Unmarshal(raw, &doc)
 	for _, sc := range doc.Certificates {
@@ -90,10 +91,10 @@ func mustParse(der []byte) *x509.Certificate {
 // A download that fails at start is retried after firstRetry, not after a
 // whole refresh interval.
 func TestStartupFailureRetriedSoon(t *testing.T) {
-	c := testCredentials(t)
+	c := testkit.Creds()
 	_, storage, first := downloadedOnce(t)
 	certs := first.Merchants["school"].PlatformCertificates()
-	if err := saveStored(context.Background(), storage, c.mchid, storageMACKey([]byte(certAPIv3Key)), time.Now().Add(-7*time.Hour), false, certs); err != nil {
+	if err := saveStored(context.Background(), storage, c.MchID, storageMACKey([]byte(certAPIv3Key)), time.Now().Add(-7*time.Hour), false, certs); err != nil {
 		t.Fatal(err)
 	}
 	offline := "http://" + closedAddr(t)
@@ -131,10 +132,10 @@ func TestStartupFailureRetriedSoon(t *testing.T) {
 // A recent stored document holding no usable certificate is not taken as
 // is: WeChat Pay is asked, and the merchant starts with its certificate.
 func TestRecentEmptyStoredSetAsksAgain(t *testing.T) {
-	c := testCredentials(t)
+	c := testkit.Creds()
 	cs := newCertSandbox(t, nil)
 	storage := fileStorage(t)
-	if err := saveStored(context.Background(), storage, c.mchid, storageMACKey([]byte(certAPIv3Key)), time.Now(), false, nil); err != nil {
+	if err := saveStored(context.Background(), storage, c.MchID, storageMACKey([]byte(certAPIv3Key)), time.Now(), false, nil); err != nil {
 		t.Fatal(err)
 	}
 	app := &App{Merchants: map[string]*Merchant{"school": testMerchant(t, cs.ts.URL)}}

@@ -6,31 +6,33 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 )
 
 func TestCLICertificates(t *testing.T) {
-	c := testCredentials(t)
+	c := testkit.Creds()
 	cs := newCertSandbox(t, nil)
 	dir := t.TempDir()
-	key := writeFile(t, dir, "apiclient_key.pem", pemPKCS8(t, c.merchantKey))
-	apiv3 := writeFile(t, dir, "apiv3_key.txt", certAPIv3Key)
+	key := testkit.WriteFile(t, dir, "apiclient_key.pem", testkit.PKCS8(c.MerchantKey))
+	apiv3 := testkit.WriteFile(t, dir, "apiv3_key.txt", certAPIv3Key)
 	storage := filepath.Join(dir, "storage")
-	config := writeFile(t, dir, "Caddyfile", `{
+	config := testkit.WriteFile(t, dir, "Caddyfile", `{
 	storage file_system `+storage+`
 	wechatpay {
 		merchant school {
-			mchid            `+c.mchid+`
-			serial_no        `+c.serialNo+`
+			mchid            `+c.MchID+`
+			serial_no        `+c.SerialNo+`
 			private_key      `+key+`
 			apiv3_key        {file.`+apiv3+`}
 			certificates_url `+cs.ts.URL+`
 		}
 		merchant static {
-			mchid         `+c.mchid+`
-			serial_no     `+c.serialNo+`
+			mchid         `+c.MchID+`
+			serial_no     `+c.SerialNo+`
 			private_key   `+key+`
-			public_key_id `+c.publicKeyID+`
-			public_key    `+writeFile(t, dir, "pub_key.pem", pemPublic(t, &c.wechatpayKey.PublicKey))+`
+			public_key_id `+c.PublicKeyID+`
+			public_key    `+testkit.WriteFile(t, dir, "pub_key.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey))+`
 		}
 	}
 }
@@ -43,9 +45,9 @@ func TestCLICertificates(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	for _, want := range []string{
-		"merchant school (mchid " + c.mchid + ")",
-		"serial " + c.platformSerial + "  valid " + c.platformCert.NotBefore.UTC().Format("2006-01-02T15:04:05Z"),
-		"stored in " + filepath.Join(storage, "wechatpay", c.mchid, "platform_certificates.json"),
+		"merchant school (mchid " + c.MchID + ")",
+		"serial " + c.PlatformSerial + "  valid " + c.PlatformCert.NotBefore.UTC().Format("2006-01-02T15:04:05Z"),
+		"stored in " + filepath.Join(storage, "wechatpay", c.MchID, "platform_certificates.json"),
 		"merchant static", "downloads no platform certificate",
 	} {
 		if !strings.Contains(out.String(), want) {

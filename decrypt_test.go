@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/tidwall/gjson"
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 )
@@ -12,7 +13,7 @@ import (
 // sealForMerchant encrypts as WeChat Pay does for the merchant, with the SDK.
 func sealForMerchant(t *testing.T, plain string) string {
 	t.Helper()
-	ct, err := utils.EncryptOAEPWithPublicKey(plain, &testCredentials(t).merchantKey.PublicKey)
+	ct, err := utils.EncryptOAEPWithPublicKey(plain, &testkit.Creds().MerchantKey.PublicKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,7 +21,7 @@ func sealForMerchant(t *testing.T, plain string) string {
 }
 
 func TestDecryptFields(t *testing.T) {
-	d := &FieldDecrypter{Key: testCredentials(t).merchantKey}
+	d := &FieldDecrypter{Key: testkit.Creds().MerchantKey}
 	body := `{"bal_account_no":"` + sealForMerchant(t, "6222<&>\"中文\"") + `","n":101164396123311331,` +
 		`"beneficial_owner":[{"beneficial_owner_name":"` + sealForMerchant(t, "王五") + `"},{"beneficial_owner_name":null},{}],` +
 		`"merchant_name":null}`
@@ -44,8 +45,8 @@ func TestDecryptFields(t *testing.T) {
 }
 
 func TestDecryptFieldsRefusals(t *testing.T) {
-	d := &FieldDecrypter{Key: testCredentials(t).merchantKey}
-	other, _ := utils.EncryptOAEPWithPublicKey("x", &testCredentials(t).wechatpayKey.PublicKey)
+	d := &FieldDecrypter{Key: testkit.Creds().MerchantKey}
+	other, _ := utils.EncryptOAEPWithPublicKey("x", &testkit.Creds().WechatPayKey.PublicKey)
 	fs := mustFields(t, "a")
 	for _, body := range []string{
 		`{"a":"not base64!"}`,

@@ -6,12 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/tidwall/gjson"
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 )
 
 func testEncrypter(t testing.TB) *FieldEncrypter {
-	return NewFieldEncrypter(&testCredentials(t).wechatpayKey.PublicKey)
+	return NewFieldEncrypter(&testkit.Creds().WechatPayKey.PublicKey)
 }
 
 func mustFields(t testing.TB, paths ...string) *FieldSet {
@@ -47,7 +48,7 @@ func checkEncrypted(t *testing.T, in, out []byte, paths []string, want map[strin
 			if r.Type != gjson.String || len(r.Str) != 344 {
 				t.Fatalf("%s: output value %q is not a 2048-bit ciphertext", p, r.Raw)
 			}
-			plain, err := utils.DecryptOAEP(r.Str, testCredentials(t).wechatpayKey)
+			plain, err := utils.DecryptOAEP(r.Str, testkit.Creds().WechatPayKey)
 			if err != nil {
 				t.Fatalf("%s: the SDK cannot decrypt: %v", p, err)
 			}
@@ -133,14 +134,14 @@ func keyFor(p string, i int) string {
 }
 
 func TestEncryptFields(t *testing.T) {
-	presignPaths := presignFields
+	presignPaths := testkit.PresignFields
 	tests := []struct {
 		name  string
 		paths []string
 		in    string
 		want  map[string]string
 	}{
-		{"reference presign request", presignPaths, presignBody, presignPlain},
+		{"reference presign request", presignPaths, testkit.PresignBody, testkit.PresignPlain},
 		{"compact, other key order", presignPaths,
 			`{"bank_card":{"phone":"13800138000","bank_card_no":"6222"},"identity":{"credential_type":"IDENTITY_CARD","real_name":"李四"},"appid":"wx1"}`,
 			map[string]string{"bank_card.phone": "13800138000", "bank_card.bank_card_no": "6222", "identity.credential_type": "IDENTITY_CARD", "identity.real_name": "李四"}},
@@ -190,14 +191,14 @@ func TestEncryptEscapedKey(t *testing.T) {
 	if bytes.Contains(out, []byte("张三")) {
 		t.Fatal("plaintext left in output")
 	}
-	plain, err := utils.DecryptOAEP(gjson.GetBytes(out, "identity.real_name").Str, testCredentials(t).wechatpayKey)
+	plain, err := utils.DecryptOAEP(gjson.GetBytes(out, "identity.real_name").Str, testkit.Creds().WechatPayKey)
 	if err != nil || plain != "张三" {
 		t.Fatalf("decrypts to %q, %v", plain, err)
 	}
 }
 
 func TestEncryptRefusals(t *testing.T) {
-	presignPaths := presignFields
+	presignPaths := testkit.PresignFields
 	secret := "SECRET-VALUE-42"
 	tests := []struct {
 		name, in, field, reason string

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 )
 
 // faultyUpstream is a raw TCP stand-in that misbehaves in a chosen way.
@@ -83,7 +85,7 @@ func TestIntegrationUpstreamFaults(t *testing.T) {
 		t.Run(tc.mode, func(t *testing.T) {
 			up.mode.Store(tc.mode)
 			up.requests.Store(0)
-			resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(presignBody))
+			resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(testkit.PresignBody))
 			var e struct{ Code, Message string }
 			if resp.StatusCode != tc.status || json.Unmarshal(out, &e) != nil || e.Code != tc.code {
 				t.Fatalf("status %d body %s, want %d %s", resp.StatusCode, out, tc.status, tc.code)
@@ -101,7 +103,7 @@ func TestIntegrationUpstreamFaults(t *testing.T) {
 	addr := up.ln.Addr().String()
 	up.ln.Close()
 	loadCaddyfile(t, tester, caddyConfigWithProxy(t, "http://"+addr, "", ""))
-	resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(presignBody))
+	resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(testkit.PresignBody))
 	if resp.StatusCode != 502 || !strings.Contains(string(out), CodeUpstreamUnreachable) {
 		t.Fatalf("unreachable: status %d %s", resp.StatusCode, out)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/tidwall/gjson"
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
@@ -33,7 +34,7 @@ func fuzzPathSets() [][]string {
 //
 //	go test -run XXX -fuzz FuzzEncryptFields -fuzztime 60s .
 func FuzzEncryptFields(f *testing.F) {
-	f.Add([]byte(presignBody), uint8(0))
+	f.Add([]byte(testkit.PresignBody), uint8(0))
 	f.Add([]byte(`{"identity":{"real\u005fname":"\u5f20\u4e09"},"bank_card":null}`), uint8(0))
 	f.Add([]byte(`{"identity":{"real_name":"a","real\u005fname":"b"}}`), uint8(0))
 	f.Add([]byte(`{"transfer_detail_list":[{"user_name":"王五"},{"amount":1},{"user_name":"\ud83d\ude00"}]}`), uint8(1))
@@ -114,7 +115,7 @@ func judgeEncryptFields(t *testing.T, enc *FieldEncrypter, body []byte, paths []
 			if r.Type != gjson.String || len(r.Str) != 344 || len(r.Raw) != 346 {
 				t.Fatalf("%s: output value %q is not a 2048-bit ciphertext; input %q", p, r.Raw, orig.Raw)
 			}
-			plain, derr := utils.DecryptOAEP(r.Str, testCredentials(t).wechatpayKey)
+			plain, derr := utils.DecryptOAEP(r.Str, testkit.Creds().WechatPayKey)
 			if derr != nil {
 				t.Fatalf("%s: the SDK cannot decrypt the output: %v", p, derr)
 			}

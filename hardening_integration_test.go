@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 )
 
@@ -17,7 +18,7 @@ import (
 // case once let a plaintext value or unsigned data through.
 func TestIntegrationHardening(t *testing.T) {
 	stub := newStubWechatPay(t)
-	c := testCredentials(t)
+	c := testkit.Creds()
 	accessLog := filepath.Join(t.TempDir(), "access.log")
 	tester := newTester(t)
 	loadCaddyfile(t, tester, proxySite{upstream: stub.URL, site: "log {\n\t\toutput file " + accessLog + "\n\t}"}.caddyfile(t))
@@ -28,7 +29,7 @@ func TestIntegrationHardening(t *testing.T) {
 		for _, tc := range []struct{ method, uri, body string }{
 			{"HEAD", "/v3/realname/verify?" + query, ""},
 			{"POST", "/v3/realname/verify?" + query, "{}"},
-			{"PUT", "/v3/eduschoolpay/contracts/presign", presignBody},
+			{"PUT", "/v3/eduschoolpay/contracts/presign", testkit.PresignBody},
 		} {
 			stub.reset()
 			var body []byte
@@ -49,7 +50,7 @@ func TestIntegrationHardening(t *testing.T) {
 			}
 			if tc.method != "PUT" {
 				q, _ := url.ParseQuery(got.uri[strings.Index(got.uri, "?")+1:])
-				if plain, err := utils.DecryptOAEP(q.Get("encrypted_name"), c.wechatpayKey); err != nil || plain != name {
+				if plain, err := utils.DecryptOAEP(q.Get("encrypted_name"), c.WechatPayKey); err != nil || plain != name {
 					t.Errorf("%s: encrypted_name decrypts to %q (%v)", tc.method, plain, err)
 				}
 			}
@@ -67,8 +68,8 @@ func TestIntegrationHardening(t *testing.T) {
 	t.Run("names that differ only by case are refused", func(t *testing.T) {
 		stub.reset()
 		for _, tc := range []struct{ method, uri, body string }{
-			{"POST", "/v3/eduschoolpay/contracts/presign", strings.Replace(presignBody, `"bank_card_no"`, `"Bank_Card_No"`, 1)},
-			{"POST", "/v3/eduschoolpay/contracts/presign", strings.Replace(presignBody, `"bank_card_no"`, `"ban\u212a_card_no"`, 1)},
+			{"POST", "/v3/eduschoolpay/contracts/presign", strings.Replace(testkit.PresignBody, `"bank_card_no"`, `"Bank_Card_No"`, 1)},
+			{"POST", "/v3/eduschoolpay/contracts/presign", strings.Replace(testkit.PresignBody, `"bank_card_no"`, `"ban\u212a_card_no"`, 1)},
 			{"GET", "/v3/realname/verify?Encrypted_Name=" + name, ""},
 			{"GET", "/v3/realname/verify?x=1;encrypted_name=" + name, ""},
 		} {
@@ -123,7 +124,7 @@ func TestIntegrationHardening(t *testing.T) {
 		stub.setAnswer(stubAnswer{extraHeader: http.Header{
 			"Set-Cookie": {"session=evil"}, "Access-Control-Allow-Origin": {"*"}, "Location": {"http://evil.example"},
 		}})
-		resp, _ := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(presignBody))
+		resp, _ := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(testkit.PresignBody))
 		if resp.StatusCode != 200 {
 			t.Fatalf("status %d", resp.StatusCode)
 		}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
@@ -67,7 +68,7 @@ type proxySite struct {
 	proxyBlock string // the body of the reverse_proxy block
 	site       string // more lines at the top of the site block
 	address    string // site address; default proxyURL
-	creds      *testCreds
+	creds      *testkit.Credentials
 	grace      string // grace_period; default 1ns
 	bind       string // bind address; default 127.0.0.1
 	maxBody    string // the max_body line; default "max_body 64KiB", "-" for none
@@ -87,14 +88,14 @@ func caddyConfigWithProxy(t *testing.T, upstream, extra, proxyBlock string) stri
 func (p proxySite) caddyfile(t *testing.T) string {
 	c := p.creds
 	if c == nil {
-		c = testCredentials(t)
+		c = testkit.Creds()
 	}
 	if p.grace == "" {
 		p.grace = "1ns"
 	}
 	dir := t.TempDir()
-	key := writeFile(t, dir, "apiclient_key.pem", pemPKCS8(t, c.merchantKey))
-	pub := writeFile(t, dir, "pub_key.pem", pemPublic(t, &c.wechatpayKey.PublicKey))
+	key := testkit.WriteFile(t, dir, "apiclient_key.pem", testkit.PKCS8(c.MerchantKey))
+	pub := testkit.WriteFile(t, dir, "pub_key.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey))
 	if p.address == "" {
 		p.address = proxyURL
 	}
@@ -112,10 +113,10 @@ func (p proxySite) caddyfile(t *testing.T) string {
 	bind ` + p.bind + `
 	` + p.site + `
 	wechatpay {
-		mchid          ` + c.mchid + `
-		serial_no      ` + c.serialNo + `
+		mchid          ` + c.MchID + `
+		serial_no      ` + c.SerialNo + `
 		private_key    ` + key + `
-		public_key_id  ` + c.publicKeyID + `
+		public_key_id  ` + c.PublicKeyID + `
 		public_key     ` + pub + `
 		` + p.maxBody + `
 		` + p.handler + `
@@ -163,7 +164,7 @@ func send(t *testing.T, tester *caddytest.Tester, method, uri string, body []byt
 	return resp, out
 }
 
-// assertNoPlaintext fails if any sensitive plaintext of presignPlain reached
+// assertNoPlaintext fails if any sensitive plaintext of testkit.PresignPlain reached
 // the stand-in, in the URI, a header or the body.
 func assertNoPlaintext(t *testing.T, reqs []receivedRequest) {
 	t.Helper()
@@ -172,7 +173,7 @@ func assertNoPlaintext(t *testing.T, reqs []receivedRequest) {
 		all.WriteString(r.uri)
 		r.header.Write(&all)
 		all.Write(r.body)
-		for path, plain := range presignPlain {
+		for path, plain := range testkit.PresignPlain {
 			if len(plain) >= 4 && bytes.Contains(all.Bytes(), []byte(plain)) {
 				t.Errorf("plaintext of %s reached WeChat Pay", path)
 			}
@@ -182,8 +183,8 @@ func assertNoPlaintext(t *testing.T, reqs []receivedRequest) {
 
 func TestIntegrationPresign(t *testing.T) {
 	tester, stub := startProxy(t, "")
-	c := testCredentials(t)
-	resp, body := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(presignBody),
+	c := testkit.Creds()
+	resp, body := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(testkit.PresignBody),
 		"Content-Type", "application/json", "Authorization", "Bearer app-token", "Wechatpay-Serial", "CLIENT-CHOSEN")
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "stub_presign_token") {
 		t.Fatalf("status %d body %s", resp.StatusCode, body)
@@ -199,7 +200,7 @@ func TestIntegrationPresign(t *testing.T) {
 	if got.uri != "/v3/eduschoolpay/contracts/presign" || got.method != "POST" {
 		t.Errorf("forwarded as %s %s", got.method, got.uri)
 	}
-	if s := got.header.Get("Wechatpay-Serial"); s != c.publicKeyID {
+	if s := got.header.Get("Wechatpay-Serial"); s != c.PublicKeyID {
 		t.Errorf("Wechatpay-Serial = %q", s)
 	}
 	if ua := got.header.Get("User-Agent"); !strings.HasPrefix(ua, "caddy-wechatpay/") {
@@ -208,12 +209,12 @@ func TestIntegrationPresign(t *testing.T) {
 	if got.header.Get("Accept") != "application/json" || got.header.Get("Content-Type") != "application/json" {
 		t.Errorf("Accept/Content-Type = %q/%q", got.header.Get("Accept"), got.header.Get("Content-Type"))
 	}
-	for path, plain := range presignPlain {
+	for path, plain := range testkit.PresignPlain {
 		if got.decrypted[path] != plain {
 			t.Errorf("%s: SDK decrypts %q, want %q", path, got.decrypted[path], plain)
 		}
 	}
-	checkEncrypted(t, []byte(presignBody), got.body, presignFields, presignPlain)
+	checkEncrypted(t, []byte(testkit.PresignBody), got.body, testkit.PresignFields, testkit.PresignPlain)
 	assertNoPlaintext(t, reqs)
 }
 
@@ -252,7 +253,7 @@ func TestIntegrationGzipRequestBody(t *testing.T) {
 	tester, stub := startProxy(t, "")
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
-	zw.Write([]byte(presignBody))
+	zw.Write([]byte(testkit.PresignBody))
 	zw.Close()
 	resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", buf.Bytes(), "Content-Encoding", "gzip")
 	if resp.StatusCode != 200 {
@@ -262,7 +263,7 @@ func TestIntegrationGzipRequestBody(t *testing.T) {
 	if len(reqs) != 1 || reqs[0].signatureOK != nil || reqs[0].header.Get("Content-Encoding") != "" {
 		t.Fatalf("upstream got %+v", reqs)
 	}
-	checkEncrypted(t, []byte(presignBody), reqs[0].body, presignFields, presignPlain)
+	checkEncrypted(t, []byte(testkit.PresignBody), reqs[0].body, testkit.PresignFields, testkit.PresignPlain)
 	assertNoPlaintext(t, reqs)
 }
 
@@ -330,7 +331,7 @@ func TestIntegrationRefusals(t *testing.T) {
 // unverified body.
 func TestIntegrationVerification(t *testing.T) {
 	tester, stub := startProxy(t, "skip_verify /v3/custom-download")
-	c := testCredentials(t)
+	c := testkit.Creds()
 	const marker = "stub_presign_token"
 	for _, tc := range []struct {
 		name   string
@@ -345,14 +346,14 @@ func TestIntegrationVerification(t *testing.T) {
 		{"signed error answer", stubAnswer{status: 400, body: `{"code":"PARAM_ERROR","message":"stub says no"}`}, "", 400, ""},
 		{"unsigned gateway page", stubAnswer{status: 502, body: `<html>stub bad gateway</html>`, noHeaders: true}, "", 502, CodeUpstreamError},
 		{"unsigned JSON error", stubAnswer{status: 400, body: `{"code":"ORDERPAID","message":"stub forged"}`, noHeaders: true}, "", 400, CodeUpstreamError},
-		{"wrong key", stubAnswer{signKey: c.platformKey}, "", 502, CodeSignatureInvalid},
+		{"wrong key", stubAnswer{signKey: c.PlatformKey}, "", 502, CodeSignatureInvalid},
 		{"tampered body", stubAnswer{tamperBody: true}, "", 502, CodeSignatureInvalid},
 		{"stale timestamp", stubAnswer{timeShift: -6 * time.Minute}, "", 502, CodeTimestampExpired},
 		{"future timestamp", stubAnswer{timeShift: 6 * time.Minute}, "", 502, CodeTimestampExpired},
 		{"unknown serial", stubAnswer{serial: "PUB_KEY_ID_0000000000000000000000000000"}, "", 502, CodeSerialUnknown},
 		{"probe signature", stubAnswer{signature: "WECHATPAY/SIGNTEST/AAAA"}, "", 502, CodeSignatureProbe},
 		{"no signature headers", stubAnswer{noHeaders: true}, "", 502, CodeSignatureMissing},
-		{"signed error with bad signature", stubAnswer{status: 500, body: `{"code":"SYSTEM_ERROR","message":"stub"}`, signKey: c.platformKey}, "", 502, CodeSignatureInvalid},
+		{"signed error with bad signature", stubAnswer{status: 500, body: `{"code":"SYSTEM_ERROR","message":"stub"}`, signKey: c.PlatformKey}, "", 502, CodeSignatureInvalid},
 		{"bill download is unsigned", stubAnswer{noHeaders: true}, "/v3/billdownload/file?token=abc", 200, ""},
 		{"skip_verify path", stubAnswer{noHeaders: true}, "/v3/custom-download/x", 200, ""},
 	} {
@@ -360,7 +361,7 @@ func TestIntegrationVerification(t *testing.T) {
 			stub.reset()
 			stub.setAnswer(tc.answer)
 			uri := tc.uri
-			method, body := "POST", []byte(presignBody)
+			method, body := "POST", []byte(testkit.PresignBody)
 			if uri == "" {
 				uri = "/v3/eduschoolpay/contracts/presign"
 			} else {
@@ -404,7 +405,7 @@ func TestIntegrationVerification(t *testing.T) {
 func TestIntegrationVerifyOff(t *testing.T) {
 	tester, stub := startProxy(t, "verify_responses off")
 	stub.setAnswer(stubAnswer{noHeaders: true})
-	resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(presignBody))
+	resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(testkit.PresignBody))
 	if resp.StatusCode != 200 || !strings.Contains(string(out), "stub_presign_token") {
 		t.Fatalf("status %d %s", resp.StatusCode, out)
 	}
@@ -414,27 +415,27 @@ func TestIntegrationVerifyOff(t *testing.T) {
 // platform certificate are configured; wechatpay_serial picks the one that
 // encrypts, and answers verify under either.
 func TestIntegrationBothModes(t *testing.T) {
-	c := testCredentials(t)
-	cert := writeFile(t, t.TempDir(), "wechatpay_"+c.platformSerial+".pem", pemCert(c.platformCert))
-	tester, stub := startProxy(t, "platform_certificate "+cert+"\n\t\twechatpay_serial "+c.platformSerial)
+	c := testkit.Creds()
+	cert := testkit.WriteFile(t, t.TempDir(), "wechatpay_"+c.PlatformSerial+".pem", testkit.CertPEM(c.PlatformCert))
+	tester, stub := startProxy(t, "platform_certificate "+cert+"\n\t\twechatpay_serial "+c.PlatformSerial)
 	for _, signer := range []struct {
 		name   string
 		answer stubAnswer
 	}{
-		{"answer signed by the platform certificate", stubAnswer{signKey: c.platformKey, serial: c.platformSerial}},
+		{"answer signed by the platform certificate", stubAnswer{signKey: c.PlatformKey, serial: c.PlatformSerial}},
 		{"answer signed by the public key", stubAnswer{}},
 	} {
 		stub.reset()
 		stub.setAnswer(signer.answer)
-		resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(presignBody))
+		resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(testkit.PresignBody))
 		if resp.StatusCode != 200 {
 			t.Fatalf("%s: status %d %s", signer.name, resp.StatusCode, out)
 		}
 		got := stub.requests()[0]
-		if got.header.Get("Wechatpay-Serial") != c.platformSerial {
+		if got.header.Get("Wechatpay-Serial") != c.PlatformSerial {
 			t.Errorf("Wechatpay-Serial = %q, want the certificate's", got.header.Get("Wechatpay-Serial"))
 		}
-		for path, plain := range presignPlain {
+		for path, plain := range testkit.PresignPlain {
 			if got.decrypted[path] != plain {
 				t.Errorf("%s does not decrypt with the platform key", path)
 			}
@@ -459,7 +460,7 @@ func TestIntegrationGzipAnswerNotDecodedByTransport(t *testing.T) {
 	} {
 		stub.reset()
 		stub.setAnswer(tc.answer)
-		resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(presignBody), "Accept-Encoding", "gzip")
+		resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(testkit.PresignBody), "Accept-Encoding", "gzip")
 		if resp.StatusCode != tc.status {
 			t.Fatalf("%s: status %d %s", tc.name, resp.StatusCode, out)
 		}

@@ -12,13 +12,15 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 )
 
 // keyFiles are the key sources of a configuration that names them with
 // {file./path} placeholders, so that they can change while Caddy runs.
 type keyFiles struct{ dir string }
 
-func newKeyFiles(t *testing.T, c *testCreds) keyFiles {
+func newKeyFiles(t *testing.T, c *testkit.Credentials) keyFiles {
 	k := keyFiles{dir: t.TempDir()}
 	k.write(t, c)
 	return k
@@ -26,15 +28,15 @@ func newKeyFiles(t *testing.T, c *testCreds) keyFiles {
 
 // write replaces every file with c's keys, each by a rename, as a secrets
 // agent or `mv` does.
-func (k keyFiles) write(t *testing.T, c *testCreds) {
+func (k keyFiles) write(t *testing.T, c *testkit.Credentials) {
 	t.Helper()
 	for name, content := range map[string]string{
-		"serial_no":          c.serialNo,
-		"apiclient_key.pem":  pemPKCS8(t, c.merchantKey),
-		"pub_key_id":         c.publicKeyID,
-		"pub_key.pem":        pemPublic(t, &c.wechatpayKey.PublicKey),
-		"notify_pub_key_id":  c.publicKeyID,
-		"notify_pub_key.pem": pemPublic(t, &c.wechatpayKey.PublicKey),
+		"serial_no":          c.SerialNo,
+		"apiclient_key.pem":  testkit.PKCS8(c.MerchantKey),
+		"pub_key_id":         c.PublicKeyID,
+		"pub_key.pem":        testkit.PublicPEM(&c.WechatPayKey.PublicKey),
+		"notify_pub_key_id":  c.PublicKeyID,
+		"notify_pub_key.pem": testkit.PublicPEM(&c.WechatPayKey.PublicKey),
 	} {
 		k.replace(t, name, content)
 	}
@@ -42,7 +44,7 @@ func (k keyFiles) write(t *testing.T, c *testCreds) {
 
 func (k keyFiles) replace(t *testing.T, name, content string) {
 	t.Helper()
-	tmp := writeFile(t, k.dir, name+".new", content)
+	tmp := testkit.WriteFile(t, k.dir, name+".new", content)
 	if err := os.Rename(tmp, filepath.Join(k.dir, name)); err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +92,7 @@ func adminCall(t *testing.T, method, path string) (int, []KeysReport, string) {
 // new keys.
 func TestIntegrationKeyReloadUnderLoad(t *testing.T) {
 	stub := newStubWechatPay(t)
-	old, fresh := testCredentials(t), rotatedCredentials(t)
+	old, fresh := testkit.Creds(), testkit.Rotated()
 	files := newKeyFiles(t, old)
 	tester := newTester(t)
 	loadCaddyfile(t, tester, `{
@@ -98,14 +100,14 @@ func TestIntegrationKeyReloadUnderLoad(t *testing.T) {
 `+proxyURL+` {
 	bind 127.0.0.1
 	wechatpay {
-		`+files.options(old.mchid)+`
+		`+files.options(old.MchID)+`
 	}
 	reverse_proxy `+strings.TrimPrefix(stub.URL, "http://")+`
 }
 `)
 
 	if code, reports, body := adminCall(t, http.MethodGet, "/wechatpay/keys"); code != 200 || len(reports) != 1 ||
-		reports[0].SerialNo != old.serialNo || reports[0].WechatpaySerial != old.publicKeyID {
+		reports[0].SerialNo != old.SerialNo || reports[0].WechatpaySerial != old.PublicKeyID {
 		t.Fatalf("GET /wechatpay/keys before: %d %s", code, body)
 	}
 	if code, reports, body := adminCall(t, http.MethodPost, "/wechatpay/keys/reload"); code != 200 || len(reports) != 1 || *reports[0].Changed {
@@ -125,8 +127,8 @@ func TestIntegrationKeyReloadUnderLoad(t *testing.T) {
 	time.Sleep(700 * time.Millisecond)
 	load.finish()
 
-	if code != 200 || len(reports) != 1 || !*reports[0].Changed || reports[0].SerialNo != fresh.serialNo ||
-		reports[0].WechatpaySerial != fresh.publicKeyID || fmt.Sprint(reports[0].WechatpayKeys) != "["+fresh.publicKeyID+"]" {
+	if code != 200 || len(reports) != 1 || !*reports[0].Changed || reports[0].SerialNo != fresh.SerialNo ||
+		reports[0].WechatpaySerial != fresh.PublicKeyID || fmt.Sprint(reports[0].WechatpayKeys) != "["+fresh.PublicKeyID+"]" {
 		t.Fatalf("POST /wechatpay/keys/reload: %d %s", code, body)
 	}
 	got := stub.requests()
@@ -152,8 +154,8 @@ func TestIntegrationKeyReloadUnderLoad(t *testing.T) {
 		if m == nil {
 			t.Fatalf("no Authorization: %q", r.header.Get("Authorization"))
 		}
-		usesNew := m[5] == fresh.serialNo && r.header.Get("Wechatpay-Serial") == fresh.publicKeyID
-		usesOld := m[5] == old.serialNo && r.header.Get("Wechatpay-Serial") == old.publicKeyID
+		usesNew := m[5] == fresh.SerialNo && r.header.Get("Wechatpay-Serial") == fresh.PublicKeyID
+		usesOld := m[5] == old.SerialNo && r.header.Get("Wechatpay-Serial") == old.PublicKeyID
 		switch {
 		case usesNew:
 			newKeys++
@@ -168,7 +170,7 @@ func TestIntegrationKeyReloadUnderLoad(t *testing.T) {
 				t.Errorf("a request sent after the reload answered still uses the old keys")
 			}
 		}
-		for path, plain := range presignPlain {
+		for path, plain := range testkit.PresignPlain {
 			if r.decrypted[path] != plain {
 				t.Errorf("%s does not decrypt under the key named in Wechatpay-Serial", path)
 			}
@@ -185,13 +187,13 @@ func TestIntegrationKeyReloadUnderLoad(t *testing.T) {
 // holder and the option but no key material; once fixed, both change.
 func TestIntegrationKeyReloadAllOrNothing(t *testing.T) {
 	stub := newStubWechatPay(t)
-	old, fresh := testCredentials(t), rotatedCredentials(t)
+	old, fresh := testkit.Creds(), testkit.Rotated()
 	files := newKeyFiles(t, old)
 	tester := newTester(t)
 	loadCaddyfile(t, tester, `{
 `+testGlobals("1ns")+`	wechatpay {
 		merchant acme {
-			`+files.options(old.mchid)+`
+			`+files.options(old.MchID)+`
 		}
 	}
 }
@@ -221,7 +223,7 @@ func TestIntegrationKeyReloadAllOrNothing(t *testing.T) {
 
 	files.write(t, fresh)
 	// A file cut short in the copy: its first half, with no END line.
-	whole := pemPublic(t, &fresh.wechatpayKey.PublicKey)
+	whole := testkit.PublicPEM(&fresh.WechatPayKey.PublicKey)
 	garbage := whole[:len(whole)/2]
 	files.replace(t, "notify_pub_key.pem", garbage)
 	code, _, body := adminCall(t, http.MethodPost, "/wechatpay/keys/reload")
@@ -235,31 +237,31 @@ func TestIntegrationKeyReloadAllOrNothing(t *testing.T) {
 	if _, now, body := adminCall(t, http.MethodGet, "/wechatpay/keys"); fmt.Sprint(now) != fmt.Sprint(start) {
 		t.Errorf("a failed reload changed keys: %s", body)
 	}
-	resp, err := http.Post(proxyURL+"/v3/eduschoolpay/contracts/presign", "application/json", strings.NewReader(presignBody))
+	resp, err := http.Post(proxyURL+"/v3/eduschoolpay/contracts/presign", "application/json", strings.NewReader(testkit.PresignBody))
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if m := authRE.FindStringSubmatch(stub.requests()[0].header.Get("Authorization")); resp.StatusCode != 200 || m == nil || m[5] != old.serialNo {
+	if m := authRE.FindStringSubmatch(stub.requests()[0].header.Get("Authorization")); resp.StatusCode != 200 || m == nil || m[5] != old.SerialNo {
 		t.Errorf("after a failed reload: %d, want the old keys in use", resp.StatusCode)
 	}
 
 	files.write(t, fresh)
 	code, reports, body := adminCall(t, http.MethodPost, "/wechatpay/keys/reload")
 	if code != 200 || len(reports) != 2 || !*reports[0].Changed || !*reports[1].Changed ||
-		reports[0].SerialNo != fresh.serialNo || fmt.Sprint(reports[1].WechatpayKeys) != "["+fresh.publicKeyID+"]" {
+		reports[0].SerialNo != fresh.SerialNo || fmt.Sprint(reports[1].WechatpayKeys) != "["+fresh.PublicKeyID+"]" {
 		t.Fatalf("reload: %d %s", code, body)
 	}
 	stub.reset()
-	resp, err = http.Post(proxyURL+"/v3/eduschoolpay/contracts/presign", "application/json", strings.NewReader(presignBody))
+	resp, err = http.Post(proxyURL+"/v3/eduschoolpay/contracts/presign", "application/json", strings.NewReader(testkit.PresignBody))
 	if err != nil {
 		t.Fatal(err)
 	}
 	out, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	got := stub.requests()[0]
-	if m := authRE.FindStringSubmatch(got.header.Get("Authorization")); resp.StatusCode != 200 || m == nil || m[5] != fresh.serialNo ||
-		got.header.Get("Wechatpay-Serial") != fresh.publicKeyID || got.signatureOK != nil {
+	if m := authRE.FindStringSubmatch(got.header.Get("Authorization")); resp.StatusCode != 200 || m == nil || m[5] != fresh.SerialNo ||
+		got.header.Get("Wechatpay-Serial") != fresh.PublicKeyID || got.signatureOK != nil {
 		t.Errorf("after the reload: %d %s; the merchant's requests must use the new keys", resp.StatusCode, out)
 	}
 
@@ -273,7 +275,7 @@ func TestIntegrationKeyReloadAllOrNothing(t *testing.T) {
 	if err := adminKeys(&printed, admin, true); err != nil {
 		t.Fatal(err)
 	}
-	if got := printed.String(); !strings.Contains(got, "merchant acme\n  signs as    mchid "+old.mchid+", serial_no "+fresh.serialNo) ||
+	if got := printed.String(); !strings.Contains(got, "merchant acme\n  signs as    mchid "+old.MchID+", serial_no "+fresh.SerialNo) ||
 		strings.Count(got, "reloaded    unchanged") != 2 {
 		t.Errorf("caddy wechatpay keys --reload printed:\n%s", got)
 	}
@@ -283,7 +285,7 @@ func TestIntegrationKeyReloadAllOrNothing(t *testing.T) {
 		t.Errorf("caddy wechatpay keys --reload with a broken key: %v", err)
 	}
 	printed.Reset()
-	if err := adminKeys(&printed, admin, false); err != nil || !strings.Contains(printed.String(), "encrypts    "+fresh.publicKeyID) ||
+	if err := adminKeys(&printed, admin, false); err != nil || !strings.Contains(printed.String(), "encrypts    "+fresh.PublicKeyID) ||
 		strings.Contains(printed.String(), "reloaded") {
 		t.Errorf("caddy wechatpay keys: %v\n%s", err, printed.String())
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/caddy-wechatpay/caddy-wechatpay/sandbox"
 )
 
@@ -19,7 +20,7 @@ import (
 // certificates stay in use, the next download is signed with the new key,
 // and a failed reload leaves everything as it was.
 func TestKeyReloadKeepsDownloadedCertificates(t *testing.T) {
-	old, fresh := testCredentials(t), rotatedCredentials(t)
+	old, fresh := testkit.Creds(), testkit.Rotated()
 	var mu sync.Mutex
 	var downloadSerials []string
 	cs := newCertSandbox(t, func(cfg *sandbox.Config) {
@@ -34,8 +35,8 @@ func TestKeyReloadKeepsDownloadedCertificates(t *testing.T) {
 		}
 	})
 	dir := t.TempDir()
-	writeFile(t, dir, "serial_no", old.serialNo)
-	writeFile(t, dir, "key.pem", pemPKCS8(t, old.merchantKey))
+	testkit.WriteFile(t, dir, "serial_no", old.SerialNo)
+	testkit.WriteFile(t, dir, "key.pem", testkit.PKCS8(old.MerchantKey))
 	m := testMerchant(t, cs.ts.URL)
 	m.SerialNo = "{file." + filepath.Join(dir, "serial_no") + "}"
 	m.PrivateKey = filepath.Join(dir, "key.pem")
@@ -43,12 +44,12 @@ func TestKeyReloadKeepsDownloadedCertificates(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := m.currentKeys()
-	if before.serial != old.platformSerial || before.signer.SerialNo != old.serialNo {
+	if before.serial != old.PlatformSerial || before.signer.SerialNo != old.SerialNo {
 		t.Fatalf("before: encrypting with %q, signing as %q", before.serial, before.signer.SerialNo)
 	}
 
 	// A broken key file: nothing changes.
-	writeFile(t, dir, "key.pem", "-----BEGIN PRIVATE KEY-----\nMIIE\n")
+	testkit.WriteFile(t, dir, "key.pem", "-----BEGIN PRIVATE KEY-----\nMIIE\n")
 	if _, err := m.prepareReload(); err == nil || !strings.Contains(err.Error(), "private_key") {
 		t.Fatalf("a broken key: %v", err)
 	}
@@ -56,8 +57,8 @@ func TestKeyReloadKeepsDownloadedCertificates(t *testing.T) {
 		t.Fatal("a failed reload changed the keys")
 	}
 
-	writeFile(t, dir, "serial_no", fresh.serialNo)
-	writeFile(t, dir, "key.pem", pemPKCS8(t, fresh.merchantKey))
+	testkit.WriteFile(t, dir, "serial_no", fresh.SerialNo)
+	testkit.WriteFile(t, dir, "key.pem", testkit.PKCS8(fresh.MerchantKey))
 	commit, err := m.prepareReload()
 	if err != nil {
 		t.Fatal(err)
@@ -67,10 +68,10 @@ func TestKeyReloadKeepsDownloadedCertificates(t *testing.T) {
 	}
 	commit()
 	after := m.currentKeys()
-	if after.signer.SerialNo != fresh.serialNo || !after.signer.Key.Equal(fresh.merchantKey) || after.decrypter.Key != after.signer.Key {
+	if after.signer.SerialNo != fresh.SerialNo || !after.signer.Key.Equal(fresh.MerchantKey) || after.decrypter.Key != after.signer.Key {
 		t.Errorf("after: signing as %s", after.signer.SerialNo)
 	}
-	if after.serial != old.platformSerial || after.byID[old.platformSerial] == nil {
+	if after.serial != old.PlatformSerial || after.byID[old.PlatformSerial] == nil {
 		t.Errorf("after: the downloaded certificate is gone (encrypting with %q)", after.serial)
 	}
 	if m.Signer() != after.signer {
@@ -84,10 +85,10 @@ func TestKeyReloadKeepsDownloadedCertificates(t *testing.T) {
 	mu.Lock()
 	last := downloadSerials[len(downloadSerials)-1]
 	mu.Unlock()
-	if last != fresh.serialNo {
-		t.Errorf("the download after the reload was signed as %s, want %s", last, fresh.serialNo)
+	if last != fresh.SerialNo {
+		t.Errorf("the download after the reload was signed as %s, want %s", last, fresh.SerialNo)
 	}
-	if k := m.currentKeys(); k.serial != old.platformSerial || k.signer.SerialNo != fresh.serialNo {
+	if k := m.currentKeys(); k.serial != old.PlatformSerial || k.signer.SerialNo != fresh.SerialNo {
 		t.Errorf("after a refused download: encrypting with %q, signing as %q", k.serial, k.signer.SerialNo)
 	}
 
@@ -104,12 +105,12 @@ func TestKeyReloadKeepsDownloadedCertificates(t *testing.T) {
 // registered only once fully set up, and that looking up a merchant does
 // not race with a reload's commit.
 func TestKeyReloadDuringProvision(t *testing.T) {
-	c := testCredentials(t)
+	c := testkit.Creds()
 	dir := t.TempDir()
-	handlerJSON := `{"mchid":"` + c.mchid + `","serial_no":"` + c.serialNo +
-		`","private_key":"` + writeFile(t, dir, "k.pem", pemPKCS8(t, c.merchantKey)) +
-		`","public_key_id":"` + c.publicKeyID +
-		`","public_key":"` + writeFile(t, dir, "p.pem", pemPublic(t, &c.wechatpayKey.PublicKey)) + `"}`
+	handlerJSON := `{"mchid":"` + c.MchID + `","serial_no":"` + c.SerialNo +
+		`","private_key":"` + testkit.WriteFile(t, dir, "k.pem", testkit.PKCS8(c.MerchantKey)) +
+		`","public_key_id":"` + c.PublicKeyID +
+		`","public_key":"` + testkit.WriteFile(t, dir, "p.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey)) + `"}`
 	off := false
 	m := withPublicKey(t, testMerchant(t, "http://127.0.0.1:1"))
 	m.DownloadCertificates = &off

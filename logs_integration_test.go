@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 )
 
 // TestIntegrationDebugLogsHoldNoSecrets runs a real Caddy with every log at
@@ -18,11 +20,11 @@ import (
 func TestIntegrationDebugLogsHoldNoSecrets(t *testing.T) {
 	stub := newStubWechatPay(t)
 	app := newStandInApp(t)
-	c := testCredentials(t)
+	c := testkit.Creds()
 	dir := t.TempDir()
-	key := writeFile(t, dir, "apiclient_key.pem", pemPKCS8(t, c.merchantKey))
-	pub := writeFile(t, dir, "pub_key.pem", pemPublic(t, &c.wechatpayKey.PublicKey))
-	apiv3 := writeFile(t, dir, "apiv3_key.txt", testAPIv3Key)
+	key := testkit.WriteFile(t, dir, "apiclient_key.pem", testkit.PKCS8(c.MerchantKey))
+	pub := testkit.WriteFile(t, dir, "pub_key.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey))
+	apiv3 := testkit.WriteFile(t, dir, "apiv3_key.txt", testAPIv3Key)
 	logFile, accessFile := filepath.Join(dir, "caddy.log"), filepath.Join(dir, "access.log")
 	tester := newTester(t)
 	loadCaddyfile(t, tester, "{\n"+testGlobals("1ns", "storage file_system "+filepath.Join(dir, "storage"))+`	log {
@@ -38,17 +40,17 @@ func TestIntegrationDebugLogsHoldNoSecrets(t *testing.T) {
 	handle /wechatpay/notify {
 		wechatpay_notify {
 			apiv3_key     {file.`+apiv3+`}
-			public_key_id `+c.publicKeyID+`
+			public_key_id `+c.PublicKeyID+`
 			public_key    `+pub+`
 		}
 		reverse_proxy `+strings.TrimPrefix(app.URL, "http://")+`
 	}
 	handle {
 		wechatpay {
-			mchid         `+c.mchid+`
-			serial_no     `+c.serialNo+`
+			mchid         `+c.MchID+`
+			serial_no     `+c.SerialNo+`
 			private_key   `+key+`
-			public_key_id `+c.publicKeyID+`
+			public_key_id `+c.PublicKeyID+`
 			public_key    `+pub+`
 		}
 		reverse_proxy `+strings.TrimPrefix(stub.URL, "http://")+`
@@ -60,8 +62,8 @@ func TestIntegrationDebugLogsHoldNoSecrets(t *testing.T) {
 	}
 
 	secrets := []string{"PRIVATE KEY", testAPIv3Key,
-		base64.StdEncoding.EncodeToString(c.merchantKey.D.Bytes())[:24]}
-	for _, plain := range presignPlain {
+		base64.StdEncoding.EncodeToString(c.MerchantKey.D.Bytes())[:24]}
+	for _, plain := range testkit.PresignPlain {
 		if len(plain) >= 6 {
 			secrets = append(secrets, plain, url.QueryEscape(plain))
 		}
@@ -69,16 +71,16 @@ func TestIntegrationDebugLogsHoldNoSecrets(t *testing.T) {
 	const cardNo = "6217000010012345678"
 	secrets = append(secrets, cardNo)
 
-	send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(presignBody), "Authorization", "Bearer app-secret-token")
+	send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(testkit.PresignBody), "Authorization", "Bearer app-secret-token")
 	send(t, tester, "GET", "/v3/aggracct-bc/wb-channel/account/balance?bal_account_no="+cardNo+"&card_no="+cardNo, nil)
 	send(t, tester, "GET", "/v3/aggracct-bc/wb-channel/account/balance?card_no="+cardNo+"&card_no="+cardNo, nil) // refused
 	send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(`{"identity":{"real_name":"张三","real_name":"110101199003071234"}}`))
 	send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(`{"bank_card":{"phone":13800138000}}`))
-	stub.setAnswer(stubAnswer{signKey: c.platformKey})
-	send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(presignBody))
+	stub.setAnswer(stubAnswer{signKey: c.PlatformKey})
+	send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(testkit.PresignBody))
 	stub.setAnswer(stubAnswer{})
 	sendCallback(t, tester, "/wechatpay/notify", buildCallback(t, callbackSpec{}))
-	sendCallback(t, tester, "/wechatpay/notify", buildCallback(t, callbackSpec{signKey: c.platformKey}))
+	sendCallback(t, tester, "/wechatpay/notify", buildCallback(t, callbackSpec{signKey: c.PlatformKey}))
 	sendCallback(t, tester, "/wechatpay/notify", buildCallback(t, callbackSpec{apiv3Key: "0123456789abcdef0123456789abcdef"}))
 
 	for _, r := range stub.requests() {

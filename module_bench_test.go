@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
@@ -22,10 +23,10 @@ import (
 //	go test -run XXX -bench ServeHTTPPresign -benchmem .
 func BenchmarkServeHTTPPresign(b *testing.B) {
 	h, _ := provisionedHandler(b, "")
-	c := testCredentials(b)
+	c := testkit.Creds()
 	body := `{"presign_token":"bench_presign_token"}`
 	ts, nonce := strconv.FormatInt(time.Now().Unix(), 10), "benchnonce0123456789abcdefABCDEF"
-	sig, err := utils.SignSHA256WithRSA(ts+"\n"+nonce+"\n"+body+"\n", c.wechatpayKey)
+	sig, err := utils.SignSHA256WithRSA(ts+"\n"+nonce+"\n"+body+"\n", c.WechatPayKey)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -35,14 +36,14 @@ func BenchmarkServeHTTPPresign(b *testing.B) {
 		hd.Set("Wechatpay-Timestamp", ts)
 		hd.Set("Wechatpay-Nonce", nonce)
 		hd.Set("Wechatpay-Signature", sig)
-		hd.Set("Wechatpay-Serial", c.publicKeyID)
+		hd.Set("Wechatpay-Serial", c.PublicKeyID)
 		w.WriteHeader(http.StatusOK)
 		_, err := w.Write([]byte(body))
 		return err
 	})
 	b.ReportAllocs()
 	for b.Loop() {
-		r := httptest.NewRequest(http.MethodPost, "/v3/eduschoolpay/contracts/presign", strings.NewReader(presignBody))
+		r := httptest.NewRequest(http.MethodPost, "/v3/eduschoolpay/contracts/presign", strings.NewReader(testkit.PresignBody))
 		r.Header.Set("Content-Type", "application/json")
 		r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer()))
 		w := httptest.NewRecorder()

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
@@ -23,12 +24,12 @@ import (
 // every log entry (DEBUG and up) captured.
 func provisionedHandler(t testing.TB, extraJSON string) (*Handler, *observer.ObservedLogs) {
 	t.Helper()
-	c := testCredentials(t)
+	c := testkit.Creds()
 	dir := t.TempDir()
-	cfg := `{"mchid":"` + c.mchid + `","serial_no":"` + c.serialNo + `",
-		"private_key":"` + writeFile(t, dir, "k.pem", pemPKCS8(t, c.merchantKey)) + `",
-		"public_key_id":"` + c.publicKeyID + `",
-		"public_key":"` + writeFile(t, dir, "p.pem", pemPublic(t, &c.wechatpayKey.PublicKey)) + `"` + extraJSON + `}`
+	cfg := `{"mchid":"` + c.MchID + `","serial_no":"` + c.SerialNo + `",
+		"private_key":"` + testkit.WriteFile(t, dir, "k.pem", testkit.PKCS8(c.MerchantKey)) + `",
+		"public_key_id":"` + c.PublicKeyID + `",
+		"public_key":"` + testkit.WriteFile(t, dir, "p.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey)) + `"` + extraJSON + `}`
 	h := new(Handler)
 	if err := json.Unmarshal([]byte(cfg), h); err != nil {
 		t.Fatal(err)
@@ -72,7 +73,7 @@ func serve(t *testing.T, h *Handler, r *http.Request, answer http.HandlerFunc) (
 
 func TestServeHTTPForwardsSignedEncrypted(t *testing.T) {
 	h, _ := provisionedHandler(t, `,"verify_responses":false`)
-	r := httptest.NewRequest("POST", "/v3/eduschoolpay/contracts/presign", strings.NewReader(presignBody))
+	r := httptest.NewRequest("POST", "/v3/eduschoolpay/contracts/presign", strings.NewReader(testkit.PresignBody))
 	r.Header.Set("Authorization", "Basic c2VjcmV0")
 	r.Header.Set("Wechatpay-Serial", "FROM-CLIENT")
 	r.Header.Set("Accept-Encoding", "br")
@@ -81,7 +82,7 @@ func TestServeHTTPForwardsSignedEncrypted(t *testing.T) {
 	if fw == nil {
 		t.Fatal("next handler not called")
 	}
-	checkEncrypted(t, []byte(presignBody), body, presignFields, presignPlain)
+	checkEncrypted(t, []byte(testkit.PresignBody), body, testkit.PresignFields, testkit.PresignPlain)
 	if fw.ContentLength != int64(len(body)) || fw.Header.Get("Content-Length") != itoa(len(body)) {
 		t.Errorf("ContentLength %d / header %q for a %d-byte body", fw.ContentLength, fw.Header.Get("Content-Length"), len(body))
 	}
@@ -89,7 +90,7 @@ func TestServeHTTPForwardsSignedEncrypted(t *testing.T) {
 		t.Errorf("Authorization %q not WeChat Pay's", fw.Header.Get("Authorization"))
 	}
 	for k, want := range map[string]string{
-		"Wechatpay-Serial": testCredentials(t).publicKeyID, "Accept": "application/json",
+		"Wechatpay-Serial": testkit.Creds().PublicKeyID, "Accept": "application/json",
 		"Content-Type": "application/json", "Accept-Encoding": "",
 	} {
 		if got := fw.Header.Get(k); got != want {
@@ -131,11 +132,11 @@ func TestServeHTTPUnverifiedAnswerNotWritten(t *testing.T) {
 // through at DEBUG level and looks for every secret in every log field.
 func TestLogsHoldNoSecrets(t *testing.T) {
 	h, logs := provisionedHandler(t, "")
-	c := testCredentials(t)
+	c := testkit.Creds()
 	sign := func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(200) }
 	var auths []string
 	for _, tc := range []struct{ method, uri, body string }{
-		{"POST", "/v3/eduschoolpay/contracts/presign", presignBody},
+		{"POST", "/v3/eduschoolpay/contracts/presign", testkit.PresignBody},
 		{"POST", "/v3/eduschoolpay/contracts/presign", `{"identity":{"real_name":"张三","real_name":"110101199003071234"}}`},
 		{"POST", "/v3/eduschoolpay/contracts/presign", `{"identity":{"real_name":"` + strings.Repeat("6222021234567890123", 20) + `"}}`},
 		{"POST", "/v3/eduschoolpay/contracts/presign", `{"identity":{"real_name":"13800138000"`},
@@ -152,7 +153,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		t.Fatal("nothing was forwarded")
 	}
 	secrets := []string{"张三", "110101199003071234", "6222021234567890123", "13800138000", "IDENTITY_CARD",
-		base64.StdEncoding.EncodeToString(c.merchantKey.D.Bytes())[:40], "PRIVATE KEY"}
+		base64.StdEncoding.EncodeToString(c.MerchantKey.D.Bytes())[:40], "PRIVATE KEY"}
 	for _, a := range auths {
 		secrets = append(secrets, a, authRE.FindStringSubmatch(a)[3])
 	}
@@ -174,20 +175,20 @@ func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 func TestKeyFilePermissionWarning(t *testing.T) {
 	dir := t.TempDir()
-	c := testCredentials(t)
-	loose := writeFile(t, dir, "loose.pem", pemPKCS8(t, c.merchantKey))
+	c := testkit.Creds()
+	loose := testkit.WriteFile(t, dir, "loose.pem", testkit.PKCS8(c.MerchantKey))
 	if err := os.Chmod(loose, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tight := writeFile(t, dir, "tight.pem", pemPKCS8(t, c.merchantKey))
+	tight := testkit.WriteFile(t, dir, "tight.pem", testkit.PKCS8(c.MerchantKey))
 	for _, tc := range []struct {
 		raw, resolved string
 		warn          bool
 	}{
 		{loose, loose, true},
-		{"{file." + loose + "}", pemPKCS8(t, c.merchantKey), true},
+		{"{file." + loose + "}", testkit.PKCS8(c.MerchantKey), true},
 		{tight, tight, false},
-		{"{env.KEY}", pemPKCS8(t, c.merchantKey), false},
+		{"{env.KEY}", testkit.PKCS8(c.MerchantKey), false},
 	} {
 		core, logs := observer.New(zapcore.DebugLevel)
 		warnIfExposed(zap.New(core), "private_key", tc.raw, tc.resolved)

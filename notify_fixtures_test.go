@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 )
 
@@ -110,7 +111,7 @@ func sealResource(t testing.TB, key, nonce, ad, plaintext string) string {
 
 func buildCallback(t testing.TB, s callbackSpec) builtCallback {
 	t.Helper()
-	c := testCredentials(t)
+	c := testkit.Creds()
 	def := func(p *string, v string) {
 		if *p == "" {
 			*p = v
@@ -123,10 +124,10 @@ func buildCallback(t testing.TB, s callbackSpec) builtCallback {
 	def(&s.nonce, randomAlnum(12))
 	def(&s.associatedData, "transaction")
 	def(&s.algorithm, testAlgorithm)
-	def(&s.serial, c.publicKeyID)
+	def(&s.serial, c.PublicKeyID)
 	def(&s.sigType, "WECHATPAY2-SHA256-RSA2048")
 	if s.signKey == nil {
-		s.signKey = c.wechatpayKey
+		s.signKey = c.WechatPayKey
 	}
 	if s.ciphertext == "" {
 		s.ciphertext = sealResource(t, s.apiv3Key, s.nonce, s.associatedData, s.plaintext)

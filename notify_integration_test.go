@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
@@ -68,16 +69,16 @@ func (a *standInApp) set(status int) {
 // listens on. The dedup records go to a fresh storage directory, returned.
 func startNotifyProxy(t *testing.T, app *standInApp) (*caddytest.Tester, string) {
 	t.Helper()
-	c := testCredentials(t)
+	c := testkit.Creds()
 	dir := t.TempDir()
-	pub := writeFile(t, dir, "pub_key.pem", pemPublic(t, &c.wechatpayKey.PublicKey))
-	writeFile(t, dir, "apiv3_key.txt", testAPIv3Key+"\n")
+	pub := testkit.WriteFile(t, dir, "pub_key.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey))
+	testkit.WriteFile(t, dir, "apiv3_key.txt", testAPIv3Key+"\n")
 	storage := filepath.Join(dir, "storage")
 	t.Setenv("TEST_NOTIFY_APIV3_KEY", testAPIv3Key)
 	block := func(key string) string {
 		return `wechatpay_notify {
 			apiv3_key      ` + key + `
-			public_key_id  ` + c.publicKeyID + `
+			public_key_id  ` + c.PublicKeyID + `
 			public_key     ` + pub + `
 		}`
 	}
@@ -123,7 +124,7 @@ func failBody(t *testing.T, out []byte, mention string) {
 func TestIntegrationNotify(t *testing.T) {
 	app := newStandInApp(t)
 	tester, storage := startNotifyProxy(t, app)
-	c := testCredentials(t)
+	c := testkit.Creds()
 
 	t.Run("valid", func(t *testing.T) {
 		app.set(200)
@@ -157,7 +158,7 @@ func TestIntegrationNotify(t *testing.T) {
 			got.header.Get(EventTypeHeader) != "TRANSACTION.SUCCESS" || got.header.Get("Wechatpay-Signature") != "" {
 			t.Errorf("app headers %v", got.header)
 		}
-		if _, err := os.Stat(filepath.Join(storage, "wechatpay_notify", c.publicKeyID, cb.id)); err != nil {
+		if _, err := os.Stat(filepath.Join(storage, "wechatpay_notify", c.PublicKeyID, cb.id)); err != nil {
 			t.Errorf("no dedup record in the storage: %v", err)
 		}
 
@@ -205,7 +206,7 @@ func TestIntegrationNotify(t *testing.T) {
 		}{
 			{"missing headers", buildCallback(t, callbackSpec{omitHeaders: true}), 401, CodeSignatureMissing},
 			{"wrong signature type", buildCallback(t, callbackSpec{sigType: "WECHATPAY2-SM2-WITH-SM3"}), 401, "SIGNATURE_TYPE_UNSUPPORTED"},
-			{"bad signature", buildCallback(t, callbackSpec{signKey: c.platformKey}), 401, CodeSignatureInvalid},
+			{"bad signature", buildCallback(t, callbackSpec{signKey: c.PlatformKey}), 401, CodeSignatureInvalid},
 			{"altered body", buildCallback(t, callbackSpec{tamper: func(b []byte) []byte {
 				return bytes.Replace(b, []byte("支付成功"), []byte("支付失败"), 1)
 			}}), 401, CodeSignatureInvalid},

@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 )
 
 // TestIntegrationNotifyMerchant: wechatpay_notify takes its APIv3 key and
@@ -11,19 +13,19 @@ import (
 // callback reaches the app decrypted, a forged one does not.
 func TestIntegrationNotifyMerchant(t *testing.T) {
 	app := newStandInApp(t)
-	c := testCredentials(t)
+	c := testkit.Creds()
 	dir := t.TempDir()
-	key := writeFile(t, dir, "apiclient_key.pem", pemPKCS8(t, c.merchantKey))
-	pub := writeFile(t, dir, "pub_key.pem", pemPublic(t, &c.wechatpayKey.PublicKey))
-	apiv3 := writeFile(t, dir, "apiv3_key.txt", testAPIv3Key)
+	key := testkit.WriteFile(t, dir, "apiclient_key.pem", testkit.PKCS8(c.MerchantKey))
+	pub := testkit.WriteFile(t, dir, "pub_key.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey))
+	apiv3 := testkit.WriteFile(t, dir, "apiv3_key.txt", testAPIv3Key)
 	tester := newTester(t)
 	loadCaddyfile(t, tester, "{\n"+testGlobals("1ns", "storage file_system "+filepath.Join(dir, "storage"))+`	wechatpay {
 		merchant school {
-			mchid         `+c.mchid+`
-			serial_no     `+c.serialNo+`
+			mchid         `+c.MchID+`
+			serial_no     `+c.SerialNo+`
 			private_key   `+key+`
 			apiv3_key     {file.`+apiv3+`}
-			public_key_id `+c.publicKeyID+`
+			public_key_id `+c.PublicKeyID+`
 			public_key    `+pub+`
 		}
 	}
@@ -53,7 +55,7 @@ func TestIntegrationNotifyMerchant(t *testing.T) {
 	}
 
 	app.set(200)
-	forged := buildCallback(t, callbackSpec{signKey: c.platformKey})
+	forged := buildCallback(t, callbackSpec{signKey: c.PlatformKey})
 	resp, out = sendCallback(t, tester, "/wechatpay/notify", forged)
 	if resp.StatusCode != 401 || len(app.calls()) != 0 {
 		t.Fatalf("forged callback: %d %s, app calls %d", resp.StatusCode, out, len(app.calls()))

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/verifiers"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/notify"
 )
@@ -17,7 +18,7 @@ import (
 // recordedCallbacks is a set of callbacks, valid and not, that both the
 // module and the official SDK judge in TestNotifyMatchesSDK.
 func recordedCallbacks(t *testing.T) map[string]builtCallback {
-	c := testCredentials(t)
+	c := testkit.Creds()
 	otherKeyCT := sealResource(t, "Zx7Qm2Lp9Rt4Vw8Zb3Nc6Hd1Jf5Gk0Ts", "abcdefghijkl", "transaction", testTransaction)
 	flip := func(b64 string) string {
 		raw, _ := base64.StdEncoding.DecodeString(b64)
@@ -36,7 +37,7 @@ func recordedCallbacks(t *testing.T) map[string]builtCallback {
 		"valid, timestamp 4m old":      {timeShift: -4 * time.Minute},
 		"stale":                        {timeShift: -6 * time.Minute},
 		"future":                       {timeShift: 6 * time.Minute},
-		"wrong signing key":            {signKey: c.platformKey},
+		"wrong signing key":            {signKey: c.PlatformKey},
 		"unknown serial":               {serial: "PUB_KEY_ID_0000000000000000000000000000"},
 		"probe signature":              {signature: "WECHATPAY/SIGNTEST/" + randomAlnum(40)},
 		"signature not base64":         {signature: "***"},
@@ -80,8 +81,8 @@ func recordedCallbacks(t *testing.T) map[string]builtCallback {
 // (the SDK panics on a nil resource or a nonce GCM cannot take) counts as a
 // refusal.
 func sdkAccepts(t *testing.T, cb builtCallback) (ok bool, why string) {
-	c := testCredentials(t)
-	h, err := notify.NewRSANotifyHandler(testAPIv3Key, verifiers.NewSHA256WithRSAPubkeyVerifier(c.publicKeyID, c.wechatpayKey.PublicKey))
+	c := testkit.Creds()
+	h, err := notify.NewRSANotifyHandler(testAPIv3Key, verifiers.NewSHA256WithRSAPubkeyVerifier(c.PublicKeyID, c.WechatPayKey.PublicKey))
 	if err != nil {
 		t.Fatal(err)
 	}

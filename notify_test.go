@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
@@ -27,10 +28,10 @@ import (
 // adds fields. The test APIv3 key comes from an environment placeholder.
 func provisionNotify(t *testing.T, extraJSON string) (*NotifyHandler, error) {
 	t.Helper()
-	c := testCredentials(t)
+	c := testkit.Creds()
 	t.Setenv("TEST_WECHATPAY_APIV3_KEY", testAPIv3Key)
-	pub := writeFile(t, t.TempDir(), "pub_key.pem", pemPublic(t, &c.wechatpayKey.PublicKey))
-	cfg := `{"apiv3_key":"{env.TEST_WECHATPAY_APIV3_KEY}","public_key_id":"` + c.publicKeyID + `","public_key":"` + pub + `"` + extraJSON + `}`
+	pub := testkit.WriteFile(t, t.TempDir(), "pub_key.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey))
+	cfg := `{"apiv3_key":"{env.TEST_WECHATPAY_APIV3_KEY}","public_key_id":"` + c.PublicKeyID + `","public_key":"` + pub + `"` + extraJSON + `}`
 	h := new(NotifyHandler)
 	if err := json.Unmarshal([]byte(cfg), h); err != nil {
 		t.Fatal(err)
@@ -54,7 +55,7 @@ func notifyHandler(t *testing.T, ms *memStorage) (*NotifyHandler, *observer.Obse
 		t.Fatal(err)
 	}
 	if ms != nil {
-		h.store = &dedupStore{storage: ms, scope: testCredentials(t).publicKeyID, now: time.Now}
+		h.store = &dedupStore{storage: ms, scope: testkit.Creds().PublicKeyID, now: time.Now}
 	}
 	core, logs := observer.New(zapcore.DebugLevel)
 	h.logger = zap.New(core)
@@ -309,16 +310,16 @@ func TestNotifyRefusalLog(t *testing.T) {
 }
 
 func TestNotifyProvisionErrors(t *testing.T) {
-	c := testCredentials(t)
-	pub := writeFile(t, t.TempDir(), "pub_key.pem", pemPublic(t, &c.wechatpayKey.PublicKey))
-	keys := `"public_key_id":"` + c.publicKeyID + `","public_key":"` + pub + `"`
+	c := testkit.Creds()
+	pub := testkit.WriteFile(t, t.TempDir(), "pub_key.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey))
+	keys := `"public_key_id":"` + c.PublicKeyID + `","public_key":"` + pub + `"`
 	for _, tc := range []struct{ name, json, mention string }{
 		{"no apiv3_key", `{` + keys + `}`, "apiv3_key is required"},
 		{"short apiv3_key", `{"apiv3_key":"Yx7Qm2Lp9Rt4Vw8Zb3Nc6Hd1Jf5Gk0T",` + keys + `}`, "apiv3_key must be 32 bytes"},
 		{"long apiv3_key", `{"apiv3_key":"Yx7Qm2Lp9Rt4Vw8Zb3Nc6Hd1Jf5Gk0TsQQ",` + keys + `}`, "got 34 bytes"},
 		{"unset env", `{"apiv3_key":"{env.NO_SUCH_WECHATPAY_VAR_X}",` + keys + `}`, "apiv3_key is required"},
 		{"no keys", `{"apiv3_key":"` + testAPIv3Key + `"}`, "public_key"},
-		{"wechatpay_serial", `{"apiv3_key":"` + testAPIv3Key + `","wechatpay_serial":"` + c.publicKeyID + `",` + keys + `}`, "wechatpay_serial"},
+		{"wechatpay_serial", `{"apiv3_key":"` + testAPIv3Key + `","wechatpay_serial":"` + c.PublicKeyID + `",` + keys + `}`, "wechatpay_serial"},
 		{"negative max_body", `{"apiv3_key":"` + testAPIv3Key + `","max_body":-1,` + keys + `}`, "max_body"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 )
 
@@ -26,7 +27,7 @@ func FuzzEncryptQuery(f *testing.F) {
 		f.Add(seed)
 	}
 	e := testEncrypter(f)
-	key := testCredentials(f).wechatpayKey
+	key := testkit.Creds().WechatPayKey
 	names := map[string]bool{"card_no": true, "bal_account_no": true}
 	f.Fuzz(func(t *testing.T, query string) {
 		out, n, err := e.EncryptQuery(query, names)

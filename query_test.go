@@ -5,12 +5,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 )
 
 func TestEncryptQuery(t *testing.T) {
 	e := testEncrypter(t)
-	key := testCredentials(t).wechatpayKey
+	key := testkit.Creds().WechatPayKey
 	names := map[string]bool{"card_no": true, "bal_account_no": true}
 	for _, tc := range []struct {
 		name, in string

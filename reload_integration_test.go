@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 )
 
 // TestIntegrationReloadUnderLoad rotates the merchant key and the WeChat Pay
@@ -29,7 +31,7 @@ var reloadURL = fmt.Sprintf("http://localhost:%d", testPorts.reload)
 
 func TestIntegrationReloadUnderLoad(t *testing.T) {
 	stub := newStubWechatPay(t)
-	old, fresh := testCredentials(t), rotatedCredentials(t)
+	old, fresh := testkit.Creds(), testkit.Rotated()
 	// The socket is opened here and handed to Caddy as a file descriptor,
 	// as systemd socket activation does: every configuration then shares
 	// one socket, so a reload loses no queued connection.
@@ -78,7 +80,7 @@ func TestIntegrationReloadUnderLoad(t *testing.T) {
 	}
 
 	stub.reset()
-	resp, err := client.Post(reloadURL+"/v3/eduschoolpay/contracts/presign", "application/json", bytes.NewReader([]byte(presignBody)))
+	resp, err := client.Post(reloadURL+"/v3/eduschoolpay/contracts/presign", "application/json", bytes.NewReader([]byte(testkit.PresignBody)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,13 +93,13 @@ func TestIntegrationReloadUnderLoad(t *testing.T) {
 	if got.signatureOK != nil {
 		t.Errorf("after reload: %v", got.signatureOK)
 	}
-	if m := authRE.FindStringSubmatch(got.header.Get("Authorization")); m == nil || m[5] != fresh.serialNo {
-		t.Errorf("after reload, Authorization still names the old certificate (%s)", old.serialNo)
+	if m := authRE.FindStringSubmatch(got.header.Get("Authorization")); m == nil || m[5] != fresh.SerialNo {
+		t.Errorf("after reload, Authorization still names the old certificate (%s)", old.SerialNo)
 	}
-	if got.header.Get("Wechatpay-Serial") != fresh.publicKeyID {
+	if got.header.Get("Wechatpay-Serial") != fresh.PublicKeyID {
 		t.Errorf("after reload, Wechatpay-Serial = %q", got.header.Get("Wechatpay-Serial"))
 	}
-	for path, plain := range presignPlain {
+	for path, plain := range testkit.PresignPlain {
 		if got.decrypted[path] != plain {
 			t.Errorf("%s not encrypted under the new WeChat Pay key", path)
 		}
@@ -130,7 +132,7 @@ func startPresignLoad(client *http.Client, base string, workers int, decorate fu
 					return
 				default:
 				}
-				req, _ := http.NewRequest(http.MethodPost, base+"/v3/eduschoolpay/contracts/presign", bytes.NewReader([]byte(presignBody)))
+				req, _ := http.NewRequest(http.MethodPost, base+"/v3/eduschoolpay/contracts/presign", bytes.NewReader([]byte(testkit.PresignBody)))
 				req.Header.Set("Content-Type", "application/json")
 				if decorate != nil {
 					decorate(req)

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"testing"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 )
 
@@ -24,7 +25,7 @@ import (
 // official SDK's decryption.
 
 func TestPreparedOAEPMatchesCryptoRSA(t *testing.T) {
-	for _, key := range []*rsa.PrivateKey{testCredentials(t).wechatpayKey, rsaKey3072(t)} {
+	for _, key := range []*rsa.PrivateKey{testkit.Creds().WechatPayKey, rsaKey3072(t)} {
 		p, err := newRSAPublic(&key.PublicKey)
 		if err != nil {
 			t.Fatal(err)
@@ -62,7 +63,7 @@ func TestPreparedOAEPMatchesCryptoRSA(t *testing.T) {
 }
 
 func TestPreparedVerifyMatchesCryptoRSA(t *testing.T) {
-	key := testCredentials(t).wechatpayKey
+	key := testkit.Creds().WechatPayKey
 	p, err := newRSAPublic(&key.PublicKey)
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +112,7 @@ func TestPreparedVerifyMatchesCryptoRSA(t *testing.T) {
 }
 
 func TestPreparedKeyRefusesWhatCryptoRSAShouldJudge(t *testing.T) {
-	good := testCredentials(t).wechatpayKey.PublicKey
+	good := testkit.Creds().WechatPayKey.PublicKey
 	even := good
 	even.N = new(big.Int).Add(good.N, big.NewInt(1))
 	small := good
@@ -138,7 +139,7 @@ func TestPreparedKeyRefusesWhatCryptoRSAShouldJudge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if plain, err := utils.DecryptOAEP(ct, testCredentials(t).wechatpayKey); err != nil || plain != "13800138000" {
+	if plain, err := utils.DecryptOAEP(ct, testkit.Creds().WechatPayKey); err != nil || plain != "13800138000" {
 		t.Errorf("the SDK decrypts %q, %v", plain, err)
 	}
 }
@@ -157,9 +158,9 @@ func rsaKey3072(t *testing.T) *rsa.PrivateKey {
 //
 //	go test -run XXX -bench EncryptPresign -count 5 .
 func BenchmarkEncryptPresign(b *testing.B) {
-	key := &testCredentials(b).wechatpayKey.PublicKey
-	fields := mustFields(b, presignFields...)
-	body := []byte(presignBody)
+	key := &testkit.Creds().WechatPayKey.PublicKey
+	fields := mustFields(b, testkit.PresignFields...)
+	body := []byte(testkit.PresignBody)
 	for name, e := range map[string]*FieldEncrypter{"prepared": NewFieldEncrypter(key), "crypto-rsa": {Key: key}} {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -261,7 +262,7 @@ func rsaKeyWithExponent(t *testing.T, bits, e int) *rsa.PrivateKey {
 // and keys are not prepared, so crypto/rsa's validated module decides
 // (it refuses SHA-1 OAEP there; WeChat Pay cannot be used in that mode).
 func TestFIPS140ModeLeavesRSAToCryptoRSA(t *testing.T) {
-	pub := &testCredentials(t).wechatpayKey.PublicKey
+	pub := &testkit.Creds().WechatPayKey.PublicKey
 	if os.Getenv("WECHATPAY_TEST_FIPS_CHILD") == "1" {
 		if !fips140.Enabled() {
 			t.Fatal("FIPS 140 mode is not on in the child")

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/signers"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/verifiers"
 )
@@ -20,9 +21,9 @@ func TestSigningMessage(t *testing.T) {
 }
 
 // TestSignKnownAnswer checks signatures against values computed outside Go:
-// printf '<message>' | openssl dgst -sha256 -sign kat.pem | base64 -w0, kat.pem holding katKeyPEM
+// printf '<message>' | openssl dgst -sha256 -sign kat.pem | base64 -w0, kat.pem holding testkit.KATKeyPEM
 func TestSignKnownAnswer(t *testing.T) {
-	key, err := LoadPrivateKey(katKeyPEM)
+	key, err := LoadPrivateKey(testkit.KATKeyPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,11 +50,11 @@ func TestSignKnownAnswer(t *testing.T) {
 // (PKCS #1 v1.5 is deterministic, so the signatures must be identical) and
 // verifies ours with the SDK's verifier.
 func TestSignMatchesSDK(t *testing.T) {
-	c := testCredentials(t)
-	s := &RequestSigner{MchID: c.mchid, SerialNo: c.serialNo, Key: c.merchantKey}
-	sdk := &signers.SHA256WithRSASigner{MchID: c.mchid, CertificateSerialNo: c.serialNo, PrivateKey: c.merchantKey}
-	verifier := verifiers.NewSHA256WithRSAPubkeyVerifier("merchant", c.merchantKey.PublicKey)
-	for _, body := range []string{"", "{}", presignBody, "\x00binary\xff", strings.Repeat("数据", 5000)} {
+	c := testkit.Creds()
+	s := &RequestSigner{MchID: c.MchID, SerialNo: c.SerialNo, Key: c.MerchantKey}
+	sdk := &signers.SHA256WithRSASigner{MchID: c.MchID, CertificateSerialNo: c.SerialNo, PrivateKey: c.MerchantKey}
+	verifier := verifiers.NewSHA256WithRSAPubkeyVerifier("merchant", c.MerchantKey.PublicKey)
+	for _, body := range []string{"", "{}", testkit.PresignBody, "\x00binary\xff", strings.Repeat("数据", 5000)} {
 		ours, err := s.Sign("POST", "/v3/a/b?c=d&e=%20", 1700000000, "N0NCE", []byte(body))
 		if err != nil {
 			t.Fatal(err)
@@ -75,8 +76,8 @@ func TestSignMatchesSDK(t *testing.T) {
 var authRE = regexp.MustCompile(`^WECHATPAY2-SHA256-RSA2048 mchid="(\d+)",nonce_str="([0-9A-Za-z]{32})",signature="([A-Za-z0-9+/=]+)",timestamp="(\d+)",serial_no="([0-9A-F]+)"$`)
 
 func TestAuthorizationHeader(t *testing.T) {
-	c := testCredentials(t)
-	s := &RequestSigner{MchID: c.mchid, SerialNo: c.serialNo, Key: c.merchantKey}
+	c := testkit.Creds()
+	s := &RequestSigner{MchID: c.MchID, SerialNo: c.SerialNo, Key: c.MerchantKey}
 	nonce, err := NewNonce()
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +90,7 @@ func TestAuthorizationHeader(t *testing.T) {
 	if m == nil {
 		t.Fatalf("Authorization %q does not have WeChat Pay's form", h)
 	}
-	if m[1] != c.mchid || m[2] != nonce || m[4] != "1554208460" || m[5] != c.serialNo {
+	if m[1] != c.MchID || m[2] != nonce || m[4] != "1554208460" || m[5] != c.SerialNo {
 		t.Errorf("Authorization parameters wrong: %q", h)
 	}
 }

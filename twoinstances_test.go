@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 )
 
 // TestTwoCaddyProcessesShareStorage starts two real Caddy processes (built
@@ -22,7 +24,7 @@ func TestTwoCaddyProcessesShareStorage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs two Caddy processes")
 	}
-	c := testCredentials(t)
+	c := testkit.Creds()
 	cs := newCertSandbox(t, nil)
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "caddy")
@@ -30,8 +32,8 @@ func TestTwoCaddyProcessesShareStorage(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building Caddy: %v\n%s", err, out)
 	}
-	key := writeFile(t, dir, "apiclient_key.pem", pemPKCS8(t, c.merchantKey))
-	apiv3 := writeFile(t, dir, "apiv3_key.txt", certAPIv3Key)
+	key := testkit.WriteFile(t, dir, "apiclient_key.pem", testkit.PKCS8(c.MerchantKey))
+	apiv3 := testkit.WriteFile(t, dir, "apiv3_key.txt", certAPIv3Key)
 	storage := filepath.Join(dir, "storage")
 
 	var addrs []string
@@ -39,14 +41,14 @@ func TestTwoCaddyProcessesShareStorage(t *testing.T) {
 		port := freePort()
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		addrs = append(addrs, addr)
-		cfg := writeFile(t, dir, fmt.Sprintf("Caddyfile%d", i), `{
+		cfg := testkit.WriteFile(t, dir, fmt.Sprintf("Caddyfile%d", i), `{
 	admin off
 	persist_config off
 	storage file_system `+storage+`
 	wechatpay {
 		merchant school {
-			mchid            `+c.mchid+`
-			serial_no        `+c.serialNo+`
+			mchid            `+c.MchID+`
+			serial_no        `+c.SerialNo+`
 			private_key      `+key+`
 			apiv3_key        {file.`+apiv3+`}
 			certificates_url `+cs.ts.URL+`
@@ -93,7 +95,7 @@ http://`+addr+` {
 		t.Errorf("%d downloads of /v3/certificates by two instances sharing a storage, want 1", n)
 	}
 	for _, addr := range addrs {
-		resp, err := http.Post("http://"+addr+"/v3/eduschoolpay/contracts/presign", "application/json", strings.NewReader(presignBody))
+		resp, err := http.Post("http://"+addr+"/v3/eduschoolpay/contracts/presign", "application/json", strings.NewReader(testkit.PresignBody))
 		if err != nil {
 			t.Fatal(err)
 		}

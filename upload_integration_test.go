@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"strings"
 	"testing"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 )
 
 // TestIntegrationMediaUpload uploads images built as the official SDK
@@ -84,15 +86,15 @@ func TestIntegrationReadmeUploadExample(t *testing.T) {
 	example := readmeCaddyfile(t, "### Media uploads")
 
 	stub := newStubWechatPay(t)
-	c := testCredentials(t)
+	c := testkit.Creds()
 	dir := t.TempDir()
 	config := strings.NewReplacer(
-		"/etc/wechatpay/apiclient_key.pem", writeFile(t, dir, "apiclient_key.pem", pemPKCS8(t, c.merchantKey)),
-		"/etc/wechatpay/pub_key.pem", writeFile(t, dir, "pub_key.pem", pemPublic(t, &c.wechatpayKey.PublicKey)),
+		"/etc/wechatpay/apiclient_key.pem", testkit.WriteFile(t, dir, "apiclient_key.pem", testkit.PKCS8(c.MerchantKey)),
+		"/etc/wechatpay/pub_key.pem", testkit.WriteFile(t, dir, "pub_key.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey)),
 		"https://api.mch.weixin.qq.com", strings.TrimPrefix(stub.URL, "http://"),
 		":9180 {", proxyURL+" {",
 	).Replace(example)
-	if !strings.HasPrefix(config, "{\n") || !strings.Contains(config, c.mchid) || !strings.Contains(config, c.publicKeyID) {
+	if !strings.HasPrefix(config, "{\n") || !strings.Contains(config, c.MchID) || !strings.Contains(config, c.PublicKeyID) {
 		t.Fatalf("the example changed shape; the test must follow:\n%s", config)
 	}
 	config = "{\n" + testGlobals("1ns") + config[len("{\n"):]

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/wechatpay-apiv3/wechatpay-go/core"
 )
 
@@ -218,8 +219,8 @@ func TestServeHTTPMultipartRefused(t *testing.T) {
 	// multipart body: nothing may encrypt them there.
 	var presign bytes.Buffer
 	w := multipart.NewWriter(&presign)
-	_ = core.CreateFormField(w, "meta", "application/json", []byte(presignBody))
-	_ = w.WriteField("real_name", presignPlain["identity.real_name"])
+	_ = core.CreateFormField(w, "meta", "application/json", []byte(testkit.PresignBody))
+	_ = w.WriteField("real_name", testkit.PresignPlain["identity.real_name"])
 	_ = w.Close()
 	for _, tc := range []struct {
 		name, path, contentType string
@@ -242,7 +243,7 @@ func TestServeHTTPMultipartRefused(t *testing.T) {
 		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || rec.Code != 400 || e.Code != CodeParamError || !strings.Contains(rec.Body.String(), tc.message) {
 			t.Errorf("%s: %d %s; want 400 PARAM_ERROR mentioning %q", tc.name, rec.Code, rec.Body, tc.message)
 		}
-		if strings.Contains(rec.Body.String(), presignPlain["identity.real_name"]) {
+		if strings.Contains(rec.Body.String(), testkit.PresignPlain["identity.real_name"]) {
 			t.Errorf("%s: the answer quotes a sensitive value", tc.name)
 		}
 	}

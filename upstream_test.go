@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/tidwall/gjson"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/verifiers"
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
@@ -31,7 +32,7 @@ import (
 type stubWechatPay struct {
 	*httptest.Server
 	t     testing.TB
-	creds *testCreds
+	creds *testkit.Credentials
 
 	mu       sync.Mutex
 	received []receivedRequest
@@ -65,7 +66,7 @@ type stubAnswer struct {
 var authParamRE = regexp.MustCompile(`(\w+)="([^"]*)"`)
 
 func newStubWechatPay(t testing.TB) *stubWechatPay {
-	s := &stubWechatPay{t: t, creds: testCredentials(t)}
+	s := &stubWechatPay{t: t, creds: testkit.Creds()}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.Close)
 	return s
@@ -101,11 +102,11 @@ func (s *stubWechatPay) checkSignature(r *http.Request, body []byte) error {
 	for _, m := range authParamRE.FindAllStringSubmatch(params, -1) {
 		p[m[1]] = m[2]
 	}
-	merchantKey := map[string]*rsa.PrivateKey{s.creds.serialNo: s.creds.merchantKey}[p["serial_no"]]
-	if r2 := rotated.Load(); r2 != nil && p["serial_no"] == r2.serialNo {
-		merchantKey = r2.merchantKey
+	merchantKey := map[string]*rsa.PrivateKey{s.creds.SerialNo: s.creds.MerchantKey}[p["serial_no"]]
+	if r2 := testkit.RotatedIfMade(); r2 != nil && p["serial_no"] == r2.SerialNo {
+		merchantKey = r2.MerchantKey
 	}
-	if p["mchid"] != s.creds.mchid || merchantKey == nil {
+	if p["mchid"] != s.creds.MchID || merchantKey == nil {
 		return fmt.Errorf("mchid/serial_no %q/%q", p["mchid"], p["serial_no"])
 	}
 	if len(p["nonce_str"]) != 32 {
@@ -177,14 +178,14 @@ func (s *stubWechatPay) serve(w http.ResponseWriter, r *http.Request) {
 	rec := receivedRequest{method: r.Method, uri: r.RequestURI, header: r.Header.Clone(), body: body,
 		decrypted: map[string]string{}}
 	rec.signatureOK = s.checkSignature(r, body)
-	key := s.creds.wechatpayKey
+	key := s.creds.WechatPayKey
 	switch r.Header.Get("Wechatpay-Serial") {
-	case s.creds.platformSerial:
-		key = s.creds.platformKey
+	case s.creds.PlatformSerial:
+		key = s.creds.PlatformKey
 	case rotatedPublicKeyID():
-		key = rotated.Load().wechatpayKey
+		key = testkit.RotatedIfMade().WechatPayKey
 	}
-	for _, p := range presignFields {
+	for _, p := range testkit.PresignFields {
 		if v := gjson.GetBytes(body, p); v.Exists() && v.Type == gjson.String {
 			plain, err := utils.DecryptOAEP(v.String(), key)
 			if err != nil {
@@ -199,7 +200,7 @@ func (s *stubWechatPay) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	if a.signKey == nil && r.Header.Get("Wechatpay-Serial") == rotatedPublicKeyID() {
 		// Like WeChat Pay, answer under the key the request names.
-		a.signKey, a.serial = rotated.Load().wechatpayKey, rotated.Load().publicKeyID
+		a.signKey, a.serial = testkit.RotatedIfMade().WechatPayKey, testkit.RotatedIfMade().PublicKeyID
 	}
 	s.writeAnswer(w, a)
 }
@@ -212,10 +213,10 @@ func (s *stubWechatPay) writeAnswer(w http.ResponseWriter, a stubAnswer) {
 		a.body = `{"presign_token":"stub_presign_token_0123456789"}`
 	}
 	if a.signKey == nil {
-		a.signKey = s.creds.wechatpayKey
+		a.signKey = s.creds.WechatPayKey
 	}
 	if a.serial == "" {
-		a.serial = s.creds.publicKeyID
+		a.serial = s.creds.PublicKeyID
 	}
 	h := w.Header()
 	for k, v := range a.extraHeader {
@@ -253,4 +254,13 @@ func (s *stubWechatPay) writeAnswer(w http.ResponseWriter, a stubAnswer) {
 	h.Set("Content-Length", strconv.Itoa(len(out)))
 	w.WriteHeader(a.status)
 	w.Write(out)
+}
+
+// rotatedPublicKeyID returns the rotated WeChat Pay key's ID once a test
+// made the rotated set, else a value no request carries.
+func rotatedPublicKeyID() string {
+	if r := testkit.RotatedIfMade(); r != nil {
+		return r.PublicKeyID
+	}
+	return "\x00none"
 }

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/wechatpay-apiv3/wechatpay-go/core"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/auth"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/validators"
@@ -248,7 +249,7 @@ func TestVerifyErrorText(t *testing.T) {
 // Known answer: a fixed message signed by the SDK with a fixed key (PKCS#1
 // v1.5 is deterministic) gives a fixed signature, which Verify accepts.
 func TestVerifyKnownAnswer(t *testing.T) {
-	priv, err := utils.LoadPrivateKey(katKeyPEM) // test-only key
+	priv, err := utils.LoadPrivateKey(testkit.KATKeyPEM) // test-only key
 
 	if err != nil {
 		t.Fatal(err)
