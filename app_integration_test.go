@@ -10,6 +10,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/pemkey"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/caddy-wechatpay/caddy-wechatpay/sandbox"
 )
@@ -117,7 +118,7 @@ func TestIntegrationMerchants(t *testing.T) {
 	if _, err := m.certs.refresh(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
-	presign("school", CertificateSerial(next))
+	presign("school", pemkey.CertificateSerial(next))
 	var doc storedCertificates
 	raw, _ = os.ReadFile(stored)
 	if err := json.Unmarshal(raw, &doc); err != nil || len(doc.Certificates) != 2 {

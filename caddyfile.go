@@ -3,6 +3,7 @@ package wechatpay
 import (
 	"strings"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/jsonfield"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -95,7 +96,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 					rule.Query = append(rule.Query, name)
 					continue
 				}
-				if _, ferr := NewFieldSet(f); ferr != nil {
+				if _, ferr := jsonfield.NewSet(f); ferr != nil {
 					return d.Errf("encrypt: %v", ferr)
 				}
 				rule.Fields = append(rule.Fields, f)

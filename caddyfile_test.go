@@ -644,7 +644,7 @@ func TestProvisionSuccess(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Provision: %v", err)
 			}
-			if !h.keys().signer.Key.Equal(c.MerchantKey) {
+			if !h.keys().signer.Key.Public().Equal(&c.MerchantKey.PublicKey) {
 				t.Error("the merchant key loaded is not the one given")
 			}
 			if h.keys().signer.MchID != c.MchID || h.keys().signer.SerialNo != c.SerialNo {
@@ -657,7 +657,7 @@ func TestProvisionSuccess(t *testing.T) {
 			if tc.serial == c.PlatformSerial {
 				wantKey = &c.PlatformKey.PublicKey
 			}
-			if !h.keys().encrypter.Key.Equal(wantKey) {
+			if !h.keys().encrypter.Key().Equal(wantKey) {
 				t.Error("fields would be encrypted under the wrong key")
 			}
 			if h.MaxBody != defaultMaxBody {

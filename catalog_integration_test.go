@@ -47,11 +47,7 @@ func sampleDocument(t *testing.T, paths []string, value func(path string, idx []
 		}
 	}
 	for _, p := range paths {
-		segs, err := splitFieldPath(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		insert(root, segs, p, nil)
+		insert(root, testkit.Segments(p), p, nil)
 	}
 	root["not_sensitive"] = "keep me 18 digits"
 	out, err := json.Marshal(root)
@@ -95,7 +91,7 @@ func TestIntegrationCatalog(t *testing.T) {
 			doc, _ := sampleDocument(t, e.Response, func(p string, idx []int) string {
 				v := fmt.Sprintf("响应:%s:%v", p, idx)
 				wantResponse = append(wantResponse, v)
-				ct := sealForMerchant(t, v)
+				ct := testkit.SealForMerchant(t, v)
 				cts = append(cts, ct)
 				return ct
 			})
@@ -122,7 +118,7 @@ func TestIntegrationCatalog(t *testing.T) {
 		// Decrypt, with the SDK, everything at the documented places.
 		var decrypted []string
 		for _, p := range e.Body {
-			for _, r := range locate(t, got.body, p) {
+			for _, r := range testkit.Locate(t, got.body, p) {
 				plain, err := utils.DecryptOAEP(r.Str, c.WechatPayKey)
 				if err != nil {
 					t.Errorf("%s: %s does not decrypt: %v", name, p, err)
@@ -163,7 +159,7 @@ func TestIntegrationCatalog(t *testing.T) {
 		// The client sees the answer's fields decrypted.
 		var clientValues []string
 		for _, p := range e.Response {
-			for _, r := range locate(t, out, p) {
+			for _, r := range testkit.Locate(t, out, p) {
 				clientValues = append(clientValues, r.Str)
 			}
 		}
@@ -182,7 +178,7 @@ func TestIntegrationCatalog(t *testing.T) {
 // 502, never a half-decrypted answer.
 func TestIntegrationDecryptFailure(t *testing.T) {
 	tester, stub := startProxy(t, "decrypt_responses")
-	good := sealForMerchant(t, "ok")
+	good := testkit.SealForMerchant(t, "ok")
 	stub.setAnswer(stubAnswer{body: `{"bal_account_no":"` + good + `","new_account_name":"bm90IGNpcGhlcnRleHQ="}`})
 	resp, out := send(t, tester, "POST", "/v3/aggracct-bc/wb-channel/bank-channel-account/rename", []byte(`{"bal_account_no":"123"}`))
 	if resp.StatusCode != 502 || !strings.Contains(string(out), CodeResponseDecryptFailed) || strings.Contains(string(out), good) {

@@ -16,6 +16,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/pemkey"
 )
 
 // CertificatesPath is the WeChat Pay endpoint that lists a merchant's
@@ -73,7 +76,7 @@ type certificateAnswer struct {
 type certificateDownload struct {
 	client *http.Client
 	url    string // base URL + CertificatesPath
-	signer *RequestSigner
+	signer *apiv3.Signer
 	aead   cipher.AEAD      // AES-256-GCM under the APIv3 key
 	now    func() time.Time // for certificate validity; signatures use the real clock
 	// anchors, when not empty, are the only keys the answer's signature
@@ -95,7 +98,7 @@ func (d *certificateDownload) run(ctx context.Context) ([]*PlatformCertificate, 
 	if err != nil {
 		return nil, err
 	}
-	nonce, err := NewNonce()
+	nonce, err := apiv3.NewNonce()
 	if err != nil {
 		return nil, err
 	}
@@ -208,34 +211,22 @@ func (d *certificateDownload) verify(header http.Header, body []byte, certs []*P
 			keys[c.Serial] = c.key()
 		}
 	}
-	v := NewResponseVerifier(keys)
+	v := apiv3.NewVerifier(keys)
 	if err := v.Verify(header, body); err != nil {
-		ve := err.(*VerifyError)
+		ve := err.(*apiv3.VerifyError)
 		return fmt.Errorf("the answer's signature does not verify: %s: %s (Wechatpay-Serial %q)", ve.Code, ve.Reason, ve.Serial)
 	}
 	return nil
 }
 
 // parsePlatformCertificate parses a decrypted (or stored) certificate PEM.
-// Unlike LoadCertificate it never reads a file: the text is WeChat Pay's.
 func parsePlatformCertificate(data []byte) (*PlatformCertificate, error) {
-	block, _ := pem.Decode(data)
-	if block == nil || block.Type != "CERTIFICATE" {
-		return nil, errors.New("is not a PEM certificate")
-	}
-	cert, err := x509.ParseCertificate(block.Bytes)
+	cert, serial, err := pemkey.ParseCertificate(data)
 	if err != nil {
-		return nil, fmt.Errorf("parsing the certificate: %w", err)
-	}
-	key, ok := cert.PublicKey.(*rsa.PublicKey)
-	if !ok {
-		return nil, fmt.Errorf("the certificate key is a %T, not RSA", cert.PublicKey)
-	}
-	if err := checkRSASize(key.N.BitLen()); err != nil {
 		return nil, err
 	}
 	return &PlatformCertificate{
-		Serial:      CertificateSerial(cert),
+		Serial:      serial,
 		Certificate: cert,
 		PEM:         string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})),
 	}, nil

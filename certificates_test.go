@@ -20,6 +20,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/pemkey"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/caddy-wechatpay/caddy-wechatpay/sandbox"
 )
@@ -122,7 +124,7 @@ func downloadedOnce(t *testing.T) (*certSandbox, *certmagic.FileStorage, *App) {
 func (cs *certSandbox) signedBy(t *testing.T, m *Merchant, serial string) (http.Header, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, cs.ts.URL+sandbox.CertificatesPath, nil)
-	nonce, _ := NewNonce()
+	nonce, _ := apiv3.NewNonce()
 	auth, err := m.Signer().Authorization("GET", sandbox.CertificatesPath, time.Now().Unix(), nonce, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +163,7 @@ func TestCertificatesFirstDownload(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := m.currentKeys()
-	if k.serial != c.PlatformSerial || k.encrypter == nil || k.encrypter.Key.N.Cmp(c.PlatformKey.N) != 0 {
+	if k.serial != c.PlatformSerial || k.encrypter == nil || k.encrypter.Key().N.Cmp(c.PlatformKey.N) != 0 {
 		t.Fatalf("encrypting with %q, want the downloaded platform certificate %s", k.serial, c.PlatformSerial)
 	}
 	if got := serials(m.PlatformCertificates()); len(got) != 1 || got[0] != c.PlatformSerial {
@@ -244,7 +246,7 @@ func TestCertificatesRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nextSerial := CertificateSerial(next)
+	nextSerial := pemkey.CertificateSerial(next)
 	before := m.Verifier()
 	if _, err := m.certs.refresh(context.Background(), true); err != nil {
 		t.Fatal(err)
@@ -298,7 +300,7 @@ func TestCertificatesExpiry(t *testing.T) {
 	later := c.PlatformCert.NotAfter.Add(time.Second)
 	now.Store(&later)
 	m.certs.adopt(m.certs.certificates())
-	if got := serials(m.PlatformCertificates()); len(got) != 1 || got[0] != CertificateSerial(next) {
+	if got := serials(m.PlatformCertificates()); len(got) != 1 || got[0] != pemkey.CertificateSerial(next) {
 		t.Fatalf("after the first certificate expired: %v", got)
 	}
 	if k := m.currentKeys(); k.byID[c.PlatformSerial] != nil {

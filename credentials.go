@@ -6,6 +6,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/pemkey"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/rsacrypto"
 	"go.uber.org/zap"
 )
 
@@ -78,7 +81,7 @@ func (h *Handler) checkOptions(c *credentials) error {
 // loadSigner resolves, checks and loads the merchant options (mchid,
 // serial_no, private_key) into the request signer. A merchant of the app
 // loads its options through it too.
-func (h *Handler) loadSigner() (*RequestSigner, error) {
+func (h *Handler) loadSigner() (*apiv3.Signer, error) {
 	c, err := h.resolveCredentials()
 	if err != nil {
 		return nil, err
@@ -87,11 +90,15 @@ func (h *Handler) loadSigner() (*RequestSigner, error) {
 		return nil, err
 	}
 	warnIfExposed(h.logger, "private_key", h.PrivateKey, c.privateKey)
-	key, err := LoadPrivateKey(c.privateKey)
+	rsaKey, err := pemkey.LoadPrivateKey(c.privateKey)
 	if err != nil {
 		return nil, fmt.Errorf("private_key: %w", err)
 	}
-	return &RequestSigner{MchID: c.mchid, SerialNo: strings.ToUpper(c.serialNo), Key: key}, nil
+	key, err := rsacrypto.NewPrivateKey(rsaKey)
+	if err != nil {
+		return nil, fmt.Errorf("private_key: %w", err)
+	}
+	return &apiv3.Signer{MchID: c.mchid, SerialNo: strings.ToUpper(c.serialNo), Key: key}, nil
 }
 
 // loadInlineKeys loads the handler's own keys into a key set: the signer,

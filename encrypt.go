@@ -1,106 +1,67 @@
 package wechatpay
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha1"
-	"encoding/base64"
-	"fmt"
+	"errors"
+	"net/http"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/jsonfield"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/sensitive"
 )
 
-// FieldEncrypter encrypts sensitive values for WeChat Pay: RSA-OAEP with
-// SHA-1 and MGF1-SHA-1, an empty label, standard base64 with padding, under
-// the WeChat Pay public key or a platform certificate's key.
-type FieldEncrypter struct {
-	// Key is the WeChat Pay public key (or platform certificate key).
-	Key *rsa.PublicKey
-
-	prepared *rsaPublic // Key, prepared once; nil: crypto/rsa each time
+// outgoingBody is the body that goes upstream and what its signature
+// covers.
+type outgoingBody struct {
+	bytes       []byte // sent as they are
+	contentType string // application/json, or a media upload's multipart type with its boundary
+	signed      []byte // the body in the signature: bytes, or a media upload's meta part
 }
 
-// NewFieldEncrypter returns an encrypter under key with the key prepared
-// once for all its encryptions.
-func NewFieldEncrypter(key *rsa.PublicKey) *FieldEncrypter {
-	e := &FieldEncrypter{Key: key}
-	e.prepared, _ = newRSAPublic(key) // on error crypto/rsa refuses the key itself
-	return e
-}
-
-// encrypt returns RSA-OAEP-SHA1(plain); scratch (nil, or from
-// e.scratch) holds the encoded message.
-func (e *FieldEncrypter) encrypt(plain, scratch []byte) ([]byte, error) {
-	if e.prepared != nil {
-		return e.prepared.encryptOAEPSHA1(rand.Reader, plain, scratch)
-	}
-	return rsa.EncryptOAEP(sha1.New(), rand.Reader, e.Key, plain, nil)
-}
-
-// scratch returns space for encoded messages under the prepared key, to
-// share between the encryptions of one request; nil without one.
-func (e *FieldEncrypter) scratch() []byte {
-	if e.prepared == nil {
-		return nil
-	}
-	return make([]byte, e.prepared.size)
-}
-
-// MaxPlaintext is the longest value, in bytes, that one OAEP-SHA-1 block
-// under the key can hold (214 bytes for a 2048-bit key).
-func (e *FieldEncrypter) MaxPlaintext() int {
-	return e.Key.Size() - 2*sha1.Size - 2
-}
-
-// EncryptValue returns base64(RSA-OAEP-SHA1(plain)).
-func (e *FieldEncrypter) EncryptValue(plain []byte) (string, error) {
-	ct, err := e.encrypt(plain, nil)
-	if err != nil {
-		return "", err
-	}
-	return base64.StdEncoding.EncodeToString(ct), nil
-}
-
-// EncryptFields replaces the value at every path of fields in the JSON object
-// body with its ciphertext and returns the new body and how many values were
-// encrypted. Every byte outside those values is copied unchanged: key order,
-// white space, escapes and number literals stay exactly as the client sent
-// them. It fails closed: any problem with the document or a value returns a
-// *FieldError and no output, so no plaintext can slip through.
-func (e *FieldEncrypter) EncryptFields(body []byte, fields *FieldSet) ([]byte, int, error) {
-	if fields.empty() {
-		return body, 0, nil
-	}
-	values, err := scanSensitive(body, fields)
-	if err != nil {
-		return nil, 0, err
-	}
-	if len(values) == 0 {
-		return body, 0, nil
-	}
-	limit := e.MaxPlaintext()
-	ctLen := base64.StdEncoding.EncodedLen(e.Key.Size())
-	grow := 0
-	for _, v := range values {
-		if len(v.plain) > limit {
-			return nil, 0, &FieldError{Field: v.path.String(), Reason: fmt.Sprintf("is %d bytes long; RSA-OAEP can encrypt at most %d", len(v.plain), limit)}
+// encryptRequest encrypts the sensitive body fields and query parameters of
+// the route, rewriting r's query in place, and returns the body to send and
+// how many values were encrypted. A multipart body (a media upload) is sent
+// as it is and signed over its meta part.
+func encryptRequest(r *http.Request, rt *route, body []byte, encrypter *sensitive.Encrypter) (outgoingBody, int, *apiError) {
+	out := outgoingBody{bytes: body, contentType: "application/json", signed: body}
+	fail := func(err error) (outgoingBody, int, *apiError) {
+		var fe *jsonfield.Error
+		if errors.As(err, &fe) {
+			return outgoingBody{}, 0, paramError(fe)
 		}
-		grow += ctLen + 2 - (v.end - v.start)
+		return outgoingBody{}, 0, &apiError{status: http.StatusInternalServerError, code: CodeProxyError, message: "encrypting a sensitive field failed"}
 	}
-	// One buffer of the exact size; each ciphertext is encoded in place.
-	out := make([]byte, 0, len(body)+grow)
-	last := 0
-	scratch := e.scratch()
-	defer clear(scratch) // it held encoded plaintext
-	for _, v := range values {
-		ct, err := e.encrypt(v.plain, scratch)
+	n := 0
+	if ct := r.Header.Get("Content-Type"); IsMultipart(ct) {
+		if rt != nil && (rt.body != nil || rt.query != nil) {
+			// Its sensitive fields could be in any part (a server may
+			// read form fields as query parameters too), and would go
+			// out as sent.
+			return fail(&jsonfield.Error{Reason: "this endpoint has sensitive fields, which the proxy encrypts in a JSON body or the query only; a multipart body is refused"})
+		}
+		meta, err := UploadMeta(ct, body)
 		if err != nil {
-			return nil, 0, fmt.Errorf("encrypting %s: %w", v.path.String(), err)
+			return fail(err)
 		}
-		out = append(out, body[last:v.start]...)
-		out = append(out, '"')
-		out = base64.StdEncoding.AppendEncode(out, ct)
-		out = append(out, '"')
-		last = v.end
+		out.contentType, out.signed = ct, meta
+	} else if rt != nil && rt.body != nil && (rt.method != "*" || len(body) > 0) {
+		// A route's own method needs a JSON body; another method on the
+		// same path (rt.method "*") may come without one, and then has
+		// nothing to encrypt.
+		encrypted, nb, err := encrypter.EncryptFields(body, rt.body)
+		if err != nil {
+			return fail(err)
+		}
+		out.bytes, out.signed, n = encrypted, encrypted, nb
 	}
-	out = append(out, body[last:]...)
-	return out, len(values), nil
+	if rt != nil && rt.query != nil && r.URL.RawQuery != "" {
+		q, nq, err := encrypter.EncryptQuery(r.URL.RawQuery, rt.query)
+		if err != nil {
+			return fail(err)
+		}
+		r.URL.RawQuery, r.URL.ForceQuery = q, r.URL.ForceQuery && q == ""
+		// Loggers after this handler (reverse_proxy's, at DEBUG) print
+		// RequestURI: it must not keep the plaintext either.
+		r.RequestURI = r.URL.RequestURI()
+		n += nq
+	}
+	return out, n, nil
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/jsonfield"
 )
 
 // Error codes the proxy answers with. They use WeChat Pay's error shape,
@@ -59,7 +61,7 @@ func (e *apiError) Error() string { return e.code + ": " + e.message }
 
 func paramError(err error) *apiError {
 	ae := &apiError{status: http.StatusBadRequest, code: CodeParamError, message: err.Error()}
-	if fe, ok := err.(*FieldError); ok {
+	if fe, ok := err.(*jsonfield.Error); ok {
 		ae.field = fe.Field
 	}
 	return ae

@@ -138,18 +138,3 @@ func TestIntegrationHardening(t *testing.T) {
 		}
 	})
 }
-
-// TestEncryptFieldsBoundsAmplification: a body of many empty sensitive
-// values is refused rather than grown twentyfold at an RSA operation each.
-func TestEncryptFieldsBoundsAmplification(t *testing.T) {
-	var b bytes.Buffer
-	b.WriteString(`{"transfer_detail_list":[`)
-	for i := 0; i <= maxSensitiveValues; i++ {
-		b.WriteString(`{"user_name":""},`)
-	}
-	b.WriteString(`{}]}`)
-	out, _, err := testEncrypter(t).EncryptFields(b.Bytes(), mustFields(t, "transfer_detail_list.#.user_name"))
-	if err == nil || out != nil || !strings.Contains(err.Error(), "sensitive values") {
-		t.Fatalf("err %v, %d bytes out", err, len(out))
-	}
-}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/caddyserver/caddy/v2/caddytest"
 )
@@ -214,7 +215,7 @@ func TestIntegrationPresign(t *testing.T) {
 			t.Errorf("%s: SDK decrypts %q, want %q", path, got.decrypted[path], plain)
 		}
 	}
-	checkEncrypted(t, []byte(testkit.PresignBody), got.body, testkit.PresignFields, testkit.PresignPlain)
+	testkit.CheckEncrypted(t, []byte(testkit.PresignBody), got.body, testkit.PresignFields, testkit.PresignPlain)
 	assertNoPlaintext(t, reqs)
 }
 
@@ -263,7 +264,7 @@ func TestIntegrationGzipRequestBody(t *testing.T) {
 	if len(reqs) != 1 || reqs[0].signatureOK != nil || reqs[0].header.Get("Content-Encoding") != "" {
 		t.Fatalf("upstream got %+v", reqs)
 	}
-	checkEncrypted(t, []byte(testkit.PresignBody), reqs[0].body, testkit.PresignFields, testkit.PresignPlain)
+	testkit.CheckEncrypted(t, []byte(testkit.PresignBody), reqs[0].body, testkit.PresignFields, testkit.PresignPlain)
 	assertNoPlaintext(t, reqs)
 }
 
@@ -346,14 +347,14 @@ func TestIntegrationVerification(t *testing.T) {
 		{"signed error answer", stubAnswer{status: 400, body: `{"code":"PARAM_ERROR","message":"stub says no"}`}, "", 400, ""},
 		{"unsigned gateway page", stubAnswer{status: 502, body: `<html>stub bad gateway</html>`, noHeaders: true}, "", 502, CodeUpstreamError},
 		{"unsigned JSON error", stubAnswer{status: 400, body: `{"code":"ORDERPAID","message":"stub forged"}`, noHeaders: true}, "", 400, CodeUpstreamError},
-		{"wrong key", stubAnswer{signKey: c.PlatformKey}, "", 502, CodeSignatureInvalid},
-		{"tampered body", stubAnswer{tamperBody: true}, "", 502, CodeSignatureInvalid},
-		{"stale timestamp", stubAnswer{timeShift: -6 * time.Minute}, "", 502, CodeTimestampExpired},
-		{"future timestamp", stubAnswer{timeShift: 6 * time.Minute}, "", 502, CodeTimestampExpired},
-		{"unknown serial", stubAnswer{serial: "PUB_KEY_ID_0000000000000000000000000000"}, "", 502, CodeSerialUnknown},
-		{"probe signature", stubAnswer{signature: "WECHATPAY/SIGNTEST/AAAA"}, "", 502, CodeSignatureProbe},
-		{"no signature headers", stubAnswer{noHeaders: true}, "", 502, CodeSignatureMissing},
-		{"signed error with bad signature", stubAnswer{status: 500, body: `{"code":"SYSTEM_ERROR","message":"stub"}`, signKey: c.PlatformKey}, "", 502, CodeSignatureInvalid},
+		{"wrong key", stubAnswer{signKey: c.PlatformKey}, "", 502, apiv3.CodeSignatureInvalid},
+		{"tampered body", stubAnswer{tamperBody: true}, "", 502, apiv3.CodeSignatureInvalid},
+		{"stale timestamp", stubAnswer{timeShift: -6 * time.Minute}, "", 502, apiv3.CodeTimestampExpired},
+		{"future timestamp", stubAnswer{timeShift: 6 * time.Minute}, "", 502, apiv3.CodeTimestampExpired},
+		{"unknown serial", stubAnswer{serial: "PUB_KEY_ID_0000000000000000000000000000"}, "", 502, apiv3.CodeSerialUnknown},
+		{"probe signature", stubAnswer{signature: "WECHATPAY/SIGNTEST/AAAA"}, "", 502, apiv3.CodeSignatureProbe},
+		{"no signature headers", stubAnswer{noHeaders: true}, "", 502, apiv3.CodeSignatureMissing},
+		{"signed error with bad signature", stubAnswer{status: 500, body: `{"code":"SYSTEM_ERROR","message":"stub"}`, signKey: c.PlatformKey}, "", 502, apiv3.CodeSignatureInvalid},
 		{"bill download is unsigned", stubAnswer{noHeaders: true}, "/v3/billdownload/file?token=abc", 200, ""},
 		{"skip_verify path", stubAnswer{noHeaders: true}, "/v3/custom-download/x", 200, ""},
 	} {

@@ -146,7 +146,7 @@ func sameKeys(a, b *keySet) bool {
 		return false
 	}
 	if a.signer != nil && (a.signer.MchID != b.signer.MchID || a.signer.SerialNo != b.signer.SerialNo ||
-		!a.signer.Key.PublicKey.Equal(&b.signer.Key.PublicKey)) {
+		!a.signer.Key.Public().Equal(b.signer.Key.Public())) {
 		return false
 	}
 	for id, key := range a.byID {

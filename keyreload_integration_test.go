@@ -150,7 +150,7 @@ func TestIntegrationKeyReloadUnderLoad(t *testing.T) {
 		if r.signatureOK != nil {
 			t.Errorf("the stand-in refused a signature: %v", r.signatureOK)
 		}
-		m := authRE.FindStringSubmatch(r.header.Get("Authorization"))
+		m := testkit.AuthorizationRE.FindStringSubmatch(r.header.Get("Authorization"))
 		if m == nil {
 			t.Fatalf("no Authorization: %q", r.header.Get("Authorization"))
 		}
@@ -242,7 +242,7 @@ func TestIntegrationKeyReloadAllOrNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if m := authRE.FindStringSubmatch(stub.requests()[0].header.Get("Authorization")); resp.StatusCode != 200 || m == nil || m[5] != old.SerialNo {
+	if m := testkit.AuthorizationRE.FindStringSubmatch(stub.requests()[0].header.Get("Authorization")); resp.StatusCode != 200 || m == nil || m[5] != old.SerialNo {
 		t.Errorf("after a failed reload: %d, want the old keys in use", resp.StatusCode)
 	}
 
@@ -260,7 +260,7 @@ func TestIntegrationKeyReloadAllOrNothing(t *testing.T) {
 	out, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	got := stub.requests()[0]
-	if m := authRE.FindStringSubmatch(got.header.Get("Authorization")); resp.StatusCode != 200 || m == nil || m[5] != fresh.SerialNo ||
+	if m := testkit.AuthorizationRE.FindStringSubmatch(got.header.Get("Authorization")); resp.StatusCode != 200 || m == nil || m[5] != fresh.SerialNo ||
 		got.header.Get("Wechatpay-Serial") != fresh.PublicKeyID || got.signatureOK != nil {
 		t.Errorf("after the reload: %d %s; the merchant's requests must use the new keys", resp.StatusCode, out)
 	}

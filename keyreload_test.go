@@ -27,7 +27,7 @@ func TestKeyReloadKeepsDownloadedCertificates(t *testing.T) {
 		observe := cfg.Observer
 		cfg.Observer = func(x sandbox.Exchange) {
 			observe(x)
-			if m := authRE.FindStringSubmatch(x.Header.Get("Authorization")); m != nil && strings.HasPrefix(x.RequestURI, sandbox.CertificatesPath) {
+			if m := testkit.AuthorizationRE.FindStringSubmatch(x.Header.Get("Authorization")); m != nil && strings.HasPrefix(x.RequestURI, sandbox.CertificatesPath) {
 				mu.Lock()
 				downloadSerials = append(downloadSerials, m[5])
 				mu.Unlock()
@@ -68,8 +68,11 @@ func TestKeyReloadKeepsDownloadedCertificates(t *testing.T) {
 	}
 	commit()
 	after := m.currentKeys()
-	if after.signer.SerialNo != fresh.SerialNo || !after.signer.Key.Equal(fresh.MerchantKey) || after.decrypter.Key != after.signer.Key {
+	if after.signer.SerialNo != fresh.SerialNo || !after.signer.Key.Public().Equal(&fresh.MerchantKey.PublicKey) {
 		t.Errorf("after: signing as %s", after.signer.SerialNo)
+	}
+	if plain, err := after.decrypter.DecryptValue([]byte(testkit.SealForMerchantKey(t, fresh.MerchantKey, "x"))); err != nil || string(plain) != "x" {
+		t.Errorf("after: answers are not decrypted with the new merchant key (%v)", err)
 	}
 	if after.serial != old.PlatformSerial || after.byID[old.PlatformSerial] == nil {
 		t.Errorf("after: the downloaded certificate is gone (encrypting with %q)", after.serial)

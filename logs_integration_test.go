@@ -86,7 +86,7 @@ func TestIntegrationDebugLogsHoldNoSecrets(t *testing.T) {
 	for _, r := range stub.requests() {
 		auth := r.header.Get("Authorization")
 		secrets = append(secrets, auth)
-		if m := authRE.FindStringSubmatch(auth); m != nil {
+		if m := testkit.AuthorizationRE.FindStringSubmatch(auth); m != nil {
 			secrets = append(secrets, m[3][:32])
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
@@ -72,7 +73,7 @@ type Merchant struct {
 	deferRefresh bool
 
 	mu         sync.Mutex             // guards signer, static and downloaded
-	signer     *RequestSigner         // changed only by a key reload
+	signer     *apiv3.Signer          // changed only by a key reload
 	static     *trustedKeys           // configured keys; empty when all are downloaded
 	downloaded []*PlatformCertificate // as last published
 }
@@ -81,11 +82,11 @@ type Merchant struct {
 func (m *Merchant) Name() string { return m.name }
 
 // Signer returns the request signer of the merchant in use now.
-func (m *Merchant) Signer() *RequestSigner { return m.currentKeys().signer }
+func (m *Merchant) Signer() *apiv3.Signer { return m.currentKeys().signer }
 
 // Verifier returns a verifier trusting the merchant's keys as they are now:
 // call it for each answer or callback, since downloaded certificates change.
-func (m *Merchant) Verifier() *ResponseVerifier { return m.currentKeys().verifier }
+func (m *Merchant) Verifier() *apiv3.Verifier { return m.currentKeys().verifier }
 
 // PlatformCertificates returns the downloaded platform certificates in use,
 // newest first; nil when none are downloaded.
@@ -176,7 +177,7 @@ func (m *Merchant) loadAPIv3Key() error {
 
 // loadSigner resolves, checks and loads the merchant's own credentials:
 // mchid, serial_no and private_key, with the handler's rules.
-func (m *Merchant) loadSigner() (*RequestSigner, error) {
+func (m *Merchant) loadSigner() (*apiv3.Signer, error) {
 	h := &Handler{MchID: m.MchID, SerialNo: m.SerialNo, PrivateKey: m.PrivateKey, logger: m.logger}
 	return h.loadSigner()
 }

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
@@ -276,7 +277,7 @@ func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse,
 		return "", &apiError{status: resp.status, code: CodeUpstreamError, message: msg}
 	}
 	if err := keys.verifier.Verify(resp.header, body); err != nil {
-		ve := err.(*VerifyError)
+		ve := err.(*apiv3.VerifyError)
 		h.logger.Error("WeChat Pay's answer failed verification",
 			zap.String("code", ve.Code), zap.String("reason", ve.Reason),
 			zap.String("serial", ve.Serial), zap.String("request_id", ve.RequestID),

@@ -82,11 +82,11 @@ func TestServeHTTPForwardsSignedEncrypted(t *testing.T) {
 	if fw == nil {
 		t.Fatal("next handler not called")
 	}
-	checkEncrypted(t, []byte(testkit.PresignBody), body, testkit.PresignFields, testkit.PresignPlain)
+	testkit.CheckEncrypted(t, []byte(testkit.PresignBody), body, testkit.PresignFields, testkit.PresignPlain)
 	if fw.ContentLength != int64(len(body)) || fw.Header.Get("Content-Length") != itoa(len(body)) {
 		t.Errorf("ContentLength %d / header %q for a %d-byte body", fw.ContentLength, fw.Header.Get("Content-Length"), len(body))
 	}
-	if m := authRE.FindStringSubmatch(fw.Header.Get("Authorization")); m == nil {
+	if m := testkit.AuthorizationRE.FindStringSubmatch(fw.Header.Get("Authorization")); m == nil {
 		t.Errorf("Authorization %q not WeChat Pay's", fw.Header.Get("Authorization"))
 	}
 	for k, want := range map[string]string{
@@ -155,7 +155,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	secrets := []string{"张三", "110101199003071234", "6222021234567890123", "13800138000", "IDENTITY_CARD",
 		base64.StdEncoding.EncodeToString(c.MerchantKey.D.Bytes())[:40], "PRIVATE KEY"}
 	for _, a := range auths {
-		secrets = append(secrets, a, authRE.FindStringSubmatch(a)[3])
+		secrets = append(secrets, a, testkit.AuthorizationRE.FindStringSubmatch(a)[3])
 	}
 	if logs.Len() == 0 {
 		t.Fatal("no log lines captured")

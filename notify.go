@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/tidwall/gjson"
@@ -257,7 +258,7 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 			"Wechatpay-Signature-Type " + strconv.Quote(truncate(st, 40)) + " is not " + NotificationSignatureType})
 	}
 	if err := h.keys().verifier.Verify(r.Header, body); err != nil {
-		ve := err.(*VerifyError)
+		ve := err.(*apiv3.VerifyError)
 		return h.refuse(w, r, body, &notifyRefusal{http.StatusUnauthorized, ve.Code, "signature verification failed: " + ve.Reason})
 	}
 	n, err := ParseNotification(body)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/caddyserver/caddy/v2/caddytest"
 )
@@ -204,15 +205,15 @@ func TestIntegrationNotify(t *testing.T) {
 			status  int
 			mention string
 		}{
-			{"missing headers", buildCallback(t, callbackSpec{omitHeaders: true}), 401, CodeSignatureMissing},
+			{"missing headers", buildCallback(t, callbackSpec{omitHeaders: true}), 401, apiv3.CodeSignatureMissing},
 			{"wrong signature type", buildCallback(t, callbackSpec{sigType: "WECHATPAY2-SM2-WITH-SM3"}), 401, "SIGNATURE_TYPE_UNSUPPORTED"},
-			{"bad signature", buildCallback(t, callbackSpec{signKey: c.PlatformKey}), 401, CodeSignatureInvalid},
+			{"bad signature", buildCallback(t, callbackSpec{signKey: c.PlatformKey}), 401, apiv3.CodeSignatureInvalid},
 			{"altered body", buildCallback(t, callbackSpec{tamper: func(b []byte) []byte {
 				return bytes.Replace(b, []byte("支付成功"), []byte("支付失败"), 1)
-			}}), 401, CodeSignatureInvalid},
-			{"unknown serial", buildCallback(t, callbackSpec{serial: "PUB_KEY_ID_0000000000000000000000000000"}), 401, CodeSerialUnknown},
-			{"stale", buildCallback(t, callbackSpec{timeShift: -5*time.Minute - 2*time.Second}), 401, CodeTimestampExpired},
-			{"probe", buildCallback(t, callbackSpec{signature: "WECHATPAY/SIGNTEST/" + randomAlnum(40)}), 401, CodeSignatureProbe},
+			}}), 401, apiv3.CodeSignatureInvalid},
+			{"unknown serial", buildCallback(t, callbackSpec{serial: "PUB_KEY_ID_0000000000000000000000000000"}), 401, apiv3.CodeSerialUnknown},
+			{"stale", buildCallback(t, callbackSpec{timeShift: -5*time.Minute - 2*time.Second}), 401, apiv3.CodeTimestampExpired},
+			{"probe", buildCallback(t, callbackSpec{signature: "WECHATPAY/SIGNTEST/" + randomAlnum(40)}), 401, apiv3.CodeSignatureProbe},
 			{"wrong APIv3 key", buildCallback(t, callbackSpec{apiv3Key: "Zx7Qm2Lp9Rt4Vw8Zb3Nc6Hd1Jf5Gk0Ts"}), 400, CodeDecryptFailed},
 			{"tampered ciphertext", buildCallback(t, callbackSpec{nonce: "abcdefghijkl",
 				ciphertext: sealResource(t, testAPIv3Key, "abcdefghijkm", "transaction", testTransaction)}), 400, CodeDecryptFailed},

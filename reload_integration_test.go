@@ -93,7 +93,7 @@ func TestIntegrationReloadUnderLoad(t *testing.T) {
 	if got.signatureOK != nil {
 		t.Errorf("after reload: %v", got.signatureOK)
 	}
-	if m := authRE.FindStringSubmatch(got.header.Get("Authorization")); m == nil || m[5] != fresh.SerialNo {
+	if m := testkit.AuthorizationRE.FindStringSubmatch(got.header.Get("Authorization")); m == nil || m[5] != fresh.SerialNo {
 		t.Errorf("after reload, Authorization still names the old certificate (%s)", old.SerialNo)
 	}
 	if got.header.Get("Wechatpay-Serial") != fresh.PublicKeyID {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/jsonfield"
 )
 
 // route is one endpoint with sensitive fields.
@@ -14,9 +16,9 @@ type route struct {
 
 	bodyPaths, queryNames, responsePaths []string
 
-	body     *FieldSet       // request body fields, nil if none
+	body     *jsonfield.Set  // request body fields, nil if none
 	query    map[string]bool // query parameters, nil if none
-	response *FieldSet       // response fields, nil if none
+	response *jsonfield.Set  // response fields, nil if none
 }
 
 // routeRules are the sensitive fields of one route, as configured.
@@ -125,12 +127,12 @@ func (r *route) compile() error {
 	var err error
 	r.body, r.response, r.query = nil, nil, nil
 	if len(r.bodyPaths) > 0 {
-		if r.body, err = NewFieldSet(r.bodyPaths...); err != nil {
+		if r.body, err = jsonfield.NewSet(r.bodyPaths...); err != nil {
 			return fmt.Errorf("%s %s: %w", r.method, r.template, err)
 		}
 	}
 	if len(r.responsePaths) > 0 {
-		if r.response, err = NewFieldSet(r.responsePaths...); err != nil {
+		if r.response, err = jsonfield.NewSet(r.responsePaths...); err != nil {
 			return fmt.Errorf("%s %s: response: %w", r.method, r.template, err)
 		}
 	}

@@ -1,127 +1,103 @@
 package wechatpay
 
 import (
-	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/base64"
+	"bytes"
 	"io"
+	"net/http"
+	"runtime/debug"
 	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
 )
 
-// AuthScheme is the scheme of WeChat Pay APIv3's Authorization header.
-const AuthScheme = "WECHATPAY2-SHA256-RSA2048"
+// modulePath is this module's import path, used to find its version.
+const modulePath = "github.com/caddy-wechatpay/caddy-wechatpay"
 
-// RequestSigner signs requests as a merchant: SHA256withRSA (PKCS #1 v1.5)
-// over the five-line message of PROTOCOL.md, with the merchant API key.
-type RequestSigner struct {
-	// MchID is the merchant number.
-	MchID string
-	// SerialNo is the serial of the merchant API certificate.
-	SerialNo string
-	// Key is the merchant API private key.
-	Key *rsa.PrivateKey
-}
-
-// SigningMessage returns the exact bytes WeChat Pay expects a request
-// signature over: METHOD, request URI, timestamp, nonce and body, each line
-// ending with "\n".
-func SigningMessage(method, uri string, timestamp int64, nonce string, body []byte) []byte {
-	ts := strconv.FormatInt(timestamp, 10)
-	msg := make([]byte, 0, len(method)+len(uri)+len(ts)+len(nonce)+len(body)+5)
-	msg = append(msg, method...)
-	msg = append(msg, '\n')
-	msg = append(msg, uri...)
-	msg = append(msg, '\n')
-	msg = append(msg, ts...)
-	msg = append(msg, '\n')
-	msg = append(msg, nonce...)
-	msg = append(msg, '\n')
-	msg = append(msg, body...)
-	msg = append(msg, '\n')
-	return msg
-}
-
-// Sign returns the base64 signature of the request described by its parts.
-// The message is hashed piece by piece, so the body is not copied.
-func (s *RequestSigner) Sign(method, uri string, timestamp int64, nonce string, body []byte) (string, error) {
-	sig, err := s.sign(method, uri, timestamp, nonce, body)
-	if err != nil {
-		return "", err
+// signRequest makes r ready for WeChat Pay: body replaced by out with the
+// right length and type, the client's Authorization dropped, Wechatpay-Serial,
+// Accept, Content-Type and User-Agent set, and the request signed over
+// exactly the method, URI and body (a media upload: its meta part) that
+// reverse_proxy will send.
+func (h *Handler) signRequest(r *http.Request, out outgoingBody, keys *keySet) error {
+	hdr := r.Header
+	hdr.Del("Authorization")
+	// Hop-by-hop removal after this handler would drop any header the
+	// client named in Connection, signed ones included.
+	hdr.Del("Connection")
+	hdr.Del("Content-Encoding") // the body was decoded when read
+	hdr.Del("Transfer-Encoding")
+	// The headers set here share one backing array, each value a slice of
+	// its own capacity 1, so that an append elsewhere copies it.
+	vals := make([]string, 6)
+	set := func(key, value string) {
+		vals[0] = value
+		hdr[key] = vals[:1:1]
+		vals = vals[1:]
 	}
-	return base64.StdEncoding.EncodeToString(sig), nil
-}
-
-func (s *RequestSigner) sign(method, uri string, timestamp int64, nonce string, body []byte) ([]byte, error) {
-	var stack [512]byte
-	head := append(stack[:0], method...)
-	head = append(head, '\n')
-	head = append(head, uri...)
-	head = append(head, '\n')
-	head = strconv.AppendInt(head, timestamp, 10)
-	head = append(head, '\n')
-	head = append(head, nonce...)
-	head = append(head, '\n')
-	h := sha256.New()
-	h.Write(head)
-	h.Write(body)
-	h.Write(newline)
-	var digest [sha256.Size]byte
-	return rsa.SignPKCS1v15(nil, s.Key, crypto.SHA256, h.Sum(digest[:0]))
-}
-
-var newline = []byte{'\n'}
-
-// Authorization returns the value of the Authorization header for a request.
-func (s *RequestSigner) Authorization(method, uri string, timestamp int64, nonce string, body []byte) (string, error) {
-	sig, err := s.sign(method, uri, timestamp, nonce, body)
-	if err != nil {
-		return "", err
+	set("Wechatpay-Serial", keys.serial)
+	set("Accept", "application/json")
+	// Let the transport ask for gzip and decode it, so that answers are
+	// verified on the bytes WeChat Pay signed; a client's br or zstd could
+	// not be decoded here.
+	hdr.Del("Accept-Encoding")
+	set("User-Agent", h.userAgent)
+	r.TransferEncoding = nil
+	r.Trailer = nil
+	if len(out.bytes) == 0 {
+		r.Body = http.NoBody
+		r.ContentLength = 0
+		hdr.Del("Content-Type")
+		hdr.Del("Content-Length")
+	} else {
+		r.Body = io.NopCloser(bytes.NewReader(out.bytes))
+		r.ContentLength = int64(len(out.bytes))
+		set("Content-Type", out.contentType)
+		set("Content-Length", strconv.Itoa(len(out.bytes)))
 	}
-	b := make([]byte, 0, len(AuthScheme)+len(s.MchID)+len(nonce)+base64.StdEncoding.EncodedLen(len(sig))+len(s.SerialNo)+80)
-	b = append(b, AuthScheme+` mchid="`...)
-	b = append(b, s.MchID...)
-	b = append(b, `",nonce_str="`...)
-	b = append(b, nonce...)
-	b = append(b, `",signature="`...)
-	b = base64.StdEncoding.AppendEncode(b, sig)
-	b = append(b, `",timestamp="`...)
-	b = strconv.AppendInt(b, timestamp, 10)
-	b = append(b, `",serial_no="`...)
-	b = append(b, s.SerialNo...)
-	b = append(b, '"')
-	return string(b), nil
+	r.GetBody = nil
+
+	nonce, err := apiv3.NewNonce()
+	if err != nil {
+		return err
+	}
+	auth, err := keys.signer.Authorization(r.Method, r.URL.RequestURI(), time.Now().Unix(), nonce, out.signed)
+	if err != nil {
+		return err
+	}
+	set("Authorization", auth)
+	return nil
 }
 
-const nonceAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-// NewNonce returns 32 characters drawn uniformly from [0-9A-Za-z] with a
-// cryptographic random source.
-func NewNonce() (string, error) {
-	return newNonce(rand.Reader)
+// userAgent names the module and its version, as WeChat Pay requires a
+// User-Agent and its support staff ask which client sent a request.
+func userAgent() string {
+	return "caddy-wechatpay/" + moduleVersion() + " (+Caddy)"
 }
 
-func newNonce(random io.Reader) (string, error) {
-	const n = 32
-	var out [n]byte
-	var buf [64]byte
-	filled := 0
-	for filled < n {
-		if _, err := io.ReadFull(random, buf[:]); err != nil {
-			return "", err
-		}
-		for _, b := range buf {
-			// 248 = 4*62: rejecting the rest keeps every character equally likely.
-			if b >= 248 {
-				continue
-			}
-			out[filled] = nonceAlphabet[b%62]
-			filled++
-			if filled == n {
-				break
+// moduleVersion is this module's version as the build recorded it, or
+// "devel" for a build from a working tree.
+func moduleVersion() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
+	}
+	version := ""
+	if info.Main.Path == modulePath {
+		version = info.Main.Version
+	}
+	for _, dep := range info.Deps {
+		if dep.Path == modulePath {
+			version = dep.Version
+			if dep.Replace != nil {
+				version = dep.Replace.Version
 			}
 		}
 	}
-	return string(out[:]), nil
+	// Local builds: "(devel)", the zero pseudo-version xcaddy.sh pins, or none.
+	if version == "" || version == "(devel)" || strings.HasPrefix(version, "v0.0.0-00010101000000-") {
+		return "devel"
+	}
+	return version
 }

@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/jsonfield"
 )
 
 // UploadMetaPart is the name of the part of a media upload that WeChat Pay
@@ -35,7 +37,7 @@ func IsMultipart(contentType string) bool {
 // request's signature. contentType is the request's Content-Type, with
 // its boundary.
 //
-// It refuses, with a *FieldError that names the part but never quotes the
+// It refuses, with a *jsonfield.Error that names the part but never quotes the
 // body, anything WeChat Pay might read otherwise than the proxy signs: a
 // body that is not multipart/form-data to its closing boundary, no meta
 // part or more than one, a part whose Content-Disposition is not one plain
@@ -45,14 +47,14 @@ func IsMultipart(contentType string) bool {
 func UploadMeta(contentType string, body []byte) ([]byte, error) {
 	mediaType, params, err := mime.ParseMediaType(contentType)
 	if err != nil {
-		return nil, &FieldError{Field: "Content-Type", Reason: "is not a valid media type"}
+		return nil, &jsonfield.Error{Field: "Content-Type", Reason: "is not a valid media type"}
 	}
 	if mediaType != "multipart/form-data" {
-		return nil, &FieldError{Field: "Content-Type", Reason: "a media upload must be multipart/form-data, not " + mediaType}
+		return nil, &jsonfield.Error{Field: "Content-Type", Reason: "a media upload must be multipart/form-data, not " + mediaType}
 	}
 	boundary := params["boundary"]
 	if boundary == "" {
-		return nil, &FieldError{Field: "Content-Type", Reason: "multipart/form-data has no boundary parameter"}
+		return nil, &jsonfield.Error{Field: "Content-Type", Reason: "multipart/form-data has no boundary parameter"}
 	}
 	parts := multipart.NewReader(bytes.NewReader(body), boundary)
 	var meta []byte
@@ -65,48 +67,48 @@ func UploadMeta(contentType string, body []byte) ([]byte, error) {
 			break
 		}
 		if err != nil {
-			return nil, &FieldError{Reason: "the multipart body is malformed or ends before its closing boundary"}
+			return nil, &jsonfield.Error{Reason: "the multipart body is malformed or ends before its closing boundary"}
 		}
 		if count > maxUploadParts {
-			return nil, &FieldError{Reason: "the multipart body has more than " + strconv.Itoa(maxUploadParts) + " parts"}
+			return nil, &jsonfield.Error{Reason: "the multipart body has more than " + strconv.Itoa(maxUploadParts) + " parts"}
 		}
 		name, err := formPartName(part.Header, count)
 		if err != nil {
 			return nil, err
 		}
 		if enc := strings.ToLower(strings.TrimSpace(part.Header.Get("Content-Transfer-Encoding"))); enc != "" && enc != "7bit" && enc != "8bit" && enc != "binary" {
-			return nil, &FieldError{Field: partField(name), Reason: "has a Content-Transfer-Encoding other than 7bit, 8bit or binary"}
+			return nil, &jsonfield.Error{Field: partField(name), Reason: "has a Content-Transfer-Encoding other than 7bit, 8bit or binary"}
 		}
 		switch {
 		case name == UploadMetaPart:
 			if found {
-				return nil, &FieldError{Field: partField(name), Reason: "appears more than once"}
+				return nil, &jsonfield.Error{Field: partField(name), Reason: "appears more than once"}
 			}
 			found = true
 			if meta, err = io.ReadAll(part); err != nil {
-				return nil, &FieldError{Field: partField(name), Reason: "is malformed or ends before its closing boundary"}
+				return nil, &jsonfield.Error{Field: partField(name), Reason: "is malformed or ends before its closing boundary"}
 			}
 		case strings.EqualFold(strings.TrimSpace(name), UploadMetaPart):
 			// A server that matched names without regard to case, or
 			// trimmed them, could take it for the meta part, which is not
 			// the one signed.
-			return nil, &FieldError{Field: partField(name), Reason: "differs from meta only by case or white space"}
+			return nil, &jsonfield.Error{Field: partField(name), Reason: "differs from meta only by case or white space"}
 		default:
 			if _, err := io.Copy(io.Discard, part); err != nil {
-				return nil, &FieldError{Field: partField(name), Reason: "is malformed or ends before its closing boundary"}
+				return nil, &jsonfield.Error{Field: partField(name), Reason: "is malformed or ends before its closing boundary"}
 			}
 		}
 	}
 	if !endsWithClosingDelimiter(body, boundary) {
 		// The reader also ends quietly where a body is cut short after a
 		// delimiter line or in a part's headers.
-		return nil, &FieldError{Reason: "the multipart body does not end with its closing boundary"}
+		return nil, &jsonfield.Error{Reason: "the multipart body does not end with its closing boundary"}
 	}
 	if !found {
-		return nil, &FieldError{Field: partField(UploadMetaPart), Reason: "is missing: WeChat Pay signs a media upload over its meta part"}
+		return nil, &jsonfield.Error{Field: partField(UploadMetaPart), Reason: "is missing: WeChat Pay signs a media upload over its meta part"}
 	}
 	if !isJSONObject(meta) {
-		return nil, &FieldError{Field: partField(UploadMetaPart), Reason: "must be one JSON object"}
+		return nil, &jsonfield.Error{Field: partField(UploadMetaPart), Reason: "must be one JSON object"}
 	}
 	return meta, nil
 }
@@ -119,18 +121,18 @@ func formPartName(header textproto.MIMEHeader, count int) (string, error) {
 	field := "multipart part " + strconv.Itoa(count)
 	values := header.Values("Content-Disposition")
 	if len(values) != 1 {
-		return "", &FieldError{Field: field, Reason: "must have exactly one Content-Disposition header"}
+		return "", &jsonfield.Error{Field: field, Reason: "must have exactly one Content-Disposition header"}
 	}
 	disposition, params, err := mime.ParseMediaType(values[0])
 	switch {
 	case err != nil:
-		return "", &FieldError{Field: field, Reason: "has a Content-Disposition that does not parse (a repeated or malformed parameter)"}
+		return "", &jsonfield.Error{Field: field, Reason: "has a Content-Disposition that does not parse (a repeated or malformed parameter)"}
 	case disposition != "form-data":
-		return "", &FieldError{Field: field, Reason: "has a Content-Disposition other than form-data"}
+		return "", &jsonfield.Error{Field: field, Reason: "has a Content-Disposition other than form-data"}
 	case nameStarParam.MatchString(values[0]):
-		return "", &FieldError{Field: field, Reason: "is named with name*, which parsers read differently; use name"}
+		return "", &jsonfield.Error{Field: field, Reason: "is named with name*, which parsers read differently; use name"}
 	case params["name"] == "":
-		return "", &FieldError{Field: field, Reason: "has no name in its Content-Disposition"}
+		return "", &jsonfield.Error{Field: field, Reason: "has no name in its Content-Disposition"}
 	}
 	return params["name"], nil
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"testing"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/jsonfield"
 )
 
 // FuzzUploadMeta checks UploadMeta on any Content-Type and body against
@@ -27,7 +29,7 @@ func FuzzUploadMeta(f *testing.F) {
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
 		meta, err := UploadMeta(contentType, body)
 		if err != nil {
-			if _, ok := err.(*FieldError); !ok {
+			if _, ok := err.(*jsonfield.Error); !ok {
 				t.Fatalf("error of type %T: %v", err, err)
 			}
 			return

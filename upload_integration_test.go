@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 )
 
@@ -63,7 +64,7 @@ func TestIntegrationMediaUpload(t *testing.T) {
 	stub.setAnswer(stubAnswer{body: answer, noHeaders: true})
 	_, body, ct := sdkUpload(t, "school.png", small)
 	resp, out := send(t, newTester(t), "POST", "/v3/merchant-service/images/upload", body, "Content-Type", ct)
-	if resp.StatusCode != 502 || !strings.Contains(string(out), CodeSignatureMissing) || strings.Contains(string(out), "media_id") {
+	if resp.StatusCode != 502 || !strings.Contains(string(out), apiv3.CodeSignatureMissing) || strings.Contains(string(out), "media_id") {
 		t.Errorf("an unsigned answer to an upload: %d %s", resp.StatusCode, out)
 	}
 	stub.setAnswer(stubAnswer{body: "image bytes", noHeaders: true})

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/jsonfield"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/wechatpay-apiv3/wechatpay-go/core"
 )
@@ -156,7 +157,7 @@ func TestUploadMetaRefusals(t *testing.T) {
 			`multipart part "` + strings.Repeat("n", 64) + `…"`, "Content-Transfer-Encoding"},
 	} {
 		_, err := UploadMeta(tc.contentType, tc.body)
-		fe, ok := err.(*FieldError)
+		fe, ok := err.(*jsonfield.Error)
 		if !ok || fe.Field != tc.field || !strings.Contains(fe.Reason, tc.reason) {
 			t.Errorf("%s: %v; want field %q and reason with %q", tc.name, err, tc.field, tc.reason)
 			continue

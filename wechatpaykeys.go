@@ -7,6 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/pemkey"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/sensitive"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
@@ -71,13 +74,13 @@ func (k *WechatPayKeys) load(logger *zap.Logger) (*trustedKeys, error) {
 		return nil, errors.New("public_key (with public_key_id) or platform_certificate is required: the WeChat Pay key that sensitive fields are encrypted with and signatures verified with")
 	case (pubText == "") != (id == ""):
 		return nil, errors.New("public_key_id and public_key go together: give both or neither")
-	case id != "" && !strings.HasPrefix(id, PublicKeyIDPrefix):
-		return nil, fmt.Errorf("public_key_id must start with %s", PublicKeyIDPrefix)
+	case id != "" && !strings.HasPrefix(id, apiv3.PublicKeyIDPrefix):
+		return nil, fmt.Errorf("public_key_id must start with %s", apiv3.PublicKeyIDPrefix)
 	}
 
 	t := &trustedKeys{byID: map[string]*rsa.PublicKey{}}
 	if pubText != "" {
-		pub, err := LoadPublicKey(pubText)
+		pub, err := pemkey.LoadPublicKey(pubText)
 		if err != nil {
 			return nil, fmt.Errorf("public_key: %w", err)
 		}
@@ -89,7 +92,7 @@ func (k *WechatPayKeys) load(logger *zap.Logger) (*trustedKeys, error) {
 		if err != nil {
 			return nil, err
 		}
-		cert, serial, err := LoadCertificate(text)
+		cert, serial, err := pemkey.LoadCertificate(text)
 		if err != nil {
 			return nil, fmt.Errorf("platform_certificate #%d: %w", i+1, err)
 		}
@@ -112,7 +115,7 @@ func (k *WechatPayKeys) load(logger *zap.Logger) (*trustedKeys, error) {
 	if chosen != "" {
 		if t.byID[chosen] == nil {
 			shown := chosen
-			if len(shown) > 64 || strings.Trim(strings.TrimPrefix(shown, PublicKeyIDPrefix), "0123456789abcdefABCDEF") != "" {
+			if len(shown) > 64 || strings.Trim(strings.TrimPrefix(shown, apiv3.PublicKeyIDPrefix), "0123456789abcdefABCDEF") != "" {
 				shown = "the value" // not an ID or a serial: it could be anything, even a key
 			}
 			return nil, fmt.Errorf("wechatpay_serial: %s is neither public_key_id nor the serial of a platform_certificate (known: %s)",
@@ -158,24 +161,24 @@ func (k *WechatPayKeys) unmarshalOption(d *caddyfile.Dispenser, option string, s
 // the app publishes a new one whenever its certificates change, and a key
 // reload through the admin API publishes new ones everywhere.
 type keySet struct {
-	signer    *RequestSigner            // nil in wechatpay_notify, which signs nothing
-	decrypter *FieldDecrypter           // response fields, under the merchant key; nil with signer
+	signer    *apiv3.Signer             // nil in wechatpay_notify, which signs nothing
+	decrypter *sensitive.Decrypter      // response fields, under the merchant key; nil with signer
 	byID      map[string]*rsa.PublicKey // every trusted key
-	verifier  *ResponseVerifier         // verifies under byID
-	encrypter *FieldEncrypter           // nil when no key can encrypt
+	verifier  *apiv3.Verifier           // verifies under byID
+	encrypter *sensitive.Encrypter      // nil when no key can encrypt
 	serial    string                    // Wechatpay-Serial: the encrypting key
 }
 
 // newKeySet builds the key set that signs with signer (none when nil),
 // trusts byID and encrypts with the key named serial (none when serial is
 // empty).
-func newKeySet(signer *RequestSigner, byID map[string]*rsa.PublicKey, serial string) *keySet {
-	k := &keySet{signer: signer, byID: byID, serial: serial, verifier: NewResponseVerifier(byID)}
+func newKeySet(signer *apiv3.Signer, byID map[string]*rsa.PublicKey, serial string) *keySet {
+	k := &keySet{signer: signer, byID: byID, serial: serial, verifier: apiv3.NewVerifier(byID)}
 	if signer != nil {
-		k.decrypter = &FieldDecrypter{Key: signer.Key}
+		k.decrypter = sensitive.NewDecrypter(signer.Key)
 	}
 	if serial != "" {
-		k.encrypter = NewFieldEncrypter(byID[serial])
+		k.encrypter = sensitive.NewEncrypter(byID[serial])
 	}
 	return k
 }

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	wechatpay "github.com/caddy-wechatpay/caddy-wechatpay"
 	"github.com/caddy-wechatpay/caddy-wechatpay/bench/upstream"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
 )
 
 // The stand-in's answers must verify exactly as WeChat Pay's would, or the
@@ -21,7 +21,7 @@ func TestAnswerVerifiesAndCaptures(t *testing.T) {
 	}
 	const serial = "PUB_KEY_ID_0114232134912410000000000000"
 	s := upstream.New(key, serial)
-	v := wechatpay.NewResponseVerifier(map[string]*rsa.PublicKey{serial: &key.PublicKey})
+	v := apiv3.NewVerifier(map[string]*rsa.PublicKey{serial: &key.PublicKey})
 
 	s.Capture()
 	for i := range 3 {

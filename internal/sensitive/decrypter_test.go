@@ -1,4 +1,4 @@
-package wechatpay
+package sensitive
 
 import (
 	"encoding/json"
@@ -10,20 +10,10 @@ import (
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 )
 
-// sealForMerchant encrypts as WeChat Pay does for the merchant, with the SDK.
-func sealForMerchant(t *testing.T, plain string) string {
-	t.Helper()
-	ct, err := utils.EncryptOAEPWithPublicKey(plain, &testkit.Creds().MerchantKey.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ct
-}
-
 func TestDecryptFields(t *testing.T) {
-	d := &FieldDecrypter{Key: testkit.Creds().MerchantKey}
-	body := `{"bal_account_no":"` + sealForMerchant(t, "6222<&>\"中文\"") + `","n":101164396123311331,` +
-		`"beneficial_owner":[{"beneficial_owner_name":"` + sealForMerchant(t, "王五") + `"},{"beneficial_owner_name":null},{}],` +
+	d := testDecrypter(t)
+	body := `{"bal_account_no":"` + testkit.SealForMerchant(t, "6222<&>\"中文\"") + `","n":101164396123311331,` +
+		`"beneficial_owner":[{"beneficial_owner_name":"` + testkit.SealForMerchant(t, "王五") + `"},{"beneficial_owner_name":null},{}],` +
 		`"merchant_name":null}`
 	fs := mustFields(t, "bal_account_no", "merchant_name", "beneficial_owner.#.beneficial_owner_name")
 	out, n, err := d.DecryptFields([]byte(body), fs)
@@ -45,7 +35,7 @@ func TestDecryptFields(t *testing.T) {
 }
 
 func TestDecryptFieldsRefusals(t *testing.T) {
-	d := &FieldDecrypter{Key: testkit.Creds().MerchantKey}
+	d := testDecrypter(t)
 	other, _ := utils.EncryptOAEPWithPublicKey("x", &testkit.Creds().WechatPayKey.PublicKey)
 	fs := mustFields(t, "a")
 	for _, body := range []string{

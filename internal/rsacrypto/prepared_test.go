@@ -1,4 +1,4 @@
-package wechatpay
+package rsacrypto
 
 import (
 	"bytes"
@@ -26,7 +26,7 @@ import (
 
 func TestPreparedOAEPMatchesCryptoRSA(t *testing.T) {
 	for _, key := range []*rsa.PrivateKey{testkit.Creds().WechatPayKey, rsaKey3072(t)} {
-		p, err := newRSAPublic(&key.PublicKey)
+		p, err := prepare(&key.PublicKey)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +64,7 @@ func TestPreparedOAEPMatchesCryptoRSA(t *testing.T) {
 
 func TestPreparedVerifyMatchesCryptoRSA(t *testing.T) {
 	key := testkit.Creds().WechatPayKey
-	p, err := newRSAPublic(&key.PublicKey)
+	p, err := prepare(&key.PublicKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,26 +121,31 @@ func TestPreparedKeyRefusesWhatCryptoRSAShouldJudge(t *testing.T) {
 		"nil": nil, "even modulus": &even, "tiny modulus": &small,
 		"exponent 1": {N: good.N, E: 1}, "even exponent": {N: good.N, E: 65536},
 	} {
-		if _, err := newRSAPublic(k); err == nil {
+		if _, err := prepare(k); err == nil {
 			t.Errorf("%s: prepared", name)
 		}
 	}
 	// Such a key is left to crypto/rsa, which refuses it on use.
-	e := NewFieldEncrypter(&even)
+	e := NewPublicKey(&even)
 	if e.prepared != nil {
 		t.Fatal("an even modulus was prepared")
 	}
-	if _, err := e.EncryptValue([]byte("x")); err == nil {
+	if _, err := e.EncryptOAEPSHA1([]byte("x"), nil); err == nil {
 		t.Error("crypto/rsa encrypted under an even modulus")
 	}
-	// A literal FieldEncrypter (no prepared key) still encrypts correctly.
-	lit := &FieldEncrypter{Key: &good}
-	ct, err := lit.EncryptValue([]byte("13800138000"))
+	// A key left to crypto/rsa still encrypts and verifies correctly.
+	lit := &PublicKey{key: &good}
+	ct, err := lit.EncryptOAEPSHA1([]byte("13800138000"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if plain, err := utils.DecryptOAEP(ct, testkit.Creds().WechatPayKey); err != nil || plain != "13800138000" {
+	if plain, err := utils.DecryptOAEP(base64.StdEncoding.EncodeToString(ct), testkit.Creds().WechatPayKey); err != nil || plain != "13800138000" {
 		t.Errorf("the SDK decrypts %q, %v", plain, err)
+	}
+	hashed := sha256.Sum256([]byte("answer"))
+	sig, _ := rsa.SignPKCS1v15(nil, testkit.Creds().WechatPayKey, crypto.SHA256, hashed[:])
+	if err := lit.VerifyPKCS1v15SHA256(hashed[:], sig); err != nil {
+		t.Errorf("crypto/rsa refused a good signature: %v", err)
 	}
 }
 
@@ -153,26 +158,6 @@ func rsaKey3072(t *testing.T) *rsa.PrivateKey {
 	return k
 }
 
-// BenchmarkEncryptPresign encrypts the five presign fields, with the key
-// prepared once and with crypto/rsa preparing it on every call:
-//
-//	go test -run XXX -bench EncryptPresign -count 5 .
-func BenchmarkEncryptPresign(b *testing.B) {
-	key := &testkit.Creds().WechatPayKey.PublicKey
-	fields := mustFields(b, testkit.PresignFields...)
-	body := []byte(testkit.PresignBody)
-	for name, e := range map[string]*FieldEncrypter{"prepared": NewFieldEncrypter(key), "crypto-rsa": {Key: key}} {
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, n, err := e.EncryptFields(body, fields); err != nil || n != 5 {
-					b.Fatal(n, err)
-				}
-			}
-		})
-	}
-}
-
 // TestPreparedOddKeySizesMatchCryptoRSA repeats the comparison with crypto/rsa
 // for moduli whose length is not a whole number of bytes, for a small and a
 // large public exponent, and for a key too large for the verifier's stack
@@ -181,7 +166,7 @@ func TestPreparedOddKeySizesMatchCryptoRSA(t *testing.T) {
 	for _, c := range []struct{ bits, e int }{{2047, 65537}, {2049, 3}, {4104, 1<<31 - 1}} {
 		k := rsaKeyWithExponent(t, c.bits, c.e)
 		pub := &k.PublicKey
-		p, err := newRSAPublic(pub)
+		p, err := prepare(pub)
 		if err != nil {
 			t.Fatalf("%d bits, e=%d: %v", c.bits, c.e, err)
 		}
@@ -267,12 +252,12 @@ func TestFIPS140ModeLeavesRSAToCryptoRSA(t *testing.T) {
 		if !fips140.Enabled() {
 			t.Fatal("FIPS 140 mode is not on in the child")
 		}
-		if _, err := newRSAPublic(pub); err == nil {
+		if _, err := prepare(pub); err == nil {
 			t.Error("a key was prepared in FIPS 140 mode")
 		}
 		_, werr := rsa.EncryptOAEP(sha1.New(), rand.Reader, pub, []byte("x"), nil)
-		if _, err := NewFieldEncrypter(pub).EncryptValue([]byte("x")); (err == nil) != (werr == nil) {
-			t.Errorf("FieldEncrypter: %v, crypto/rsa: %v", err, werr)
+		if _, err := NewPublicKey(pub).EncryptOAEPSHA1([]byte("x"), nil); (err == nil) != (werr == nil) {
+			t.Errorf("PublicKey: %v, crypto/rsa: %v", err, werr)
 		}
 		return
 	}

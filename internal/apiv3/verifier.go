@@ -1,7 +1,6 @@
-package wechatpay
+package apiv3
 
 import (
-	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
@@ -10,10 +9,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/rsacrypto"
 )
 
-// Codes carried by a *VerifyError. They become the "code" of the 502 JSON
-// error the client sees.
+// Codes carried by a *VerifyError. The proxy answers them as the "code" of
+// its 502 JSON error.
 const (
 	// CodeSignatureMissing: one of the timestamp, nonce, signature or serial
 	// headers is absent or blank.
@@ -42,7 +43,7 @@ const ProbeSignaturePrefix = "WECHATPAY/SIGNTEST/"
 // of exactly 5 minutes (300 s) is already expired: |now - ts| >= 300 rejects.
 const MaxResponseSkew = 5 * time.Minute
 
-// ResponseVerifier checks WeChat Pay's signature on an answer.
+// Verifier checks WeChat Pay's signature on an answer or a callback.
 //
 // It mirrors the official SDK (validators.WechatPayResponseValidator):
 // header values are trimmed with strings.TrimSpace, the timestamp is parsed
@@ -50,35 +51,26 @@ const MaxResponseSkew = 5 * time.Minute
 // (so "+0170..." is signed as "170..."), serials are matched exactly
 // (case-sensitive), and the signature is decoded with base64.StdEncoding.
 //
-// A ResponseVerifier is safe for concurrent use once built; do not change Now
+// A Verifier is safe for concurrent use once built; do not change Now
 // while Verify may run.
-type ResponseVerifier struct {
+type Verifier struct {
 	// Now is the clock used for the timestamp check; nil means time.Now.
 	Now func() time.Time
 
-	keys    map[string]verifyKey
+	keys    map[string]*rsacrypto.PublicKey
 	maxSkew int64 // seconds
 }
 
-// verifyKey is a trusted key, prepared once when it can be (else nil: the
-// key goes to crypto/rsa).
-type verifyKey struct {
-	key      *rsa.PublicKey
-	prepared *rsaPublic
-}
-
-// NewResponseVerifier returns a verifier trusting keys, keyed by WeChat Pay
+// NewVerifier returns a verifier trusting keys, keyed by WeChat Pay
 // public key ID ("PUB_KEY_ID_...") or platform certificate serial (upper-case
 // hex, as fmt.Sprintf("%X", cert.SerialNumber)). The map is copied; nil keys
 // are ignored.
-func NewResponseVerifier(keys map[string]*rsa.PublicKey) *ResponseVerifier {
-	v := &ResponseVerifier{keys: make(map[string]verifyKey, len(keys)), maxSkew: int64(MaxResponseSkew / time.Second)}
+func NewVerifier(keys map[string]*rsa.PublicKey) *Verifier {
+	v := &Verifier{keys: make(map[string]*rsacrypto.PublicKey, len(keys)), maxSkew: int64(MaxResponseSkew / time.Second)}
 	for id, k := range keys {
-		if k == nil {
-			continue
+		if k != nil {
+			v.keys[id] = rsacrypto.NewPublicKey(k)
 		}
-		prepared, _ := newRSAPublic(k) // nil on error: crypto/rsa judges the key
-		v.keys[id] = verifyKey{key: k, prepared: prepared}
 	}
 	return v
 }
@@ -100,7 +92,7 @@ func (e *VerifyError) Error() string {
 
 // Verify checks the signature of an answer with the given header and body.
 // It returns nil or a *VerifyError.
-func (v *ResponseVerifier) Verify(header http.Header, body []byte) error {
+func (v *Verifier) Verify(header http.Header, body []byte) error {
 	tsText := strings.TrimSpace(header.Get("Wechatpay-Timestamp"))
 	nonce := strings.TrimSpace(header.Get("Wechatpay-Nonce"))
 	sig := strings.TrimSpace(header.Get("Wechatpay-Signature"))
@@ -159,12 +151,7 @@ func (v *ResponseVerifier) Verify(header http.Header, body []byte) error {
 	h.Write(verifyNewline)
 	var sum [sha256.Size]byte
 	hashed := h.Sum(sum[:0])
-	if key.prepared != nil {
-		err = key.prepared.verifyPKCS1v15SHA256(hashed, raw)
-	} else {
-		err = rsa.VerifyPKCS1v15(key.key, crypto.SHA256, hashed, raw)
-	}
-	if err != nil {
+	if err := key.VerifyPKCS1v15SHA256(hashed, raw); err != nil {
 		return fail(CodeSignatureInvalid, "signature does not verify")
 	}
 	return nil

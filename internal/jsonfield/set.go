@@ -1,22 +1,22 @@
-package wechatpay
+package jsonfield
 
 import (
 	"fmt"
 	"strings"
 )
 
-// FieldSet is a compiled set of field paths, merged into one tree so that a
+// Set is a compiled set of field paths, merged into one tree so that a
 // single pass over a JSON document finds every value any of the paths names.
-// Build one with NewFieldSet.
+// Build one with NewSet.
 //
 // A path is a gjson-style dotted path restricted to what WeChat Pay's
 // documentation uses: literal object keys separated by dots (a literal dot in
 // a key is written `\.`) and `#`, meaning every element of an array.
-type FieldSet struct {
+type Set struct {
 	// keys holds the children reached through an object key.
-	keys map[string]*FieldSet
+	keys map[string]*Set
 	// each is the child reached through every element of an array (`#`).
-	each *FieldSet
+	each *Set
 	// leaf is set when a configured path ends here: the value must be a
 	// JSON string and is replaced by its ciphertext.
 	leaf bool
@@ -26,8 +26,8 @@ type FieldSet struct {
 }
 
 // addPath compiles one path into the tree.
-func (t *FieldSet) addPath(path string) error {
-	segments, err := splitFieldPath(path)
+func (t *Set) addPath(path string) error {
+	segments, err := splitPath(path)
 	if err != nil {
 		return err
 	}
@@ -38,17 +38,17 @@ func (t *FieldSet) addPath(path string) error {
 		}
 		if seg == "#" {
 			if node.each == nil {
-				node.each = &FieldSet{}
+				node.each = &Set{}
 			}
 			node = node.each
 			continue
 		}
 		if node.keys == nil {
-			node.keys = make(map[string]*FieldSet)
+			node.keys = make(map[string]*Set)
 		}
 		child := node.keys[seg]
 		if child == nil {
-			child = &FieldSet{key: seg}
+			child = &Set{key: seg}
 			node.keys[seg] = child
 		}
 		node = child
@@ -60,14 +60,14 @@ func (t *FieldSet) addPath(path string) error {
 	return nil
 }
 
-func (t *FieldSet) hasChildren() bool { return len(t.keys) > 0 || t.each != nil }
+func (t *Set) hasChildren() bool { return len(t.keys) > 0 || t.each != nil }
 
-// empty reports whether the tree names no field at all.
-func (t *FieldSet) empty() bool { return t == nil || (!t.leaf && !t.hasChildren()) }
+// Empty reports whether the set names no field at all.
+func (t *Set) Empty() bool { return t == nil || (!t.leaf && !t.hasChildren()) }
 
-// splitFieldPath splits a dotted field path into its segments, checking that
-// it uses only the syntax FieldSet understands.
-func splitFieldPath(path string) ([]string, error) {
+// splitPath splits a dotted field path into its segments, checking that
+// it uses only the syntax Set understands.
+func splitPath(path string) ([]string, error) {
 	if path == "" {
 		return nil, fmt.Errorf("empty field path")
 	}
@@ -103,10 +103,10 @@ func splitFieldPath(path string) ([]string, error) {
 	return segments, nil
 }
 
-// NewFieldSet compiles field paths such as "identity.real_name" or
-// "transfer_detail_list.#.user_name" into a FieldSet.
-func NewFieldSet(paths ...string) (*FieldSet, error) {
-	t := &FieldSet{}
+// NewSet compiles field paths such as "identity.real_name" or
+// "transfer_detail_list.#.user_name" into a Set.
+func NewSet(paths ...string) (*Set, error) {
+	t := &Set{}
 	for _, p := range paths {
 		if err := t.addPath(p); err != nil {
 			return nil, err

@@ -1,4 +1,4 @@
-package wechatpay
+package jsonfield
 
 import (
 	"strconv"
@@ -10,15 +10,15 @@ import (
 // maxJSONDepth bounds nesting so that a hostile body cannot exhaust the stack.
 const maxJSONDepth = 256
 
-// maxSensitiveValues bounds how many values one body may have encrypted:
+// MaxValues bounds how many values one document may name:
 // each grows to 344 bytes and costs an RSA operation, so without a bound a
 // 1 MiB body of empty names would become 20 MiB and seconds of CPU. WeChat
 // Pay's largest batches (transfers) hold a few thousand entries.
-const maxSensitiveValues = 4096
+const MaxValues = 4096
 
-// FieldError reports why a request field could not be handled. It names the
-// field and the reason, never the field's value.
-type FieldError struct {
+// Error reports why a document or one of its fields cannot be handled. It
+// names the field and the reason, never the field's value.
+type Error struct {
 	// Field is the concrete path of the field, array indexes included
 	// (e.g. "transfer_detail_list.3.user_name"); empty for the whole body.
 	Field string
@@ -26,27 +26,34 @@ type FieldError struct {
 	Reason string
 }
 
-func (e *FieldError) Error() string {
+func (e *Error) Error() string {
 	if e.Field == "" {
 		return e.Reason
 	}
 	return e.Field + ": " + e.Reason
 }
 
-// sensitiveValue is one JSON string found at a sensitive path.
-type sensitiveValue struct {
-	start, end int          // byte span of the JSON string literal, quotes included
-	path       *pathSegment // concrete path, turned into text only for messages
-	plain      []byte       // the decoded string
+// Value is one JSON string found at a path of a Set.
+type Value struct {
+	// Start and End are the byte span of the JSON string literal in the
+	// document, quotes included: what a splice replaces.
+	Start, End int
+	// Plain is the decoded string.
+	Plain []byte
+	path  *pathSegment // concrete path, turned into text only for messages
 }
 
-// jsonScanner validates a JSON document strictly (RFC 8259, UTF-8 only) and
-// collects the string values found at the paths of a FieldSet. It never
+// Path is the value's concrete path, array indexes included, e.g.
+// "transfer_detail_list.3.user_name".
+func (v Value) Path() string { return v.path.String() }
+
+// scanner validates a JSON document strictly (RFC 8259, UTF-8 only) and
+// collects the string values found at the paths of a Set. It never
 // re-encodes anything: the caller splices ciphertext into the original bytes.
-type jsonScanner struct {
+type scanner struct {
 	data  []byte
 	pos   int
-	found []sensitiveValue
+	found []Value
 	// allowNull lets a sensitive field be null (answers: "no value").
 	allowNull bool
 	// segments hands out path segments from one allocation; found values
@@ -55,7 +62,7 @@ type jsonScanner struct {
 }
 
 // segment returns a new path segment, from s.segments while it has room.
-func (s *jsonScanner) segment(seg pathSegment) *pathSegment {
+func (s *scanner) segment(seg pathSegment) *pathSegment {
 	if len(s.segments) == cap(s.segments) {
 		s.segments = make([]pathSegment, 0, 16)
 	}
@@ -63,19 +70,27 @@ func (s *jsonScanner) segment(seg pathSegment) *pathSegment {
 	return &s.segments[len(s.segments)-1]
 }
 
-// scanSensitive parses data as one JSON object and returns every value that
-// fields names. Any syntax error, a non-object document, a value of the wrong
-// type on a sensitive path or a repeated key on a sensitive path is an error.
-func scanSensitive(data []byte, fields *FieldSet) ([]sensitiveValue, error) {
-	s := &jsonScanner{data: data, found: make([]sensitiveValue, 0, 8)}
+// Find parses data as one JSON object and returns every value that fields
+// names, in document order. Any syntax error, a non-object document, a value
+// other than a string on a path of fields, or a repeated key on such a path
+// (or on the way to one) is an *Error. Request bodies are read this way.
+func Find(data []byte, fields *Set) ([]Value, error) {
+	s := &scanner{data: data, found: make([]Value, 0, 8)}
 	return s.scan(fields)
 }
 
-func (s *jsonScanner) scan(fields *FieldSet) ([]sensitiveValue, error) {
+// FindOptional is Find for answers, where a field WeChat Pay has no value
+// for may be null: such a value is skipped.
+func FindOptional(data []byte, fields *Set) ([]Value, error) {
+	s := &scanner{data: data, allowNull: true}
+	return s.scan(fields)
+}
+
+func (s *scanner) scan(fields *Set) ([]Value, error) {
 	data := s.data
 	s.skipSpace()
 	if s.pos >= len(data) || data[s.pos] != '{' {
-		return nil, &FieldError{Reason: "body must be a JSON object"}
+		return nil, &Error{Reason: "body must be a JSON object"}
 	}
 	if err := s.value(fields, nil, 0); err != nil {
 		return nil, err
@@ -111,11 +126,11 @@ func (p *pathSegment) String() string {
 	return p.parent.String() + "." + seg
 }
 
-func (s *jsonScanner) syntaxError(reason string) error {
-	return &FieldError{Reason: "invalid JSON at byte " + strconv.Itoa(s.pos) + ": " + reason}
+func (s *scanner) syntaxError(reason string) error {
+	return &Error{Reason: "invalid JSON at byte " + strconv.Itoa(s.pos) + ": " + reason}
 }
 
-func (s *jsonScanner) skipSpace() {
+func (s *scanner) skipSpace() {
 	for s.pos < len(s.data) {
 		switch s.data[s.pos] {
 		case ' ', '\t', '\n', '\r':
@@ -128,7 +143,7 @@ func (s *jsonScanner) skipSpace() {
 
 // value scans one JSON value. node is the part of the field tree that applies
 // here, or nil when nothing below this point is sensitive.
-func (s *jsonScanner) value(node *FieldSet, path *pathSegment, depth int) error {
+func (s *scanner) value(node *Set, path *pathSegment, depth int) error {
 	if depth > maxJSONDepth {
 		return s.syntaxError("nesting deeper than " + strconv.Itoa(maxJSONDepth))
 	}
@@ -142,17 +157,17 @@ func (s *jsonScanner) value(node *FieldSet, path *pathSegment, depth int) error 
 			return s.literal("null")
 		}
 		if c != '"' {
-			return &FieldError{Field: path.String(), Reason: "must be a JSON string, got " + kindOf(c)}
+			return &Error{Field: path.String(), Reason: "must be a JSON string, got " + kindOf(c)}
 		}
 		start := s.pos
 		plain, err := s.stringValue(true)
 		if err != nil {
 			return err
 		}
-		if len(s.found) == maxSensitiveValues {
-			return &FieldError{Reason: "more than " + strconv.Itoa(maxSensitiveValues) + " sensitive values in one body"}
+		if len(s.found) == MaxValues {
+			return &Error{Reason: "more than " + strconv.Itoa(MaxValues) + " sensitive values in one body"}
 		}
-		s.found = append(s.found, sensitiveValue{start: start, end: s.pos, path: path, plain: plain})
+		s.found = append(s.found, Value{Start: start, End: s.pos, path: path, Plain: plain})
 		return nil
 	}
 	if node != nil && c != 'n' {
@@ -163,7 +178,7 @@ func (s *jsonScanner) value(node *FieldSet, path *pathSegment, depth int) error 
 			if node.each != nil {
 				want = "a JSON array"
 			}
-			return &FieldError{Field: path.String(), Reason: "must be " + want + ", got " + kindOf(c)}
+			return &Error{Field: path.String(), Reason: "must be " + want + ", got " + kindOf(c)}
 		}
 	}
 	switch c {
@@ -205,14 +220,14 @@ func kindOf(c byte) string {
 	}
 }
 
-func (s *jsonScanner) object(node *FieldSet, path *pathSegment, depth int) error {
+func (s *scanner) object(node *Set, path *pathSegment, depth int) error {
 	s.pos++ // '{'
 	s.skipSpace()
 	if s.pos < len(s.data) && s.data[s.pos] == '}' {
 		s.pos++
 		return nil
 	}
-	var seen []*FieldSet // children on a sensitive path met in this object
+	var seen []*Set // children on a sensitive path met in this object
 	for {
 		s.skipSpace()
 		if s.pos >= len(s.data) || s.data[s.pos] != '"' {
@@ -224,13 +239,13 @@ func (s *jsonScanner) object(node *FieldSet, path *pathSegment, depth int) error
 		if err != nil {
 			return err
 		}
-		var child *FieldSet
+		var child *Set
 		var childPath *pathSegment
 		if node != nil {
 			child = node.keys[string(keyBytes)] // no allocation for the lookup
 			if child == nil {
 				if like := foldMatch(node, keyBytes); like != "" {
-					return &FieldError{Field: (&pathSegment{parent: path, key: like}).String(),
+					return &Error{Field: (&pathSegment{parent: path, key: like}).String(),
 						Reason: "a key differs from this field only by case; a lenient server would read it as this field"}
 				}
 			}
@@ -238,7 +253,7 @@ func (s *jsonScanner) object(node *FieldSet, path *pathSegment, depth int) error
 				childPath = s.segment(pathSegment{parent: path, key: child.key})
 				for _, c := range seen {
 					if c == child {
-						return &FieldError{Field: childPath.String(), Reason: "key appears more than once"}
+						return &Error{Field: childPath.String(), Reason: "key appears more than once"}
 					}
 				}
 				seen = append(seen, child)
@@ -268,14 +283,14 @@ func (s *jsonScanner) object(node *FieldSet, path *pathSegment, depth int) error
 	}
 }
 
-func (s *jsonScanner) array(node *FieldSet, path *pathSegment, depth int) error {
+func (s *scanner) array(node *Set, path *pathSegment, depth int) error {
 	s.pos++ // '['
 	s.skipSpace()
 	if s.pos < len(s.data) && s.data[s.pos] == ']' {
 		s.pos++
 		return nil
 	}
-	var child *FieldSet
+	var child *Set
 	if node != nil {
 		child = node.each
 	}
@@ -303,7 +318,7 @@ func (s *jsonScanner) array(node *FieldSet, path *pathSegment, depth int) error 
 	}
 }
 
-func (s *jsonScanner) literal(word string) error {
+func (s *scanner) literal(word string) error {
 	if len(s.data)-s.pos < len(word) || string(s.data[s.pos:s.pos+len(word)]) != word {
 		return s.syntaxError("invalid literal")
 	}
@@ -313,7 +328,7 @@ func (s *jsonScanner) literal(word string) error {
 
 // number checks the RFC 8259 number grammar; its bytes are never touched, so
 // an 18-digit identifier reaches WeChat Pay exactly as the client wrote it.
-func (s *jsonScanner) number() error {
+func (s *scanner) number() error {
 	d := s.data
 	if d[s.pos] == '-' {
 		s.pos++
@@ -353,7 +368,7 @@ func (s *jsonScanner) number() error {
 // set it returns the decoded bytes, with \u escapes (surrogate pairs too)
 // turned into UTF-8; lone surrogates are refused there, since no faithful
 // UTF-8 text exists for them. Raw bytes must be valid UTF-8 in any case.
-func (s *jsonScanner) stringValue(decode bool) ([]byte, error) {
+func (s *scanner) stringValue(decode bool) ([]byte, error) {
 	d := s.data
 	s.pos++ // opening quote
 	start := s.pos
@@ -397,7 +412,7 @@ func (s *jsonScanner) stringValue(decode bool) ([]byte, error) {
 
 // escape scans one backslash escape, appending its meaning to out when
 // decoding (out is non-nil then).
-func (s *jsonScanner) escape(decode bool, out *[]byte) error {
+func (s *scanner) escape(decode bool, out *[]byte) error {
 	d := s.data
 	if s.pos+1 >= len(d) {
 		return s.syntaxError("unterminated escape")
@@ -452,7 +467,7 @@ func (s *jsonScanner) escape(decode bool, out *[]byte) error {
 	return nil
 }
 
-func (s *jsonScanner) hex4(at int) (rune, bool) {
+func (s *scanner) hex4(at int) (rune, bool) {
 	if at+4 > len(s.data) {
 		return 0, false
 	}
@@ -474,7 +489,7 @@ func (s *jsonScanner) hex4(at int) (rune, bool) {
 
 // foldMatch returns the sensitive key of node that key equals under Unicode
 // case folding without being it, or "".
-func foldMatch(node *FieldSet, key []byte) string {
+func foldMatch(node *Set, key []byte) string {
 	for k := range node.keys {
 		if len(k) <= len(key)*3 && strings.EqualFold(k, string(key)) {
 			return k

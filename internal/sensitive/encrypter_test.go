@@ -1,136 +1,36 @@
-package wechatpay
+package sensitive
 
 import (
 	"bytes"
-	"sort"
 	"strings"
 	"testing"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/jsonfield"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/rsacrypto"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/tidwall/gjson"
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 )
 
-func testEncrypter(t testing.TB) *FieldEncrypter {
-	return NewFieldEncrypter(&testkit.Creds().WechatPayKey.PublicKey)
+func testEncrypter(t testing.TB) *Encrypter {
+	return NewEncrypter(&testkit.Creds().WechatPayKey.PublicKey)
 }
 
-func mustFields(t testing.TB, paths ...string) *FieldSet {
+func testDecrypter(t testing.TB) *Decrypter {
+	key, err := rsacrypto.NewPrivateKey(testkit.Creds().MerchantKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewDecrypter(key)
+}
+
+func mustFields(t testing.TB, paths ...string) *jsonfield.Set {
 	t.Helper()
-	fs, err := NewFieldSet(paths...)
+	fs, err := jsonfield.NewSet(paths...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return fs
-}
-
-// checkEncrypted is the independent judge of EncryptFields: it locates the
-// values with gjson (not the module's scanner), decrypts each with the
-// official SDK, and puts the input's original literals back in place of the
-// ciphertexts: the result must be the input, byte for byte.
-func checkEncrypted(t *testing.T, in, out []byte, paths []string, want map[string]string) {
-	t.Helper()
-	if !gjson.ValidBytes(out) {
-		t.Fatalf("output is not valid JSON: %s", out)
-	}
-	type span struct {
-		start, end int
-		orig       string
-	}
-	var spans []span
-	got := map[string]string{}
-	for _, p := range paths {
-		outs, ins := locate(t, out, p), locate(t, in, p)
-		if len(outs) != len(ins) {
-			t.Fatalf("%s: %d values in output, %d in input", p, len(outs), len(ins))
-		}
-		for i, r := range outs {
-			if r.Type != gjson.String || len(r.Str) != 344 {
-				t.Fatalf("%s: output value %q is not a 2048-bit ciphertext", p, r.Raw)
-			}
-			plain, err := utils.DecryptOAEP(r.Str, testkit.Creds().WechatPayKey)
-			if err != nil {
-				t.Fatalf("%s: the SDK cannot decrypt: %v", p, err)
-			}
-			if plain != ins[i].Str {
-				t.Fatalf("%s: decrypts to %q, want the input's %q", p, plain, ins[i].Str)
-			}
-			got[keyFor(p, i)] = plain
-			spans = append(spans, span{r.Index, r.Index + len(r.Raw), ins[i].Raw})
-		}
-	}
-	sort.Slice(spans, func(i, j int) bool { return spans[i].start < spans[j].start })
-	var rebuilt []byte
-	last := 0
-	for _, s := range spans {
-		rebuilt = append(rebuilt, out[last:s.start]...)
-		rebuilt = append(rebuilt, s.orig...)
-		last = s.end
-	}
-	rebuilt = append(rebuilt, out[last:]...)
-	if !bytes.Equal(rebuilt, in) {
-		t.Fatalf("bytes outside the encrypted values changed:\n in: %s\nout: %s", in, rebuilt)
-	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s decrypted to %q, want %q", k, got[k], v)
-		}
-	}
-	if len(got) != len(want) {
-		t.Errorf("encrypted %d values, want %d: %v", len(got), len(want), got)
-	}
-}
-
-// gjsonWalk returns every value below r at the path segments (# = every
-// array element), found by gjson alone, with Index set to the offset in the
-// document r came from.
-func gjsonWalk(r gjson.Result, segs []string) []gjson.Result {
-	if len(segs) == 0 {
-		return []gjson.Result{r}
-	}
-	if segs[0] == "#" {
-		if !r.IsArray() {
-			return nil
-		}
-		var out []gjson.Result
-		r.ForEach(func(_, v gjson.Result) bool {
-			out = append(out, gjsonWalk(v, segs[1:])...)
-			return true
-		})
-		return out
-	}
-	if !r.IsObject() {
-		return nil
-	}
-	v := r.Get(gjson.Escape(segs[0]))
-	if !v.Exists() {
-		return nil
-	}
-	return gjsonWalk(v, segs[1:])
-}
-
-// locate finds, with gjson, every value at a field path (# = every array
-// element) and returns them with Index set to their offset in doc.
-func locate(t *testing.T, doc []byte, path string) []gjson.Result {
-	t.Helper()
-	segs, err := splitFieldPath(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := gjsonWalk(gjson.ParseBytes(doc), segs)
-	for _, r := range res {
-		if r.Index < 0 || r.Index+len(r.Raw) > len(doc) || string(doc[r.Index:r.Index+len(r.Raw)]) != r.Raw {
-			t.Fatalf("%s: gjson offsets do not line up", path)
-		}
-	}
-	return res
-}
-
-func keyFor(p string, i int) string {
-	if strings.Contains(p, "#") {
-		return p + "[" + string(rune('0'+i)) + "]"
-	}
-	return p
 }
 
 func TestEncryptFields(t *testing.T) {
@@ -175,7 +75,7 @@ func TestEncryptFields(t *testing.T) {
 			if n != len(tc.want) {
 				t.Errorf("count = %d, want %d", n, len(tc.want))
 			}
-			checkEncrypted(t, []byte(tc.in), out, tc.paths, tc.want)
+			testkit.CheckEncrypted(t, []byte(tc.in), out, tc.paths, tc.want)
 		})
 	}
 }
@@ -238,9 +138,9 @@ func TestEncryptRefusals(t *testing.T) {
 			if err == nil {
 				t.Fatalf("accepted, output %s", out)
 			}
-			fe, ok := err.(*FieldError)
+			fe, ok := err.(*jsonfield.Error)
 			if !ok {
-				t.Fatalf("error %T %v is not a *FieldError", err, err)
+				t.Fatalf("error %T %v is not a *jsonfield.Error", err, err)
 			}
 			if fe.Field != tc.field || !strings.Contains(fe.Reason, tc.reason) {
 				t.Errorf("error = %q (field %q), want field %q and reason containing %q", err, fe.Field, tc.field, tc.reason)
@@ -255,15 +155,9 @@ func TestEncryptRefusals(t *testing.T) {
 	}
 }
 
-func TestFieldSetPaths(t *testing.T) {
-	for _, bad := range []string{"", "a..b", ".a", "a.", "a.#", "a.*", "a.b?", "a|b", "a.@this", `a\`} {
-		if _, err := NewFieldSet(bad); err == nil {
-			t.Errorf("path %q accepted", bad)
-		}
-	}
-	if _, err := NewFieldSet("a", "a.b"); err == nil {
-		t.Error("a path that is both a value and a container was accepted")
-	}
+// TestEncryptEscapedDot: a path's escaped dot names a key with a dot in it,
+// not two nested keys.
+func TestEncryptEscapedDot(t *testing.T) {
 	fs := mustFields(t, `a\.b.c`)
 	out, n, err := testEncrypter(t).EncryptFields([]byte(`{"a.b":{"c":"v"},"a":{"b":{"c":"w"}}}`), fs)
 	if err != nil || n != 1 {
@@ -271,5 +165,20 @@ func TestFieldSetPaths(t *testing.T) {
 	}
 	if !bytes.Contains(out, []byte(`"c":"w"`)) {
 		t.Error("a.b.c was encrypted instead of the key \"a.b\"")
+	}
+}
+
+// TestEncryptFieldsBoundsAmplification: a body of many empty sensitive
+// values is refused rather than grown twentyfold at an RSA operation each.
+func TestEncryptFieldsBoundsAmplification(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString(`{"transfer_detail_list":[`)
+	for i := 0; i <= jsonfield.MaxValues; i++ {
+		b.WriteString(`{"user_name":""},`)
+	}
+	b.WriteString(`{}]}`)
+	out, _, err := testEncrypter(t).EncryptFields(b.Bytes(), mustFields(t, "transfer_detail_list.#.user_name"))
+	if err == nil || out != nil || !strings.Contains(err.Error(), "sensitive values") {
+		t.Fatalf("err %v, %d bytes out", err, len(out))
 	}
 }

@@ -1,33 +1,44 @@
-package wechatpay
+package apiv3
 
 import (
 	"bytes"
 	"context"
+	"crypto/rsa"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/pemkey"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/rsacrypto"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/signers"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/verifiers"
 )
 
-func TestSigningMessage(t *testing.T) {
-	got := SigningMessage("GET", "/v3/certificates", 1554208460, "593BEC0C930BF1AFEB40B4A08C8FB242", nil)
-	want := "GET\n/v3/certificates\n1554208460\n593BEC0C930BF1AFEB40B4A08C8FB242\n\n"
-	if string(got) != want {
-		t.Fatalf("message = %q, want %q", got, want)
+// message is the signed message as PROTOCOL.md writes it, built apart from
+// the signer: five lines, each ending in a newline.
+func message(method, uri string, timestamp int64, nonce string, body []byte) string {
+	return method + "\n" + uri + "\n" + strconv.FormatInt(timestamp, 10) + "\n" + nonce + "\n" + string(body) + "\n"
+}
+
+func signingKey(t testing.TB, k *rsa.PrivateKey) *rsacrypto.PrivateKey {
+	t.Helper()
+	key, err := rsacrypto.NewPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return key
 }
 
 // TestSignKnownAnswer checks signatures against values computed outside Go:
 // printf '<message>' | openssl dgst -sha256 -sign kat.pem | base64 -w0, kat.pem holding testkit.KATKeyPEM
 func TestSignKnownAnswer(t *testing.T) {
-	key, err := LoadPrivateKey(testkit.KATKeyPEM)
+	key, err := pemkey.LoadPrivateKey(testkit.KATKeyPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &RequestSigner{MchID: "1900000001", SerialNo: "ABC123", Key: key}
+	s := &Signer{MchID: "1900000001", SerialNo: "ABC123", Key: signingKey(t, key)}
 	for _, tc := range []struct {
 		method, uri, body, want string
 	}{
@@ -51,7 +62,7 @@ func TestSignKnownAnswer(t *testing.T) {
 // verifies ours with the SDK's verifier.
 func TestSignMatchesSDK(t *testing.T) {
 	c := testkit.Creds()
-	s := &RequestSigner{MchID: c.MchID, SerialNo: c.SerialNo, Key: c.MerchantKey}
+	s := &Signer{MchID: c.MchID, SerialNo: c.SerialNo, Key: signingKey(t, c.MerchantKey)}
 	sdk := &signers.SHA256WithRSASigner{MchID: c.MchID, CertificateSerialNo: c.SerialNo, PrivateKey: c.MerchantKey}
 	verifier := verifiers.NewSHA256WithRSAPubkeyVerifier("merchant", c.MerchantKey.PublicKey)
 	for _, body := range []string{"", "{}", testkit.PresignBody, "\x00binary\xff", strings.Repeat("数据", 5000)} {
@@ -59,7 +70,7 @@ func TestSignMatchesSDK(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		msg := string(SigningMessage("POST", "/v3/a/b?c=d&e=%20", 1700000000, "N0NCE", []byte(body)))
+		msg := message("POST", "/v3/a/b?c=d&e=%20", 1700000000, "N0NCE", []byte(body))
 		theirs, err := sdk.Sign(context.Background(), msg)
 		if err != nil {
 			t.Fatal(err)
@@ -73,11 +84,9 @@ func TestSignMatchesSDK(t *testing.T) {
 	}
 }
 
-var authRE = regexp.MustCompile(`^WECHATPAY2-SHA256-RSA2048 mchid="(\d+)",nonce_str="([0-9A-Za-z]{32})",signature="([A-Za-z0-9+/=]+)",timestamp="(\d+)",serial_no="([0-9A-F]+)"$`)
-
 func TestAuthorizationHeader(t *testing.T) {
 	c := testkit.Creds()
-	s := &RequestSigner{MchID: c.MchID, SerialNo: c.SerialNo, Key: c.MerchantKey}
+	s := &Signer{MchID: c.MchID, SerialNo: c.SerialNo, Key: signingKey(t, c.MerchantKey)}
 	nonce, err := NewNonce()
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +95,7 @@ func TestAuthorizationHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := authRE.FindStringSubmatch(h)
+	m := testkit.AuthorizationRE.FindStringSubmatch(h)
 	if m == nil {
 		t.Fatalf("Authorization %q does not have WeChat Pay's form", h)
 	}

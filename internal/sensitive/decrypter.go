@@ -1,30 +1,33 @@
-package wechatpay
+package sensitive
 
 import (
 	"bytes"
-	"crypto/rsa"
-	"crypto/sha1"
 	"encoding/base64"
 	"encoding/json"
 	"unicode/utf8"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/jsonfield"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/rsacrypto"
 )
 
-// FieldDecrypter decrypts the fields WeChat Pay encrypted for the merchant in
-// an answer: base64 RSA-OAEP-SHA1 under the merchant certificate's key,
+// Decrypter decrypts the fields WeChat Pay encrypted for the merchant in an
+// answer: base64 RSA-OAEP-SHA1 under the merchant certificate's key,
 // decrypted with the merchant API private key.
-type FieldDecrypter struct {
-	// Key is the merchant API private key.
-	Key *rsa.PrivateKey
+type Decrypter struct {
+	key *rsacrypto.PrivateKey
 }
 
+// NewDecrypter returns a decrypter with the merchant API private key.
+func NewDecrypter(key *rsacrypto.PrivateKey) *Decrypter { return &Decrypter{key: key} }
+
 // DecryptValue decrypts one base64 ciphertext.
-func (d *FieldDecrypter) DecryptValue(b64 []byte) ([]byte, error) {
+func (d *Decrypter) DecryptValue(b64 []byte) ([]byte, error) {
 	ct := make([]byte, base64.StdEncoding.DecodedLen(len(b64)))
 	n, err := base64.StdEncoding.Decode(ct, b64)
 	if err != nil {
 		return nil, err
 	}
-	return rsa.DecryptOAEP(sha1.New(), nil, d.Key, ct[:n], nil)
+	return d.key.DecryptOAEPSHA1(ct[:n])
 }
 
 // DecryptFields replaces the ciphertext at every path of fields in the JSON
@@ -32,12 +35,11 @@ func (d *FieldDecrypter) DecryptValue(b64 []byte) ([]byte, error) {
 // and how many values were decrypted. A null or absent field is left alone;
 // any other problem is an error and no output, never a half-decrypted
 // answer.
-func (d *FieldDecrypter) DecryptFields(body []byte, fields *FieldSet) ([]byte, int, error) {
-	if fields.empty() {
+func (d *Decrypter) DecryptFields(body []byte, fields *jsonfield.Set) ([]byte, int, error) {
+	if fields.Empty() {
 		return body, 0, nil
 	}
-	s := &jsonScanner{data: body, allowNull: true}
-	values, err := s.scan(fields)
+	values, err := jsonfield.FindOptional(body, fields)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -50,19 +52,19 @@ func (d *FieldDecrypter) DecryptFields(body []byte, fields *FieldSet) ([]byte, i
 	enc.SetEscapeHTML(false)
 	last := 0
 	for _, v := range values {
-		plain, err := d.DecryptValue(v.plain)
+		plain, err := d.DecryptValue(v.Plain)
 		if err != nil {
-			return nil, 0, &FieldError{Field: v.path.String(), Reason: "could not be decrypted with the merchant private key"}
+			return nil, 0, &jsonfield.Error{Field: v.Path(), Reason: "could not be decrypted with the merchant private key"}
 		}
 		if !utf8.Valid(plain) {
-			return nil, 0, &FieldError{Field: v.path.String(), Reason: "decrypts to bytes that are not UTF-8 text"}
+			return nil, 0, &jsonfield.Error{Field: v.Path(), Reason: "decrypts to bytes that are not UTF-8 text"}
 		}
-		out.Write(body[last:v.start])
+		out.Write(body[last:v.Start])
 		if err := enc.Encode(string(plain)); err != nil {
 			return nil, 0, err
 		}
 		out.Truncate(out.Len() - 1) // Encode ends with a newline
-		last = v.end
+		last = v.End
 	}
 	out.Write(body[last:])
 	return out.Bytes(), len(values), nil

@@ -1,4 +1,4 @@
-package wechatpay
+package sensitive
 
 import (
 	"net/url"

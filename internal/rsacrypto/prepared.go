@@ -1,4 +1,4 @@
-package wechatpay
+package rsacrypto
 
 import (
 	"crypto/fips140"
@@ -13,14 +13,14 @@ import (
 	"filippo.io/bigmod"
 )
 
-// rsaPublic is an RSA public key with its modulus prepared once for
+// preparedPublic is an RSA public key with its modulus prepared once for
 // constant-time arithmetic (filippo.io/bigmod, the package crypto/rsa is
 // built on, published on its own). crypto/rsa prepares the modulus again on
 // every encryption and verification, which for RSA-2048 is a third of an
 // OAEP encryption's cost; a presign request does five encryptions and one
 // verification under the same key. The operations below are RFC 8017's,
 // checked byte for byte against crypto/rsa and the official SDK in tests.
-type rsaPublic struct {
+type preparedPublic struct {
 	n    *bigmod.Modulus
 	e    uint
 	size int // bytes of the modulus
@@ -37,11 +37,11 @@ var emptySHA1 = [sha1.Size]byte{0xda, 0x39, 0xa3, 0xee, 0x5e, 0x6b, 0x4b, 0x0d, 
 
 var errRSAVerification = errors.New("crypto/rsa: verification error")
 
-// newRSAPublic prepares k, or returns an error for a key that crypto/rsa
+// prepare prepares k, or returns an error for a key that crypto/rsa
 // should handle (and refuse) itself: an even or tiny modulus, an exponent
 // out of range; and always in FIPS 140 mode, where the validated module in
 // crypto/rsa must do the work (and refuses SHA-1 OAEP when enforced).
-func newRSAPublic(k *rsa.PublicKey) (*rsaPublic, error) {
+func prepare(k *rsa.PublicKey) (*preparedPublic, error) {
 	if fips140.Enabled() {
 		return nil, errors.New("FIPS 140 mode: crypto/rsa does the RSA operations")
 	}
@@ -55,14 +55,14 @@ func newRSAPublic(k *rsa.PublicKey) (*rsaPublic, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &rsaPublic{n: n, e: uint(k.E), size: (k.N.BitLen() + 7) / 8}, nil
+	return &preparedPublic{n: n, e: uint(k.E), size: (k.N.BitLen() + 7) / 8}, nil
 }
 
 // encryptOAEPSHA1 encrypts msg with RSAES-OAEP, SHA-1 and MGF1-SHA-1 and an
 // empty label (RFC 8017, 7.1.1), reading the 20-byte seed from random. em,
 // when it has the key's size, is the scratch space for the encoded message
 // (which reveals msg: the caller clears it when done); nil allocates one.
-func (k *rsaPublic) encryptOAEPSHA1(random io.Reader, msg, em []byte) ([]byte, error) {
+func (k *preparedPublic) encryptOAEPSHA1(random io.Reader, msg, em []byte) ([]byte, error) {
 	const hLen = sha1.Size
 	if len(msg) > k.size-2*hLen-2 {
 		return nil, rsa.ErrMessageTooLong
@@ -106,7 +106,7 @@ func mgf1XORSHA1(out, seed []byte) {
 // verifyPKCS1v15SHA256 checks an RSASSA-PKCS1-v1_5 signature over the
 // SHA-256 digest hashed (RFC 8017, 8.2.2): the signature, raised to e, must
 // be exactly the encoding of the digest.
-func (k *rsaPublic) verifyPKCS1v15SHA256(hashed, sig []byte) error {
+func (k *preparedPublic) verifyPKCS1v15SHA256(hashed, sig []byte) error {
 	if len(hashed) != sha256.Size || len(sig) != k.size {
 		return errRSAVerification
 	}

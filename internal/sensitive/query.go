@@ -1,8 +1,10 @@
-package wechatpay
+package sensitive
 
 import (
 	"net/url"
 	"strings"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/jsonfield"
 )
 
 // EncryptQuery replaces the value of every query parameter named in names by
@@ -12,14 +14,14 @@ import (
 // card_no; values are decoded as form values ('+' is a space) before
 // encryption, as WeChat Pay decodes them. A sensitive parameter given twice,
 // or one that cannot be decoded, is an error: fail closed.
-func (e *FieldEncrypter) EncryptQuery(rawQuery string, names map[string]bool) (string, int, error) {
+func (e *Encrypter) EncryptQuery(rawQuery string, names map[string]bool) (string, int, error) {
 	if rawQuery == "" || len(names) == 0 {
 		return rawQuery, 0, nil
 	}
 	if strings.Contains(rawQuery, ";") {
 		// Some servers split parameters at ';' too, and would see one
 		// this function did not.
-		return "", 0, &FieldError{Field: "query", Reason: "';' is not allowed in the query of an endpoint with sensitive parameters"}
+		return "", 0, &jsonfield.Error{Field: "query", Reason: "';' is not allowed in the query of an endpoint with sensitive parameters"}
 	}
 	var out strings.Builder
 	seen := map[string]bool{}
@@ -35,30 +37,30 @@ func (e *FieldEncrypter) EncryptQuery(rawQuery string, names map[string]bool) (s
 		if err != nil {
 			// A key that does not decode cannot be compared: refuse it
 			// rather than risk a sensitive one passing unrecognised.
-			return "", 0, &FieldError{Field: "query", Reason: "a parameter name is not valid percent-encoding"}
+			return "", 0, &jsonfield.Error{Field: "query", Reason: "a parameter name is not valid percent-encoding"}
 		}
 		if !names[key] {
 			for name := range names {
 				if strings.EqualFold(name, key) {
-					return "", 0, &FieldError{Field: "query parameter " + name, Reason: "a parameter name differs from it only by case; a lenient server would read it as this one"}
+					return "", 0, &jsonfield.Error{Field: "query parameter " + name, Reason: "a parameter name differs from it only by case; a lenient server would read it as this one"}
 				}
 			}
 			out.WriteString(pair)
 		} else {
 			field := "query parameter " + key
 			if seen[key] {
-				return "", 0, &FieldError{Field: field, Reason: "appears more than once"}
+				return "", 0, &jsonfield.Error{Field: field, Reason: "appears more than once"}
 			}
 			seen[key] = true
 			if !hasValue {
-				return "", 0, &FieldError{Field: field, Reason: "has no value"}
+				return "", 0, &jsonfield.Error{Field: field, Reason: "has no value"}
 			}
 			plain, err := url.QueryUnescape(rawValue)
 			if err != nil {
-				return "", 0, &FieldError{Field: field, Reason: "is not valid percent-encoding"}
+				return "", 0, &jsonfield.Error{Field: field, Reason: "is not valid percent-encoding"}
 			}
 			if len(plain) > e.MaxPlaintext() {
-				return "", 0, &FieldError{Field: field, Reason: "is too long to encrypt"}
+				return "", 0, &jsonfield.Error{Field: field, Reason: "is too long to encrypt"}
 			}
 			ct, err := e.EncryptValue([]byte(plain))
 			if err != nil {

@@ -1,4 +1,4 @@
-package wechatpay
+package pemkey
 
 import (
 	"crypto/rsa"
@@ -10,10 +10,6 @@ import (
 	"os"
 	"strings"
 )
-
-// PublicKeyIDPrefix starts every WeChat Pay public key ID; any other
-// Wechatpay-Serial value is a platform certificate serial.
-const PublicKeyIDPrefix = "PUB_KEY_ID_"
 
 // minRSABits is the smallest RSA key WeChat Pay issues or accepts.
 const minRSABits = 2048
@@ -127,12 +123,25 @@ func LoadPublicKey(value string) (*rsa.PublicKey, error) {
 	return rsaKey, nil
 }
 
-// LoadCertificate reads a WeChat Pay platform certificate (X.509 PEM) and
-// returns it with its serial as WeChat Pay writes it: upper-case hex.
+// LoadCertificate reads a WeChat Pay platform certificate (X.509 PEM, as PEM
+// text or a file path) and returns it with its serial as WeChat Pay writes
+// it: upper-case hex.
 func LoadCertificate(value string) (*x509.Certificate, string, error) {
-	block, err := readPEMBlock(value)
+	data, err := readPEMSource(value)
 	if err != nil {
 		return nil, "", err
+	}
+	return ParseCertificate(data)
+}
+
+// ParseCertificate parses the first PEM block of data as an X.509
+// certificate with an RSA key of at least 2048 bits, and returns it with its
+// serial. Unlike LoadCertificate it never reads a file: the text is given
+// (by WeChat Pay's certificate download, say).
+func ParseCertificate(data []byte) (*x509.Certificate, string, error) {
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, "", errors.New("holds no PEM block")
 	}
 	if block.Type != "CERTIFICATE" {
 		return nil, "", fmt.Errorf("holds a %q PEM block; want CERTIFICATE", block.Type)

@@ -1,0 +1,44 @@
+package rsacrypto
+
+import (
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"errors"
+)
+
+// PrivateKey is the merchant API private key, ready to sign requests and
+// invocations and to decrypt the answer fields WeChat Pay encrypted for the
+// merchant.
+type PrivateKey struct {
+	key *rsa.PrivateKey
+}
+
+// NewPrivateKey prepares key for its signatures and decryptions.
+func NewPrivateKey(key *rsa.PrivateKey) (*PrivateKey, error) {
+	if key == nil {
+		return nil, errors.New("no RSA private key")
+	}
+	key.Precompute()
+	return &PrivateKey{key: key}, nil
+}
+
+// Public returns the key's public half.
+func (k *PrivateKey) Public() *rsa.PublicKey { return &k.key.PublicKey }
+
+// SignPKCS1v15SHA256 signs the SHA-256 digest hashed with RSASSA-PKCS1-v1_5.
+// The signature is deterministic: the same key and digest always give the
+// same bytes.
+func (k *PrivateKey) SignPKCS1v15SHA256(hashed []byte) ([]byte, error) {
+	if len(hashed) != sha256.Size {
+		return nil, errors.New("rsacrypto: a SHA-256 digest is 32 bytes")
+	}
+	return rsa.SignPKCS1v15(nil, k.key, crypto.SHA256, hashed)
+}
+
+// DecryptOAEPSHA1 decrypts an RSAES-OAEP (SHA-1, MGF1-SHA-1, empty label)
+// ciphertext.
+func (k *PrivateKey) DecryptOAEPSHA1(ciphertext []byte) ([]byte, error) {
+	return rsa.DecryptOAEP(sha1.New(), nil, k.key, ciphertext, nil)
+}
