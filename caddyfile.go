@@ -3,6 +3,7 @@ package wechatpay
 import (
 	"strings"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/catalog"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/jsonfield"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
@@ -103,8 +104,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			// Compile the rule now, so that a mistake is reported with its
 			// line rather than when Caddy starts.
-			var check routeTable
-			if cerr := check.add(rule.Method, rule.Path, routeRules{Body: rule.Fields, Query: rule.Query}, false); cerr != nil {
+			var check catalog.Table
+			if cerr := check.Add(rule.Method, rule.Path, catalog.Rules{Body: rule.Fields, Query: rule.Query}, false); cerr != nil {
 				return d.Errf("encrypt: %v", cerr)
 			}
 			h.Encrypt = append(h.Encrypt, rule)

@@ -663,7 +663,7 @@ func TestProvisionSuccess(t *testing.T) {
 			if h.MaxBody != defaultMaxBody {
 				t.Errorf("max_body default = %d", h.MaxBody)
 			}
-			if h.routes.lookup("POST", "/v3/eduschoolpay/contracts/presign") == nil {
+			if h.routes.Lookup("POST", "/v3/eduschoolpay/contracts/presign") == nil {
 				t.Error("built-in presign rule missing")
 			}
 		})
@@ -705,7 +705,7 @@ func TestCaddyfileThenProvision(t *testing.T) {
 	if h.MaxBody != 2<<20 {
 		t.Errorf("max_body = %d", h.MaxBody)
 	}
-	if rt := h.routes.lookup("POST", "/v3/facemch/users/abc123"); rt == nil || rt.template != "/v3/facemch/users/{face_sid}" {
+	if rt := h.routes.Lookup("POST", "/v3/facemch/users/abc123"); rt == nil || rt.Template != "/v3/facemch/users/{face_sid}" {
 		t.Errorf("encrypt rule not routed: %+v", rt)
 	}
 }
@@ -724,10 +724,10 @@ func TestProvisionCatalogOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.routes.lookup("POST", "/v3/eduschoolpay/contracts/presign") != nil {
+	if h.routes.Lookup("POST", "/v3/eduschoolpay/contracts/presign") != nil {
 		t.Error("catalog off, yet the presign route is known")
 	}
-	if rt := h.routes.lookup("POST", "/v3/custom/42"); rt == nil || rt.template != "/v3/custom/{id}" {
+	if rt := h.routes.Lookup("POST", "/v3/custom/42"); rt == nil || rt.Template != "/v3/custom/{id}" {
 		t.Errorf("encrypt rule not routed: %+v", rt)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/reference"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/tidwall/gjson"
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
@@ -65,30 +66,30 @@ func sampleDocument(t *testing.T, paths []string, value func(path string, idx []
 func TestIntegrationCatalog(t *testing.T) {
 	tester, stub := startProxy(t, "decrypt_responses")
 	c := testkit.Creds()
-	for _, e := range catalog {
+	for _, e := range reference.SensitiveEndpoints() { // the reference, not the module's catalogue
 		name := e.Method + " " + e.Path
 		stub.reset()
 		var reqBody []byte
 		var plains []string
-		if len(e.Body) > 0 {
-			reqBody, plains = sampleDocument(t, e.Body, func(p string, idx []int) string {
+		if len(e.RequestBody) > 0 {
+			reqBody, plains = sampleDocument(t, e.RequestBody, func(p string, idx []int) string {
 				return fmt.Sprintf("明文:%s:%v", p, idx)
 			})
 		} else if e.Method != "GET" {
 			reqBody = []byte(`{"not_sensitive":"x"}`)
 		}
 		query := "other=keep%20me+too"
-		for _, q := range e.Query {
+		for _, q := range e.RequestQuery {
 			v := "明文 " + q
 			plains = append(plains, v)
 			query += "&" + q + "=" + url.QueryEscape(v)
 		}
-		uri := concretePath(e.Path) + "?" + query
+		uri := testkit.ConcretePath(e.Path) + "?" + query
 
 		var wantResponse []string
-		if len(e.Response) > 0 {
+		if len(e.ResponseBody) > 0 {
 			var cts []string
-			doc, _ := sampleDocument(t, e.Response, func(p string, idx []int) string {
+			doc, _ := sampleDocument(t, e.ResponseBody, func(p string, idx []int) string {
 				v := fmt.Sprintf("响应:%s:%v", p, idx)
 				wantResponse = append(wantResponse, v)
 				ct := testkit.SealForMerchant(t, v)
@@ -117,7 +118,7 @@ func TestIntegrationCatalog(t *testing.T) {
 
 		// Decrypt, with the SDK, everything at the documented places.
 		var decrypted []string
-		for _, p := range e.Body {
+		for _, p := range e.RequestBody {
 			for _, r := range testkit.Locate(t, got.body, p) {
 				plain, err := utils.DecryptOAEP(r.Str, c.WechatPayKey)
 				if err != nil {
@@ -131,7 +132,7 @@ func TestIntegrationCatalog(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: forwarded query %q: %v", name, forwardedQuery, err)
 		}
-		for _, q := range e.Query {
+		for _, q := range e.RequestQuery {
 			plain, err := utils.DecryptOAEP(params.Get(q), c.WechatPayKey)
 			if err != nil {
 				t.Errorf("%s: query %s does not decrypt: %v", name, q, err)
@@ -158,7 +159,7 @@ func TestIntegrationCatalog(t *testing.T) {
 
 		// The client sees the answer's fields decrypted.
 		var clientValues []string
-		for _, p := range e.Response {
+		for _, p := range e.ResponseBody {
 			for _, r := range testkit.Locate(t, out, p) {
 				clientValues = append(clientValues, r.Str)
 			}
@@ -168,7 +169,7 @@ func TestIntegrationCatalog(t *testing.T) {
 		if fmt.Sprint(clientValues) != fmt.Sprint(wantResponse) {
 			t.Errorf("%s: client got %q, want %q", name, clientValues, wantResponse)
 		}
-		if len(e.Response) > 0 && (resp.Header.Get("Content-Length") != fmt.Sprint(len(out)) || !gjson.ValidBytes(out)) {
+		if len(e.ResponseBody) > 0 && (resp.Header.Get("Content-Length") != fmt.Sprint(len(out)) || !gjson.ValidBytes(out)) {
 			t.Errorf("%s: Content-Length %q for %d bytes", name, resp.Header.Get("Content-Length"), len(out))
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/catalog"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/jsonfield"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/sensitive"
 )
@@ -20,7 +21,7 @@ type outgoingBody struct {
 // the route, rewriting r's query in place, and returns the body to send and
 // how many values were encrypted. A multipart body (a media upload) is sent
 // as it is and signed over its meta part.
-func encryptRequest(r *http.Request, rt *route, body []byte, encrypter *sensitive.Encrypter) (outgoingBody, int, *apiError) {
+func encryptRequest(r *http.Request, rt *catalog.Route, body []byte, encrypter *sensitive.Encrypter) (outgoingBody, int, *apiError) {
 	out := outgoingBody{bytes: body, contentType: "application/json", signed: body}
 	fail := func(err error) (outgoingBody, int, *apiError) {
 		var fe *jsonfield.Error
@@ -31,7 +32,7 @@ func encryptRequest(r *http.Request, rt *route, body []byte, encrypter *sensitiv
 	}
 	n := 0
 	if ct := r.Header.Get("Content-Type"); IsMultipart(ct) {
-		if rt != nil && (rt.body != nil || rt.query != nil) {
+		if rt != nil && (rt.Body != nil || rt.Query != nil) {
 			// Its sensitive fields could be in any part (a server may
 			// read form fields as query parameters too), and would go
 			// out as sent.
@@ -42,18 +43,18 @@ func encryptRequest(r *http.Request, rt *route, body []byte, encrypter *sensitiv
 			return fail(err)
 		}
 		out.contentType, out.signed = ct, meta
-	} else if rt != nil && rt.body != nil && (rt.method != "*" || len(body) > 0) {
+	} else if rt != nil && rt.Body != nil && (rt.Method != "*" || len(body) > 0) {
 		// A route's own method needs a JSON body; another method on the
-		// same path (rt.method "*") may come without one, and then has
+		// same path (rt.Method "*") may come without one, and then has
 		// nothing to encrypt.
-		encrypted, nb, err := encrypter.EncryptFields(body, rt.body)
+		encrypted, nb, err := encrypter.EncryptFields(body, rt.Body)
 		if err != nil {
 			return fail(err)
 		}
 		out.bytes, out.signed, n = encrypted, encrypted, nb
 	}
-	if rt != nil && rt.query != nil && r.URL.RawQuery != "" {
-		q, nq, err := encrypter.EncryptQuery(r.URL.RawQuery, rt.query)
+	if rt != nil && rt.Query != nil && r.URL.RawQuery != "" {
+		q, nq, err := encrypter.EncryptQuery(r.URL.RawQuery, rt.Query)
 		if err != nil {
 			return fail(err)
 		}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/catalog"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/sensitive"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
@@ -92,7 +94,7 @@ type Handler struct {
 	SkipVerify []string `json:"skip_verify,omitempty"`
 
 	logger     *zap.Logger
-	routes     routeTable
+	routes     catalog.Table
 	userAgent  string
 	queryNames []string                // every sensitive query parameter name, lower case
 	keys       func() *keySet          // the keys in use now
@@ -151,14 +153,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 
 	if h.Catalog == nil || *h.Catalog {
-		for _, e := range catalog {
-			if err := h.routes.add(e.Method, e.Path, routeRules{Body: e.Body, Query: e.Query, Response: e.Response}, false); err != nil {
+		for _, e := range catalog.Entries {
+			if err := h.routes.Add(e.Method, e.Path, catalog.Rules{Body: e.Body, Query: e.Query, Response: e.Response}, false); err != nil {
 				return fmt.Errorf("built-in catalogue: %w", err)
 			}
 		}
 	}
 	for _, rule := range h.Encrypt {
-		if err := h.routes.add(rule.Method, rule.Path, routeRules{Body: rule.Fields, Query: rule.Query}, rule.Replace); err != nil {
+		if err := h.routes.Add(rule.Method, rule.Path, catalog.Rules{Body: rule.Fields, Query: rule.Query}, rule.Replace); err != nil {
 			return fmt.Errorf("encrypt: %w", err)
 		}
 	}
@@ -166,7 +168,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.MaxBody = defaultMaxBody
 	}
 	h.userAgent = userAgent()
-	h.queryNames = h.routes.queryNames()
+	h.queryNames = h.routes.QueryNames()
 	if h.own != nil {
 		// Last, once every field is set: a key reload may run at once.
 		registerKeyHolder(ctx, h)
@@ -186,7 +188,7 @@ func (h *Handler) Validate() error {
 // handler, which is reverse_proxy.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	start := time.Now()
-	if strings.IndexByte(r.RequestURI, '=') >= 0 && mentionsAny(r.RequestURI, h.queryNames) {
+	if strings.IndexByte(r.RequestURI, '=') >= 0 && sensitive.MentionsAny(r.RequestURI, h.queryNames) {
 		// Caddy's access log records the URI as the client sent it:
 		// a request that may carry a sensitive value in its query must
 		// have no access log line, whether it is refused or forwarded
@@ -205,7 +207,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return h.refuse(w, r, ae)
 	}
 
-	rt := h.routes.lookup(r.Method, r.URL.Path)
+	rt := h.routes.Lookup(r.Method, r.URL.Path)
 	out, encrypted, ae := encryptRequest(r, rt, body.Bytes(), keys.encrypter)
 	if ae != nil {
 		release(body)
@@ -253,7 +255,7 @@ func (h *Handler) answeredUnsigned(r *http.Request) bool {
 // returns the refusal to send instead; the unverified body is never written.
 // Unsigned error answers (from a gateway in front of WeChat Pay, say) pass
 // unchanged: their status already tells the app that the call failed.
-func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse, rt *route, keys *keySet) (string, *apiError) {
+func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse, rt *catalog.Route, keys *keySet) (string, *apiError) {
 	if resp.overflow {
 		return "", &apiError{status: http.StatusBadGateway, code: CodeResponseTooLarge, message: "WeChat Pay's answer is too large to verify"}
 	}
@@ -288,8 +290,8 @@ func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse,
 		}
 		return "", &apiError{status: http.StatusBadGateway, code: ve.Code, message: msg}
 	}
-	if h.DecryptResponses && rt != nil && rt.response != nil && resp.status < 300 && len(body) > 0 {
-		plain, _, err := keys.decrypter.DecryptFields(body, rt.response)
+	if h.DecryptResponses && rt != nil && rt.Response != nil && resp.status < 300 && len(body) > 0 {
+		plain, _, err := keys.decrypter.DecryptFields(body, rt.Response)
 		if err != nil {
 			h.logger.Error("decrypting WeChat Pay's answer failed", zap.Error(err),
 				zap.String("request_id", resp.header.Get("Request-ID")))
@@ -304,7 +306,7 @@ func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse,
 	return "verified", nil
 }
 
-func (h *Handler) logForwarded(r *http.Request, rt *route, encrypted int, start time.Time, answer string) {
+func (h *Handler) logForwarded(r *http.Request, rt *catalog.Route, encrypted int, start time.Time, answer string) {
 	if c := h.logger.Check(zapcore.DebugLevel, "forwarded"); c != nil {
 		c.Write(zap.String("method", r.Method), zap.String("path", r.URL.Path),
 			zap.String("rule", ruleName(rt)), zap.Int("encrypted", encrypted),
@@ -323,11 +325,11 @@ func hasPathPrefix(path string, prefixes []string) bool {
 	return false
 }
 
-func ruleName(rt *route) string {
+func ruleName(rt *catalog.Route) string {
 	if rt == nil {
 		return ""
 	}
-	return rt.method + " " + rt.template
+	return rt.Method + " " + rt.Template
 }
 
 // refuse answers a JSON error and logs it; nothing goes upstream.

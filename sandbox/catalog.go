@@ -2,64 +2,17 @@ package sandbox
 
 import (
 	_ "embed"
-	"encoding/json"
-	"fmt"
 	"strings"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/reference"
 )
 
-// catalogueJSON is a copy of reference/wechatpay-sensitive-fields.json.
-//
-//go:embed wechatpay-sensitive-fields.json
-var catalogueJSON []byte
-
 // Endpoint is one WeChat Pay APIv3 endpoint whose documented fields are
-// RSA-encrypted, as listed in the embedded catalogue.
-type Endpoint struct {
-	// Method is the HTTP method, upper case.
-	Method string `json:"method"`
-	// Path is the URL path template; a segment in braces, such as
-	// {sub_mchid}, matches any one path segment.
-	Path string `json:"path"`
-	// RequestBody lists gjson paths of body fields the caller encrypts
-	// with the WeChat Pay key; "#" stands for every element of an array.
-	RequestBody []string `json:"request_body"`
-	// RequestQuery lists query parameters the caller encrypts.
-	RequestQuery []string `json:"request_query"`
-	// ResponseBody lists gjson paths of answer fields WeChat Pay encrypts
-	// with the merchant certificate's public key.
-	ResponseBody []string `json:"response_body"`
-}
+// RSA-encrypted, as listed in the reference file
+// internal/reference/wechatpay-sensitive-fields.json.
+type Endpoint = reference.SensitiveEndpoint
 
-// HasSensitiveRequest reports whether the endpoint takes encrypted request
-// fields (body or query), and so needs a Wechatpay-Serial header.
-func (e Endpoint) HasSensitiveRequest() bool {
-	return len(e.RequestBody) > 0 || len(e.RequestQuery) > 0
-}
-
-var catalogue = mustParseCatalogue(catalogueJSON)
-
-func mustParseCatalogue(data []byte) []Endpoint {
-	eps, err := parseCatalogue(data)
-	if err != nil {
-		panic("sandbox: embedded catalogue: " + err.Error())
-	}
-	return eps
-}
-
-func parseCatalogue(data []byte) ([]Endpoint, error) {
-	var doc struct {
-		Endpoints []Endpoint `json:"endpoints"`
-	}
-	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, err
-	}
-	for i, e := range doc.Endpoints {
-		if e.Method == "" || !strings.HasPrefix(e.Path, "/") {
-			return nil, fmt.Errorf("endpoint %d: bad method or path %q %q", i, e.Method, e.Path)
-		}
-	}
-	return doc.Endpoints, nil
-}
+var catalogue = reference.SensitiveEndpoints()
 
 // Endpoints returns a copy of the embedded catalogue of endpoints with
 // sensitive fields.

@@ -78,3 +78,18 @@ func (e *Encrypter) EncryptQuery(rawQuery string, names map[string]bool) (string
 	}
 	return out.String(), count, nil
 }
+
+// MentionsAny reports whether a raw query mentions any of names (lower
+// case), as sent or percent-decoded, in any case.
+func MentionsAny(rawQuery string, names []string) bool {
+	q := strings.ToLower(rawQuery)
+	if dec, err := url.QueryUnescape(q); err == nil {
+		q += "&" + strings.ToLower(dec)
+	}
+	for _, n := range names {
+		if strings.Contains(q, n) {
+			return true
+		}
+	}
+	return false
+}

@@ -87,3 +87,14 @@ func SealForMerchantKey(t testing.TB, key *rsa.PrivateKey, plain string) string 
 	}
 	return ct
 }
+
+// ConcretePath fills each {param} segment of a path template with a value.
+func ConcretePath(template string) string {
+	segs := strings.Split(template, "/")
+	for i, s := range segs {
+		if strings.HasPrefix(s, "{") {
+			segs[i] = "P" + strings.Trim(s, "{}") + "-123"
+		}
+	}
+	return strings.Join(segs, "/")
+}

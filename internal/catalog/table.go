@@ -1,53 +1,58 @@
-package wechatpay
+package catalog
 
 import (
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/jsonfield"
 )
 
-// route is one endpoint with sensitive fields.
-type route struct {
-	method string
-	// template is the path as documented, e.g. "/v3/facemch/users/{face_sid}".
-	template string
+// Route is one endpoint with sensitive fields, as the table compiled it.
+// Its fields are read-only.
+type Route struct {
+	// Method is the route's HTTP method, or "*" for the union of a path's
+	// request rules that any other method gets.
+	Method string
+	// Template is the path as documented, e.g. "/v3/facemch/users/{face_sid}".
+	Template string
+	// Body are the request body fields, nil if none.
+	Body *jsonfield.Set
+	// Query are the query parameter names, nil if none.
+	Query map[string]bool
+	// Response are the answer fields, nil if none.
+	Response *jsonfield.Set
 
 	bodyPaths, queryNames, responsePaths []string
-
-	body     *jsonfield.Set  // request body fields, nil if none
-	query    map[string]bool // query parameters, nil if none
-	response *jsonfield.Set  // response fields, nil if none
 }
 
-// routeRules are the sensitive fields of one route, as configured.
-type routeRules struct {
+// Rules are the sensitive fields of one route, as configured: body field
+// paths, query parameter names and answer field paths.
+type Rules struct {
 	Body, Query, Response []string
 }
 
-// routeTable finds the route of a request by method and path. It is a trie
+// Table finds the Route of a request by method and path. It is a trie
 // over path segments, so a lookup costs one map access per segment however
 // many routes there are; a literal segment wins over a {param} one.
-type routeTable struct {
-	root routeNode
+type Table struct {
+	root trieNode
 }
 
-type routeNode struct {
-	literal map[string]*routeNode
-	param   *routeNode
-	routes  map[string]*route // by method
+type trieNode struct {
+	literal map[string]*trieNode
+	param   *trieNode
+	routes  map[string]*Route // by method
 	// anyMethod holds the request rules of every method of this path. A
 	// request with another method (HEAD for a GET, PUT for a POST) gets
-	// them, since a server may route it to the same handler: its
+	// them, since a server may Route it to the same handler: its
 	// sensitive values must not go out in plaintext.
-	anyMethod *route
+	anyMethod *Route
 }
 
-// add registers rules for method and template. With replace unset they are
-// merged into the rules of a route already there; with replace set they
+// Add registers rules for method and template. With replace unset they are
+// merged into the rules of a Route already there; with replace set they
 // take the place of those rules.
-func (t *routeTable) add(method, template string, rules routeRules, replace bool) error {
+func (t *Table) Add(method, template string, rules Rules, replace bool) error {
 	method = strings.ToUpper(method)
 	if method == "" {
 		return fmt.Errorf("missing HTTP method")
@@ -62,7 +67,7 @@ func (t *routeTable) add(method, template string, rules routeRules, replace bool
 	for _, seg := range strings.Split(strings.TrimPrefix(template, "/"), "/") {
 		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") && len(seg) > 2 {
 			if node.param == nil {
-				node.param = &routeNode{}
+				node.param = &trieNode{}
 			}
 			node = node.param
 			continue
@@ -72,21 +77,21 @@ func (t *routeTable) add(method, template string, rules routeRules, replace bool
 		}
 		seg = strings.ToLower(seg)
 		if node.literal == nil {
-			node.literal = make(map[string]*routeNode)
+			node.literal = make(map[string]*trieNode)
 		}
 		next := node.literal[seg]
 		if next == nil {
-			next = &routeNode{}
+			next = &trieNode{}
 			node.literal[seg] = next
 		}
 		node = next
 	}
 	if node.routes == nil {
-		node.routes = make(map[string]*route)
+		node.routes = make(map[string]*Route)
 	}
 	r := node.routes[method]
 	if r == nil {
-		r = &route{method: method, template: template}
+		r = &Route{Method: method, Template: template}
 		node.routes[method] = r
 	} else if replace {
 		// A rule replaces what is encrypted in the request; the answer
@@ -105,8 +110,8 @@ func (t *routeTable) add(method, template string, rules routeRules, replace bool
 // compileAnyMethod rebuilds the union of the request rules of the node's
 // methods (answer fields are left out: they are decrypted only for the
 // documented method).
-func (n *routeNode) compileAnyMethod(template string) error {
-	u := &route{method: "*", template: template}
+func (n *trieNode) compileAnyMethod(template string) error {
+	u := &Route{Method: "*", Template: template}
 	for _, r := range n.routes {
 		u.bodyPaths = mergeUnique(u.bodyPaths, r.bodyPaths)
 		u.queryNames = mergeUnique(u.queryNames, r.queryNames)
@@ -122,38 +127,38 @@ func (n *routeNode) compileAnyMethod(template string) error {
 	return nil
 }
 
-// compile builds the matchers of a route from its lists.
-func (r *route) compile() error {
+// compile builds the matchers of a Route from its lists.
+func (r *Route) compile() error {
 	var err error
-	r.body, r.response, r.query = nil, nil, nil
+	r.Body, r.Response, r.Query = nil, nil, nil
 	if len(r.bodyPaths) > 0 {
-		if r.body, err = jsonfield.NewSet(r.bodyPaths...); err != nil {
-			return fmt.Errorf("%s %s: %w", r.method, r.template, err)
+		if r.Body, err = jsonfield.NewSet(r.bodyPaths...); err != nil {
+			return fmt.Errorf("%s %s: %w", r.Method, r.Template, err)
 		}
 	}
 	if len(r.responsePaths) > 0 {
-		if r.response, err = jsonfield.NewSet(r.responsePaths...); err != nil {
-			return fmt.Errorf("%s %s: response: %w", r.method, r.template, err)
+		if r.Response, err = jsonfield.NewSet(r.responsePaths...); err != nil {
+			return fmt.Errorf("%s %s: response: %w", r.Method, r.Template, err)
 		}
 	}
 	if len(r.queryNames) > 0 {
-		r.query = make(map[string]bool, len(r.queryNames))
+		r.Query = make(map[string]bool, len(r.queryNames))
 		for _, q := range r.queryNames {
 			if q == "" || strings.ContainsAny(q, "&=?#") {
-				return fmt.Errorf("%s %s: invalid query parameter name %q", r.method, r.template, q)
+				return fmt.Errorf("%s %s: invalid query parameter name %q", r.Method, r.Template, q)
 			}
-			r.query[q] = true
+			r.Query[q] = true
 		}
 	}
 	return nil
 }
 
-// queryNames returns every sensitive query parameter name of the table, in
+// QueryNames returns every sensitive query parameter name of the table, in
 // lower case.
-func (t *routeTable) queryNames() []string {
+func (t *Table) QueryNames() []string {
 	var names []string
-	var walk func(n *routeNode)
-	walk = func(n *routeNode) {
+	var walk func(n *trieNode)
+	walk = func(n *trieNode) {
 		for _, r := range n.routes {
 			for _, q := range r.queryNames {
 				names = mergeUnique(names, []string{strings.ToLower(q)})
@@ -168,21 +173,6 @@ func (t *routeTable) queryNames() []string {
 	}
 	walk(&t.root)
 	return names
-}
-
-// mentionsAny reports whether a raw query mentions any of names (lower
-// case), as sent or percent-decoded, in any case.
-func mentionsAny(rawQuery string, names []string) bool {
-	q := strings.ToLower(rawQuery)
-	if dec, err := url.QueryUnescape(q); err == nil {
-		q += "&" + strings.ToLower(dec)
-	}
-	for _, n := range names {
-		if strings.Contains(q, n) {
-			return true
-		}
-	}
-	return false
 }
 
 func mergeUnique(list, add []string) []string {
@@ -201,17 +191,17 @@ func mergeUnique(list, add []string) []string {
 	return list
 }
 
-// lookup returns the route for a request, or nil. Paths are compared without
+// lookup returns the Route for a request, or nil. Paths are compared without
 // regard to case: every documented path is lower case, and a server that
 // ignores case must not receive plaintext because a client wrote "Presign".
-func (t *routeTable) lookup(method, path string) *route {
+func (t *Table) Lookup(method, path string) *Route {
 	if !strings.HasPrefix(path, "/") {
 		return nil
 	}
 	return t.root.match(strings.ToUpper(method), strings.ToLower(path[1:]))
 }
 
-func (n *routeNode) match(method, rest string) *route {
+func (n *trieNode) match(method, rest string) *Route {
 	if rest == "" {
 		if r := n.routes[method]; r != nil {
 			return r
@@ -220,7 +210,7 @@ func (n *routeNode) match(method, rest string) *route {
 	}
 	seg, tail, more := strings.Cut(rest, "/")
 	if seg == "" || (more && tail == "") {
-		return nil // empty segment or trailing slash: no documented route
+		return nil // empty segment or trailing slash: no documented Route
 	}
 	if next := n.literal[seg]; next != nil {
 		if r := next.match(method, tail); r != nil {
