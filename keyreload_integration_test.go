@@ -119,12 +119,12 @@ func TestIntegrationKeyReloadUnderLoad(t *testing.T) {
 	load := startPresignLoad(client, proxyURL, 4, func(r *http.Request) {
 		r.Header.Set("X-After-Reload", strconv.FormatBool(reloaded.Load()))
 	})
-	time.Sleep(700 * time.Millisecond)
+	load.awaitSent(t, 40)
 	before := load.sent.Load()
 	files.write(t, fresh)
 	code, reports, body := adminCall(t, http.MethodPost, "/wechatpay/keys/reload")
 	reloaded.Store(true)
-	time.Sleep(700 * time.Millisecond)
+	load.awaitSent(t, load.sent.Load()+load.workers+40)
 	load.finish()
 
 	if code != 200 || len(reports) != 1 || !*reports[0].Changed || reports[0].SerialNo != fresh.SerialNo ||

@@ -56,10 +56,10 @@ func TestIntegrationReloadUnderLoad(t *testing.T) {
 		DisableKeepAlives: true,
 	}}
 	load := startPresignLoad(client, reloadURL, 4, nil)
-	time.Sleep(700 * time.Millisecond)
+	load.awaitSent(t, 40)
 	before := load.sent.Load()
 	loadCaddyfile(t, tester, proxySite{upstream: stub.URL, grace: "10s", bind: bind, address: reloadURL, creds: fresh}.caddyfile(t))
-	time.Sleep(700 * time.Millisecond)
+	load.awaitSent(t, load.sent.Load()+40)
 	load.finish()
 
 	sent, dropped := load.sent.Load(), load.dropped.Load()
@@ -154,6 +154,21 @@ func startPresignLoad(client *http.Client, base string, workers int, decorate fu
 		}()
 	}
 	return l
+}
+
+// awaitSent waits until n requests have been sent (answered or dropped):
+// the load is measured in requests, not seconds, so a slow machine gives
+// each phase as many as a fast one.
+func (l *presignLoad) awaitSent(t *testing.T, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for l.sent.Load() < n {
+		if time.Now().After(deadline) {
+			l.finish()
+			t.Fatalf("only %d of %d requests sent in 60 s", l.sent.Load(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // finish stops the clients and waits for their last requests.
