@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/platformcert"
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
 )
@@ -43,8 +44,8 @@ type certManager struct {
 	interval time.Duration
 	now      func() time.Time
 	logger   *zap.Logger
-	download func(ctx context.Context, known []*PlatformCertificate) ([]*PlatformCertificate, error)
-	publish  func([]*PlatformCertificate)
+	download func(ctx context.Context, known []*platformcert.Certificate) ([]*platformcert.Certificate, error)
+	publish  func([]*platformcert.Certificate)
 
 	// publicKey is set when the merchant has a configured WeChat Pay key,
 	// so that WeChat Pay's "no certificate" is the normal case.
@@ -54,21 +55,21 @@ type certManager struct {
 	startFailed bool
 
 	mu            sync.Mutex
-	current       []*PlatformCertificate
+	current       []*platformcert.Certificate
 	notFoundSaid  bool
 	lastErrorSaid string
 }
 
 // certificates returns the set in use, newest first.
-func (c *certManager) certificates() []*PlatformCertificate {
+func (c *certManager) certificates() []*platformcert.Certificate {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.current
 }
 
 // adopt publishes certs, without the expired ones.
-func (c *certManager) adopt(certs []*PlatformCertificate) {
-	certs = mergeCertificates(c.now(), nil, certs)
+func (c *certManager) adopt(certs []*platformcert.Certificate) {
+	certs = platformcert.Merge(c.now(), nil, certs)
 	c.mu.Lock()
 	c.current = certs
 	c.mu.Unlock()
@@ -84,7 +85,7 @@ func (c *certManager) refresh(ctx context.Context, force bool) (refreshResult, e
 		c.logger.Warn("platform certificates in storage are unusable; downloading again", zap.Error(err))
 	}
 	if doc != nil {
-		c.adopt(mergeCertificates(c.now(), c.certificates(), stored))
+		c.adopt(platformcert.Merge(c.now(), c.certificates(), stored))
 		if !force && c.fresh(doc) {
 			return c.adoptedResult(doc), nil
 		}
@@ -100,7 +101,7 @@ func (c *certManager) refresh(ctx context.Context, force bool) (refreshResult, e
 	}()
 	// Another instance may have downloaded while this one waited.
 	if doc, stored, err = loadStored(ctx, c.storage, c.mchid, c.macKey, c.now()); err == nil && doc != nil {
-		c.adopt(mergeCertificates(c.now(), c.certificates(), stored))
+		c.adopt(platformcert.Merge(c.now(), c.certificates(), stored))
 		if !force && c.fresh(doc) {
 			return c.adoptedResult(doc), nil
 		}
@@ -110,11 +111,11 @@ func (c *certManager) refresh(ctx context.Context, force bool) (refreshResult, e
 	dctx, cancel := context.WithTimeout(ctx, downloadTimeout)
 	downloaded, err := c.download(dctx, known)
 	cancel()
-	notFound := errors.Is(err, errCertificatesNotFound)
+	notFound := errors.Is(err, platformcert.ErrNotFound)
 	if err != nil && !notFound {
 		return 0, err
 	}
-	merged := mergeCertificates(c.now(), known, downloaded)
+	merged := platformcert.Merge(c.now(), known, downloaded)
 	if err := saveStored(ctx, c.storage, c.mchid, c.macKey, c.now(), notFound, merged); err != nil {
 		c.logger.Warn("platform certificates downloaded but not stored", zap.Error(err))
 	}
@@ -230,7 +231,7 @@ func jitter(d time.Duration) time.Duration {
 }
 
 // serials lists the serials of certs.
-func serials(certs []*PlatformCertificate) []string {
+func serials(certs []*platformcert.Certificate) []string {
 	out := make([]string, len(certs))
 	for i, c := range certs {
 		out[i] = c.Serial

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/platformcert"
 	"github.com/caddyserver/certmagic"
 )
 
@@ -78,7 +79,7 @@ func certificatesLock(mchid string) string {
 // loadStored reads the stored certificates of mchid; a missing document is
 // (nil, nil). Certificates that no longer parse or have expired are left
 // out.
-func loadStored(ctx context.Context, storage certmagic.Storage, mchid string, macKey []byte, now time.Time) (*storedCertificates, []*PlatformCertificate, error) {
+func loadStored(ctx context.Context, storage certmagic.Storage, mchid string, macKey []byte, now time.Time) (*storedCertificates, []*platformcert.Certificate, error) {
 	raw, err := storage.Load(ctx, certificatesKey(mchid))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, nil
@@ -98,19 +99,19 @@ func loadStored(ctx context.Context, storage certmagic.Storage, mchid string, ma
 	if err != nil || !hmac.Equal(got, want) {
 		return nil, nil, fmt.Errorf("%s in storage fails its integrity check: it was not written with this merchant's APIv3 key", certificatesKey(mchid))
 	}
-	var certs []*PlatformCertificate
+	var certs []*platformcert.Certificate
 	for _, sc := range doc.Certificates {
-		pc, err := parsePlatformCertificate([]byte(sc.Certificate))
+		pc, err := platformcert.Parse([]byte(sc.Certificate))
 		if err != nil || pc.Serial != sc.SerialNo {
 			continue
 		}
 		certs = append(certs, pc)
 	}
-	return &doc, mergeCertificates(now, nil, certs), nil
+	return &doc, platformcert.Merge(now, nil, certs), nil
 }
 
 // saveStored writes the certificates of mchid.
-func saveStored(ctx context.Context, storage certmagic.Storage, mchid string, macKey []byte, checked time.Time, notFound bool, certs []*PlatformCertificate) error {
+func saveStored(ctx context.Context, storage certmagic.Storage, mchid string, macKey []byte, checked time.Time, notFound bool, certs []*platformcert.Certificate) error {
 	doc := storedCertificates{MchID: mchid, CheckedAt: checked.UTC(), NotFound: notFound, Certificates: []storedCertificate{}}
 	for _, c := range certs {
 		doc.Certificates = append(doc.Certificates, storedCertificate{

@@ -19,6 +19,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/platformcert"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"go.uber.org/zap"
 )
@@ -33,7 +34,7 @@ func TestPlantedStoredCertificateIgnored(t *testing.T) {
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(0x0BADC0DE), Subject: pkix.Name{CommonName: "evil"},
 		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)}
 	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &evilKey.PublicKey, evilKey)
-	evil, err := parsePlatformCertificate([]byte(testkit.CertPEM(mustParse(der))))
+	evil, err := platformcert.Parse([]byte(testkit.CertPEM(mustParse(der))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func TestStartupFailureRetriedSoon(t *testing.T) {
 	}
 	m := app.Merchants["school"]
 	var attempts atomic.Int32
-	m.certs.download = func(ctx context.Context, known []*PlatformCertificate) ([]*PlatformCertificate, error) {
+	m.certs.download = func(ctx context.Context, known []*platformcert.Certificate) ([]*platformcert.Certificate, error) {
 		attempts.Add(1)
 		return nil, errors.New("still offline")
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/catalog"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/jsonfield"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/sensitive"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/upload"
 )
 
 // outgoingBody is the body that goes upstream and what its signature
@@ -31,14 +32,14 @@ func encryptRequest(r *http.Request, rt *catalog.Route, body []byte, encrypter *
 		return outgoingBody{}, 0, &apiError{status: http.StatusInternalServerError, code: CodeProxyError, message: "encrypting a sensitive field failed"}
 	}
 	n := 0
-	if ct := r.Header.Get("Content-Type"); IsMultipart(ct) {
+	if ct := r.Header.Get("Content-Type"); upload.IsMultipart(ct) {
 		if rt != nil && (rt.Body != nil || rt.Query != nil) {
 			// Its sensitive fields could be in any part (a server may
 			// read form fields as query parameters too), and would go
 			// out as sent.
 			return fail(&jsonfield.Error{Reason: "this endpoint has sensitive fields, which the proxy encrypts in a JSON body or the query only; a multipart body is refused"})
 		}
-		meta, err := UploadMeta(ct, body)
+		meta, err := upload.Meta(ct, body)
 		if err != nil {
 			return fail(err)
 		}

@@ -24,7 +24,7 @@ func TestIntegrationDebugLogsHoldNoSecrets(t *testing.T) {
 	dir := t.TempDir()
 	key := testkit.WriteFile(t, dir, "apiclient_key.pem", testkit.PKCS8(c.MerchantKey))
 	pub := testkit.WriteFile(t, dir, "pub_key.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey))
-	apiv3 := testkit.WriteFile(t, dir, "apiv3_key.txt", testAPIv3Key)
+	apiv3 := testkit.WriteFile(t, dir, "apiv3_key.txt", testkit.APIv3Key)
 	logFile, accessFile := filepath.Join(dir, "caddy.log"), filepath.Join(dir, "access.log")
 	tester := newTester(t)
 	loadCaddyfile(t, tester, "{\n"+testGlobals("1ns", "storage file_system "+filepath.Join(dir, "storage"))+`	log {
@@ -61,7 +61,7 @@ func TestIntegrationDebugLogsHoldNoSecrets(t *testing.T) {
 		t.FailNow()
 	}
 
-	secrets := []string{"PRIVATE KEY", testAPIv3Key,
+	secrets := []string{"PRIVATE KEY", testkit.APIv3Key,
 		base64.StdEncoding.EncodeToString(c.MerchantKey.D.Bytes())[:24]}
 	for _, plain := range testkit.PresignPlain {
 		if len(plain) >= 6 {
@@ -79,9 +79,9 @@ func TestIntegrationDebugLogsHoldNoSecrets(t *testing.T) {
 	stub.setAnswer(stubAnswer{signKey: c.PlatformKey})
 	send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(testkit.PresignBody))
 	stub.setAnswer(stubAnswer{})
-	sendCallback(t, tester, "/wechatpay/notify", buildCallback(t, callbackSpec{}))
-	sendCallback(t, tester, "/wechatpay/notify", buildCallback(t, callbackSpec{signKey: c.PlatformKey}))
-	sendCallback(t, tester, "/wechatpay/notify", buildCallback(t, callbackSpec{apiv3Key: "0123456789abcdef0123456789abcdef"}))
+	sendCallback(t, tester, "/wechatpay/notify", testkit.BuildCallback(t, testkit.CallbackSpec{}))
+	sendCallback(t, tester, "/wechatpay/notify", testkit.BuildCallback(t, testkit.CallbackSpec{SignKey: c.PlatformKey}))
+	sendCallback(t, tester, "/wechatpay/notify", testkit.BuildCallback(t, testkit.CallbackSpec{APIv3Key: "0123456789abcdef0123456789abcdef"}))
 
 	for _, r := range stub.requests() {
 		auth := r.header.Get("Authorization")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/platformcert"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
@@ -72,10 +73,10 @@ type Merchant struct {
 	// deferRefresh leaves the first refresh to the caller (the CLI).
 	deferRefresh bool
 
-	mu         sync.Mutex             // guards signer, static and downloaded
-	signer     *apiv3.Signer          // changed only by a key reload
-	static     *trustedKeys           // configured keys; empty when all are downloaded
-	downloaded []*PlatformCertificate // as last published
+	mu         sync.Mutex                  // guards signer, static and downloaded
+	signer     *apiv3.Signer               // changed only by a key reload
+	static     *trustedKeys                // configured keys; empty when all are downloaded
+	downloaded []*platformcert.Certificate // as last published
 }
 
 // Name returns the merchant's name in the app's configuration.
@@ -90,7 +91,7 @@ func (m *Merchant) Verifier() *apiv3.Verifier { return m.currentKeys().verifier 
 
 // PlatformCertificates returns the downloaded platform certificates in use,
 // newest first; nil when none are downloaded.
-func (m *Merchant) PlatformCertificates() []*PlatformCertificate {
+func (m *Merchant) PlatformCertificates() []*platformcert.Certificate {
 	if m.certs == nil {
 		return nil
 	}
@@ -164,8 +165,8 @@ func (m *Merchant) loadAPIv3Key() error {
 	if err != nil || v == "" {
 		return err
 	}
-	if len(v) != APIv3KeySize {
-		return fmt.Errorf("apiv3_key must be %d bytes (the APIv3 key set in the merchant platform), got %d bytes", APIv3KeySize, len(v))
+	if len(v) != apiv3.APIv3KeySize {
+		return fmt.Errorf("apiv3_key must be %d bytes (the APIv3 key set in the merchant platform), got %d bytes", apiv3.APIv3KeySize, len(v))
 	}
 	if !strings.Contains(m.APIv3Key, "{") {
 		m.logger.Warn("apiv3_key is written literally in the configuration, which Caddy's admin API serves; use {env.X} or {file./path}")
@@ -211,7 +212,7 @@ func (m *Merchant) startCertificates(ctx context.Context, storage certmagic.Stor
 	if base == "" {
 		base = DefaultCertificatesURL
 	}
-	u, err := url.Parse(strings.TrimSuffix(base, "/") + CertificatesPath)
+	u, err := url.Parse(strings.TrimSuffix(base, "/") + platformcert.Path)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return fmt.Errorf("certificates_url: %q is not an http(s) URL", base)
 	}
@@ -222,7 +223,7 @@ func (m *Merchant) startCertificates(ctx context.Context, storage certmagic.Stor
 	if interval == 0 {
 		interval = DefaultRefreshInterval
 	}
-	aead, err := NewNotificationAEAD(m.apiv3Key) // the same AES-256-GCM as callbacks
+	aead, err := apiv3.NewAEAD(m.apiv3Key) // the same AES-256-GCM as callbacks
 	if err != nil {
 		return fmt.Errorf("apiv3_key: %w", err)
 	}
@@ -237,17 +238,17 @@ func (m *Merchant) startCertificates(ctx context.Context, storage certmagic.Stor
 		logger:    m.logger,
 		publish:   m.publish,
 	}
-	m.certs.download = func(ctx context.Context, known []*PlatformCertificate) ([]*PlatformCertificate, error) {
+	m.certs.download = func(ctx context.Context, known []*platformcert.Certificate) ([]*platformcert.Certificate, error) {
 		static := m.staticKeys()
-		d := &certificateDownload{client: client, url: u.String(), signer: m.Signer(), aead: aead,
-			now: m.certs.now, anchors: static.byID, known: known}
+		d := &platformcert.Download{Client: client, URL: u.String(), UserAgent: userAgent(), Signer: m.Signer(),
+			AEAD: aead, Now: m.certs.now, Anchors: static.byID, Known: known}
 		switch {
 		case !static.empty():
-			d.serial = static.chosen
+			d.Serial = static.chosen
 		case len(known) > 0:
-			d.serial = known[0].Serial
+			d.Serial = known[0].Serial
 		}
-		return d.run(ctx)
+		return d.Run(ctx)
 	}
 	if m.deferRefresh {
 		return nil
@@ -271,7 +272,7 @@ func (m *Merchant) startCertificates(ctx context.Context, storage certmagic.Stor
 // publish makes the configured keys plus downloaded certificates the keys
 // in use. The configured choice (public key, or wechatpay_serial) encrypts;
 // without one the newest certificate in effect does.
-func (m *Merchant) publish(downloaded []*PlatformCertificate) {
+func (m *Merchant) publish(downloaded []*platformcert.Certificate) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.downloaded = downloaded
@@ -287,13 +288,13 @@ func (m *Merchant) publishLocked() {
 	}
 	for _, c := range m.downloaded {
 		if _, configured := byID[c.Serial]; !configured {
-			byID[c.Serial] = c.key()
+			byID[c.Serial] = c.Key()
 		}
 	}
 	serial := m.static.chosen
 	if m.static.empty() {
 		serial = ""
-		if c := newestEffective(m.now(), m.downloaded); c != nil {
+		if c := platformcert.NewestEffective(m.now(), m.downloaded); c != nil {
 			serial = c.Serial
 		}
 	}

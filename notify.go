@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/logtext"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/notification"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/tidwall/gjson"
@@ -157,7 +159,7 @@ func (h *NotifyHandler) useMerchant(ctx caddy.Context) (string, error) {
 	if m.apiv3() == nil {
 		return "", fmt.Errorf("merchant %q has no apiv3_key, which decrypts callbacks", h.Merchant)
 	}
-	if h.aead, err = NewNotificationAEAD(m.apiv3()); err != nil {
+	if h.aead, err = apiv3.NewAEAD(m.apiv3()); err != nil {
 		return "", fmt.Errorf("merchant %q: apiv3_key: %w", h.Merchant, err)
 	}
 	h.keys = m.currentKeys
@@ -174,14 +176,14 @@ func (h *NotifyHandler) useInlineKeys() (string, error) {
 	if key == "" {
 		return "", errors.New("apiv3_key is required: the merchant's APIv3 key, which decrypts callbacks")
 	}
-	if len(key) != APIv3KeySize {
-		return "", fmt.Errorf("apiv3_key must be %d bytes (the APIv3 key set in the merchant platform), got %d bytes", APIv3KeySize, len(key))
+	if len(key) != apiv3.APIv3KeySize {
+		return "", fmt.Errorf("apiv3_key must be %d bytes (the APIv3 key set in the merchant platform), got %d bytes", apiv3.APIv3KeySize, len(key))
 	}
 	if !strings.Contains(h.APIv3Key, "{") {
 		h.logger.Warn("apiv3_key is written literally in the configuration, which Caddy's admin API serves; use {env.X} or {file./path}")
 	}
 	warnIfExposed(h.logger, "apiv3_key", h.APIv3Key, key)
-	if h.aead, err = NewNotificationAEAD([]byte(key)); err != nil {
+	if h.aead, err = apiv3.NewAEAD([]byte(key)); err != nil {
 		return "", fmt.Errorf("apiv3_key: %w", err)
 	}
 	trusted, err := h.WechatPayKeys.load(h.logger)
@@ -253,15 +255,15 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 	defer release(buf)
 	body := buf.Bytes()
 
-	if st := strings.TrimSpace(r.Header.Get("Wechatpay-Signature-Type")); st != "" && st != NotificationSignatureType {
+	if st := strings.TrimSpace(r.Header.Get("Wechatpay-Signature-Type")); st != "" && st != notification.SignatureType {
 		return h.refuse(w, r, body, &notifyRefusal{http.StatusUnauthorized, "SIGNATURE_TYPE_UNSUPPORTED",
-			"Wechatpay-Signature-Type " + strconv.Quote(truncate(st, 40)) + " is not " + NotificationSignatureType})
+			"Wechatpay-Signature-Type " + strconv.Quote(logtext.Truncate(st, 40)) + " is not " + notification.SignatureType})
 	}
 	if err := h.keys().verifier.Verify(r.Header, body); err != nil {
 		ve := err.(*apiv3.VerifyError)
 		return h.refuse(w, r, body, &notifyRefusal{http.StatusUnauthorized, ve.Code, "signature verification failed: " + ve.Reason})
 	}
-	n, err := ParseNotification(body)
+	n, err := notification.Parse(body)
 	if err != nil {
 		return h.refuse(w, r, body, refusalOf(err))
 	}
@@ -317,16 +319,16 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 
 // refusalOf turns a parse or decrypt error into a refusal.
 func refusalOf(err error) *notifyRefusal {
-	var ne *NotificationError
+	var ne *notification.Error
 	if errors.As(err, &ne) {
 		return &notifyRefusal{http.StatusBadRequest, ne.Code, ne.Reason}
 	}
-	return &notifyRefusal{http.StatusBadRequest, CodeNotificationMalformed, "callback could not be read"}
+	return &notifyRefusal{http.StatusBadRequest, notification.CodeNotificationMalformed, "callback could not be read"}
 }
 
 // forward sends the plaintext envelope to the next handler and returns the
 // app's status and, unless it acknowledged (2xx), why not.
-func (h *NotifyHandler) forward(r *http.Request, n *Notification, envelope []byte, next caddyhttp.Handler) (status int, failure string) {
+func (h *NotifyHandler) forward(r *http.Request, n *notification.Notification, envelope []byte, next caddyhttp.Handler) (status int, failure string) {
 	hdr := r.Header
 	for _, k := range signatureHeaders {
 		hdr.Del(k)
@@ -407,7 +409,7 @@ func (a *appAnswer) Flush() {}
 
 // requestID returns the callback's Request-ID header, shortened for a log.
 func requestID(r *http.Request) string {
-	return truncate(strings.TrimSpace(r.Header.Get("Request-ID")), 64)
+	return logtext.Truncate(strings.TrimSpace(r.Header.Get("Request-ID")), 64)
 }
 
 // refuse answers WeChat Pay a JSON FAIL and logs why, with the notification
@@ -417,7 +419,7 @@ func (h *NotifyHandler) refuse(w http.ResponseWriter, r *http.Request, body []by
 	if c := h.logger.Check(zapcore.WarnLevel, "callback refused"); c != nil {
 		id := ""
 		if v := gjson.GetBytes(body, "id"); v.Type == gjson.String {
-			id = truncate(v.Str, 64)
+			id = logtext.Truncate(v.Str, 64)
 		}
 		c.Write(zap.String("id", id), zap.String("request_id", requestID(r)),
 			zap.Int("status", nr.status), zap.String("code", nr.code), zap.String("reason", nr.reason),
@@ -427,7 +429,7 @@ func (h *NotifyHandler) refuse(w http.ResponseWriter, r *http.Request, body []by
 	return nil
 }
 
-func (h *NotifyHandler) logNotify(msg string, r *http.Request, n *Notification, appStatus int, start time.Time) {
+func (h *NotifyHandler) logNotify(msg string, r *http.Request, n *notification.Notification, appStatus int, start time.Time) {
 	if c := h.logger.Check(zapcore.InfoLevel, msg); c != nil {
 		c.Write(zap.String("id", n.ID), zap.String("event_type", n.EventType),
 			zap.String("request_id", requestID(r)), zap.Int("app_status", appStatus),

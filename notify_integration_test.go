@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/notification"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/caddyserver/caddy/v2/caddytest"
 )
@@ -73,9 +74,9 @@ func startNotifyProxy(t *testing.T, app *standInApp) (*caddytest.Tester, string)
 	c := testkit.Creds()
 	dir := t.TempDir()
 	pub := testkit.WriteFile(t, dir, "pub_key.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey))
-	testkit.WriteFile(t, dir, "apiv3_key.txt", testAPIv3Key+"\n")
+	testkit.WriteFile(t, dir, "apiv3_key.txt", testkit.APIv3Key+"\n")
 	storage := filepath.Join(dir, "storage")
-	t.Setenv("TEST_NOTIFY_APIV3_KEY", testAPIv3Key)
+	t.Setenv("TEST_NOTIFY_APIV3_KEY", testkit.APIv3Key)
 	block := func(key string) string {
 		return `wechatpay_notify {
 			apiv3_key      ` + key + `
@@ -104,13 +105,13 @@ func startNotifyProxy(t *testing.T, app *standInApp) (*caddytest.Tester, string)
 	return tester, storage
 }
 
-func sendCallback(t *testing.T, tester *caddytest.Tester, path string, cb builtCallback) (*http.Response, []byte) {
+func sendCallback(t *testing.T, tester *caddytest.Tester, path string, cb testkit.Callback) (*http.Response, []byte) {
 	t.Helper()
 	var hdr []string
-	for k := range cb.header {
-		hdr = append(hdr, k, cb.header.Get(k))
+	for k := range cb.Header {
+		hdr = append(hdr, k, cb.Header.Get(k))
 	}
-	return send(t, tester, "POST", path, cb.body, hdr...)
+	return send(t, tester, "POST", path, cb.Body, hdr...)
 }
 
 // failBody checks WeChat Pay's answer is {"code":"FAIL","message":...}.
@@ -129,7 +130,7 @@ func TestIntegrationNotify(t *testing.T) {
 
 	t.Run("valid", func(t *testing.T) {
 		app.set(200)
-		cb := buildCallback(t, callbackSpec{})
+		cb := testkit.BuildCallback(t, testkit.CallbackSpec{})
 		resp, out := sendCallback(t, tester, "/wechatpay/notify", cb)
 		if resp.StatusCode != 204 || len(out) != 0 {
 			t.Fatalf("WeChat Pay got %d %s", resp.StatusCode, out)
@@ -151,21 +152,21 @@ func TestIntegrationNotify(t *testing.T) {
 		if err := dec.Decode(&env); err != nil {
 			t.Fatal(err)
 		}
-		if env.ID != cb.id || env.EventType != "TRANSACTION.SUCCESS" || env.Summary != "支付成功" ||
-			env.CreateTime == "" || env.ResourceType != "encrypt-resource" || string(env.Resource) != testTransaction {
+		if env.ID != cb.ID || env.EventType != "TRANSACTION.SUCCESS" || env.Summary != "支付成功" ||
+			env.CreateTime == "" || env.ResourceType != "encrypt-resource" || string(env.Resource) != testkit.Transaction {
 			t.Errorf("app got %s", got.body)
 		}
-		if got.header.Get("Content-Type") != "application/json" || got.header.Get(NotificationIDHeader) != cb.id ||
+		if got.header.Get("Content-Type") != "application/json" || got.header.Get(NotificationIDHeader) != cb.ID ||
 			got.header.Get(EventTypeHeader) != "TRANSACTION.SUCCESS" || got.header.Get("Wechatpay-Signature") != "" {
 			t.Errorf("app headers %v", got.header)
 		}
-		if _, err := os.Stat(filepath.Join(storage, "wechatpay_notify", c.PublicKeyID, cb.id)); err != nil {
+		if _, err := os.Stat(filepath.Join(storage, "wechatpay_notify", c.PublicKeyID, cb.ID)); err != nil {
 			t.Errorf("no dedup record in the storage: %v", err)
 		}
 
 		// Acknowledged: a resend is answered 204 without reaching the app.
 		app.set(200)
-		resp, _ = sendCallback(t, tester, "/wechatpay/notify", buildCallback(t, callbackSpec{id: cb.id}))
+		resp, _ = sendCallback(t, tester, "/wechatpay/notify", testkit.BuildCallback(t, testkit.CallbackSpec{ID: cb.ID}))
 		if resp.StatusCode != 204 || len(app.calls()) != 0 {
 			t.Errorf("resend: %d, app got %d calls", resp.StatusCode, len(app.calls()))
 		}
@@ -173,7 +174,7 @@ func TestIntegrationNotify(t *testing.T) {
 
 	t.Run("app fails, then the resend is forwarded", func(t *testing.T) {
 		app.set(500)
-		cb := buildCallback(t, callbackSpec{})
+		cb := testkit.BuildCallback(t, testkit.CallbackSpec{})
 		resp, out := sendCallback(t, tester, "/wechatpay/notify", cb)
 		if resp.StatusCode != 500 {
 			t.Fatalf("WeChat Pay got %d %s", resp.StatusCode, out)
@@ -183,14 +184,14 @@ func TestIntegrationNotify(t *testing.T) {
 			t.Fatalf("app got %d calls", len(app.calls()))
 		}
 		app.set(200)
-		resp, _ = sendCallback(t, tester, "/wechatpay/notify", buildCallback(t, callbackSpec{id: cb.id}))
+		resp, _ = sendCallback(t, tester, "/wechatpay/notify", testkit.BuildCallback(t, testkit.CallbackSpec{ID: cb.ID}))
 		if resp.StatusCode != 204 || len(app.calls()) != 1 {
 			t.Errorf("resend: %d, app got %d calls", resp.StatusCode, len(app.calls()))
 		}
 	})
 
 	t.Run("app unreachable", func(t *testing.T) {
-		resp, out := sendCallback(t, tester, "/wechatpay/notify-down", buildCallback(t, callbackSpec{}))
+		resp, out := sendCallback(t, tester, "/wechatpay/notify-down", testkit.BuildCallback(t, testkit.CallbackSpec{}))
 		if resp.StatusCode != 500 {
 			t.Fatalf("WeChat Pay got %d %s", resp.StatusCode, out)
 		}
@@ -198,27 +199,27 @@ func TestIntegrationNotify(t *testing.T) {
 	})
 
 	t.Run("refusals", func(t *testing.T) {
-		big := buildCallback(t, callbackSpec{rawBody: `{"id":"EV-BIG","pad":"` + strings.Repeat("x", 70<<10) + `"}`})
+		big := testkit.BuildCallback(t, testkit.CallbackSpec{RawBody: `{"id":"EV-BIG","pad":"` + strings.Repeat("x", 70<<10) + `"}`})
 		for _, tc := range []struct {
 			name    string
-			cb      builtCallback
+			cb      testkit.Callback
 			status  int
 			mention string
 		}{
-			{"missing headers", buildCallback(t, callbackSpec{omitHeaders: true}), 401, apiv3.CodeSignatureMissing},
-			{"wrong signature type", buildCallback(t, callbackSpec{sigType: "WECHATPAY2-SM2-WITH-SM3"}), 401, "SIGNATURE_TYPE_UNSUPPORTED"},
-			{"bad signature", buildCallback(t, callbackSpec{signKey: c.PlatformKey}), 401, apiv3.CodeSignatureInvalid},
-			{"altered body", buildCallback(t, callbackSpec{tamper: func(b []byte) []byte {
+			{"missing headers", testkit.BuildCallback(t, testkit.CallbackSpec{OmitHeaders: true}), 401, apiv3.CodeSignatureMissing},
+			{"wrong signature type", testkit.BuildCallback(t, testkit.CallbackSpec{SigType: "WECHATPAY2-SM2-WITH-SM3"}), 401, "SIGNATURE_TYPE_UNSUPPORTED"},
+			{"bad signature", testkit.BuildCallback(t, testkit.CallbackSpec{SignKey: c.PlatformKey}), 401, apiv3.CodeSignatureInvalid},
+			{"altered body", testkit.BuildCallback(t, testkit.CallbackSpec{Tamper: func(b []byte) []byte {
 				return bytes.Replace(b, []byte("支付成功"), []byte("支付失败"), 1)
 			}}), 401, apiv3.CodeSignatureInvalid},
-			{"unknown serial", buildCallback(t, callbackSpec{serial: "PUB_KEY_ID_0000000000000000000000000000"}), 401, apiv3.CodeSerialUnknown},
-			{"stale", buildCallback(t, callbackSpec{timeShift: -5*time.Minute - 2*time.Second}), 401, apiv3.CodeTimestampExpired},
-			{"probe", buildCallback(t, callbackSpec{signature: "WECHATPAY/SIGNTEST/" + randomAlnum(40)}), 401, apiv3.CodeSignatureProbe},
-			{"wrong APIv3 key", buildCallback(t, callbackSpec{apiv3Key: "Zx7Qm2Lp9Rt4Vw8Zb3Nc6Hd1Jf5Gk0Ts"}), 400, CodeDecryptFailed},
-			{"tampered ciphertext", buildCallback(t, callbackSpec{nonce: "abcdefghijkl",
-				ciphertext: sealResource(t, testAPIv3Key, "abcdefghijkm", "transaction", testTransaction)}), 400, CodeDecryptFailed},
-			{"malformed JSON", buildCallback(t, callbackSpec{rawBody: `{"id":"EV-1","resource":{`}), 400, CodeNotificationMalformed},
-			{"not an object", buildCallback(t, callbackSpec{plaintext: `["SUCCESS"]`}), 400, CodeDecryptFailed},
+			{"unknown serial", testkit.BuildCallback(t, testkit.CallbackSpec{Serial: "PUB_KEY_ID_0000000000000000000000000000"}), 401, apiv3.CodeSerialUnknown},
+			{"stale", testkit.BuildCallback(t, testkit.CallbackSpec{TimeShift: -5*time.Minute - 2*time.Second}), 401, apiv3.CodeTimestampExpired},
+			{"probe", testkit.BuildCallback(t, testkit.CallbackSpec{Signature: "WECHATPAY/SIGNTEST/" + testkit.RandomAlnum(40)}), 401, apiv3.CodeSignatureProbe},
+			{"wrong APIv3 key", testkit.BuildCallback(t, testkit.CallbackSpec{APIv3Key: "Zx7Qm2Lp9Rt4Vw8Zb3Nc6Hd1Jf5Gk0Ts"}), 400, notification.CodeDecryptFailed},
+			{"tampered ciphertext", testkit.BuildCallback(t, testkit.CallbackSpec{Nonce: "abcdefghijkl",
+				Ciphertext: testkit.SealResource(t, testkit.APIv3Key, "abcdefghijkm", "transaction", testkit.Transaction)}), 400, notification.CodeDecryptFailed},
+			{"malformed JSON", testkit.BuildCallback(t, testkit.CallbackSpec{RawBody: `{"id":"EV-1","resource":{`}), 400, notification.CodeNotificationMalformed},
+			{"not an object", testkit.BuildCallback(t, testkit.CallbackSpec{Plaintext: `["SUCCESS"]`}), 400, notification.CodeDecryptFailed},
 			{"over the body cap", big, 413, "max_body"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {

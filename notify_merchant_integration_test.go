@@ -17,7 +17,7 @@ func TestIntegrationNotifyMerchant(t *testing.T) {
 	dir := t.TempDir()
 	key := testkit.WriteFile(t, dir, "apiclient_key.pem", testkit.PKCS8(c.MerchantKey))
 	pub := testkit.WriteFile(t, dir, "pub_key.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey))
-	apiv3 := testkit.WriteFile(t, dir, "apiv3_key.txt", testAPIv3Key)
+	apiv3 := testkit.WriteFile(t, dir, "apiv3_key.txt", testkit.APIv3Key)
 	tester := newTester(t)
 	loadCaddyfile(t, tester, "{\n"+testGlobals("1ns", "storage file_system "+filepath.Join(dir, "storage"))+`	wechatpay {
 		merchant school {
@@ -44,7 +44,7 @@ func TestIntegrationNotifyMerchant(t *testing.T) {
 		t.FailNow()
 	}
 	app.set(200)
-	cb := buildCallback(t, callbackSpec{})
+	cb := testkit.BuildCallback(t, testkit.CallbackSpec{})
 	resp, out := sendCallback(t, tester, "/wechatpay/notify", cb)
 	if resp.StatusCode != 204 {
 		t.Fatalf("WeChat Pay got %d %s", resp.StatusCode, out)
@@ -55,7 +55,7 @@ func TestIntegrationNotifyMerchant(t *testing.T) {
 	}
 
 	app.set(200)
-	forged := buildCallback(t, callbackSpec{signKey: c.PlatformKey})
+	forged := testkit.BuildCallback(t, testkit.CallbackSpec{SignKey: c.PlatformKey})
 	resp, out = sendCallback(t, tester, "/wechatpay/notify", forged)
 	if resp.StatusCode != 401 || len(app.calls()) != 0 {
 		t.Fatalf("forged callback: %d %s, app calls %d", resp.StatusCode, out, len(app.calls()))

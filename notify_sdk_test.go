@@ -17,62 +17,62 @@ import (
 
 // recordedCallbacks is a set of callbacks, valid and not, that both the
 // module and the official SDK judge in TestNotifyMatchesSDK.
-func recordedCallbacks(t *testing.T) map[string]builtCallback {
+func recordedCallbacks(t *testing.T) map[string]testkit.Callback {
 	c := testkit.Creds()
-	otherKeyCT := sealResource(t, "Zx7Qm2Lp9Rt4Vw8Zb3Nc6Hd1Jf5Gk0Ts", "abcdefghijkl", "transaction", testTransaction)
+	otherKeyCT := testkit.SealResource(t, "Zx7Qm2Lp9Rt4Vw8Zb3Nc6Hd1Jf5Gk0Ts", "abcdefghijkl", "transaction", testkit.Transaction)
 	flip := func(b64 string) string {
 		raw, _ := base64.StdEncoding.DecodeString(b64)
 		raw[len(raw)/2] ^= 0x40
 		return base64.StdEncoding.EncodeToString(raw)
 	}
-	good := sealResource(t, testAPIv3Key, "abcdefghijkl", "transaction", testTransaction)
-	raw := func(body string) callbackSpec { return callbackSpec{rawBody: body} }
+	good := testkit.SealResource(t, testkit.APIv3Key, "abcdefghijkl", "transaction", testkit.Transaction)
+	raw := func(body string) testkit.CallbackSpec { return testkit.CallbackSpec{RawBody: body} }
 	res := `{"algorithm":"AEAD_AES_256_GCM","nonce":"abcdefghijkl","associated_data":"transaction","ciphertext":"` + good + `"}`
-	specs := map[string]callbackSpec{
+	specs := map[string]testkit.CallbackSpec{
 		"valid":                        {},
-		"valid, no signature type":     {sigType: "-"},
-		"valid, refund":                {eventType: "REFUND.SUCCESS", associatedData: "refund", plaintext: `{"refund_status":"SUCCESS","amount":{"refund":1}}`},
-		"valid, empty associated data": {associatedData: "-"},
+		"valid, no signature type":     {SigType: "-"},
+		"valid, refund":                {EventType: "REFUND.SUCCESS", AssociatedData: "refund", Plaintext: `{"refund_status":"SUCCESS","amount":{"refund":1}}`},
+		"valid, empty associated data": {AssociatedData: "-"},
 		"valid, unknown fields":        raw(`{"id":"EV-9","new_field":{"x":[1,2]},"resource":` + res + `,"summary":"支付成功"}`),
-		"valid, timestamp 4m old":      {timeShift: -4 * time.Minute},
-		"stale":                        {timeShift: -6 * time.Minute},
-		"future":                       {timeShift: 6 * time.Minute},
-		"wrong signing key":            {signKey: c.PlatformKey},
-		"unknown serial":               {serial: "PUB_KEY_ID_0000000000000000000000000000"},
-		"probe signature":              {signature: "WECHATPAY/SIGNTEST/" + randomAlnum(40)},
-		"signature not base64":         {signature: "***"},
-		"no signature headers":         {omitHeaders: true},
-		"other signature type":         {sigType: "WECHATPAY2-SM2-WITH-SM3"},
-		"body altered after signing": {tamper: func(b []byte) []byte {
+		"valid, timestamp 4m old":      {TimeShift: -4 * time.Minute},
+		"stale":                        {TimeShift: -6 * time.Minute},
+		"future":                       {TimeShift: 6 * time.Minute},
+		"wrong signing key":            {SignKey: c.PlatformKey},
+		"unknown serial":               {Serial: "PUB_KEY_ID_0000000000000000000000000000"},
+		"probe signature":              {Signature: "WECHATPAY/SIGNTEST/" + testkit.RandomAlnum(40)},
+		"signature not base64":         {Signature: "***"},
+		"no signature headers":         {OmitHeaders: true},
+		"other signature type":         {SigType: "WECHATPAY2-SM2-WITH-SM3"},
+		"body altered after signing": {Tamper: func(b []byte) []byte {
 			return bytes.Replace(b, []byte("TRANSACTION.SUCCESS"), []byte("TRANSACTION.REFUSED"), 1)
 		}},
-		"wrong APIv3 key":          {apiv3Key: "Zx7Qm2Lp9Rt4Vw8Zb3Nc6Hd1Jf5Gk0Ts"},
-		"ciphertext of other key":  {ciphertext: otherKeyCT, nonce: "abcdefghijkl"},
-		"altered ciphertext":       {ciphertext: flip(good), nonce: "abcdefghijkl"},
-		"other algorithm":          {algorithm: "AEAD_SM4_GCM"},
-		"plaintext is an array":    {plaintext: `[1,2]`},
-		"plaintext is not JSON":    {plaintext: `mchid=1900000001`},
+		"wrong APIv3 key":          {APIv3Key: "Zx7Qm2Lp9Rt4Vw8Zb3Nc6Hd1Jf5Gk0Ts"},
+		"ciphertext of other key":  {Ciphertext: otherKeyCT, Nonce: "abcdefghijkl"},
+		"altered ciphertext":       {Ciphertext: flip(good), Nonce: "abcdefghijkl"},
+		"other algorithm":          {Algorithm: "AEAD_SM4_GCM"},
+		"plaintext is an array":    {Plaintext: `[1,2]`},
+		"plaintext is not JSON":    {Plaintext: `mchid=1900000001`},
 		"body is not JSON":         raw(`{"id":"EV-1","resource":`),
 		"body is an array":         raw(`[` + res + `]`),
 		"resource missing":         raw(`{"id":"EV-1"}`),
 		"resource null":            raw(`{"id":"EV-1","resource":null}`),
-		"nonce too short":          {nonce: "abcdefghijk"},
-		"ciphertext not base64":    {ciphertext: "%%%%"},
+		"nonce too short":          {Nonce: "abcdefghijk"},
+		"ciphertext not base64":    {Ciphertext: "%%%%"},
 		"bad create_time":          raw(`{"id":"EV-1","create_time":"2015-05-20 13:29:35","resource":` + res + `}`),
 		"id missing":               raw(`{"resource":` + res + `}`),
 		"id repeated":              raw(`{"id":"EV-1","id":"EV-2","resource":` + res + `}`),
 		"event_type not a string":  raw(`{"id":"EV-1","event_type":7,"resource":` + res + `}`),
 		"resource field not right": raw(`{"id":"EV-1","resource":{"algorithm":"AEAD_AES_256_GCM","nonce":"abcdefghijkl","ciphertext":["x"]}}`),
 	}
-	out := map[string]builtCallback{}
+	out := map[string]testkit.Callback{}
 	for name, s := range specs {
-		if s.associatedData == "-" {
-			s.associatedData = ""
-			s.ciphertext = sealResource(t, testAPIv3Key, "abcdefghijkl", "", testTransaction)
-			s.nonce = "abcdefghijkl"
-			s.rawBody = `{"id":"EV-AD","resource":{"algorithm":"AEAD_AES_256_GCM","nonce":"abcdefghijkl","associated_data":"","ciphertext":"` + s.ciphertext + `"}}`
+		if s.AssociatedData == "-" {
+			s.AssociatedData = ""
+			s.Ciphertext = testkit.SealResource(t, testkit.APIv3Key, "abcdefghijkl", "", testkit.Transaction)
+			s.Nonce = "abcdefghijkl"
+			s.RawBody = `{"id":"EV-AD","resource":{"algorithm":"AEAD_AES_256_GCM","nonce":"abcdefghijkl","associated_data":"","ciphertext":"` + s.Ciphertext + `"}}`
 		}
-		out[name] = buildCallback(t, s)
+		out[name] = testkit.BuildCallback(t, s)
 	}
 	return out
 }
@@ -80,14 +80,14 @@ func recordedCallbacks(t *testing.T) map[string]builtCallback {
 // sdkAccepts runs the official SDK's notify handler on a callback; a panic
 // (the SDK panics on a nil resource or a nonce GCM cannot take) counts as a
 // refusal.
-func sdkAccepts(t *testing.T, cb builtCallback) (ok bool, why string) {
+func sdkAccepts(t *testing.T, cb testkit.Callback) (ok bool, why string) {
 	c := testkit.Creds()
-	h, err := notify.NewRSANotifyHandler(testAPIv3Key, verifiers.NewSHA256WithRSAPubkeyVerifier(c.PublicKeyID, c.WechatPayKey.PublicKey))
+	h, err := notify.NewRSANotifyHandler(testkit.APIv3Key, verifiers.NewSHA256WithRSAPubkeyVerifier(c.PublicKeyID, c.WechatPayKey.PublicKey))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := httptest.NewRequest("POST", "/notify", bytes.NewReader(cb.body))
-	for k, v := range cb.header {
+	r := httptest.NewRequest("POST", "/notify", bytes.NewReader(cb.Body))
+	for k, v := range cb.Header {
 		r.Header[k] = v
 	}
 	defer func() {

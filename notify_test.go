@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/notification"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -29,7 +30,7 @@ import (
 func provisionNotify(t *testing.T, extraJSON string) (*NotifyHandler, error) {
 	t.Helper()
 	c := testkit.Creds()
-	t.Setenv("TEST_WECHATPAY_APIV3_KEY", testAPIv3Key)
+	t.Setenv("TEST_WECHATPAY_APIV3_KEY", testkit.APIv3Key)
 	pub := testkit.WriteFile(t, t.TempDir(), "pub_key.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey))
 	cfg := `{"apiv3_key":"{env.TEST_WECHATPAY_APIV3_KEY}","public_key_id":"` + c.PublicKeyID + `","public_key":"` + pub + `"` + extraJSON + `}`
 	h := new(NotifyHandler)
@@ -102,10 +103,10 @@ func (a *fakeApp) received() []appCall {
 	return append([]appCall(nil), a.calls...)
 }
 
-func deliver(t *testing.T, h *NotifyHandler, cb builtCallback, next caddyhttp.Handler) *httptest.ResponseRecorder {
+func deliver(t *testing.T, h *NotifyHandler, cb testkit.Callback, next caddyhttp.Handler) *httptest.ResponseRecorder {
 	t.Helper()
-	r := httptest.NewRequest("POST", "/wechatpay/notify", bytes.NewReader(cb.body))
-	for k, v := range cb.header {
+	r := httptest.NewRequest("POST", "/wechatpay/notify", bytes.NewReader(cb.Body))
+	for k, v := range cb.Header {
 		r.Header[k] = v
 	}
 	repl := caddyhttp.NewTestReplacer(r)
@@ -122,7 +123,7 @@ func assertLogsClean(t *testing.T, logs *observer.ObservedLogs) {
 	t.Helper()
 	for _, e := range logs.All() {
 		line := e.Message + fmt.Sprint(e.ContextMap())
-		for _, secret := range []string{testAPIv3Key, "oUpF8uMuAJO", "1217752501201407033233368018", "自定义数据"} {
+		for _, secret := range []string{testkit.APIv3Key, "oUpF8uMuAJO", "1217752501201407033233368018", "自定义数据"} {
 			if strings.Contains(line, secret) {
 				t.Errorf("log %q holds %q", line, secret)
 			}
@@ -133,7 +134,7 @@ func assertLogsClean(t *testing.T, logs *observer.ObservedLogs) {
 func TestNotifyForwardsPlaintext(t *testing.T) {
 	h, logs := notifyHandler(t, newMemStorage())
 	app := &fakeApp{status: 200}
-	cb := buildCallback(t, callbackSpec{})
+	cb := testkit.BuildCallback(t, testkit.CallbackSpec{})
 	w := deliver(t, h, cb, app)
 	if w.Code != 204 || w.Body.Len() != 0 {
 		t.Fatalf("WeChat Pay got %d %s", w.Code, w.Body)
@@ -147,14 +148,14 @@ func TestNotifyForwardsPlaintext(t *testing.T) {
 	if err := json.Unmarshal(got.body, &env); err != nil {
 		t.Fatal(err)
 	}
-	if string(env["resource"]) != testTransaction || string(env["id"]) != strconv.Quote(cb.id) ||
+	if string(env["resource"]) != testkit.Transaction || string(env["id"]) != strconv.Quote(cb.ID) ||
 		string(env["event_type"]) != `"TRANSACTION.SUCCESS"` || string(env["summary"]) != `"支付成功"` {
 		t.Errorf("app got %s", got.body)
 	}
 	if got.header.Get("Content-Length") != strconv.Itoa(len(got.body)) || got.length != int64(len(got.body)) {
 		t.Errorf("Content-Length %q / %d for %d bytes", got.header.Get("Content-Length"), got.length, len(got.body))
 	}
-	if got.header.Get("Content-Type") != "application/json" || got.header.Get(NotificationIDHeader) != cb.id ||
+	if got.header.Get("Content-Type") != "application/json" || got.header.Get(NotificationIDHeader) != cb.ID ||
 		got.header.Get(EventTypeHeader) != "TRANSACTION.SUCCESS" || got.header.Get("Request-ID") == "" {
 		t.Errorf("app headers %v", got.header)
 	}
@@ -163,13 +164,13 @@ func TestNotifyForwardsPlaintext(t *testing.T) {
 			t.Errorf("app got %s", k)
 		}
 	}
-	if e := logs.FilterMessage("forwarded").All(); len(e) != 1 || e[0].ContextMap()["id"] != cb.id {
+	if e := logs.FilterMessage("forwarded").All(); len(e) != 1 || e[0].ContextMap()["id"] != cb.ID {
 		t.Errorf("log: %v", logs.All())
 	}
 	assertLogsClean(t, logs)
 
 	// The same notification again: acknowledged, not forwarded.
-	again := buildCallback(t, callbackSpec{id: cb.id})
+	again := testkit.BuildCallback(t, testkit.CallbackSpec{ID: cb.ID})
 	if w := deliver(t, h, again, app); w.Code != 204 {
 		t.Errorf("resend got %d", w.Code)
 	}
@@ -196,7 +197,7 @@ func TestNotifyAppFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ms := newMemStorage()
 			h, logs := notifyHandler(t, ms)
-			cb := buildCallback(t, callbackSpec{})
+			cb := testkit.BuildCallback(t, testkit.CallbackSpec{})
 			w := deliver(t, h, cb, tc.app)
 			var e struct{ Code, Message string }
 			if w.Code != 500 || json.Unmarshal(w.Body.Bytes(), &e) != nil || e.Code != "FAIL" || !strings.Contains(e.Message, tc.mention) {
@@ -207,7 +208,7 @@ func TestNotifyAppFailures(t *testing.T) {
 			}
 			// WeChat Pay retries: forwarded again.
 			tc.app.status, tc.app.err = 200, nil
-			if w := deliver(t, h, buildCallback(t, callbackSpec{id: cb.id}), tc.app); w.Code != 204 {
+			if w := deliver(t, h, testkit.BuildCallback(t, testkit.CallbackSpec{ID: cb.ID}), tc.app); w.Code != 204 {
 				t.Errorf("retry got %d", w.Code)
 			}
 			if n := len(tc.app.received()); n != 2 {
@@ -224,7 +225,7 @@ func TestNotifyAbortedAnswer(t *testing.T) {
 		w.WriteHeader(200)
 		panic(http.ErrAbortHandler)
 	})
-	if w := deliver(t, h, buildCallback(t, callbackSpec{}), next); w.Code != 500 {
+	if w := deliver(t, h, testkit.BuildCallback(t, testkit.CallbackSpec{}), next); w.Code != 500 {
 		t.Errorf("got %d", w.Code)
 	}
 }
@@ -236,7 +237,7 @@ func TestNotifyStorageFailuresFailOpen(t *testing.T) {
 			ms.failOps[op] = errors.New("storage is down")
 			h, logs := notifyHandler(t, ms)
 			app := &fakeApp{status: 200}
-			if w := deliver(t, h, buildCallback(t, callbackSpec{}), app); w.Code != 204 {
+			if w := deliver(t, h, testkit.BuildCallback(t, testkit.CallbackSpec{}), app); w.Code != 204 {
 				t.Errorf("got %d %s", w.Code, w.Body)
 			}
 			if len(app.received()) != 1 {
@@ -254,7 +255,7 @@ func TestNotifyStorageFailuresFailOpen(t *testing.T) {
 func TestNotifyConcurrentDuplicates(t *testing.T) {
 	h, _ := notifyHandler(t, newMemStorage())
 	app := &fakeApp{status: 200, delay: 100 * time.Millisecond}
-	cb := buildCallback(t, callbackSpec{})
+	cb := testkit.BuildCallback(t, testkit.CallbackSpec{})
 	var wg sync.WaitGroup
 	var ok atomic.Int32
 	for range 3 {
@@ -275,7 +276,7 @@ func TestNotifyConcurrentDuplicates(t *testing.T) {
 func TestNotifyDedupOff(t *testing.T) {
 	h, _ := notifyHandler(t, nil)
 	app := &fakeApp{status: 200}
-	cb := buildCallback(t, callbackSpec{})
+	cb := testkit.BuildCallback(t, testkit.CallbackSpec{})
 	deliver(t, h, cb, app)
 	deliver(t, h, cb, app)
 	if n := len(app.received()); n != 2 {
@@ -286,14 +287,14 @@ func TestNotifyDedupOff(t *testing.T) {
 func TestNotifyRefusalLog(t *testing.T) {
 	h, logs := notifyHandler(t, nil)
 	app := &fakeApp{status: 200}
-	cb := buildCallback(t, callbackSpec{apiv3Key: "Zx7Qm2Lp9Rt4Vw8Zb3Nc6Hd1Jf5Gk0Ts"})
+	cb := testkit.BuildCallback(t, testkit.CallbackSpec{APIv3Key: "Zx7Qm2Lp9Rt4Vw8Zb3Nc6Hd1Jf5Gk0Ts"})
 	w := deliver(t, h, cb, app)
-	if w.Code != 400 || !strings.Contains(w.Body.String(), `"code":"FAIL"`) || !strings.Contains(w.Body.String(), CodeDecryptFailed) {
+	if w.Code != 400 || !strings.Contains(w.Body.String(), `"code":"FAIL"`) || !strings.Contains(w.Body.String(), notification.CodeDecryptFailed) {
 		t.Errorf("got %d %s", w.Code, w.Body)
 	}
 	e := logs.FilterMessage("callback refused").All()
-	if len(e) != 1 || e[0].ContextMap()["id"] != cb.id || e[0].ContextMap()["request_id"] != "08F1CALLBACK-TEST-"+cb.id ||
-		e[0].ContextMap()["code"] != CodeDecryptFailed {
+	if len(e) != 1 || e[0].ContextMap()["id"] != cb.ID || e[0].ContextMap()["request_id"] != "08F1CALLBACK-TEST-"+cb.ID ||
+		e[0].ContextMap()["code"] != notification.CodeDecryptFailed {
 		t.Errorf("refusal log %v", logs.All())
 	}
 	if len(app.received()) != 0 {
@@ -318,9 +319,9 @@ func TestNotifyProvisionErrors(t *testing.T) {
 		{"short apiv3_key", `{"apiv3_key":"Yx7Qm2Lp9Rt4Vw8Zb3Nc6Hd1Jf5Gk0T",` + keys + `}`, "apiv3_key must be 32 bytes"},
 		{"long apiv3_key", `{"apiv3_key":"Yx7Qm2Lp9Rt4Vw8Zb3Nc6Hd1Jf5Gk0TsQQ",` + keys + `}`, "got 34 bytes"},
 		{"unset env", `{"apiv3_key":"{env.NO_SUCH_WECHATPAY_VAR_X}",` + keys + `}`, "apiv3_key is required"},
-		{"no keys", `{"apiv3_key":"` + testAPIv3Key + `"}`, "public_key"},
-		{"wechatpay_serial", `{"apiv3_key":"` + testAPIv3Key + `","wechatpay_serial":"` + c.PublicKeyID + `",` + keys + `}`, "wechatpay_serial"},
-		{"negative max_body", `{"apiv3_key":"` + testAPIv3Key + `","max_body":-1,` + keys + `}`, "max_body"},
+		{"no keys", `{"apiv3_key":"` + testkit.APIv3Key + `"}`, "public_key"},
+		{"wechatpay_serial", `{"apiv3_key":"` + testkit.APIv3Key + `","wechatpay_serial":"` + c.PublicKeyID + `",` + keys + `}`, "wechatpay_serial"},
+		{"negative max_body", `{"apiv3_key":"` + testkit.APIv3Key + `","max_body":-1,` + keys + `}`, "max_body"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := new(NotifyHandler)
@@ -342,7 +343,7 @@ func TestNotifyProvisionErrors(t *testing.T) {
 	}
 	// A literal key works, with a warning.
 	h := new(NotifyHandler)
-	_ = json.Unmarshal([]byte(`{"apiv3_key":"`+testAPIv3Key+`","dedup":false,`+keys+`}`), h)
+	_ = json.Unmarshal([]byte(`{"apiv3_key":"`+testkit.APIv3Key+`","dedup":false,`+keys+`}`), h)
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
 	if err := h.Provision(ctx); err != nil {

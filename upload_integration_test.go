@@ -26,7 +26,7 @@ func TestIntegrationMediaUpload(t *testing.T) {
 		t.Helper()
 		stub.reset()
 		stub.setAnswer(stubAnswer{body: answer})
-		_, body, ct := sdkUpload(t, "school.png", file)
+		_, body, ct := testkit.SDKUpload(t, "school.png", file)
 		resp, out := send(t, newTester(t), "POST", "/v3/merchant/media/upload", body, "Content-Type", ct)
 		if resp.StatusCode != 200 {
 			return resp.StatusCode, string(out)
@@ -62,7 +62,7 @@ func TestIntegrationMediaUpload(t *testing.T) {
 	// image downloads; a GET there is a download and passes unsigned.
 	stub.reset()
 	stub.setAnswer(stubAnswer{body: answer, noHeaders: true})
-	_, body, ct := sdkUpload(t, "school.png", small)
+	_, body, ct := testkit.SDKUpload(t, "school.png", small)
 	resp, out := send(t, newTester(t), "POST", "/v3/merchant-service/images/upload", body, "Content-Type", ct)
 	if resp.StatusCode != 502 || !strings.Contains(string(out), apiv3.CodeSignatureMissing) || strings.Contains(string(out), "media_id") {
 		t.Errorf("an unsigned answer to an upload: %d %s", resp.StatusCode, out)
@@ -106,7 +106,7 @@ func TestIntegrationReadmeUploadExample(t *testing.T) {
 	rand.Read(video)
 	const answer = `{"media_id":"readme-example"}`
 	stub.setAnswer(stubAnswer{body: answer})
-	_, body, ct := sdkUpload(t, "lesson.mp4", video)
+	_, body, ct := testkit.SDKUpload(t, "lesson.mp4", video)
 	resp, out := send(t, tester, "POST", "/v3/merchant/media/video_upload", body, "Content-Type", ct)
 	if resp.StatusCode != 200 || string(out) != answer {
 		t.Fatalf("a 3 MiB video through the README's example: %d %s", resp.StatusCode, out)

@@ -7,8 +7,6 @@ import (
 	"crypto/rsa"
 	"fmt"
 	"io"
-	"mime"
-	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -116,61 +114,13 @@ func (s *stubWechatPay) checkSignature(r *http.Request, body []byte) error {
 	if err != nil || time.Since(time.Unix(ts, 0)).Abs() > 5*time.Minute {
 		return fmt.Errorf("timestamp %q", p["timestamp"])
 	}
-	signed, err := signedPart(r.Header.Get("Content-Type"), body)
+	signed, err := testkit.SignedPart(r.Header.Get("Content-Type"), body)
 	if err != nil {
 		return err
 	}
 	message := r.Method + "\n" + r.RequestURI + "\n" + p["timestamp"] + "\n" + p["nonce_str"] + "\n" + string(signed) + "\n"
 	v := verifiers.NewSHA256WithRSAPubkeyVerifier("merchant", merchantKey.PublicKey)
 	return v.Verify(context.Background(), "merchant", message, p["signature"])
-}
-
-// signedPart is what WeChat Pay's request signature covers: the body, or
-// for a media upload (multipart/form-data) the value of its meta field,
-// read with the standard library's form parser (formMeta).
-func signedPart(contentType string, body []byte) ([]byte, error) {
-	if mediaType, _, _ := mime.ParseMediaType(contentType); mediaType != "multipart/form-data" {
-		return body, nil
-	}
-	metas, err := formMeta(contentType, body)
-	if err != nil {
-		return nil, fmt.Errorf("multipart body: %v", err)
-	}
-	if len(metas) != 1 {
-		return nil, fmt.Errorf("%d meta fields", len(metas))
-	}
-	return metas[0], nil
-}
-
-// formMeta returns every value of the meta field as the standard
-// library's form parser reads it, file parts included.
-func formMeta(contentType string, body []byte) ([][]byte, error) {
-	_, params, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return nil, err
-	}
-	form, err := multipart.NewReader(bytes.NewReader(body), params["boundary"]).ReadForm(int64(len(body)) + 1)
-	if err != nil {
-		return nil, err
-	}
-	defer form.RemoveAll()
-	var out [][]byte
-	for _, v := range form.Value["meta"] {
-		out = append(out, []byte(v))
-	}
-	for _, fh := range form.File["meta"] {
-		file, err := fh.Open()
-		if err != nil {
-			return nil, err
-		}
-		b, err := io.ReadAll(file)
-		file.Close()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, nil
 }
 
 func (s *stubWechatPay) serve(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,8 @@
 package jsonfield
 
 import (
+	"bytes"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -496,4 +498,11 @@ func foldMatch(node *Set, key []byte) string {
 		}
 	}
 	return ""
+}
+
+// IsObject reports whether b is one valid JSON object (white space around
+// it allowed).
+func IsObject(b []byte) bool {
+	t := bytes.TrimLeft(b, " \t\r\n")
+	return len(t) > 0 && t[0] == '{' && json.Valid(b)
 }

@@ -1,50 +1,18 @@
-package wechatpay
+package upload
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/json"
-	"fmt"
-	"mime/multipart"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/jsonfield"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
-	"github.com/wechatpay-apiv3/wechatpay-go/core"
 )
 
-// uploadFile is an image whose bytes hold what a careless parser trips on:
-// CR LF, dashes like a boundary's, and a NUL.
-var uploadFile = []byte("\x89PNG\r\n\x1a\n\x00--not-the-boundary\r\n--\r\n" + strings.Repeat("\xff\xd8", 100))
-
-// sdkUpload builds a media upload body the way the official SDK's
-// fileuploader does: its meta JSON, and the body with its Content-Type.
-func sdkUpload(t testing.TB, filename string, file []byte) (meta []byte, body []byte, contentType string) {
-	t.Helper()
-	m, err := core.ParameterToJSON(map[string]any{"filename": filename, "sha256": fmt.Sprintf("%x", sha256.Sum256(file))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	w := multipart.NewWriter(&buf)
-	if err := core.CreateFormField(w, "meta", "application/json", []byte(m)); err != nil {
-		t.Fatal(err)
-	}
-	if err := core.CreateFormFile(w, filename, "image/png", file); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return []byte(m), buf.Bytes(), w.FormDataContentType()
-}
-
 func TestUploadMetaOfSDKBody(t *testing.T) {
-	meta, body, ct := sdkUpload(t, "school.png", uploadFile)
-	got, err := UploadMeta(ct, body)
+	meta, body, ct := testkit.SDKUpload(t, "school.png", testkit.UploadFile)
+	got, err := Meta(ct, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +20,7 @@ func TestUploadMetaOfSDKBody(t *testing.T) {
 		t.Errorf("meta %q, want the SDK's %q", got, meta)
 	}
 	// The standard library's form parser, a separate reading, agrees.
-	if want, err := signedPart(ct, body); err != nil || !bytes.Equal(got, want) {
+	if want, err := testkit.SignedPart(ct, body); err != nil || !bytes.Equal(got, want) {
 		t.Errorf("meta %q, the form parser read %q (%v)", got, want, err)
 	}
 }
@@ -72,7 +40,7 @@ func TestUploadMetaKnownAnswers(t *testing.T) {
 	metaPart := func(content string) [2]string {
 		return [2]string{"Content-Disposition: form-data; name=\"meta\";\r\nContent-Type: application/json", content}
 	}
-	file := [2]string{"Content-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png", string(uploadFile)}
+	file := [2]string{"Content-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png", string(testkit.UploadFile)}
 	const meta = "{ \"filename\": \"a.png\",\r\n  \"sha256\": \"00\" }"
 	for _, tc := range []struct {
 		name, contentType string
@@ -90,7 +58,7 @@ func TestUploadMetaKnownAnswers(t *testing.T) {
 		{"white space after the closing boundary", "multipart/form-data; boundary=b", append(rawUpload(metaPart(meta), file), " \r\n\t\n"...), meta},
 		{"white space around the object", "multipart/form-data; boundary=b", rawUpload(metaPart(" \r\n{}\n")), " \r\n{}\n"},
 	} {
-		got, err := UploadMeta(tc.contentType, tc.body)
+		got, err := Meta(tc.contentType, tc.body)
 		if err != nil || string(got) != tc.want {
 			t.Errorf("%s: %q, %v; want %q", tc.name, got, err, tc.want)
 		}
@@ -144,7 +112,7 @@ func TestUploadMetaRefusals(t *testing.T) {
 		{"no name", "multipart/form-data; boundary=b",
 			rawUpload(metaPart("meta", meta), [2]string{"Content-Disposition: form-data; filename=\"a.png\"", "x"}), "multipart part 2", "no name"},
 		{"too many parts", "multipart/form-data; boundary=b",
-			rawUpload(append(slices.Repeat([][2]string{metaPart("p", "")}, maxUploadParts), metaPart("meta", meta))...), "", "more than 16 parts"},
+			rawUpload(append(slices.Repeat([][2]string{metaPart("p", "")}, maxParts), metaPart("meta", meta))...), "", "more than 16 parts"},
 		{"quoted-printable meta", "multipart/form-data; boundary=b",
 			rawUpload([2]string{"Content-Disposition: form-data; name=\"meta\"\r\nContent-Transfer-Encoding: quoted-printable", meta}), `multipart part "meta"`, "Content-Transfer-Encoding"},
 		{"base64 file", "multipart/form-data; boundary=b",
@@ -156,7 +124,7 @@ func TestUploadMetaRefusals(t *testing.T) {
 			rawUpload(metaPart("meta", meta), [2]string{"Content-Disposition: form-data; name=\"" + strings.Repeat("n", 500) + "\"\r\nContent-Transfer-Encoding: base64", "AAAA"}),
 			`multipart part "` + strings.Repeat("n", 64) + `…"`, "Content-Transfer-Encoding"},
 	} {
-		_, err := UploadMeta(tc.contentType, tc.body)
+		_, err := Meta(tc.contentType, tc.body)
 		fe, ok := err.(*jsonfield.Error)
 		if !ok || fe.Field != tc.field || !strings.Contains(fe.Reason, tc.reason) {
 			t.Errorf("%s: %v; want field %q and reason with %q", tc.name, err, tc.field, tc.reason)
@@ -175,98 +143,6 @@ func TestIsMultipart(t *testing.T) {
 	} {
 		if IsMultipart(ct) != want {
 			t.Errorf("IsMultipart(%q) = %v", ct, !want)
-		}
-	}
-}
-
-// TestServeHTTPMediaUpload sends the SDK's upload body through ServeHTTP:
-// it goes on byte for byte with its Content-Type, signed over its meta
-// part (the SDK's verifier judges, on the meta read by the standard
-// library's form parser).
-func TestServeHTTPMediaUpload(t *testing.T) {
-	h, logs := provisionedHandler(t, `,"verify_responses":false`)
-	stub := newStubWechatPay(t)
-	for _, path := range []string{"/v3/merchant/media/upload", "/v3/merchant/media/video_upload",
-		"/v3/marketing/favor/media/image-upload", "/v3/merchant-service/images/upload"} {
-		_, body, ct := sdkUpload(t, "school.png", uploadFile)
-		r := httptest.NewRequest("POST", path, bytes.NewReader(body))
-		r.Header.Set("Content-Type", ct)
-		w, fw, sent := serve(t, h, r, nil)
-		if fw == nil {
-			t.Fatalf("%s: refused: %d %s", path, w.Code, w.Body)
-		}
-		if !bytes.Equal(sent, body) || fw.ContentLength != int64(len(body)) || fw.Header.Get("Content-Type") != ct {
-			t.Errorf("%s: forwarded %d bytes (ContentLength %d) as %q; want the %d bytes sent as %q",
-				path, len(sent), fw.ContentLength, fw.Header.Get("Content-Type"), len(body), ct)
-		}
-		if err := stub.checkSignature(fw, sent); err != nil {
-			t.Errorf("%s: the signature does not verify over the meta part: %v", path, err)
-		}
-	}
-	for _, e := range logs.All() {
-		if strings.Contains(fmt.Sprint(e.ContextMap()), "PNG") {
-			t.Errorf("a log line holds the file: %v", e.ContextMap())
-		}
-	}
-}
-
-// TestServeHTTPMultipartRefused checks that a multipart body the proxy
-// could sign otherwise than WeChat Pay reads, or to an endpoint whose
-// sensitive fields it could not encrypt, never reaches the next handler.
-func TestServeHTTPMultipartRefused(t *testing.T) {
-	h, _ := provisionedHandler(t, "")
-	_, upload, ct := sdkUpload(t, "school.png", uploadFile)
-	// The presign request's sensitive fields, as form fields of a
-	// multipart body: nothing may encrypt them there.
-	var presign bytes.Buffer
-	w := multipart.NewWriter(&presign)
-	_ = core.CreateFormField(w, "meta", "application/json", []byte(testkit.PresignBody))
-	_ = w.WriteField("real_name", testkit.PresignPlain["identity.real_name"])
-	_ = w.Close()
-	for _, tc := range []struct {
-		name, path, contentType string
-		body                    []byte
-		message                 string
-	}{
-		{"sensitive endpoint", "/v3/eduschoolpay/contracts/presign", w.FormDataContentType(), presign.Bytes(), "sensitive fields"},
-		{"no meta part", "/v3/merchant/media/upload", ct, bytes.Replace(upload, []byte(`name="meta"`), []byte(`name="data"`), 1), `multipart part \"meta\": is missing`},
-		{"truncated", "/v3/merchant/media/upload", ct, upload[:len(upload)-10], "malformed"},
-		{"multipart/mixed", "/v3/merchant/media/upload", strings.Replace(ct, "form-data", "mixed", 1), upload, "multipart/form-data"},
-	} {
-		r := httptest.NewRequest("POST", tc.path, bytes.NewReader(tc.body))
-		r.Header.Set("Content-Type", tc.contentType)
-		rec, fw, _ := serve(t, h, r, nil)
-		if fw != nil {
-			t.Errorf("%s: forwarded", tc.name)
-			continue
-		}
-		var e struct{ Code, Message string }
-		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || rec.Code != 400 || e.Code != CodeParamError || !strings.Contains(rec.Body.String(), tc.message) {
-			t.Errorf("%s: %d %s; want 400 PARAM_ERROR mentioning %q", tc.name, rec.Code, rec.Body, tc.message)
-		}
-		if strings.Contains(rec.Body.String(), testkit.PresignPlain["identity.real_name"]) {
-			t.Errorf("%s: the answer quotes a sensitive value", tc.name)
-		}
-	}
-}
-
-// TestServeHTTPMultipartToSensitiveQueryRefused sends a sensitive query
-// parameter as a field of a multipart body, which a server may read as a
-// request parameter: it must not go out, whatever the method.
-func TestServeHTTPMultipartToSensitiveQueryRefused(t *testing.T) {
-	h, _ := provisionedHandler(t, `,"verify_responses":false`)
-	const account = "6222021234567890123"
-	for _, method := range []string{"GET", "POST"} {
-		var b bytes.Buffer
-		w := multipart.NewWriter(&b)
-		_ = core.CreateFormField(w, "meta", "application/json", []byte(`{}`))
-		_ = w.WriteField("account_number", account)
-		_ = w.Close()
-		r := httptest.NewRequest(method, "/v3/capital/capitallhh/banks/search-banks-by-bank-account", bytes.NewReader(b.Bytes()))
-		r.Header.Set("Content-Type", w.FormDataContentType())
-		rec, fw, _ := serve(t, h, r, nil)
-		if fw != nil || rec.Code != 400 || !strings.Contains(rec.Body.String(), "sensitive fields") || strings.Contains(rec.Body.String(), account) {
-			t.Errorf("%s: forwarded %v, answer %d %s", method, fw != nil, rec.Code, rec.Body)
 		}
 	}
 }

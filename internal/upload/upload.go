@@ -1,4 +1,4 @@
-package wechatpay
+package upload
 
 import (
 	"bytes"
@@ -12,15 +12,16 @@ import (
 	"strings"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/jsonfield"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/logtext"
 )
 
-// UploadMetaPart is the name of the part of a media upload that WeChat Pay
+// MetaPart is the name of the part of a media upload that WeChat Pay
 // signs in place of the body.
-const UploadMetaPart = "meta"
+const MetaPart = "meta"
 
-// maxUploadParts is the most parts a media upload may have: WeChat Pay's
+// maxParts is the most parts a media upload may have: WeChat Pay's
 // have two (meta and file), and each part costs the reader work and memory.
-const maxUploadParts = 16
+const maxParts = 16
 
 // nameStarParam finds an RFC 2231 name* parameter, which parsers read in
 // different ways (Go's merges it into name, others keep both).
@@ -32,7 +33,7 @@ func IsMultipart(contentType string) bool {
 	return len(contentType) >= len("multipart/") && strings.EqualFold(contentType[:len("multipart/")], "multipart/")
 }
 
-// UploadMeta returns the content of the meta part of a media upload (a
+// Meta returns the content of the meta part of a media upload (a
 // multipart/form-data body): the bytes that take the body's place in the
 // request's signature. contentType is the request's Content-Type, with
 // its boundary.
@@ -44,7 +45,7 @@ func IsMultipart(contentType string) bool {
 // form-data with a name, a part named like meta in another case or with
 // white space, a part with a Content-Transfer-Encoding that would change
 // its bytes, more than 16 parts, and a meta that is not one JSON object.
-func UploadMeta(contentType string, body []byte) ([]byte, error) {
+func Meta(contentType string, body []byte) ([]byte, error) {
 	mediaType, params, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		return nil, &jsonfield.Error{Field: "Content-Type", Reason: "is not a valid media type"}
@@ -69,8 +70,8 @@ func UploadMeta(contentType string, body []byte) ([]byte, error) {
 		if err != nil {
 			return nil, &jsonfield.Error{Reason: "the multipart body is malformed or ends before its closing boundary"}
 		}
-		if count > maxUploadParts {
-			return nil, &jsonfield.Error{Reason: "the multipart body has more than " + strconv.Itoa(maxUploadParts) + " parts"}
+		if count > maxParts {
+			return nil, &jsonfield.Error{Reason: "the multipart body has more than " + strconv.Itoa(maxParts) + " parts"}
 		}
 		name, err := formPartName(part.Header, count)
 		if err != nil {
@@ -80,7 +81,7 @@ func UploadMeta(contentType string, body []byte) ([]byte, error) {
 			return nil, &jsonfield.Error{Field: partField(name), Reason: "has a Content-Transfer-Encoding other than 7bit, 8bit or binary"}
 		}
 		switch {
-		case name == UploadMetaPart:
+		case name == MetaPart:
 			if found {
 				return nil, &jsonfield.Error{Field: partField(name), Reason: "appears more than once"}
 			}
@@ -88,7 +89,7 @@ func UploadMeta(contentType string, body []byte) ([]byte, error) {
 			if meta, err = io.ReadAll(part); err != nil {
 				return nil, &jsonfield.Error{Field: partField(name), Reason: "is malformed or ends before its closing boundary"}
 			}
-		case strings.EqualFold(strings.TrimSpace(name), UploadMetaPart):
+		case strings.EqualFold(strings.TrimSpace(name), MetaPart):
 			// A server that matched names without regard to case, or
 			// trimmed them, could take it for the meta part, which is not
 			// the one signed.
@@ -105,10 +106,10 @@ func UploadMeta(contentType string, body []byte) ([]byte, error) {
 		return nil, &jsonfield.Error{Reason: "the multipart body does not end with its closing boundary"}
 	}
 	if !found {
-		return nil, &jsonfield.Error{Field: partField(UploadMetaPart), Reason: "is missing: WeChat Pay signs a media upload over its meta part"}
+		return nil, &jsonfield.Error{Field: partField(MetaPart), Reason: "is missing: WeChat Pay signs a media upload over its meta part"}
 	}
-	if !isJSONObject(meta) {
-		return nil, &jsonfield.Error{Field: partField(UploadMetaPart), Reason: "must be one JSON object"}
+	if !jsonfield.IsObject(meta) {
+		return nil, &jsonfield.Error{Field: partField(MetaPart), Reason: "must be one JSON object"}
 	}
 	return meta, nil
 }
@@ -159,6 +160,6 @@ func endsWithClosingDelimiter(body []byte, boundary string) bool {
 // partField names a multipart part in a FieldError. Part names are the
 // app's, never secret, but unbounded.
 func partField(name string) string {
-	quoted, _ := json.Marshal(truncate(name, 64))
+	quoted, _ := json.Marshal(logtext.Truncate(name, 64))
 	return "multipart part " + string(quoted)
 }

@@ -1,4 +1,4 @@
-package wechatpay
+package upload
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/jsonfield"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 )
 
 // FuzzUploadMeta checks UploadMeta on any Content-Type and body against
@@ -16,7 +17,7 @@ import (
 //
 //	go test -run XXX -fuzz FuzzUploadMeta -fuzztime 60s .
 func FuzzUploadMeta(f *testing.F) {
-	_, body, ct := sdkUpload(f, "school.png", uploadFile)
+	_, body, ct := testkit.SDKUpload(f, "school.png", testkit.UploadFile)
 	f.Add(ct, body)
 	const meta = `{"filename":"a.png","sha256":"00"}`
 	f.Add("multipart/form-data; boundary=b", rawUpload([2]string{"Content-Disposition: form-data; name=\"meta\"", meta}))
@@ -27,7 +28,7 @@ func FuzzUploadMeta(f *testing.F) {
 	f.Add("multipart/form-data; boundary=b", rawUpload(
 		[2]string{"Content-Disposition: form-data; name=\"meta\"\r\nContent-Transfer-Encoding: quoted-printable", "{=22a=22:1}"}))
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
-		meta, err := UploadMeta(contentType, body)
+		meta, err := Meta(contentType, body)
 		if err != nil {
 			if _, ok := err.(*jsonfield.Error); !ok {
 				t.Fatalf("error of type %T: %v", err, err)
@@ -38,7 +39,7 @@ func FuzzUploadMeta(f *testing.F) {
 		if err := json.Unmarshal(meta, &object); err != nil {
 			t.Fatalf("accepted meta %q is not a JSON object: %v", meta, err)
 		}
-		read, err := formMeta(contentType, body)
+		read, err := testkit.FormMeta(contentType, body)
 		if err != nil {
 			t.Fatalf("accepted, but the form parser fails: %v", err)
 		}

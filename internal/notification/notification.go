@@ -1,35 +1,30 @@
-package wechatpay
+package notification
 
 import (
 	"bytes"
-	"crypto/aes"
 	"crypto/cipher"
-	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
-)
 
-// This file holds the plain-Go half of callback handling (no Caddy): parsing
-// a verified notification envelope, decrypting its resource and building the
-// plaintext envelope the app receives. notify.go wires it into Caddy.
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/jsonfield"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/logtext"
+)
 
 const (
-	// NotificationSignatureType is the only Wechatpay-Signature-Type of
-	// WeChat Pay's RSA callbacks. A callback without the header is taken to
-	// be of this type, as the official SDKs do.
-	NotificationSignatureType = "WECHATPAY2-SHA256-RSA2048"
-	// NotificationAlgorithm is the only resource.algorithm WeChat Pay uses.
-	NotificationAlgorithm = "AEAD_AES_256_GCM"
-	// APIv3KeySize is the length of an APIv3 key in bytes (AES-256).
-	APIv3KeySize = 32
-	// notificationNonceSize is the length of resource.nonce: the GCM
-	// standard nonce size. The official SDK hands the nonce to GCM as it
-	// is, which panics on any other length; here it is a refusal.
-	notificationNonceSize = 12
+	// SignatureType is the only Wechatpay-Signature-Type of WeChat Pay's
+	// RSA callbacks. A callback without the header is taken to be of this
+	// type, as the official SDKs do.
+	SignatureType = "WECHATPAY2-SHA256-RSA2048"
+	// nonceSize is the length of resource.nonce: the GCM standard nonce
+	// size. The official SDK hands the nonce to GCM as it is, which panics
+	// on any other length; here it is a refusal.
+	nonceSize = 12
 )
 
-// Codes carried by a *NotificationError; they go to the log, and after the
+// Codes carried by an *Error; they go to the log, and after the
 // proxy's "FAIL" answer to WeChat Pay in the message.
 const (
 	// CodeNotificationMalformed: the body is not a callback envelope
@@ -44,17 +39,17 @@ const (
 	CodeDecryptFailed = "RESOURCE_DECRYPT_FAILED"
 )
 
-// NotificationError says why a callback was refused. It never holds the
-// plaintext or any key material.
-type NotificationError struct {
+// Error says why a callback was refused. It never holds the plaintext or
+// any key material.
+type Error struct {
 	Code   string // one of the Code* constants above
 	Reason string
 }
 
-func (e *NotificationError) Error() string { return e.Code + ": " + e.Reason }
+func (e *Error) Error() string { return e.Code + ": " + e.Reason }
 
 func malformed(format string, args ...any) error {
-	return &NotificationError{Code: CodeNotificationMalformed, Reason: fmt.Sprintf(format, args...)}
+	return &Error{Code: CodeNotificationMalformed, Reason: fmt.Sprintf(format, args...)}
 }
 
 // Notification is a parsed callback envelope:
@@ -70,22 +65,13 @@ type Notification struct {
 	// fields of those names ("" when absent).
 	CreateTime, EventType, ResourceType, Summary string
 	// Resource is the encrypted resource.
-	Resource EncryptedResource
+	Resource apiv3.Resource
 
 	body             []byte // the envelope as received
 	resStart, resEnd int    // byte span of the resource value in body
 }
 
-// EncryptedResource is the envelope's "resource" object.
-type EncryptedResource struct {
-	Algorithm      string `json:"algorithm"`
-	Ciphertext     string `json:"ciphertext"`
-	AssociatedData string `json:"associated_data"`
-	Nonce          string `json:"nonce"`
-	OriginalType   string `json:"original_type"`
-}
-
-// ParseNotification parses a callback body (whose signature the caller has
+// Parse parses a callback body (whose signature the caller has
 // already verified). It is strict where the app could otherwise read
 // something else than what was checked: the body must be one JSON object
 // without repeated top-level keys; id must be a non-empty string; the other
@@ -93,7 +79,7 @@ type EncryptedResource struct {
 // RFC 3339 time, as the official SDK parses it); resource must be an object
 // whose algorithm is AEAD_AES_256_GCM, with a base64 ciphertext, a
 // 12-byte nonce and string associated_data. Unknown fields are allowed.
-func ParseNotification(body []byte) (*Notification, error) {
+func Parse(body []byte) (*Notification, error) {
 	if !json.Valid(body) {
 		return nil, malformed("body is not valid JSON")
 	}
@@ -182,50 +168,35 @@ func (n *Notification) parseResource(raw json.RawMessage) error {
 		}
 	}
 	switch {
-	case r.Algorithm != NotificationAlgorithm:
-		return &NotificationError{Code: CodeAlgorithmUnsupported,
-			Reason: fmt.Sprintf("resource.algorithm %q is not %s", truncate(r.Algorithm, 32), NotificationAlgorithm)}
+	case r.Algorithm != apiv3.ResourceAlgorithm:
+		return &Error{Code: CodeAlgorithmUnsupported,
+			Reason: fmt.Sprintf("resource.algorithm %q is not %s", logtext.Truncate(r.Algorithm, 32), apiv3.ResourceAlgorithm)}
 	case r.Ciphertext == "":
 		return malformed("resource.ciphertext is missing or empty")
-	case len(r.Nonce) != notificationNonceSize:
-		return malformed("resource.nonce must be %d bytes, got %d", notificationNonceSize, len(r.Nonce))
+	case len(r.Nonce) != nonceSize:
+		return malformed("resource.nonce must be %d bytes, got %d", nonceSize, len(r.Nonce))
 	}
 	return nil
 }
 
-// NewNotificationAEAD returns the AES-256-GCM cipher of an APIv3 key, which
-// must be exactly APIv3KeySize bytes. The error never quotes the key.
-func NewNotificationAEAD(apiv3Key []byte) (cipher.AEAD, error) {
-	if len(apiv3Key) != APIv3KeySize {
-		return nil, fmt.Errorf("the APIv3 key must be %d bytes, got %d", APIv3KeySize, len(apiv3Key))
-	}
-	block, err := aes.NewCipher(apiv3Key)
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCM(block)
-}
-
-// Decrypt opens the resource with aead (from NewNotificationAEAD): nonce and
-// additional data are the bytes of resource.nonce and
+// Decrypt opens the resource with aead (apiv3.NewAEAD of the APIv3 key):
+// nonce and additional data are the bytes of resource.nonce and
 // resource.associated_data, the ciphertext is resource.ciphertext decoded
 // from standard base64. The plaintext must be a JSON object.
 func (n *Notification) Decrypt(aead cipher.AEAD) ([]byte, error) {
-	r := &n.Resource
-	if len(r.Nonce) != aead.NonceSize() {
-		return nil, malformed("resource.nonce must be %d bytes, got %d", aead.NonceSize(), len(r.Nonce))
-	}
-	ct, err := base64.StdEncoding.DecodeString(r.Ciphertext)
-	if err != nil {
+	plain, err := n.Resource.Open(aead)
+	var re *apiv3.ResourceError
+	switch {
+	case errors.As(err, &re) && re.Problem == apiv3.NonceSizeWrong:
+		return nil, malformed("resource.nonce must be %d bytes, got %d", aead.NonceSize(), re.NonceSize)
+	case errors.As(err, &re) && re.Problem == apiv3.CiphertextNotBase64:
 		return nil, malformed("resource.ciphertext is not base64")
-	}
-	plain, err := aead.Open(nil, []byte(r.Nonce), ct, []byte(r.AssociatedData))
-	if err != nil {
-		return nil, &NotificationError{Code: CodeDecryptFailed,
+	case err != nil:
+		return nil, &Error{Code: CodeDecryptFailed,
 			Reason: "resource does not decrypt with the APIv3 key (wrong apiv3_key, or the ciphertext, nonce or associated_data was altered)"}
 	}
-	if !isJSONObject(plain) {
-		return nil, &NotificationError{Code: CodeDecryptFailed, Reason: "the decrypted resource is not a JSON object"}
+	if !jsonfield.IsObject(plain) {
+		return nil, &Error{Code: CodeDecryptFailed, Reason: "the decrypted resource is not a JSON object"}
 	}
 	return plain, nil
 }
@@ -239,19 +210,4 @@ func (n *Notification) Envelope(plaintext []byte) []byte {
 	out = append(out, n.body[:n.resStart]...)
 	out = append(out, plaintext...)
 	return append(out, n.body[n.resEnd:]...)
-}
-
-// isJSONObject reports whether b is one valid JSON object (white space
-// around it allowed).
-func isJSONObject(b []byte) bool {
-	t := bytes.TrimLeft(b, " \t\r\n")
-	return len(t) > 0 && t[0] == '{' && json.Valid(b)
-}
-
-// truncate shortens s to at most n bytes for a log line or message.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -1,4 +1,4 @@
-package wechatpay
+package notification
 
 import (
 	"bytes"
@@ -7,13 +7,16 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 )
 
 func testAEAD(t testing.TB) interface {
 	NonceSize() int
 } {
 	t.Helper()
-	a, err := NewNotificationAEAD([]byte(testAPIv3Key))
+	a, err := apiv3.NewAEAD([]byte(testkit.APIv3Key))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,16 +24,16 @@ func testAEAD(t testing.TB) interface {
 }
 
 func TestParseDecryptEnvelope(t *testing.T) {
-	aead, err := NewNotificationAEAD([]byte(testAPIv3Key))
+	aead, err := apiv3.NewAEAD([]byte(testkit.APIv3Key))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cb := buildCallback(t, callbackSpec{})
-	n, err := ParseNotification(cb.body)
+	cb := testkit.BuildCallback(t, testkit.CallbackSpec{})
+	n, err := Parse(cb.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.ID != cb.id || n.EventType != "TRANSACTION.SUCCESS" || n.ResourceType != "encrypt-resource" ||
+	if n.ID != cb.ID || n.EventType != "TRANSACTION.SUCCESS" || n.ResourceType != "encrypt-resource" ||
 		n.Summary != "支付成功" || n.CreateTime != "2015-05-20T13:29:35+08:00" || n.Resource.OriginalType != "transaction" {
 		t.Errorf("parsed %+v", n)
 	}
@@ -38,7 +41,7 @@ func TestParseDecryptEnvelope(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(plain) != testTransaction {
+	if string(plain) != testkit.Transaction {
 		t.Errorf("plaintext %s", plain)
 	}
 	env := n.Envelope(plain)
@@ -46,7 +49,7 @@ func TestParseDecryptEnvelope(t *testing.T) {
 	if err := json.Unmarshal(env, &got); err != nil {
 		t.Fatalf("envelope is not JSON: %v\n%s", err, env)
 	}
-	if string(got["resource"]) != testTransaction {
+	if string(got["resource"]) != testkit.Transaction {
 		t.Errorf("resource = %s", got["resource"])
 	}
 	for _, k := range []string{"id", "create_time", "event_type", "resource_type", "summary"} {
@@ -62,12 +65,12 @@ func TestParseDecryptEnvelope(t *testing.T) {
 // TestEnvelopeKeepsOtherBytes: everything but the resource value is passed
 // on byte for byte, unknown fields, escapes, spacing and order included.
 func TestEnvelopeKeepsOtherBytes(t *testing.T) {
-	aead, _ := NewNotificationAEAD([]byte(testAPIv3Key))
-	ct := sealResource(t, testAPIv3Key, "abcdefghijkl", "", `{"a":1}`)
+	aead, _ := apiv3.NewAEAD([]byte(testkit.APIv3Key))
+	ct := testkit.SealResource(t, testkit.APIv3Key, "abcdefghijkl", "", `{"a":1}`)
 	body := "{\n  \"summary\": \"\\u652f\\u4ed8\",\"x_new\": [1, 2.50, {\"k\": null}],\n" +
 		"  \"resource\" :\t{\"nonce\":\"abcdefghijkl\",\"algorithm\":\"AEAD_AES_256_GCM\",\"ciphertext\":\"" + ct + "\",\"extra\":true} ,\n" +
 		"  \"id\": \"EV-1\", \"big\": 101164396123311331\n}"
-	n, err := ParseNotification([]byte(body))
+	n, err := Parse([]byte(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +89,7 @@ func TestEnvelopeKeepsOtherBytes(t *testing.T) {
 }
 
 func TestParseNotificationRefusals(t *testing.T) {
-	ct := sealResource(t, testAPIv3Key, "abcdefghijkl", "", `{"a":1}`)
+	ct := testkit.SealResource(t, testkit.APIv3Key, "abcdefghijkl", "", `{"a":1}`)
 	res := func(extra string) string {
 		return `{"algorithm":"AEAD_AES_256_GCM","nonce":"abcdefghijkl","ciphertext":"` + ct + `"` + extra + `}`
 	}
@@ -113,8 +116,8 @@ func TestParseNotificationRefusals(t *testing.T) {
 		{"associated_data number", `{"id":"EV-1","resource":` + res(`,"associated_data":1`) + `}`, CodeNotificationMalformed, "associated_data"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseNotification([]byte(tc.body))
-			var ne *NotificationError
+			_, err := Parse([]byte(tc.body))
+			var ne *Error
 			if !errors.As(err, &ne) || ne.Code != tc.code || !strings.Contains(ne.Reason, tc.mention) {
 				t.Errorf("err = %v, want %s mentioning %q", err, tc.code, tc.mention)
 			}
@@ -123,30 +126,30 @@ func TestParseNotificationRefusals(t *testing.T) {
 }
 
 func TestDecryptRefusals(t *testing.T) {
-	aead, _ := NewNotificationAEAD([]byte(testAPIv3Key))
+	aead, _ := apiv3.NewAEAD([]byte(testkit.APIv3Key))
 	for _, tc := range []struct {
 		name string
-		spec callbackSpec
+		spec testkit.CallbackSpec
 		tamp func(n *Notification)
 		code string
 	}{
-		{"wrong APIv3 key", callbackSpec{apiv3Key: "Zx7Qm2Lp9Rt4Vw8Zb3Nc6Hd1Jf5Gk0Ts"}, nil, CodeDecryptFailed},
-		{"tampered ciphertext", callbackSpec{}, func(n *Notification) {
+		{"wrong APIv3 key", testkit.CallbackSpec{APIv3Key: "Zx7Qm2Lp9Rt4Vw8Zb3Nc6Hd1Jf5Gk0Ts"}, nil, CodeDecryptFailed},
+		{"tampered ciphertext", testkit.CallbackSpec{}, func(n *Notification) {
 			b, _ := base64.StdEncoding.DecodeString(n.Resource.Ciphertext)
 			b[5] ^= 1
 			n.Resource.Ciphertext = base64.StdEncoding.EncodeToString(b)
 		}, CodeDecryptFailed},
-		{"tampered associated data", callbackSpec{}, func(n *Notification) { n.Resource.AssociatedData = "refund" }, CodeDecryptFailed},
-		{"tampered nonce", callbackSpec{}, func(n *Notification) { n.Resource.Nonce = "ZZZZZZZZZZZZ" }, CodeDecryptFailed},
-		{"ciphertext not base64", callbackSpec{ciphertext: "!!!notbase64!!!"}, nil, CodeNotificationMalformed},
-		{"plaintext array", callbackSpec{plaintext: `[{"mchid":"1"}]`}, nil, CodeDecryptFailed},
-		{"plaintext string", callbackSpec{plaintext: `"SUCCESS"`}, nil, CodeDecryptFailed},
-		{"plaintext not JSON", callbackSpec{plaintext: `{"mchid":`}, nil, CodeDecryptFailed},
-		{"plaintext empty", callbackSpec{plaintext: ` `}, nil, CodeDecryptFailed},
+		{"tampered associated data", testkit.CallbackSpec{}, func(n *Notification) { n.Resource.AssociatedData = "refund" }, CodeDecryptFailed},
+		{"tampered nonce", testkit.CallbackSpec{}, func(n *Notification) { n.Resource.Nonce = "ZZZZZZZZZZZZ" }, CodeDecryptFailed},
+		{"ciphertext not base64", testkit.CallbackSpec{Ciphertext: "!!!notbase64!!!"}, nil, CodeNotificationMalformed},
+		{"plaintext array", testkit.CallbackSpec{Plaintext: `[{"mchid":"1"}]`}, nil, CodeDecryptFailed},
+		{"plaintext string", testkit.CallbackSpec{Plaintext: `"SUCCESS"`}, nil, CodeDecryptFailed},
+		{"plaintext not JSON", testkit.CallbackSpec{Plaintext: `{"mchid":`}, nil, CodeDecryptFailed},
+		{"plaintext empty", testkit.CallbackSpec{Plaintext: ` `}, nil, CodeDecryptFailed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cb := buildCallback(t, tc.spec)
-			n, err := ParseNotification(cb.body)
+			cb := testkit.BuildCallback(t, tc.spec)
+			n, err := Parse(cb.Body)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -154,14 +157,14 @@ func TestDecryptRefusals(t *testing.T) {
 				tc.tamp(n)
 			}
 			plain, err := n.Decrypt(aead)
-			var ne *NotificationError
+			var ne *Error
 			if !errors.As(err, &ne) || ne.Code != tc.code {
 				t.Fatalf("err = %v, want %s", err, tc.code)
 			}
 			if plain != nil {
 				t.Errorf("plaintext returned with an error")
 			}
-			if strings.Contains(err.Error(), testAPIv3Key) || strings.Contains(err.Error(), "mchid") {
+			if strings.Contains(err.Error(), testkit.APIv3Key) || strings.Contains(err.Error(), "mchid") {
 				t.Errorf("error quotes secret or plaintext: %v", err)
 			}
 		})
@@ -169,8 +172,8 @@ func TestDecryptRefusals(t *testing.T) {
 }
 
 func TestNewNotificationAEAD(t *testing.T) {
-	for _, k := range []string{"", "short", testAPIv3Key + "x", strings.Repeat("k", 16), strings.Repeat("k", 24)} {
-		if _, err := NewNotificationAEAD([]byte(k)); err == nil {
+	for _, k := range []string{"", "short", testkit.APIv3Key + "x", strings.Repeat("k", 16), strings.Repeat("k", 24)} {
+		if _, err := apiv3.NewAEAD([]byte(k)); err == nil {
 			t.Errorf("accepted a %d-byte key", len(k))
 		} else if k != "" && strings.Contains(err.Error(), k) {
 			t.Errorf("error quotes the key: %v", err)
