@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/clicmd"
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
@@ -33,7 +34,7 @@ A running Caddy using the same storage picks the set up at its next refresh.
 `,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := interruptible(cmd.Context())
+			ctx, stop := clicmd.Interruptible(cmd.Context())
 			defer stop()
 			return runCertificates(ctx, cmd.OutOrStdout(), configFile, adapter, merchant)
 		},

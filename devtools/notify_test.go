@@ -1,4 +1,4 @@
-package wechatpay
+package devtools
 
 import (
 	"io"

@@ -1,0 +1,52 @@
+package wechatpay
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/clicmd"
+)
+
+// goList runs `go list` with args and returns its lines.
+func goList(t *testing.T, args ...string) []string {
+	t.Helper()
+	out, err := exec.Command("go", append([]string{"list"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.Fields(string(out))
+}
+
+// TestProtocolPackagesImportNoCaddy: the WeChat Pay protocol lives in
+// internal/ packages that depend on neither Caddy nor zap, so that the
+// compiler, not habit, keeps the protocol apart from the Caddy modules.
+func TestProtocolPackagesImportNoCaddy(t *testing.T) {
+	for _, line := range goList(t, "-deps", "-f", "{{.ImportPath}}", "./internal/...") {
+		if strings.HasPrefix(line, "github.com/caddyserver/") || strings.HasPrefix(line, "go.uber.org/zap") {
+			t.Errorf("a package under internal/ depends on %s", line)
+		}
+	}
+}
+
+// TestProductionBuildCarriesNoDevelopmentTools: a Caddy built with the
+// module alone (xcaddy build --with the module) holds no WeChat Pay
+// simulator, demo, key generator, test fixtures or official SDK.
+func TestProductionBuildCarriesNoDevelopmentTools(t *testing.T) {
+	const module = "github.com/caddy-wechatpay/caddy-wechatpay"
+	for _, dep := range goList(t, "-deps", "-f", "{{.ImportPath}}", ".") {
+		for _, banned := range []string{module + "/sandbox", module + "/demo", module + "/devtools", module + "/bench",
+			module + "/internal/testkit", "github.com/wechatpay-apiv3/wechatpay-go"} {
+			if dep == banned || strings.HasPrefix(dep, banned+"/") {
+				t.Errorf("the module depends on %s", dep)
+			}
+		}
+	}
+	var names []string
+	for _, c := range clicmd.Commands() {
+		names = append(names, c.Name())
+	}
+	if got := strings.Join(names, " "); got != "certificates keys" {
+		t.Errorf("caddy wechatpay without the developer tools has %q, want the module's own commands", got)
+	}
+}
