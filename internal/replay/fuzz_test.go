@@ -132,54 +132,60 @@ func FuzzWindow(f *testing.F) {
 	// Big jumps and extreme timestamps.
 	f.Add(uint8(0), uint8(7), []byte{1, 250, 4, 127, 161, 0, 193, 0, 225, 0, 4, 129, 2, 0, 3, 0})
 	f.Fuzz(func(t *testing.T, window, capacity uint8, ops []byte) {
-		win, maxEntries := int64(window%16)+1, int64(capacity%32)+1
-		c := newClock(base)
-		w := newTestWindow(c, time.Duration(win)*time.Second, int(maxEntries))
-		m := newModel(win, maxEntries)
-		for i := 0; i+1 < len(ops); i += 2 {
-			o, a := ops[i], ops[i+1]
-			now := c.sec.Load()
-			switch o & 3 {
-			case 0:
-				d := int64(int8(a))
-				if o&4 != 0 {
-					d *= 1000
-				}
-				c.add(d)
-			case 1, 2:
-				k := triple{serial: fuzzSerials[o>>2&1], nonce: fuzzNonces[o>>3&3],
-					ts: now + int64(int8(a))%(win+2)}
-				switch o >> 5 {
-				case 5:
-					k.ts = math.MinInt64
-				case 6:
-					k.ts = math.MaxInt64
-				case 7:
-					k.ts = 0
-				}
-				want := m.seen(now, k)
-				if got := w.Seen(k.serial, k.ts, k.nonce); got != want {
-					t.Fatalf("op %d: now base%+d Seen(%q, base%+d, %q) = %v, model says %v",
-						i/2, now-base, k.serial, k.ts-base, k.nonce, got, want)
-				}
-			case 3:
-				if got, want := w.Len(), m.len(now); got != want {
-					t.Fatalf("op %d: now base%+d Len = %d, model says %d", i/2, now-base, got, want)
-				}
-				if err := w.check(); err != nil {
-					t.Fatalf("op %d: %v", i/2, err)
-				}
+		runOps(t, window, capacity, ops)
+	})
+}
+
+// runOps is FuzzWindow's body; it returns the final Stats.
+func runOps(t *testing.T, window, capacity uint8, ops []byte) Stats {
+	win, maxEntries := int64(window%16)+1, int64(capacity%32)+1
+	c := newClock(base)
+	w := newTestWindow(c, time.Duration(win)*time.Second, int(maxEntries))
+	m := newModel(win, maxEntries)
+	for i := 0; i+1 < len(ops); i += 2 {
+		o, a := ops[i], ops[i+1]
+		now := c.sec.Load()
+		switch o & 3 {
+		case 0:
+			d := int64(int8(a))
+			if o&4 != 0 {
+				d *= 1000
+			}
+			c.add(d)
+		case 1, 2:
+			k := triple{serial: fuzzSerials[o>>2&1], nonce: fuzzNonces[o>>3&3],
+				ts: now + int64(int8(a))%(win+2)}
+			switch o >> 5 {
+			case 5:
+				k.ts = math.MinInt64
+			case 6:
+				k.ts = math.MaxInt64
+			case 7:
+				k.ts = 0
+			}
+			want := m.seen(now, k)
+			if got := w.Seen(k.serial, k.ts, k.nonce); got != want {
+				t.Fatalf("op %d: now base%+d Seen(%q, base%+d, %q) = %v, model says %v",
+					i/2, now-base, k.serial, k.ts-base, k.nonce, got, want)
+			}
+		case 3:
+			if got, want := w.Len(), m.len(now); got != want {
+				t.Fatalf("op %d: now base%+d Len = %d, model says %d", i/2, now-base, got, want)
+			}
+			if err := w.check(); err != nil {
+				t.Fatalf("op %d: %v", i/2, err)
 			}
 		}
-		now := c.sec.Load()
-		m.expire(now)
-		want := m.stats
-		want.Entries = len(m.entries)
-		if got := w.Stats(); got != want {
-			t.Fatalf("Stats = %+v, model says %+v", got, want)
-		}
-		if err := w.check(); err != nil {
-			t.Fatal(err)
-		}
-	})
+	}
+	now := c.sec.Load()
+	m.expire(now)
+	want := m.stats
+	want.Entries = len(m.entries)
+	if got := w.Stats(); got != want {
+		t.Fatalf("Stats = %+v, model says %+v", got, want)
+	}
+	if err := w.check(); err != nil {
+		t.Fatal(err)
+	}
+	return want
 }
