@@ -134,8 +134,12 @@ func printLatency(w io.Writer, res latencyResults) {
 				rounds = append(rounds, fmt.Sprintf("%+.1f", p50(ra.SamplesMs[i])-p50(rb.SamplesMs[i])))
 			}
 		}
-		fmt.Fprintf(w, "%-46s p50 %+7.2f ms = %+.2f round trips; mean %+7.2f ms; p50 by round %s\n",
-			what, d, d/rtt, ra.MeanMs-rb.MeanMs, strings.Join(rounds, " "))
+		trips := ""
+		if rtt > 0 {
+			trips = fmt.Sprintf(" = %+.2f round trips", d/rtt)
+		}
+		fmt.Fprintf(w, "%-46s p50 %+7.2f ms%s; mean %+7.2f ms; p50 by round %s\n",
+			what, d, trips, ra.MeanMs-rb.MeanMs, strings.Join(rounds, " "))
 	}
 	diff("module", "sdk-pooled", "c - b   local proxy vs SDK, pooled conn:")
 	diff("sdk-new-conn", "module", "a - c   new TLS conn per call vs local proxy:")
