@@ -96,6 +96,9 @@ type latencyResults struct {
 	OK      bool            `json:"ok"`
 }
 
+// runLatency is the -latency run: it sets up the TLS stand-in, the relay and
+// the modes, checks each, measures the rounds, prints the table and writes
+// bench/out/latency-*.json; it exits with status 1 when any check failed.
 func runLatency(o options) {
 	m := describeMachine(o)
 	creds, err := sandbox.LoadCredentials(filepath.Join(o.Out, "creds"))
