@@ -195,7 +195,15 @@ func checkRun(client *http.Client, kind, url string, up *upstream.Server, creds 
 	if err := doPresign(client, url, make([]byte, 4096)); err != nil {
 		return fmt.Errorf("answer: %w", err)
 	}
-	got := up.Captured()
+	return checkForwarded(kind, up.Captured(), creds)
+}
+
+// checkForwarded checks a request the stand-in captured: for plain Caddy and
+// the ideal row, the reference body untouched; for any other kind, the five
+// fields encrypted to their plaintext under the WeChat Pay public key, the
+// other fields unchanged, Wechatpay-Serial naming the key and a valid
+// merchant signature over exactly what was sent.
+func checkForwarded(kind string, got *upstream.Request, creds *sandbox.Credentials) error {
 	if got == nil {
 		return errors.New("the stand-in saw no request")
 	}

@@ -34,6 +34,15 @@
 // (256 connections that claim a 1 MiB body, send 1 KiB and stall) show the
 // memory goals. It prints one table with the ratios and goals, writes the
 // raw results to bench/out/ and the chart to docs/bench.svg.
+//
+//	go run ./bench -latency  # the latency a legacy app sees, about 1-2 minutes
+//
+// measures latency instead of CPU: the stand-in serves TLS (throwaway CA,
+// HTTP/2 by ALPN) behind a relay emulating a 30 ms round-trip link
+// (bench/relay), and sequential presign calls are timed for an app that
+// signs itself with the official SDK over a new TLS connection per call, the
+// same over a pooled connection, and an app that calls the local proxy (Caddy
+// with the module) over a new plain HTTP connection per call. See latency.go.
 package main
 
 import (
@@ -75,6 +84,14 @@ type options struct {
 	Rows        string        `json:"rows"`
 	Soak        time.Duration `json:"soak,omitempty"`
 	SoakClients int           `json:"soak_clients,omitempty"`
+
+	Latency       bool          `json:"latency,omitempty"`
+	LatencyCalls  int           `json:"latency_calls,omitempty"`
+	LatencyRounds int           `json:"latency_rounds,omitempty"`
+	LatencyWarmup int           `json:"latency_warmup,omitempty"`
+	LatencyRTT    time.Duration `json:"latency_rtt,omitempty"`
+	LatencyMax    time.Duration `json:"latency_max,omitempty"`
+	LatencyModes  string        `json:"latency_modes,omitempty"`
 }
 
 const pinnedEnv = "CADDY_WECHATPAY_BENCH_PINNED"
@@ -106,6 +123,13 @@ func main() {
 	flag.StringVar(&o.Out, "out", "bench/out", "directory for binaries, logs, profiles and JSON results")
 	flag.DurationVar(&o.Soak, "soak", 0, "instead of the table, soak the module: -soak-clients clients for this long, RSS sampled every 5 s; fails on any error or RSS growth")
 	flag.IntVar(&o.SoakClients, "soak-clients", 64, "clients of the soak")
+	flag.BoolVar(&o.Latency, "latency", false, "instead of the table, measure the latency a legacy app sees per call over an emulated -latency-rtt link (about 1-2 minutes)")
+	flag.IntVar(&o.LatencyCalls, "latency-calls", 200, "measured sequential calls per latency mode")
+	flag.IntVar(&o.LatencyRounds, "latency-rounds", 5, "rounds the latency calls are split into, rotating the order of the modes")
+	flag.IntVar(&o.LatencyWarmup, "latency-warmup", 10, "unmeasured calls per latency mode before the rounds")
+	flag.DurationVar(&o.LatencyRTT, "latency-rtt", 30*time.Millisecond, "round trip of the emulated link to the stand-in")
+	flag.DurationVar(&o.LatencyMax, "latency-max", 100*time.Second, "time bound of the measured latency rounds: the run stops (and fails) past it")
+	flag.StringVar(&o.LatencyModes, "latency-modes", strings.Join(latencyModeNames, ","), "latency modes, in order")
 	from := flag.String("from", "", "print the table and write the chart from a saved results JSON (bench/out/results-*.json) instead of running")
 	flag.StringVar(&o.Rows, "rows", "floor,caddy,ideal,peer,module", "rows of the throughput table, in order")
 	flag.Parse()
@@ -122,9 +146,15 @@ func main() {
 		setIfDefault("rounds", func() { o.Rounds = 1 })
 		setIfDefault("rss-t", func() { o.RSSDuration = 1500 * time.Millisecond })
 		setIfDefault("claims-stall", func() { o.ClaimsStall = 1500 * time.Millisecond })
+		setIfDefault("latency-calls", func() { o.LatencyCalls = 40 })
+		setIfDefault("latency-rounds", func() { o.LatencyRounds = 2 })
+		setIfDefault("latency-warmup", func() { o.LatencyWarmup = 3 })
 	}
 	if o.Rounds < 1 || o.Clients < 1 || o.Duration <= 0 {
 		fatalf("bench: -rounds, -c and -t must be positive")
+	}
+	if o.LatencyCalls < 1 || o.LatencyRounds < 1 || o.LatencyRounds > o.LatencyCalls || o.LatencyWarmup < 0 || o.LatencyRTT < 0 {
+		fatalf("bench: -latency-calls and -latency-rounds must be positive (rounds <= calls), -latency-warmup and -latency-rtt not negative")
 	}
 
 	root, err := repoRoot()
@@ -148,6 +178,10 @@ func main() {
 		pinSelf(o)
 		// pinSelf returns only when taskset is missing: run unpinned.
 	}
+	if o.Latency {
+		runLatency(o)
+		return
+	}
 	run(o)
 }
 
@@ -162,8 +196,10 @@ func prepare(o *options) {
 		step("building Caddy with the wechatpay module (bench/caddybin)")
 		goBuild(filepath.Join(bin, "caddy"), "./bench/caddybin")
 	}
-	step("building the peer (bench/peer)")
-	goBuild(filepath.Join(bin, "peer"), "./bench/peer")
+	if !o.Latency {
+		step("building the peer (bench/peer)")
+		goBuild(filepath.Join(bin, "peer"), "./bench/peer")
+	}
 	if _, err := sandbox.LoadOrGenerateCredentials(filepath.Join(o.Out, "creds"), ""); err != nil {
 		fatalf("bench: throwaway credentials: %v", err)
 	}

@@ -96,6 +96,14 @@ func (e *env) startServer(kind string) *server {
 	default:
 		fatalf("bench: unknown server kind %q", kind)
 	}
+	e.launch(s, bin, args)
+	return s
+}
+
+// launch starts bin pinned to the server core with GOMAXPROCS=1, logging to
+// the run directory, and waits until s.addr accepts connections.
+func (e *env) launch(s *server, bin string, args []string) {
+	kind := s.kind
 	logPath := filepath.Join(e.runDir, fmt.Sprintf("%02d-%s.log", e.seq, kind))
 	lf, err := os.Create(logPath)
 	if err != nil {
@@ -122,7 +130,7 @@ func (e *env) startServer(kind string) *server {
 		c, err := net.DialTimeout("tcp", s.addr, time.Second)
 		if err == nil {
 			c.Close()
-			return s
+			return
 		}
 		select {
 		case <-s.done:
