@@ -23,6 +23,7 @@ type Server struct {
 	merchantSerial string
 	platformSerial string
 	nonces         nonceCache
+	prepays        prepayStore // issued prepay_ids, for the client route
 
 	mu     sync.RWMutex
 	faults Faults
