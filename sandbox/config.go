@@ -27,7 +27,8 @@ const (
 // Faults make the sandbox's answers misbehave so that a proxy's response
 // verification can be tested. Several may be combined. They apply to every
 // answer, errors included; the signature faults do not touch the unsigned
-// bill download.
+// answers (the bill download, the simulated client's at
+// ClientRequestPaymentPath).
 type Faults struct {
 	// WrongKey signs answers with a random key nobody knows, while
 	// Wechatpay-Serial still names the expected key.

@@ -27,8 +27,28 @@
 //
 // Routing, in order:
 //
-//   - every request must carry a User-Agent and a valid Authorization header
-//     (401 SIGN_ERROR / 400 PARAM_ERROR otherwise), whatever its path;
+//   - POST /sandbox/client/request-payment ([ClientRequestPaymentPath]) is
+//     the simulated WeChat client, not a WeChat Pay API: it needs no
+//     Authorization or User-Agent. It takes the invocation object a front
+//     end passes to wx.requestPayment / getBrandWCPayRequest ({"appId",
+//     "timeStamp", "nonceStr", "package": "prepay_id=...", "signType":
+//     "RSA", "paySign"}; a "prepay_id" beside them, as the official Go
+//     SDK's object has, must match package) or to the OpenSDK's PayReq
+//     ({"appid", "partnerid", "prepayid", "package": "Sign=WXPay",
+//     "noncestr", "timestamp", "sign"}), told apart by paySign / sign. Every
+//     key present with its exact spelling, a non-empty string, no other key;
+//     nonce 1 to 32 characters of [0-9A-Za-z]; timestamp unix seconds within
+//     [PaymentTimestampWindow] of the sandbox clock; the signature verified
+//     with the merchant certificate over appId\ntimeStamp\nnonceStr\npackage\n
+//     (APP: appid\ntimestamp\nnoncestr\nprepayid\n); the prepay_id one the
+//     sandbox issued, of the form's trade type, not expired, for that
+//     appid (and, APP, that partnerid). It answers 200 {"result": "OK",
+//     "prepay_id": "..."} or 400 {"code", "message", "detail": {"field",
+//     "issue"}} with the first problem's code (PaymentParamError ...
+//     PaymentPartnerIDMismatch); these answers are the sandbox's own and
+//     unsigned. Its [Exchange] carries an [Invocation] with the verdict;
+//   - every other request must carry a User-Agent and a valid Authorization
+//     header (401 SIGN_ERROR / 400 PARAM_ERROR otherwise), whatever its path;
 //   - GET /v3/billdownload/file answers an unsigned bill file;
 //   - GET /v3/certificates lists the platform certificates in service, each
 //     AES-256-GCM encrypted under the APIv3 key ([Server.SetAPIv3Key]),
@@ -49,6 +69,21 @@
 //     PARAM_ERROR naming the field. Any other endpoint refuses a
 //     multipart/form-data body (400 PARAM_ERROR), and the upload endpoints
 //     refuse any other body;
+//   - the prepay endpoints POST /v3/pay/transactions/jsapi and .../app,
+//     /v3/pay/partner/transactions/jsapi and .../app,
+//     /v3/combine-transactions/jsapi and .../app ([JSAPIPrepayPath] ...
+//     [CombineAppPrepayPath]) check the fields the official SDK's request
+//     structs (and, for combine, WeChat Pay's reference) require, with
+//     their types (amount.total an integer > 0, strings non-empty): 400
+//     PARAM_ERROR naming the first missing or wrong field; then that mchid
+//     / sp_mchid / combine_mchid is the caller (400 PARAM_ERROR otherwise).
+//     They answer {"prepay_id": "wx..."} (wx, the time in China, 20 hex
+//     digits), signed, and remember it for [PrepayIDLifetime] with the
+//     appid its invocation must carry (appid; partner: sub_appid for a
+//     payer.sub_openid, or, APP, whenever given, else sp_appid; combine:
+//     combine_appid) and, APP, the partnerid (mchid, sub_mchid,
+//     combine_mchid); at most [MaxPrepayIDs], the oldest forgotten first.
+//     Catalogued (payer.identity is sensitive), they need Wechatpay-Serial;
 //   - POST /v3/pay/transactions/native (not sensitive, not catalogued) answers
 //     {"code_url": "weixin://..."} so a plain signed pass-through can be tried;
 //   - any other catalogued endpoint answers 200 with the path parameters and,

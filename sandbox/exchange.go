@@ -34,6 +34,32 @@ type Exchange struct {
 	ResponseHeader http.Header
 	// ResponseBody is the answer body as signed (before any gzip).
 	ResponseBody []byte
+	// Invocation is set for the simulated WeChat client's route
+	// (ClientRequestPaymentPath) only: the payment sheet invocation it
+	// checked and its verdict.
+	Invocation *Invocation
+}
+
+// Invocation is a payment sheet invocation object the simulated WeChat
+// client checked. Fields the checks did not reach are "".
+type Invocation struct {
+	// Form is the object's form, told apart by its keys: TradeTypeJSAPI
+	// (appId ... paySign, wx.requestPayment) or TradeTypeApp (appid ...
+	// sign, the OpenSDK's PayReq).
+	Form string
+	// PrepayID is the prepay_id the object opens (from package in the
+	// JSAPI form, prepayid in the APP form).
+	PrepayID string
+	// AppID is the object's appId / appid.
+	AppID string
+	// PartnerID is the APP form's partnerid.
+	PartnerID string
+	// TradeType is that of the prepay_id as the sandbox issued it, when
+	// the sandbox knows it.
+	TradeType string
+	// Verdict is PaymentOK, or the code of the refusal (PARAM_ERROR,
+	// SIGN_INVALID, PREPAY_ID_UNKNOWN...); the failed Step says why.
+	Verdict string
 }
 
 // Step is one verification step of an Exchange.

@@ -24,7 +24,10 @@ type answer struct {
 	body        []byte
 	contentType string // application/json when empty
 	unsigned    bool   // binary downloads are not signed
-	code        string // error code, for the log
+	// unsignedNote explains an unsigned answer in its Exchange; "" means
+	// a download, unsigned as WeChat Pay sends them.
+	unsignedNote string
+	code         string // error code, for the log
 }
 
 // apiError is WeChat Pay's error body.
@@ -159,7 +162,11 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, a *answer, x *Ex
 	}
 	h.Set("Content-Type", ct)
 	if a.unsigned {
-		x.step("answer signature", true, "unsigned, as WeChat Pay sends downloads")
+		note := a.unsignedNote
+		if note == "" {
+			note = "unsigned, as WeChat Pay sends downloads"
+		}
+		x.step("answer signature", true, note)
 	} else {
 		s.signAnswer(h, r, a.body, now, f, x)
 	}

@@ -62,6 +62,17 @@ func (s *Server) route(r *http.Request) (route, bool) {
 		return route{ep: Endpoint{Method: http.MethodPost, Path: VideoUploadPath},
 			validate: videoUpload.validate, handle: (*Server).mediaUpload, formData: true}, true
 	}
+	if e, isPrepay := prepayEndpoints[path]; isPrepay && r.Method == http.MethodPost {
+		// Catalogued (payer.identity is sensitive) so that real-name
+		// fields are decrypted; a plain endpoint if the catalogue drops it.
+		ep, params, ok := MatchEndpoint(r.Method, path)
+		if !ok {
+			ep = Endpoint{Method: http.MethodPost, Path: path}
+		}
+		return route{ep: ep, params: params,
+			validate: func(req *request) *answer { return s.validatePrepay(e, req) },
+			handle:   func(s *Server, req *request) *answer { return s.issuePrepay(e, req) }}, true
+	}
 	ep, params, ok := MatchEndpoint(r.Method, path)
 	if !ok {
 		return route{}, false

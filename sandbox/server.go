@@ -23,6 +23,7 @@ type Server struct {
 	merchantSerial string
 	platformSerial string
 	nonces         nonceCache
+	prepays        prepayStore // issued prepay_ids, for the client route
 
 	mu     sync.RWMutex
 	faults Faults
@@ -119,6 +120,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // handle runs the checks and the endpoint; it returns the answer to sign.
 func (s *Server) handle(r *http.Request, body []byte, x *Exchange, now time.Time) *answer {
+	if r.URL.Path == ClientRequestPaymentPath {
+		// The payer's WeChat, not the merchant: no User-Agent or
+		// Authorization checks.
+		return s.requestPayment(r, body, x, now)
+	}
 	if r.UserAgent() == "" {
 		x.step("user-agent", false, "missing User-Agent header")
 		return paramError("Http头缺少User-Agent", fieldDetail("header", "User-Agent", "missing"))
