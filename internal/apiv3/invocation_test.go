@@ -87,7 +87,7 @@ func TestInvocationInputsChecked(t *testing.T) {
 	const app, prepay, nonce = "wx8888888888888888", "wx2014102720093955", "N0NCE"
 	for _, c := range []struct {
 		name, appID, partnerID, prepayID, nonce, field string
-		ts                                         int64
+		ts                                             int64
 	}{
 		{"appid with a newline", "wx8\n", "1900000109", prepay, nonce, "appid", 1},
 		{"appid empty", "", "1900000109", prepay, nonce, "appid", 1},
