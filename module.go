@@ -185,7 +185,7 @@ func (h *Handler) Validate() error {
 // handler, which is reverse_proxy.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	start := time.Now()
-	if strings.IndexByte(r.RequestURI, '=') >= 0 && mentionsAny(r.RequestURI, h.queryNames) {
+	if h.mayLogSensitive(r) {
 		// Caddy's access log records the URI as the client sent it:
 		// a request that may carry a sensitive value in its query must
 		// have no access log line, whether it is refused or forwarded
@@ -237,6 +237,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	h.logForwarded(r, rt, encrypted, start, answer)
 	return nil
+}
+
+// mayLogSensitive reports whether the URI the access log would record for r
+// may hold a sensitive query value: r's, or the one the client sent if a
+// handler before this one rewrote it (the access log records that one).
+func (h *Handler) mayLogSensitive(r *http.Request) bool {
+	if queryMayShowSensitive(r.RequestURI, h.queryNames) {
+		return true
+	}
+	orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request)
+	return ok && orig.RequestURI != r.RequestURI && queryMayShowSensitive(orig.RequestURI, h.queryNames)
 }
 
 func (h *Handler) verifying() bool { return h.VerifyResponses == nil || *h.VerifyResponses }
