@@ -1,7 +1,10 @@
 package wechatpay
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -9,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 )
 
@@ -117,4 +121,138 @@ func TestIntegrationQueryLogSkip(t *testing.T) {
 			t.Errorf("%s: a log line holds the value: %.400s", cases[n].name, line)
 		}
 	}
+}
+
+// callbackRequest builds the request of a callback to path, with more
+// header lines.
+func callbackRequest(t *testing.T, path string, cb builtCallback, body io.Reader, header ...string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest("POST", proxyURL+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(cb.body)), nil }
+	for k, v := range cb.header {
+		req.Header[k] = v
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	req.Close = true
+	return req
+}
+
+// roundTrip sends req with the tester's client, once more (with a body from
+// req.GetBody) if the connection failed: as in send, just after a config
+// load a connection can meet the old listener as it closes.
+func roundTrip(t *testing.T, tester *caddytest.Tester, req *http.Request) *http.Response {
+	t.Helper()
+	resp, err := tester.Client.Do(req)
+	if err != nil && (req.Body == nil || req.GetBody != nil) {
+		time.Sleep(50 * time.Millisecond)
+		if req.GetBody != nil {
+			req.Body, _ = req.GetBody()
+		}
+		resp, err = tester.Client.Do(req)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// do sends req as roundTrip does and returns the answer.
+func do(t *testing.T, tester *caddytest.Tester, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	resp := roundTrip(t, tester, req)
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, out
+}
+
+// TestIntegrationNotifyForwardsOnlyVerified (findings 2 and 3): what the app
+// receives of a callback is what the handler verified and set, whatever the
+// sender adds: no request trailer, a body of fixed length, the handler's
+// own headers even when Connection names them, and of the other headers
+// only the documented ones; the query string passes.
+func TestIntegrationNotifyForwardsOnlyVerified(t *testing.T) {
+	app := newStandInApp(t)
+	tester, _ := startNotifyProxy(t, app)
+
+	t.Run("request trailers are dropped", func(t *testing.T) {
+		app.set(200)
+		cb := buildCallback(t, callbackSpec{})
+		// A reader of unknown length: the client sends the body chunked,
+		// with its trailers after the last chunk.
+		req := callbackRequest(t, "/wechatpay/notify", cb, io.MultiReader(bytes.NewReader(cb.body)))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(io.MultiReader(bytes.NewReader(cb.body))), nil }
+		req.Trailer = http.Header{EventTypeHeader: {"FORGED.EVENT"}, "X-Evil": {"trailer"}}
+		resp, out := do(t, tester, req)
+		if resp.StatusCode != 204 {
+			t.Fatalf("WeChat Pay got %d %s", resp.StatusCode, out)
+		}
+		calls := app.calls()
+		if len(calls) != 1 {
+			t.Fatalf("app got %d calls", len(calls))
+		}
+		got := calls[0]
+		if len(got.trailer) != 0 || got.chunked || got.length != int64(len(got.body)) {
+			t.Errorf("app got trailers %v, chunked %v, length %d for %d bytes", got.trailer, got.chunked, got.length, len(got.body))
+		}
+		if v := got.header.Values(EventTypeHeader); len(v) != 1 || v[0] != "TRANSACTION.SUCCESS" {
+			t.Errorf("app got %s %q", EventTypeHeader, v)
+		}
+	})
+
+	t.Run("Connection cannot remove the handler's headers", func(t *testing.T) {
+		app.set(200)
+		cb := buildCallback(t, callbackSpec{})
+		req := callbackRequest(t, "/wechatpay/notify", cb, bytes.NewReader(cb.body),
+			"Connection", NotificationIDHeader+", "+EventTypeHeader+", X-Hop, close", "X-Hop", "hop")
+		resp, out := do(t, tester, req)
+		if resp.StatusCode != 204 || len(app.calls()) != 1 {
+			t.Fatalf("WeChat Pay got %d %s; app got %d calls", resp.StatusCode, out, len(app.calls()))
+		}
+		got := app.calls()[0]
+		if got.header.Get(NotificationIDHeader) != cb.id || got.header.Get(EventTypeHeader) != "TRANSACTION.SUCCESS" {
+			t.Errorf("app headers %v", got.header)
+		}
+		if got.header.Get("X-Hop") != "" {
+			t.Errorf("a field the sender named in Connection reached the app")
+		}
+	})
+
+	t.Run("only documented headers pass; the query does", func(t *testing.T) {
+		app.set(200)
+		cb := buildCallback(t, callbackSpec{})
+		req := callbackRequest(t, "/wechatpay/notify?merchant=acme", cb, bytes.NewReader(cb.body),
+			"User-Agent", "Mozilla/4.0", "X-Evil", "1", "X-Original-Url", "/admin", "X-Http-Method-Override", "DELETE",
+			"Wechatpay-Forged", "1", "Cookie", "session=evil", "Accept", "*/*")
+		resp, out := do(t, tester, req)
+		if resp.StatusCode != 204 || len(app.calls()) != 1 {
+			t.Fatalf("WeChat Pay got %d %s; app got %d calls", resp.StatusCode, out, len(app.calls()))
+		}
+		got := app.calls()[0]
+		if got.uri != "/wechatpay/notify?merchant=acme" {
+			t.Errorf("app got %s", got.uri)
+		}
+		for _, k := range []string{"X-Evil", "X-Original-Url", "X-Http-Method-Override", "Wechatpay-Forged", "Cookie", "Accept", "Connection"} {
+			if v := got.header.Get(k); v != "" {
+				t.Errorf("the sender's %s reached the app: %q", k, v)
+			}
+		}
+		for k, want := range map[string]string{"Content-Type": "application/json", "Request-Id": cb.header.Get("Request-ID"),
+			"User-Agent": "Mozilla/4.0", NotificationIDHeader: cb.id, EventTypeHeader: "TRANSACTION.SUCCESS",
+			"X-App-Secret": "app-secret"} { // the operator's header_up
+			if got.header.Get(k) != want {
+				t.Errorf("app got %s %q, want %q", k, got.header.Get(k), want)
+			}
+		}
+		if got.header.Get("X-Forwarded-For") == "" {
+			t.Errorf("reverse_proxy's X-Forwarded-For is missing: %v", got.header)
+		}
+	})
 }
