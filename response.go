@@ -18,6 +18,7 @@ const maxResponseBody = 16 << 20
 // so that no byte of an unverified answer reaches the client.
 type bufferedResponse struct {
 	header      http.Header
+	late        http.Header // what is set after the status: trailers, never read
 	status      int
 	body        *bytes.Buffer
 	wroteHeader bool
@@ -31,8 +32,19 @@ func newBufferedResponse(w http.ResponseWriter) *bufferedResponse {
 	return &bufferedResponse{header: w.Header().Clone(), body: buf}
 }
 
-// Header implements http.ResponseWriter.
-func (b *bufferedResponse) Header() http.Header { return b.header }
+// Header implements http.ResponseWriter. Once the status is written, it
+// returns a map that is never read: reverse_proxy puts an answer's trailers
+// in the header map after the body, and WeChat Pay signs no trailer, so
+// none may reach the client, as a header or as a trailer.
+func (b *bufferedResponse) Header() http.Header {
+	if !b.wroteHeader {
+		return b.header
+	}
+	if b.late == nil {
+		b.late = make(http.Header)
+	}
+	return b.late
+}
 
 // WriteHeader implements http.ResponseWriter. Informational (1xx) headers
 // are not passed on: WeChat Pay does not send them.

@@ -256,3 +256,34 @@ func TestIntegrationNotifyForwardsOnlyVerified(t *testing.T) {
 		}
 	})
 }
+
+// TestIntegrationAnswerTrailers (finding 4): trailers of a verified answer
+// never reach the client, neither as headers nor as trailers.
+func TestIntegrationAnswerTrailers(t *testing.T) {
+	tester, stub := startProxy(t, "")
+	for _, tc := range []struct {
+		name   string
+		answer stubAnswer
+	}{
+		{"announced", stubAnswer{trailer: http.Header{"Request-Id": {"FORGED-REQUEST-ID"}, "Wechatpay-Evil": {"1"}, "X-Evil": {"1"}}}},
+		{"not announced", stubAnswer{lateTrailer: http.Header{"Content-Type": {"text/html"}, "Wechatpay-Serial": {"FORGED"}, "X-Evil": {"1"}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stub.reset()
+			stub.setAnswer(tc.answer)
+			resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(presignBody))
+			if resp.StatusCode != 200 || string(out) != `{"presign_token":"stub_presign_token_0123456789"}` {
+				t.Fatalf("status %d %s", resp.StatusCode, out)
+			}
+			if len(resp.Trailer) != 0 {
+				t.Errorf("the client got trailers %v", resp.Trailer)
+			}
+			for k, want := range map[string]string{"Request-Id": "08F1A2B3C4D5E6-TEST", "Content-Type": "application/json",
+				"Wechatpay-Serial": testCredentials(t).publicKeyID, "Wechatpay-Evil": "", "X-Evil": "", "Trailer": ""} {
+				if v := resp.Header.Values(k); want == "" && len(v) != 0 || want != "" && (len(v) != 1 || v[0] != want) {
+					t.Errorf("the client got %s %q, want %q", k, v, want)
+				}
+			}
+		})
+	}
+}

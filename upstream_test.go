@@ -60,6 +60,8 @@ type stubAnswer struct {
 	gzip        bool
 	tamperBody  bool        // sign one body, send another
 	extraHeader http.Header // more answer headers (not covered by the signature)
+	trailer     http.Header // trailers announced in a Trailer header, sent after the body
+	lateTrailer http.Header // trailers sent after the body without being announced
 }
 
 var authParamRE = regexp.MustCompile(`(\w+)="([^"]*)"`)
@@ -250,7 +252,18 @@ func (s *stubWechatPay) writeAnswer(w http.ResponseWriter, a stubAnswer) {
 		out = buf.Bytes()
 		h.Set("Content-Encoding", "gzip")
 	}
-	h.Set("Content-Length", strconv.Itoa(len(out)))
+	if len(a.trailer)+len(a.lateTrailer) == 0 {
+		h.Set("Content-Length", strconv.Itoa(len(out)))
+	}
+	for k := range a.trailer {
+		h.Add("Trailer", k)
+	}
 	w.WriteHeader(a.status)
 	w.Write(out)
+	for k, v := range a.trailer {
+		h[k] = v
+	}
+	for k, v := range a.lateTrailer {
+		h[http.TrailerPrefix+k] = v
+	}
 }
