@@ -221,9 +221,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	if !h.verifying() || h.answeredUnsigned(r) {
-		err := next.ServeHTTP(w, r)
-		h.logForwarded(r, rt, encrypted, start, "unverified")
-		return err
+		return h.streamUnverified(w, r, next, rt, encrypted, start)
 	}
 	resp := newBufferedResponse(w)
 	resp.head = r.Method == http.MethodHead
@@ -248,6 +246,16 @@ func (h *Handler) mayLogSensitive(r *http.Request) bool {
 	}
 	orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request)
 	return ok && orig.RequestURI != r.RequestURI && queryMayShowSensitive(orig.RequestURI, h.queryNames)
+}
+
+// streamUnverified passes an answer that is not verified (an unsigned
+// download, a skip_verify path, any answer with verify_responses off) to
+// the client as it arrives, with only the headers passedDownloadHeader
+// allows.
+func (h *Handler) streamUnverified(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, rt *route, encrypted int, start time.Time) error {
+	err := next.ServeHTTP(newStreamedResponse(w), r)
+	h.logForwarded(r, rt, encrypted, start, "unverified")
+	return err
 }
 
 func (h *Handler) verifying() bool { return h.VerifyResponses == nil || *h.VerifyResponses }

@@ -119,11 +119,7 @@ func (b *bufferedResponse) writeTo(w http.ResponseWriter, body []byte) {
 	// body only, so of the upstream's headers only those an API answer
 	// needs pass: a Set-Cookie or CORS header injected on the way does not.
 	dst := w.Header()
-	for k, v := range b.header {
-		if _, had := dst[k]; had || passedUpstreamHeader(k) {
-			dst[k] = v
-		}
-	}
+	copyPassedHeaders(dst, b.header, passedUpstreamHeader)
 	if b.header.Get("Content-Encoding") == "" {
 		dst.Del("Content-Encoding")
 	}
@@ -138,6 +134,17 @@ func (b *bufferedResponse) writeTo(w http.ResponseWriter, body []byte) {
 	_, _ = w.Write(body)
 }
 
+// copyPassedHeaders sets in dst, the client's header map, the headers of src
+// (a copy of dst that then received the upstream's answer headers) that
+// dst had already or that passed allows.
+func copyPassedHeaders(dst, src http.Header, passed func(string) bool) {
+	for k, v := range src {
+		if _, had := dst[k]; had || passed(k) {
+			dst[k] = v
+		}
+	}
+}
+
 // passedUpstreamHeader reports whether an upstream answer header reaches the
 // client: the content type, WeChat Pay's own headers and Request-ID.
 func passedUpstreamHeader(k string) bool {
@@ -147,3 +154,74 @@ func passedUpstreamHeader(k string) bool {
 	}
 	return strings.HasPrefix(k, "Wechatpay-")
 }
+
+// passedDownloadHeader reports whether a header of an unverified answer (an
+// unsigned download) reaches the client: those of a signed answer, and what
+// a file download needs.
+func passedDownloadHeader(k string) bool {
+	switch k {
+	case "Content-Length", "Content-Disposition", "Content-Encoding":
+		return true
+	}
+	return passedUpstreamHeader(k)
+}
+
+// streamedResponse passes an answer that is not verified (an unsigned
+// download) to the client as it arrives: a bill can be large, so it is
+// never buffered. Its headers are filtered as a verified answer's are, when
+// the status is written; what is set after that (trailers) is dropped.
+type streamedResponse struct {
+	http.ResponseWriter
+	header      http.Header // the answer's headers until the status is written
+	late        http.Header // what is set after it, never read
+	wroteHeader bool
+}
+
+func newStreamedResponse(w http.ResponseWriter) *streamedResponse {
+	return &streamedResponse{ResponseWriter: w, header: w.Header().Clone()}
+}
+
+// Header implements http.ResponseWriter.
+func (s *streamedResponse) Header() http.Header {
+	if !s.wroteHeader {
+		return s.header
+	}
+	if s.late == nil {
+		s.late = make(http.Header)
+	}
+	return s.late
+}
+
+// WriteHeader implements http.ResponseWriter: the passed headers go to the
+// client with the status. Informational (1xx) answers are not passed on.
+func (s *streamedResponse) WriteHeader(status int) {
+	if s.wroteHeader || status < 200 {
+		return
+	}
+	s.wroteHeader = true
+	copyPassedHeaders(s.ResponseWriter.Header(), s.header, passedDownloadHeader)
+	s.ResponseWriter.WriteHeader(status)
+}
+
+// Write implements http.ResponseWriter.
+func (s *streamedResponse) Write(p []byte) (int, error) {
+	if !s.wroteHeader {
+		s.WriteHeader(http.StatusOK)
+	}
+	return s.ResponseWriter.Write(p)
+}
+
+// FlushError sends what was written so far, as http.ResponseController
+// asks of a writer.
+func (s *streamedResponse) FlushError() error {
+	if !s.wroteHeader {
+		s.WriteHeader(http.StatusOK)
+	}
+	return http.NewResponseController(s.ResponseWriter).Flush()
+}
+
+// Flush implements http.Flusher.
+func (s *streamedResponse) Flush() { _ = s.FlushError() }
+
+// Unwrap gives http.ResponseController the client's writer (deadlines).
+func (s *streamedResponse) Unwrap() http.ResponseWriter { return s.ResponseWriter }

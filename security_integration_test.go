@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -286,4 +287,94 @@ func TestIntegrationAnswerTrailers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestIntegrationUnsignedDownloadHeaders (finding 4): an unsigned download
+// passes only the headers of a signed answer and those a file needs, and
+// is still streamed: the client reads its first bytes before the upstream
+// has sent the rest, and a file larger than the verification buffer passes.
+func TestIntegrationUnsignedDownloadHeaders(t *testing.T) {
+	release := make(chan struct{})
+	big := bytes.Repeat([]byte("0123456789abcdef"), (maxResponseBody+1<<20)/16)
+	upstream := newDownloadUpstream(t, release, big)
+	tester := newTester(t)
+	tester.InitServer(proxySite{upstream: upstream.URL, handler: "skip_verify /v3/custom-download"}.caddyfile(t), "caddyfile")
+	if t.Failed() {
+		t.FailNow()
+	}
+	for _, uri := range []string{"/v3/billdownload/file?token=abc", "/v3/custom-download/x"} {
+		t.Run(uri, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", proxyURL+uri, nil)
+			req.Close = true
+			resp := roundTrip(t, tester, req)
+			defer resp.Body.Close()
+			first := make([]byte, len("part one\n"))
+			if _, err := io.ReadFull(resp.Body, first); err != nil || string(first) != "part one\n" {
+				t.Fatalf("first part %q, %v", first, err)
+			}
+			release <- struct{}{} // the upstream sends the rest only now
+			rest, err := io.ReadAll(resp.Body)
+			if err != nil || string(rest) != "part two\n" {
+				t.Fatalf("rest %q, %v", rest, err)
+			}
+			for _, k := range []string{"Set-Cookie", "Location", "Access-Control-Allow-Origin", "X-Evil", "Trailer"} {
+				if v := resp.Header.Get(k); v != "" {
+					t.Errorf("unsigned header %s reached the client: %q", k, v)
+				}
+			}
+			if len(resp.Trailer) != 0 {
+				t.Errorf("the client got trailers %v", resp.Trailer)
+			}
+			for k, want := range map[string]string{"Content-Type": "text/csv", "Content-Disposition": `attachment; filename="bill.csv"`,
+				"Request-Id": "08F1DOWNLOAD", "Wechatpay-Anything": "kept"} {
+				if v := resp.Header.Values(k); len(v) != 1 || v[0] != want {
+					t.Errorf("the client got %s %q, want %q", k, v, want)
+				}
+			}
+		})
+	}
+	t.Run("larger than the verification buffer", func(t *testing.T) {
+		resp, out := send(t, tester, "GET", "/v3/billdownload/file?token=big", nil)
+		if resp.StatusCode != 200 || !bytes.Equal(out, big) || resp.Header.Get("Content-Length") != fmt.Sprint(len(big)) {
+			t.Errorf("status %d, %d bytes of %d, Content-Length %q", resp.StatusCode, len(out), len(big), resp.Header.Get("Content-Length"))
+		}
+		if resp.Header.Get("Set-Cookie") != "" {
+			t.Errorf("Set-Cookie reached the client")
+		}
+	})
+}
+
+// newDownloadUpstream answers downloads unsigned, with headers a forger
+// would add and trailers: token=big gets big with its Content-Length; any
+// other download gets "part one", then "part two" once release is sent to.
+func newDownloadUpstream(t *testing.T, release chan struct{}, big []byte) *httptest.Server {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Set-Cookie", "session=evil")
+		h.Set("Location", "http://evil.example")
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("X-Evil", "1")
+		h.Set("Content-Type", "text/csv")
+		h.Set("Content-Disposition", `attachment; filename="bill.csv"`)
+		h.Set("Request-ID", "08F1DOWNLOAD")
+		h.Set("Wechatpay-Anything", "kept")
+		if r.URL.Query().Get("token") == "big" {
+			h.Set("Content-Length", fmt.Sprint(len(big)))
+			w.Write(big)
+			return
+		}
+		h.Set("Trailer", "X-Evil-Trailer")
+		w.Write([]byte("part one\n"))
+		http.NewResponseController(w).Flush()
+		select {
+		case <-release:
+		case <-time.After(20 * time.Second):
+			t.Errorf("the client never got the first part: the download was buffered")
+		}
+		w.Write([]byte("part two\n"))
+		h.Set("X-Evil-Trailer", "1")
+		h.Set(http.TrailerPrefix+"Set-Cookie", "late=evil")
+	}))
+	t.Cleanup(s.Close)
+	return s
 }
