@@ -251,11 +251,20 @@ func (h *Handler) mayLogSensitive(r *http.Request) bool {
 // streamUnverified passes an answer that is not verified (an unsigned
 // download, a skip_verify path, any answer with verify_responses off) to
 // the client as it arrives, with only the headers passedDownloadHeader
-// allows.
+// allows. A failure before the answer begins is answered in WeChat Pay's
+// error shape, as on verified paths: returned to Caddy, it would be logged
+// with the URI as the client sent it, a sensitive query value included.
 func (h *Handler) streamUnverified(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, rt *route, encrypted int, start time.Time) error {
-	err := next.ServeHTTP(newStreamedResponse(w), r)
+	sw := newStreamedResponse(w)
+	if ae := upstreamError(next.ServeHTTP(sw, r)); ae != nil {
+		if !sw.wroteHeader {
+			return h.refuse(w, r, ae)
+		}
+		h.logger.Warn("the unverified answer failed after it began", zap.String("method", r.Method),
+			zap.String("path", r.URL.Path), zap.String("code", ae.code))
+	}
 	h.logForwarded(r, rt, encrypted, start, "unverified")
-	return err
+	return nil
 }
 
 func (h *Handler) verifying() bool { return h.VerifyResponses == nil || *h.VerifyResponses }

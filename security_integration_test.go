@@ -2,6 +2,7 @@ package wechatpay
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -377,4 +378,33 @@ func newDownloadUpstream(t *testing.T, release chan struct{}, big []byte) *httpt
 	}))
 	t.Cleanup(s.Close)
 	return s
+}
+
+// TestIntegrationUnverifiedFailureLogs: when WeChat Pay cannot be reached
+// on a path whose answers pass unverified (verify_responses off, a
+// download, skip_verify), the client gets WeChat Pay's error shape as on
+// other paths, and Caddy's error log, which records the URI as the client
+// sent it, gets no line holding a sensitive query value.
+func TestIntegrationUnverifiedFailureLogs(t *testing.T) {
+	dir := t.TempDir()
+	logFile := filepath.Join(dir, "caddy.log")
+	tester := newTester(t)
+	tester.InitServer(proxySite{upstream: "127.0.0.1:" + fmt.Sprint(freePort()), globals: debugLogGlobals(logFile),
+		handler: "verify_responses off"}.caddyfile(t), "caddyfile")
+	if t.Failed() {
+		t.FailNow()
+	}
+	const secret = "UNREACHSECRET"
+	resp, out := send(t, tester, "GET", "/v3/gov/subsidy/qualification?real_name="+secret, nil)
+	var e struct{ Code, Message string }
+	if resp.StatusCode != 502 || json.Unmarshal(out, &e) != nil || e.Code != CodeUpstreamUnreachable {
+		t.Errorf("status %d %s, want 502 %s", resp.StatusCode, out, CodeUpstreamUnreachable)
+	}
+	send(t, tester, "GET", "/v3/pay/transactions/id/LOGMARKER?mchid=1900000001", nil)
+	logs := waitForLogLine(t, logFile, "LOGMARKER")
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, secret) {
+			t.Errorf("a log line holds the value: %.400s", line)
+		}
+	}
 }

@@ -24,7 +24,12 @@ func proxyInto(resp *bufferedResponse, r *http.Request, next caddyhttp.Handler) 
 			ae = &apiError{status: http.StatusBadGateway, code: CodeUpstreamIncomplete, message: "WeChat Pay's answer was cut short"}
 		}
 	}()
-	err := next.ServeHTTP(resp, r)
+	return upstreamError(next.ServeHTTP(resp, r))
+}
+
+// upstreamError turns reverse_proxy's error into the answer for the client,
+// or nil for nil.
+func upstreamError(err error) *apiError {
 	if err == nil {
 		return nil
 	}
