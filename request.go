@@ -57,6 +57,13 @@ func encryptRequest(r *http.Request, rt *route, body []byte, encrypter *FieldEnc
 			return fail(err)
 		}
 		out.bytes, out.signed, n = encrypted, encrypted, nb
+	} else if rt != nil && rt.query != nil && len(body) > 0 {
+		// The sensitive fields are query parameters, which a form body
+		// could carry too (a server may read form fields as parameters):
+		// as on endpoints with body fields, only a JSON object passes.
+		if _, err := scanSensitive(body, nil); err != nil {
+			return fail(&FieldError{Reason: "body must be a JSON object: this endpoint's sensitive fields are query parameters, which a form or other body would carry in plaintext"})
+		}
 	}
 	if rt != nil && rt.query != nil && r.URL.RawQuery != "" {
 		q, nq, err := encrypter.EncryptQuery(r.URL.RawQuery, rt.query)

@@ -380,6 +380,63 @@ func newDownloadUpstream(t *testing.T, release chan struct{}, big []byte) *httpt
 	return s
 }
 
+// TestIntegrationBodyOnQueryOnlyEndpoint (finding 5): a body that is not a
+// JSON object is refused on an endpoint with sensitive fields, a form body
+// to an endpoint whose sensitive fields are in the query included; a JSON
+// object sent with a form Content-Type still passes as JSON, and bodies to
+// endpoints without sensitive fields are forwarded as before.
+func TestIntegrationBodyOnQueryOnlyEndpoint(t *testing.T) {
+	tester, stub := startProxy(t, "")
+	const form = "application/x-www-form-urlencoded"
+	const secretName, secretID = "FORMNAMESECRET", "110101199003079999"
+	formBody := "real_name=" + secretName + "&id_card_number=" + secretID
+	for _, tc := range []struct {
+		name, method, uri, contentType, body string
+		status                               int
+		mention                              string // in the refusal
+	}{
+		{"form body, query-only endpoint", "GET", "/v3/gov/subsidy/qualification", form, formBody, 400, "JSON object"},
+		{"form body with a query", "GET", "/v3/gov/subsidy/qualification?real_name=x", form, formBody, 400, "JSON object"},
+		{"text body, query-only endpoint", "POST", "/v3/realname/verify", "text/plain", "encrypted_name=" + secretName, 400, "JSON object"},
+		{"JSON array, query-only endpoint", "GET", "/v3/gov/subsidy/qualification", "application/json", `["` + secretName + `"]`, 400, "JSON object"},
+		{"form body, body endpoint", "POST", "/v3/gov/subsidy/qualifications/query", form, formBody, 400, "JSON object"},
+		{"JSON object with a form type, query-only endpoint", "GET", "/v3/gov/subsidy/qualification", form, `{"page":1}`, 200, ""},
+		{"JSON object with a form type, body endpoint", "POST", "/v3/eduschoolpay/contracts/presign", form, presignBody, 200, ""},
+		{"form body, no sensitive fields", "POST", "/v3/refund/domestic/refunds", form, "out_trade_no=1&amount=1", 200, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stub.reset()
+			resp, out := send(t, tester, tc.method, tc.uri, []byte(tc.body), "Content-Type", tc.contentType)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, out)
+			}
+			reqs := stub.requests()
+			if tc.status != 200 {
+				var e struct{ Code, Message string }
+				if err := json.Unmarshal(out, &e); err != nil || e.Code != CodeParamError || !strings.Contains(e.Message, tc.mention) {
+					t.Errorf("got %s, want PARAM_ERROR mentioning %q", out, tc.mention)
+				}
+				if strings.Contains(string(out), secretName) || strings.Contains(string(out), secretID) {
+					t.Errorf("the refusal quotes a value: %s", out)
+				}
+				if len(reqs) != 0 {
+					t.Errorf("%d requests went upstream", len(reqs))
+				}
+				return
+			}
+			if len(reqs) != 1 || reqs[0].signatureOK != nil || reqs[0].header.Get("Content-Type") != "application/json" {
+				t.Fatalf("upstream got %+v", reqs)
+			}
+			if strings.Contains(string(reqs[0].body), secretName) {
+				t.Errorf("plaintext reached WeChat Pay")
+			}
+			if tc.uri == "/v3/refund/domestic/refunds" && string(reqs[0].body) != tc.body {
+				t.Errorf("body without sensitive fields changed: %q", reqs[0].body)
+			}
+		})
+	}
+}
+
 // TestIntegrationUnverifiedFailureLogs: when WeChat Pay cannot be reached
 // on a path whose answers pass unverified (verify_responses off, a
 // download, skip_verify), the client gets WeChat Pay's error shape as on
