@@ -282,7 +282,7 @@ func (h *Handler) answeredUnsigned(r *http.Request) bool {
 // unchanged: their status already tells the app that the call failed.
 func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse, rt *route, keys *keySet) (string, *apiError) {
 	if resp.overflow {
-		return "", &apiError{status: http.StatusBadGateway, code: CodeResponseTooLarge, message: "WeChat Pay's answer is too large to verify"}
+		return "", answerTooLarge()
 	}
 	if resp.truncated() {
 		return "", &apiError{status: http.StatusBadGateway, code: CodeUpstreamIncomplete, message: "WeChat Pay's answer was cut short"}

@@ -3,6 +3,7 @@ package wechatpay
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -56,16 +57,28 @@ func (b *bufferedResponse) WriteHeader(status int) {
 	b.wroteHeader = true
 }
 
+// errAnswerTooLarge stops reverse_proxy from copying an answer that will be
+// refused as too large.
+var errAnswerTooLarge = errors.New("WeChat Pay's answer is larger than the proxy verifies")
+
 // Write implements http.ResponseWriter, buffering up to maxResponseBody.
+// Past that, it fails, so that reverse_proxy stops reading: the rest of the
+// answer, a gzip stream that decodes to gigabytes say, would cost time and
+// CPU for an answer that is refused anyway.
 func (b *bufferedResponse) Write(p []byte) (int, error) {
 	if !b.wroteHeader {
 		b.WriteHeader(http.StatusOK)
 	}
 	if b.overflow || b.body.Len()+len(p) > maxResponseBody {
 		b.overflow = true
-		return len(p), nil // keep draining the upstream; the answer is refused later
+		return 0, errAnswerTooLarge
 	}
 	return b.body.Write(p)
+}
+
+// answerTooLarge is the refusal of an answer over maxResponseBody.
+func answerTooLarge() *apiError {
+	return &apiError{status: http.StatusBadGateway, code: CodeResponseTooLarge, message: "WeChat Pay's answer is too large to verify"}
 }
 
 // Flush is a no-op: nothing is sent before verification.
@@ -98,7 +111,7 @@ func (b *bufferedResponse) decodedBody() ([]byte, *apiError) {
 			var out []byte
 			out, err = io.ReadAll(io.LimitReader(zr, maxResponseBody+1))
 			if err == nil && len(out) > maxResponseBody {
-				return nil, &apiError{status: http.StatusBadGateway, code: CodeResponseTooLarge, message: "WeChat Pay's answer is too large to verify"}
+				return nil, answerTooLarge()
 			}
 			if err == nil {
 				b.header.Del("Content-Encoding")

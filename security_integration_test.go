@@ -2,9 +2,11 @@ package wechatpay
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
+	mathrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -463,5 +465,92 @@ func TestIntegrationUnverifiedFailureLogs(t *testing.T) {
 		if strings.Contains(line, secret) {
 			t.Errorf("a log line holds the value: %.400s", line)
 		}
+	}
+}
+
+// floodUpstream answers every request with a body far over the
+// verification buffer and reports on done whether it could send all of it
+// (false: the proxy hung up). kind "identity" sends 64 MiB as they are;
+// "gzip" 64 MiB of gzip that decodes to about four times as much; "bomb"
+// 1 MiB of gzip that decodes to 1 GiB of zeros.
+func floodUpstream(t *testing.T, kind string, done chan<- bool) *httptest.Server {
+	member := func(plain []byte) []byte {
+		var b bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+		zw.Write(plain)
+		zw.Close()
+		return b.Bytes()
+	}
+	var chunk []byte
+	total := 64 << 20
+	switch kind {
+	case "identity":
+		chunk = bytes.Repeat([]byte("0123456789abcdef"), 64<<10/16)
+	case "gzip":
+		rnd := mathrand.New(mathrand.NewPCG(1, 2))
+		plain := make([]byte, 256<<10)
+		for i := range plain {
+			plain[i] = "ACGT"[rnd.IntN(4)]
+		}
+		chunk = member(plain)
+	case "bomb":
+		chunk = member(make([]byte, 16<<20))
+		total = len(chunk) * 64
+	}
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if kind != "identity" {
+			w.Header().Set("Content-Encoding", "gzip")
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", fmt.Sprint(total/len(chunk)*len(chunk)))
+		complete := true
+		for sent := 0; sent+len(chunk) <= total; sent += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				complete = false
+				break
+			}
+		}
+		done <- complete
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// TestIntegrationAnswerFlood (probe 6): an answer over the verification
+// buffer, plain or compressed, is refused with RESPONSE_TOO_LARGE, and the
+// proxy stops reading it as soon as it is over: what a compressed answer
+// costs is bounded by the buffer, not by what it decodes to, whether
+// Caddy's transport decodes it or the module does.
+func TestIntegrationAnswerFlood(t *testing.T) {
+	const moduleDecodes = "transport http {\n\t\t\tcompression off\n\t\t}"
+	for _, tc := range []struct {
+		name, kind, proxyBlock string
+		hangUp                 bool // the proxy must stop reading before the end
+	}{
+		{"plain", "identity", "", true},
+		{"gzip decoded by the transport", "gzip", "", true},
+		{"bomb decoded by the transport", "bomb", "", false}, // all of it fits in the kernel's buffers
+		{"bomb decoded by the module", "bomb", moduleDecodes, false},
+		{"gzip decoded by the module", "gzip", moduleDecodes, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			done := make(chan bool, 1)
+			upstream := floodUpstream(t, tc.kind, done)
+			tester := newTester(t)
+			tester.InitServer(proxySite{upstream: upstream.URL, proxyBlock: tc.proxyBlock}.caddyfile(t), "caddyfile")
+			resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(presignBody))
+			var e struct{ Code, Message string }
+			if resp.StatusCode != 502 || json.Unmarshal(out, &e) != nil || e.Code != CodeResponseTooLarge {
+				t.Errorf("status %d %s, want 502 %s", resp.StatusCode, out, CodeResponseTooLarge)
+			}
+			select {
+			case complete := <-done:
+				if tc.hangUp && complete {
+					t.Errorf("the proxy read the whole answer")
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("the upstream is still sending")
+			}
+		})
 	}
 }
