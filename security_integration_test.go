@@ -1,12 +1,14 @@
 package wechatpay
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
 	mathrand "math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -553,4 +555,144 @@ func TestIntegrationAnswerFlood(t *testing.T) {
 			}
 		})
 	}
+}
+
+// apiAndNotifySite is a Caddyfile with a wechatpay_notify route in front of
+// app and the wechatpay proxy in front of upstream for every other path;
+// globals go into the global options block.
+func apiAndNotifySite(t *testing.T, upstream, app, globals string) string {
+	c := testCredentials(t)
+	dir := t.TempDir()
+	key := writeFile(t, dir, "apiclient_key.pem", pemPKCS8(t, c.merchantKey))
+	pub := writeFile(t, dir, "pub_key.pem", pemPublic(t, &c.wechatpayKey.PublicKey))
+	apiv3 := writeFile(t, dir, "apiv3_key.txt", testAPIv3Key)
+	return "{\n" + testGlobals("1ns", "storage file_system "+filepath.Join(dir, "storage"), globals) + `}
+` + proxyURL + ` {
+	bind 127.0.0.1
+	handle /wechatpay/notify {
+		wechatpay_notify {
+			apiv3_key     {file.` + apiv3 + `}
+			public_key_id ` + c.publicKeyID + `
+			public_key    ` + pub + `
+		}
+		reverse_proxy ` + strings.TrimPrefix(app, "http://") + `
+	}
+	handle {
+		wechatpay {
+			mchid         ` + c.mchid + `
+			serial_no     ` + c.serialNo + `
+			private_key   ` + key + `
+			public_key_id ` + c.publicKeyID + `
+			public_key    ` + pub + `
+		}
+		reverse_proxy ` + strings.TrimPrefix(upstream, "http://") + `
+	}
+}
+`
+}
+
+// trickle sends head, then body ten bytes every 100 ms, on a connection of
+// its own, and reports whether all of it was sent before the server
+// answered or hung up, and the status it answered (0: none).
+func trickle(t *testing.T, head string, body []byte) (sentAll bool, status int) {
+	t.Helper()
+	conn, err := net.Dial("tcp", "127.0.0.1"+strings.TrimPrefix(proxyURL, "http://localhost"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	stop := make(chan struct{})
+	sent := make(chan bool, 1)
+	go func() {
+		data := append([]byte(head), body...)
+		for len(data) > 0 {
+			n := min(10, len(data))
+			select {
+			case <-stop:
+				sent <- false
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if _, err := conn.Write(data[:n]); err != nil {
+				sent <- false
+				return
+			}
+			data = data[n:]
+		}
+		sent <- true
+	}()
+	conn.SetReadDeadline(time.Now().Add(60 * time.Second))
+	if resp, err := http.ReadResponse(bufio.NewReader(conn), nil); err == nil {
+		status = resp.StatusCode
+		resp.Body.Close()
+	}
+	close(stop)
+	return <-sent, status
+}
+
+// TestIntegrationSlowBodies (probe 6): with the server timeouts README
+// recommends (here one second instead of thirty), a body or header sent a
+// few bytes at a time, never idle long enough for Caddy's default idle
+// timeout, is cut off, and nothing of it reaches WeChat Pay or the app; an
+// upstream or an app that answers after that deadline is unaffected.
+func TestIntegrationSlowBodies(t *testing.T) {
+	stub := newStubWechatPay(t)
+	app := newStandInApp(t)
+	tester := newTester(t)
+	tester.InitServer(apiAndNotifySite(t, stub.URL, app.URL,
+		"servers {\n\t\ttimeouts {\n\t\t\tread_header 1s\n\t\t\tread_body 1s\n\t\t}\n\t}"), "caddyfile")
+	if t.Failed() {
+		t.FailNow()
+	}
+	host := strings.TrimPrefix(proxyURL, "http://")
+	cb := buildCallback(t, callbackSpec{})
+	var head strings.Builder
+	head.WriteString("POST /wechatpay/notify HTTP/1.1\r\nHost: " + host + "\r\n")
+	cb.header.Write(&head)
+	head.WriteString("Content-Length: " + fmt.Sprint(len(cb.body)) + "\r\n\r\n")
+	for _, tc := range []struct {
+		name, head string
+		body       []byte
+	}{
+		{"callback body", head.String(), cb.body},
+		{"request body", "POST /v3/eduschoolpay/contracts/presign HTTP/1.1\r\nHost: " + host +
+			"\r\nContent-Type: application/json\r\nContent-Length: " + fmt.Sprint(len(presignBody)) + "\r\n\r\n", []byte(presignBody)},
+		{"request header", "GET /v3/pay/transactions/id/1?mchid=1900000001 HTTP/1.1\r\nHost: " + host +
+			"\r\nUser-Agent: " + strings.Repeat("slow", 200) + "\r\n\r\n", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stub.reset()
+			app.set(200)
+			sentAll, status := trickle(t, tc.head, tc.body)
+			if sentAll {
+				t.Errorf("the whole request was taken, a few bytes at a time (status %d)", status)
+			}
+			if status != 0 && status < 400 {
+				t.Errorf("answered %d", status)
+			}
+			if len(stub.requests()) != 0 || len(app.calls()) != 0 {
+				t.Errorf("%d requests upstream, %d to the app", len(stub.requests()), len(app.calls()))
+			}
+		})
+	}
+	t.Run("a slow upstream and a slow app are unaffected", func(t *testing.T) {
+		stub.reset()
+		stub.setAnswer(stubAnswer{delay: 1500 * time.Millisecond})
+		resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(presignBody))
+		if resp.StatusCode != 200 {
+			t.Errorf("slow upstream: %d %s", resp.StatusCode, out)
+		}
+		slowApp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			time.Sleep(1500 * time.Millisecond)
+			w.WriteHeader(200)
+		}))
+		defer slowApp.Close()
+		tester.InitServer(apiAndNotifySite(t, stub.URL, slowApp.URL,
+			"servers {\n\t\ttimeouts {\n\t\t\tread_header 1s\n\t\t\tread_body 1s\n\t\t}\n\t}"), "caddyfile")
+		resp, out = sendCallback(t, tester, "/wechatpay/notify", buildCallback(t, callbackSpec{}))
+		if resp.StatusCode != 204 {
+			t.Errorf("slow app: %d %s", resp.StatusCode, out)
+		}
+	})
 }

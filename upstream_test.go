@@ -58,10 +58,11 @@ type stubAnswer struct {
 	signature   string // replaces the computed signature when set
 	noHeaders   bool
 	gzip        bool
-	tamperBody  bool        // sign one body, send another
-	extraHeader http.Header // more answer headers (not covered by the signature)
-	trailer     http.Header // trailers announced in a Trailer header, sent after the body
-	lateTrailer http.Header // trailers sent after the body without being announced
+	tamperBody  bool          // sign one body, send another
+	extraHeader http.Header   // more answer headers (not covered by the signature)
+	trailer     http.Header   // trailers announced in a Trailer header, sent after the body
+	lateTrailer http.Header   // trailers sent after the body without being announced
+	delay       time.Duration // how long to wait before answering
 }
 
 var authParamRE = regexp.MustCompile(`(\w+)="([^"]*)"`)
@@ -203,6 +204,7 @@ func (s *stubWechatPay) serve(w http.ResponseWriter, r *http.Request) {
 		// Like WeChat Pay, answer under the key the request names.
 		a.signKey, a.serial = rotated.Load().wechatpayKey, rotated.Load().publicKeyID
 	}
+	time.Sleep(a.delay)
 	s.writeAnswer(w, a)
 }
 
