@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -693,6 +694,108 @@ func TestIntegrationSlowBodies(t *testing.T) {
 		resp, out = sendCallback(t, tester, "/wechatpay/notify", buildCallback(t, callbackSpec{}))
 		if resp.StatusCode != 204 {
 			t.Errorf("slow app: %d %s", resp.StatusCode, out)
+		}
+	})
+}
+
+// h2cClient speaks HTTP/2 without TLS (prior knowledge) to this process's
+// Caddy.
+func h2cClient() *http.Client {
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	addr := "127.0.0.1" + strings.TrimPrefix(proxyURL, "http://localhost")
+	return &http.Client{Transport: &http.Transport{
+		Protocols: &p,
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return new(net.Dialer).DialContext(ctx, network, addr)
+		},
+	}}
+}
+
+// TestIntegrationH2C (probe 6): over HTTP/2 without TLS (protocols h1 h2c),
+// a request body of unknown length is encrypted and signed, a sensitive
+// query is encrypted, request trailers of a callback do not reach the app,
+// and answer trailers do not reach the client. (A Connection header is not
+// valid in HTTP/2: Go's server refuses such a request.)
+func TestIntegrationH2C(t *testing.T) {
+	stub := newStubWechatPay(t)
+	app := newStandInApp(t)
+	tester := newTester(t)
+	tester.InitServer(apiAndNotifySite(t, stub.URL, app.URL, "servers {\n\t\tprotocols h1 h2c\n\t}"), "caddyfile")
+	if t.Failed() {
+		t.FailNow()
+	}
+	client := h2cClient()
+	defer client.CloseIdleConnections()
+	c := testCredentials(t)
+	roundTrip := func(t *testing.T, req *http.Request) (*http.Response, []byte) {
+		t.Helper()
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.ProtoMajor != 2 {
+			t.Fatalf("answered over %s", resp.Proto)
+		}
+		return resp, out
+	}
+
+	t.Run("body of unknown length", func(t *testing.T) {
+		stub.reset()
+		stub.setAnswer(stubAnswer{trailer: http.Header{"Request-Id": {"FORGED-REQUEST-ID"}, "X-Evil": {"1"}}})
+		req, _ := http.NewRequest("POST", proxyURL+"/v3/eduschoolpay/contracts/presign", io.MultiReader(strings.NewReader(presignBody)))
+		resp, out := roundTrip(t, req)
+		if resp.StatusCode != 200 || string(out) != `{"presign_token":"stub_presign_token_0123456789"}` {
+			t.Fatalf("status %d %s", resp.StatusCode, out)
+		}
+		reqs := stub.requests()
+		if len(reqs) != 1 || reqs[0].signatureOK != nil {
+			t.Fatalf("upstream got %+v", reqs)
+		}
+		for path, plain := range presignPlain {
+			if reqs[0].decrypted[path] != plain {
+				t.Errorf("%s: SDK decrypts %q", path, reqs[0].decrypted[path])
+			}
+		}
+		checkEncrypted(t, []byte(presignBody), reqs[0].body, presignFields, presignPlain)
+		if len(resp.Trailer) != 0 || len(resp.Header.Values("Request-Id")) != 1 || resp.Header.Get("X-Evil") != "" {
+			t.Errorf("answer trailers reached the client: header %v, trailer %v", resp.Header, resp.Trailer)
+		}
+	})
+
+	t.Run("sensitive query", func(t *testing.T) {
+		stub.reset()
+		req, _ := http.NewRequest("GET", proxyURL+"/v3/realname/verify?encrypted_name=H2CSECRETNAME&x=1", nil)
+		resp, out := roundTrip(t, req)
+		if resp.StatusCode != 200 || len(stub.requests()) != 1 {
+			t.Fatalf("status %d %s", resp.StatusCode, out)
+		}
+		uri := stub.requests()[0].uri
+		q, _ := url.ParseQuery(uri[strings.IndexByte(uri, '?')+1:])
+		if plain, err := utils.DecryptOAEP(q.Get("encrypted_name"), c.wechatpayKey); err != nil || plain != "H2CSECRETNAME" {
+			t.Errorf("encrypted_name decrypts to %q (%v)", plain, err)
+		}
+	})
+
+	t.Run("callback with trailers", func(t *testing.T) {
+		app.set(200)
+		cb := buildCallback(t, callbackSpec{})
+		req := callbackRequest(t, "/wechatpay/notify", cb, io.MultiReader(bytes.NewReader(cb.body)))
+		req.Close = false
+		req.Trailer = http.Header{EventTypeHeader: {"FORGED.EVENT"}, "X-Evil": {"trailer"}}
+		resp, out := roundTrip(t, req)
+		if resp.StatusCode != 204 || len(app.calls()) != 1 {
+			t.Fatalf("WeChat Pay got %d %s; app got %d calls", resp.StatusCode, out, len(app.calls()))
+		}
+		got := app.calls()[0]
+		if len(got.trailer) != 0 || got.length != int64(len(got.body)) || got.header.Get(EventTypeHeader) != "TRANSACTION.SUCCESS" {
+			t.Errorf("app got trailers %v, length %d for %d bytes, %s %q", got.trailer, got.length, len(got.body),
+				EventTypeHeader, got.header.Values(EventTypeHeader))
 		}
 	})
 }
