@@ -295,6 +295,27 @@ func TestIntegrationAnswerTrailers(t *testing.T) {
 	}
 }
 
+// TestIntegrationRequestTrailers: a request's trailers, which its signature
+// could not cover, never reach WeChat Pay; the body goes with its length.
+func TestIntegrationRequestTrailers(t *testing.T) {
+	tester, stub := startProxy(t, "")
+	req, _ := http.NewRequest("POST", proxyURL+"/v3/eduschoolpay/contracts/presign", io.MultiReader(strings.NewReader(presignBody)))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(presignBody)), nil }
+	req.Trailer = http.Header{"Wechatpay-Serial": {"FORGED"}, "X-Evil": {"1"}}
+	resp, out := do(t, tester, req)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d %s", resp.StatusCode, out)
+	}
+	reqs := stub.requests()
+	if len(reqs) != 1 || reqs[0].signatureOK != nil {
+		t.Fatalf("upstream got %+v", reqs)
+	}
+	if len(reqs[0].trailer) != 0 || reqs[0].chunked || reqs[0].header.Get("Content-Length") != fmt.Sprint(len(reqs[0].body)) {
+		t.Errorf("WeChat Pay got trailers %v, chunked %v, Content-Length %q for %d bytes",
+			reqs[0].trailer, reqs[0].chunked, reqs[0].header.Get("Content-Length"), len(reqs[0].body))
+	}
+}
+
 // TestIntegrationUnsignedDownloadHeaders (finding 4): an unsigned download
 // passes only the headers of a signed answer and those a file needs, and
 // is still streamed: the client reads its first bytes before the upstream
@@ -762,6 +783,7 @@ func TestIntegrationH2C(t *testing.T) {
 		stub.reset()
 		stub.setAnswer(stubAnswer{trailer: http.Header{"Request-Id": {"FORGED-REQUEST-ID"}, "X-Evil": {"1"}}})
 		req, _ := http.NewRequest("POST", proxyURL+"/v3/eduschoolpay/contracts/presign", io.MultiReader(strings.NewReader(presignBody)))
+		req.Trailer = http.Header{"Wechatpay-Serial": {"FORGED"}}
 		resp, out := roundTrip(t, req)
 		if resp.StatusCode != 200 || string(out) != `{"presign_token":"stub_presign_token_0123456789"}` {
 			t.Fatalf("status %d %s", resp.StatusCode, out)
@@ -776,6 +798,9 @@ func TestIntegrationH2C(t *testing.T) {
 			}
 		}
 		checkEncrypted(t, []byte(presignBody), reqs[0].body, presignFields, presignPlain)
+		if len(reqs[0].trailer) != 0 || reqs[0].header.Get("Wechatpay-Serial") != c.publicKeyID {
+			t.Errorf("request trailers reached WeChat Pay: %v", reqs[0].trailer)
+		}
 		if len(resp.Trailer) != 0 || len(resp.Header.Values("Request-Id")) != 1 || resp.Header.Get("X-Evil") != "" {
 			t.Errorf("answer trailers reached the client: header %v, trailer %v", resp.Header, resp.Trailer)
 		}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +46,8 @@ type receivedRequest struct {
 	body        []byte
 	signatureOK error             // nil when the SDK verified the signature
 	decrypted   map[string]string // path -> plaintext, by the SDK
+	trailer     http.Header       // the request's trailers
+	chunked     bool              // sent with Transfer-Encoding: chunked
 }
 
 // stubAnswer says how the stand-in answers; the zero value is a correctly
@@ -178,7 +181,7 @@ func formMeta(contentType string, body []byte) ([][]byte, error) {
 func (s *stubWechatPay) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	rec := receivedRequest{method: r.Method, uri: r.RequestURI, header: r.Header.Clone(), body: body,
-		decrypted: map[string]string{}}
+		decrypted: map[string]string{}, trailer: r.Trailer.Clone(), chunked: slices.Contains(r.TransferEncoding, "chunked")}
 	rec.signatureOK = s.checkSignature(r, body)
 	key := s.creds.wechatpayKey
 	switch r.Header.Get("Wechatpay-Serial") {
