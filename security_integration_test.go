@@ -121,6 +121,11 @@ func TestIntegrationQueryLogSkip(t *testing.T) {
 	send(t, tester, "GET", "/v3/pay/transactions/id/LOGMARKER?mchid=1900000001", nil)
 	logs := waitForLogLine(t, accessFile, "LOGMARKER")
 	all, _ := os.ReadFile(logFile)
+	for _, logger := range []string{`"logger":"http.handlers.reverse_proxy"`, `"logger":"http.handlers.wechatpay"`} {
+		if !strings.Contains(string(all), logger) {
+			t.Errorf("the DEBUG log has no line of %s", logger)
+		}
+	}
 	for _, line := range strings.Split(logs+string(all), "\n") {
 		if i := strings.Index(line, "QSECRET"); i >= 0 {
 			var n int
