@@ -53,6 +53,13 @@ func encryptRequest(r *http.Request, rt *catalog.Route, body []byte, encrypter *
 			return fail(err)
 		}
 		out.bytes, out.signed, n = encrypted, encrypted, nb
+	} else if rt != nil && rt.Query != nil && len(body) > 0 {
+		// The sensitive fields are query parameters, which a form body
+		// could carry too (a server may read form fields as parameters):
+		// as on endpoints with body fields, only a JSON object passes.
+		if _, err := jsonfield.Find(body, nil); err != nil {
+			return fail(&jsonfield.Error{Reason: "body must be a JSON object: this endpoint's sensitive fields are query parameters, which a form or other body would carry in plaintext"})
+		}
 	}
 	if rt != nil && rt.Query != nil && r.URL.RawQuery != "" {
 		q, nq, err := encrypter.EncryptQuery(r.URL.RawQuery, rt.Query)

@@ -73,6 +73,7 @@ type proxySite struct {
 	grace      string // grace_period; default 1ns
 	bind       string // bind address; default 127.0.0.1
 	maxBody    string // the max_body line; default "max_body 64KiB", "-" for none
+	globals    string // more lines in the global options block (log, servers)
 }
 
 // caddyConfig returns a Caddyfile for the proxy; extra goes inside the
@@ -109,7 +110,11 @@ func (p proxySite) caddyfile(t *testing.T) string {
 	case "-":
 		p.maxBody = ""
 	}
-	return "{\n" + testGlobals(p.grace) + `}
+	var globals []string
+	if p.globals != "" {
+		globals = append(globals, p.globals)
+	}
+	return "{\n" + testGlobals(p.grace, globals...) + `}
 ` + p.address + ` {
 	bind ` + p.bind + `
 	` + p.site + `

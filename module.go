@@ -188,7 +188,7 @@ func (h *Handler) Validate() error {
 // handler, which is reverse_proxy.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	start := time.Now()
-	if strings.IndexByte(r.RequestURI, '=') >= 0 && sensitive.MentionsAny(r.RequestURI, h.queryNames) {
+	if h.mayLogSensitive(r) {
 		// Caddy's access log records the URI as the client sent it:
 		// a request that may carry a sensitive value in its query must
 		// have no access log line, whether it is refused or forwarded
@@ -224,9 +224,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	if !h.verifying() || h.answeredUnsigned(r) {
-		err := next.ServeHTTP(w, r)
-		h.logForwarded(r, rt, encrypted, start, "unverified")
-		return err
+		return h.streamUnverified(w, r, next, rt, encrypted, start)
 	}
 	resp := newBufferedResponse(w)
 	resp.head = r.Method == http.MethodHead
@@ -239,6 +237,36 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return h.refuse(w, r, ae)
 	}
 	h.logForwarded(r, rt, encrypted, start, answer)
+	return nil
+}
+
+// mayLogSensitive reports whether the URI the access log would record for r
+// may hold a sensitive query value: r's, or the one the client sent if a
+// handler before this one rewrote it (the access log records that one).
+func (h *Handler) mayLogSensitive(r *http.Request) bool {
+	if sensitive.QueryMayShowSensitive(r.RequestURI, h.queryNames) {
+		return true
+	}
+	orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request)
+	return ok && orig.RequestURI != r.RequestURI && sensitive.QueryMayShowSensitive(orig.RequestURI, h.queryNames)
+}
+
+// streamUnverified passes an answer that is not verified (an unsigned
+// download, a skip_verify path, any answer with verify_responses off) to
+// the client as it arrives, with only the headers passedDownloadHeader
+// allows. A failure before the answer begins is answered in WeChat Pay's
+// error shape, as on verified paths: returned to Caddy, it would be logged
+// with the URI as the client sent it, a sensitive query value included.
+func (h *Handler) streamUnverified(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, rt *catalog.Route, encrypted int, start time.Time) error {
+	sw := newStreamedResponse(w)
+	if ae := upstreamError(next.ServeHTTP(sw, r)); ae != nil {
+		if !sw.wroteHeader {
+			return h.refuse(w, r, ae)
+		}
+		h.logger.Warn("the unverified answer failed after it began", zap.String("method", r.Method),
+			zap.String("path", r.URL.Path), zap.String("code", ae.code))
+	}
+	h.logForwarded(r, rt, encrypted, start, "unverified")
 	return nil
 }
 
@@ -257,7 +285,7 @@ func (h *Handler) answeredUnsigned(r *http.Request) bool {
 // unchanged: their status already tells the app that the call failed.
 func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse, rt *catalog.Route, keys *keySet) (string, *apiError) {
 	if resp.overflow {
-		return "", &apiError{status: http.StatusBadGateway, code: CodeResponseTooLarge, message: "WeChat Pay's answer is too large to verify"}
+		return "", answerTooLarge()
 	}
 	if resp.truncated() {
 		return "", &apiError{status: http.StatusBadGateway, code: CodeUpstreamIncomplete, message: "WeChat Pay's answer was cut short"}

@@ -51,6 +51,19 @@ const (
 var signatureHeaders = []string{"Wechatpay-Signature", "Wechatpay-Timestamp", "Wechatpay-Nonce",
 	"Wechatpay-Serial", "Wechatpay-Signature-Type"}
 
+// notifyPassedHeaders are the callback's own headers that reach the app,
+// besides those the handler sets. WeChat Pay signs the body only: any
+// header could have been added by whoever sent the request, and an app
+// (or a framework honouring X-Original-URL or X-HTTP-Method-Override)
+// might act on it. Those passed are informational (Request-ID, User-Agent),
+// or ones reverse_proxy replaces unless they come from a trusted proxy
+// (X-Forwarded-*), or the trace context the tracing directive sets.
+var notifyPassedHeaders = map[string]bool{
+	"Request-Id": true, "User-Agent": true,
+	"X-Forwarded-For": true, "X-Forwarded-Proto": true, "X-Forwarded-Host": true,
+	"Traceparent": true, "Tracestate": true,
+}
+
 // NotifyHandler receives WeChat Pay's callbacks (notifications) for the app
 // behind it: it verifies each one, decrypts its resource with the APIv3 key,
 // forwards the plaintext envelope to the next handler (reverse_proxy to the
@@ -333,7 +346,7 @@ func (h *NotifyHandler) forward(r *http.Request, n *notification.Notification, e
 	for _, k := range signatureHeaders {
 		hdr.Del(k)
 	}
-	hdr.Del("Content-Encoding")
+	keepPassedHeaders(hdr)
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Content-Length", strconv.Itoa(len(envelope)))
 	hdr.Set(NotificationIDHeader, n.ID)
@@ -345,6 +358,9 @@ func (h *NotifyHandler) forward(r *http.Request, n *notification.Notification, e
 	r.Body = io.NopCloser(bytes.NewReader(envelope))
 	r.ContentLength = int64(len(envelope))
 	r.TransferEncoding = nil
+	// The sender's trailers are not signed either; reverse_proxy would
+	// send them after the envelope, chunked.
+	r.Trailer = nil
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(envelope)), nil }
 
 	ans := &appAnswer{header: http.Header{}}
@@ -363,6 +379,23 @@ func (h *NotifyHandler) forward(r *http.Request, n *notification.Notification, e
 		return ans.status, "the app answered " + strconv.Itoa(ans.status)
 	}
 	return ans.status, ""
+}
+
+// keepPassedHeaders removes from a callback's headers all but
+// notifyPassedHeaders, first the fields its Connection header names:
+// reverse_proxy drops those as hop-by-hop, which would let a sender remove
+// the headers the handler sets.
+func keepPassedHeaders(hdr http.Header) {
+	for _, v := range hdr["Connection"] {
+		for _, name := range strings.Split(v, ",") {
+			hdr.Del(strings.TrimSpace(name))
+		}
+	}
+	for k := range hdr {
+		if !notifyPassedHeaders[k] {
+			delete(hdr, k)
+		}
+	}
 }
 
 // serveApp runs the next handler, turning reverse_proxy's ErrAbortHandler

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,7 +44,8 @@ func newStandInApp(t *testing.T) *standInApp {
 			t.Errorf("app: Content-Length %d / %q for %d bytes", r.ContentLength, r.Header.Get("Content-Length"), len(body))
 		}
 		a.mu.Lock()
-		a.received = append(a.received, appCall{header: r.Header.Clone(), body: body, length: r.ContentLength})
+		a.received = append(a.received, appCall{header: r.Header.Clone(), body: body, length: r.ContentLength,
+			uri: r.RequestURI, trailer: r.Trailer.Clone(), chunked: slices.Contains(r.TransferEncoding, "chunked")})
 		status := a.status
 		a.mu.Unlock()
 		w.WriteHeader(status)
@@ -67,7 +69,8 @@ func (a *standInApp) set(status int) {
 }
 
 // startNotifyProxy runs Caddy with two notify routes: /wechatpay/notify in
-// front of app, and /wechatpay/notify-down in front of a port nobody
+// front of app (with a header of the operator's, X-App-Secret, set by
+// reverse_proxy), and /wechatpay/notify-down in front of a port nobody
 // listens on. The dedup records go to a fresh storage directory, returned.
 func startNotifyProxy(t *testing.T, app *standInApp) (*caddytest.Tester, string) {
 	t.Helper()
@@ -89,7 +92,9 @@ func startNotifyProxy(t *testing.T, app *standInApp) (*caddytest.Tester, string)
 	bind 127.0.0.1
 	handle /wechatpay/notify {
 		` + block("{env.TEST_NOTIFY_APIV3_KEY}") + `
-		reverse_proxy ` + strings.TrimPrefix(app.URL, "http://") + `
+		reverse_proxy ` + strings.TrimPrefix(app.URL, "http://") + ` {
+			header_up X-App-Secret app-secret
+		}
 	}
 	handle /wechatpay/notify-down {
 		` + block("{file."+filepath.Join(dir, "apiv3_key.txt")+"}") + `

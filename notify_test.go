@@ -65,9 +65,12 @@ func notifyHandler(t *testing.T, ms *memStorage) (*NotifyHandler, *observer.Obse
 
 // appCall is what the app stand-in received.
 type appCall struct {
-	header http.Header
-	body   []byte
-	length int64
+	header  http.Header
+	body    []byte
+	length  int64
+	uri     string
+	trailer http.Header // read after the body
+	chunked bool        // sent with Transfer-Encoding: chunked
 }
 
 // fakeApp is a next handler recording each forwarded callback and answering

@@ -3,6 +3,7 @@ package wechatpay
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -18,6 +19,7 @@ const maxResponseBody = 16 << 20
 // so that no byte of an unverified answer reaches the client.
 type bufferedResponse struct {
 	header      http.Header
+	late        http.Header // what is set after the status: trailers, never read
 	status      int
 	body        *bytes.Buffer
 	wroteHeader bool
@@ -31,8 +33,19 @@ func newBufferedResponse(w http.ResponseWriter) *bufferedResponse {
 	return &bufferedResponse{header: w.Header().Clone(), body: buf}
 }
 
-// Header implements http.ResponseWriter.
-func (b *bufferedResponse) Header() http.Header { return b.header }
+// Header implements http.ResponseWriter. Once the status is written, it
+// returns a map that is never read: reverse_proxy puts an answer's trailers
+// in the header map after the body, and WeChat Pay signs no trailer, so
+// none may reach the client, as a header or as a trailer.
+func (b *bufferedResponse) Header() http.Header {
+	if !b.wroteHeader {
+		return b.header
+	}
+	if b.late == nil {
+		b.late = make(http.Header)
+	}
+	return b.late
+}
 
 // WriteHeader implements http.ResponseWriter. Informational (1xx) headers
 // are not passed on: WeChat Pay does not send them.
@@ -44,16 +57,28 @@ func (b *bufferedResponse) WriteHeader(status int) {
 	b.wroteHeader = true
 }
 
+// errAnswerTooLarge stops reverse_proxy from copying an answer that will be
+// refused as too large.
+var errAnswerTooLarge = errors.New("WeChat Pay's answer is larger than the proxy verifies")
+
 // Write implements http.ResponseWriter, buffering up to maxResponseBody.
+// Past that, it fails, so that reverse_proxy stops reading: the rest of the
+// answer, a gzip stream that decodes to gigabytes say, would cost time and
+// CPU for an answer that is refused anyway.
 func (b *bufferedResponse) Write(p []byte) (int, error) {
 	if !b.wroteHeader {
 		b.WriteHeader(http.StatusOK)
 	}
 	if b.overflow || b.body.Len()+len(p) > maxResponseBody {
 		b.overflow = true
-		return len(p), nil // keep draining the upstream; the answer is refused later
+		return 0, errAnswerTooLarge
 	}
 	return b.body.Write(p)
+}
+
+// answerTooLarge is the refusal of an answer over maxResponseBody.
+func answerTooLarge() *apiError {
+	return &apiError{status: http.StatusBadGateway, code: CodeResponseTooLarge, message: "WeChat Pay's answer is too large to verify"}
 }
 
 // Flush is a no-op: nothing is sent before verification.
@@ -86,7 +111,7 @@ func (b *bufferedResponse) decodedBody() ([]byte, *apiError) {
 			var out []byte
 			out, err = io.ReadAll(io.LimitReader(zr, maxResponseBody+1))
 			if err == nil && len(out) > maxResponseBody {
-				return nil, &apiError{status: http.StatusBadGateway, code: CodeResponseTooLarge, message: "WeChat Pay's answer is too large to verify"}
+				return nil, answerTooLarge()
 			}
 			if err == nil {
 				b.header.Del("Content-Encoding")
@@ -107,11 +132,7 @@ func (b *bufferedResponse) writeTo(w http.ResponseWriter, body []byte) {
 	// body only, so of the upstream's headers only those an API answer
 	// needs pass: a Set-Cookie or CORS header injected on the way does not.
 	dst := w.Header()
-	for k, v := range b.header {
-		if _, had := dst[k]; had || passedUpstreamHeader(k) {
-			dst[k] = v
-		}
-	}
+	copyPassedHeaders(dst, b.header, passedUpstreamHeader)
 	if b.header.Get("Content-Encoding") == "" {
 		dst.Del("Content-Encoding")
 	}
@@ -126,6 +147,17 @@ func (b *bufferedResponse) writeTo(w http.ResponseWriter, body []byte) {
 	_, _ = w.Write(body)
 }
 
+// copyPassedHeaders sets in dst, the client's header map, the headers of src
+// (a copy of dst that then received the upstream's answer headers) that
+// dst had already or that passed allows.
+func copyPassedHeaders(dst, src http.Header, passed func(string) bool) {
+	for k, v := range src {
+		if _, had := dst[k]; had || passed(k) {
+			dst[k] = v
+		}
+	}
+}
+
 // passedUpstreamHeader reports whether an upstream answer header reaches the
 // client: the content type, WeChat Pay's own headers and Request-ID.
 func passedUpstreamHeader(k string) bool {
@@ -135,3 +167,74 @@ func passedUpstreamHeader(k string) bool {
 	}
 	return strings.HasPrefix(k, "Wechatpay-")
 }
+
+// passedDownloadHeader reports whether a header of an unverified answer (an
+// unsigned download) reaches the client: those of a signed answer, and what
+// a file download needs.
+func passedDownloadHeader(k string) bool {
+	switch k {
+	case "Content-Length", "Content-Disposition", "Content-Encoding":
+		return true
+	}
+	return passedUpstreamHeader(k)
+}
+
+// streamedResponse passes an answer that is not verified (an unsigned
+// download) to the client as it arrives: a bill can be large, so it is
+// never buffered. Its headers are filtered as a verified answer's are, when
+// the status is written; what is set after that (trailers) is dropped.
+type streamedResponse struct {
+	http.ResponseWriter
+	header      http.Header // the answer's headers until the status is written
+	late        http.Header // what is set after it, never read
+	wroteHeader bool
+}
+
+func newStreamedResponse(w http.ResponseWriter) *streamedResponse {
+	return &streamedResponse{ResponseWriter: w, header: w.Header().Clone()}
+}
+
+// Header implements http.ResponseWriter.
+func (s *streamedResponse) Header() http.Header {
+	if !s.wroteHeader {
+		return s.header
+	}
+	if s.late == nil {
+		s.late = make(http.Header)
+	}
+	return s.late
+}
+
+// WriteHeader implements http.ResponseWriter: the passed headers go to the
+// client with the status. Informational (1xx) answers are not passed on.
+func (s *streamedResponse) WriteHeader(status int) {
+	if s.wroteHeader || status < 200 {
+		return
+	}
+	s.wroteHeader = true
+	copyPassedHeaders(s.ResponseWriter.Header(), s.header, passedDownloadHeader)
+	s.ResponseWriter.WriteHeader(status)
+}
+
+// Write implements http.ResponseWriter.
+func (s *streamedResponse) Write(p []byte) (int, error) {
+	if !s.wroteHeader {
+		s.WriteHeader(http.StatusOK)
+	}
+	return s.ResponseWriter.Write(p)
+}
+
+// FlushError sends what was written so far, as http.ResponseController
+// asks of a writer.
+func (s *streamedResponse) FlushError() error {
+	if !s.wroteHeader {
+		s.WriteHeader(http.StatusOK)
+	}
+	return http.NewResponseController(s.ResponseWriter).Flush()
+}
+
+// Flush implements http.Flusher.
+func (s *streamedResponse) Flush() { _ = s.FlushError() }
+
+// Unwrap gives http.ResponseController the client's writer (deadlines).
+func (s *streamedResponse) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -13,7 +13,8 @@ import (
 // JSON answer, never an empty 502 or a connection that simply drops.
 //
 // reverse_proxy panics with http.ErrAbortHandler when the upstream answer
-// breaks off mid-body (it has already sent the headers, in its view); since
+// breaks off mid-body (it has already sent the headers, in its view), or
+// when the buffer refused more of an answer that is too large; since
 // nothing has reached the client here, that becomes a 502 too.
 func proxyInto(resp *bufferedResponse, r *http.Request, next caddyhttp.Handler) (ae *apiError) {
 	defer func() {
@@ -22,9 +23,17 @@ func proxyInto(resp *bufferedResponse, r *http.Request, next caddyhttp.Handler) 
 				panic(v)
 			}
 			ae = &apiError{status: http.StatusBadGateway, code: CodeUpstreamIncomplete, message: "WeChat Pay's answer was cut short"}
+			if resp.overflow {
+				ae = answerTooLarge()
+			}
 		}
 	}()
-	err := next.ServeHTTP(resp, r)
+	return upstreamError(next.ServeHTTP(resp, r))
+}
+
+// upstreamError turns reverse_proxy's error into the answer for the client,
+// or nil for nil.
+func upstreamError(err error) *apiError {
 	if err == nil {
 		return nil
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +45,8 @@ type receivedRequest struct {
 	body        []byte
 	signatureOK error             // nil when the SDK verified the signature
 	decrypted   map[string]string // path -> plaintext, by the SDK
+	trailer     http.Header       // the request's trailers
+	chunked     bool              // sent with Transfer-Encoding: chunked
 }
 
 // stubAnswer says how the stand-in answers; the zero value is a correctly
@@ -57,8 +60,11 @@ type stubAnswer struct {
 	signature   string // replaces the computed signature when set
 	noHeaders   bool
 	gzip        bool
-	tamperBody  bool        // sign one body, send another
-	extraHeader http.Header // more answer headers (not covered by the signature)
+	tamperBody  bool          // sign one body, send another
+	extraHeader http.Header   // more answer headers (not covered by the signature)
+	trailer     http.Header   // trailers announced in a Trailer header, sent after the body
+	lateTrailer http.Header   // trailers sent after the body without being announced
+	delay       time.Duration // how long to wait before answering
 }
 
 var authParamRE = regexp.MustCompile(`(\w+)="([^"]*)"`)
@@ -126,7 +132,7 @@ func (s *stubWechatPay) checkSignature(r *http.Request, body []byte) error {
 func (s *stubWechatPay) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	rec := receivedRequest{method: r.Method, uri: r.RequestURI, header: r.Header.Clone(), body: body,
-		decrypted: map[string]string{}}
+		decrypted: map[string]string{}, trailer: r.Trailer.Clone(), chunked: slices.Contains(r.TransferEncoding, "chunked")}
 	rec.signatureOK = s.checkSignature(r, body)
 	key := s.creds.WechatPayKey
 	switch r.Header.Get("Wechatpay-Serial") {
@@ -152,6 +158,7 @@ func (s *stubWechatPay) serve(w http.ResponseWriter, r *http.Request) {
 		// Like WeChat Pay, answer under the key the request names.
 		a.signKey, a.serial = testkit.RotatedIfMade().WechatPayKey, testkit.RotatedIfMade().PublicKeyID
 	}
+	time.Sleep(a.delay)
 	s.writeAnswer(w, a)
 }
 
@@ -201,9 +208,20 @@ func (s *stubWechatPay) writeAnswer(w http.ResponseWriter, a stubAnswer) {
 		out = buf.Bytes()
 		h.Set("Content-Encoding", "gzip")
 	}
-	h.Set("Content-Length", strconv.Itoa(len(out)))
+	if len(a.trailer)+len(a.lateTrailer) == 0 {
+		h.Set("Content-Length", strconv.Itoa(len(out)))
+	}
+	for k := range a.trailer {
+		h.Add("Trailer", k)
+	}
 	w.WriteHeader(a.status)
 	w.Write(out)
+	for k, v := range a.trailer {
+		h[k] = v
+	}
+	for k, v := range a.lateTrailer {
+		h[http.TrailerPrefix+k] = v
+	}
 }
 
 // rotatedPublicKeyID returns the rotated WeChat Pay key's ID once a test

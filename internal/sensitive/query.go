@@ -33,7 +33,7 @@ func (e *Encrypter) EncryptQuery(rawQuery string, names map[string]bool) (string
 			out.WriteByte('&')
 		}
 		rawKey, rawValue, hasValue := strings.Cut(pair, "=")
-		key, err := url.QueryUnescape(rawKey)
+		key, err := decodeQueryName(rawKey)
 		if err != nil {
 			// A key that does not decode cannot be compared: refuse it
 			// rather than risk a sensitive one passing unrecognised.
@@ -79,9 +79,67 @@ func (e *Encrypter) EncryptQuery(rawQuery string, names map[string]bool) (string
 	return out.String(), count, nil
 }
 
-// MentionsAny reports whether a raw query mentions any of names (lower
+// decodeQueryName decodes one raw query parameter name the way EncryptQuery
+// compares it with the sensitive names, and the way a server reads it:
+// percent-escapes decoded, '+' read as a space. The access log decision
+// (QueryMayShowSensitive) decodes names with it too, so that it sees every
+// name the encrypter sees.
+func decodeQueryName(raw string) (string, error) {
+	return url.QueryUnescape(raw)
+}
+
+// QueryMayShowSensitive reports whether a request URI may hold the value of
+// a sensitive query parameter (names, lower case), so that Caddy's access
+// log, which records the URI as sent, must skip the request: the URI
+// mentions a name as sent or decoded as a whole; or a part of its query
+// (split at '&' and ';', as servers split) has a name that is one of names
+// in any case or contains one, or a value that mentions one once decoded;
+// or any name or value of the query does not decode, since a part that
+// cannot be read cannot be judged. A URI without '=' holds no value.
+func QueryMayShowSensitive(requestURI string, names []string) bool {
+	if len(names) == 0 || strings.IndexByte(requestURI, '=') < 0 {
+		return false
+	}
+	if mentionsAny(requestURI, names) {
+		return true
+	}
+	_, query, _ := strings.Cut(requestURI, "?")
+	for query != "" {
+		part := query
+		if i := strings.IndexAny(query, "&;"); i >= 0 {
+			part, query = query[:i], query[i+1:]
+		} else {
+			query = ""
+		}
+		rawName, rawValue, _ := strings.Cut(part, "=")
+		name, err := decodeQueryName(rawName)
+		if err != nil {
+			return true
+		}
+		value, err := url.QueryUnescape(rawValue)
+		if err != nil || likeSensitiveName(name, names) || mentionsAny(value, names) {
+			return true
+		}
+	}
+	return false
+}
+
+// likeSensitiveName reports whether a decoded parameter name is one of names
+// (lower case) under Unicode case folding, as EncryptQuery compares names
+// ("operate_u\u017fer" is operate_user), or contains one in any case.
+func likeSensitiveName(name string, names []string) bool {
+	lower := strings.ToLower(name)
+	for _, n := range names {
+		if strings.Contains(lower, n) || strings.EqualFold(name, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// mentionsAny reports whether a raw query mentions any of names (lower
 // case), as sent or percent-decoded, in any case.
-func MentionsAny(rawQuery string, names []string) bool {
+func mentionsAny(rawQuery string, names []string) bool {
 	q := strings.ToLower(rawQuery)
 	if dec, err := url.QueryUnescape(q); err == nil {
 		q += "&" + strings.ToLower(dec)

@@ -82,3 +82,42 @@ func TestEncryptQueryRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestQueryMayShowSensitive: the access log decision flags every URI whose
+// query may hold a sensitive value, however the name is spelled and whatever
+// else the query holds, and leaves ordinary URIs alone.
+func TestQueryMayShowSensitive(t *testing.T) {
+	names := []string{"real_name", "operate_user"}
+	for _, tc := range []struct {
+		uri  string
+		want bool
+	}{
+		{"/v3/x?real_name=V", true},
+		{"/v3/x?real%5Fname=V", true},
+		{"/v3/x?real%5fname=V", true},
+		{"/v3/x?Real%5FName=V", true},
+		{"/v3/x?x=%zz&real%5Fname=V", true}, // a bad escape before hid it
+		{"/v3/x?real%5Fname=V&x=%zz", true}, // and after
+		{"/v3/x?x=%&real%5Fname=V&real%5Fname=B", true},
+		{"/v3/x?x=1;real%5Fname=V", true}, // ';' splits too
+		{"/v3/x?x=%zz;real%5Fname=V", true},
+		{"/v3/x?a+b=1&real%5Fname=V+W", true},        // '+' is a space
+		{"/v3/x?x=%zz&operate_u%C5%BFer=V", true},    // long s folds to s
+		{"/v3/x?x=%zz&prefix_real%5Fname_x=V", true}, // contains one
+		{"/v3/x?x=a%26real%5Fname%3DV", true},        // inside a value
+		{"/v3/x?%zz=1", true},                        // a name that does not decode
+		{"/v3/x?x=%zz", true},                        // a value that does not decode
+		{"/v3/x?mchid=1900000001&offset=0", false},
+		{"/v3/x?name=%E5%BC%A0+%E4%B8%89", false},
+		{"/v3/x?real_name", false}, // no value
+		{"/v3/x", false},
+		{"/v3/x?", false},
+	} {
+		if got := QueryMayShowSensitive(tc.uri, names); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.uri, got, tc.want)
+		}
+	}
+	if QueryMayShowSensitive("/v3/x?x=%zz&real_name=V", nil) {
+		t.Errorf("no sensitive names, still flagged")
+	}
+}
