@@ -10,10 +10,10 @@ import (
 )
 
 func init() {
-	caddy.RegisterModule(AdminAPI{})
+	caddy.RegisterModule(adminAPI{})
 }
 
-// AdminAPI adds two endpoints to Caddy's admin API (admin.api.wechatpay),
+// adminAPI adds two endpoints to Caddy's admin API (admin.api.wechatpay),
 // for rotating keys without a configuration reload:
 //
 //	GET  /wechatpay/keys         the keys in use: merchant serial numbers
@@ -27,18 +27,18 @@ func init() {
 // A reload changes the keys of every merchant and handler at once, or,
 // if one fails to load, none. Unlike a configuration reload it restarts
 // no server, so it closes no connection: no request fails because of it.
-type AdminAPI struct{}
+type adminAPI struct{}
 
 // CaddyModule returns the Caddy module information.
-func (AdminAPI) CaddyModule() caddy.ModuleInfo {
+func (adminAPI) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
 		ID:  "admin.api.wechatpay",
-		New: func() caddy.Module { return new(AdminAPI) },
+		New: func() caddy.Module { return new(adminAPI) },
 	}
 }
 
 // Routes returns the admin routes.
-func (AdminAPI) Routes() []caddy.AdminRoute {
+func (adminAPI) Routes() []caddy.AdminRoute {
 	return []caddy.AdminRoute{
 		{Pattern: "/wechatpay/keys", Handler: caddy.AdminHandlerFunc(handleKeys)},
 		{Pattern: "/wechatpay/keys/reload", Handler: caddy.AdminHandlerFunc(handleKeysReload)},
@@ -64,8 +64,8 @@ func handleKeysReload(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, rep := range reports {
 		logger.Info("keys reloaded", zap.String("holder", rep.Holder), zap.Bool("changed", *rep.Changed),
-			zap.String("serial_no", rep.SerialNo), zap.String("wechatpay_serial", rep.WechatpaySerial),
-			zap.Strings("wechatpay_keys", rep.WechatpayKeys))
+			zap.String("serial_no", rep.SerialNo), zap.String("wechatpay_serial", rep.WechatPaySerial),
+			zap.Strings("wechatpay_keys", rep.WechatPayKeys))
 	}
 	return writeAdminJSON(w, reports)
 }
@@ -76,4 +76,4 @@ func writeAdminJSON(w http.ResponseWriter, v any) error {
 }
 
 // Interface guards
-var _ caddy.AdminRouter = AdminAPI{}
+var _ caddy.AdminRouter = adminAPI{}

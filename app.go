@@ -98,8 +98,8 @@ func (a *App) Stop() error {
 	return nil
 }
 
-// Merchant returns the merchant of that name.
-func (a *App) Merchant(name string) (*Merchant, error) {
+// merchant returns the merchant of that name.
+func (a *App) merchant(name string) (*Merchant, error) {
 	if m := a.Merchants[name]; m != nil && m.currentKeys() != nil {
 		return m, nil
 	}
@@ -130,7 +130,7 @@ func lookupMerchant(ctx caddy.Context, name string) (*Merchant, error) {
 	if err != nil {
 		return nil, err
 	}
-	return app.(*App).Merchant(name)
+	return app.(*App).merchant(name)
 }
 
 // Interface guards

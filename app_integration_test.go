@@ -111,7 +111,7 @@ func TestIntegrationMerchants(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := app.(*App).Merchant("school")
+	m, err := app.(*App).merchant("school")
 	if err != nil {
 		t.Fatal(err)
 	}

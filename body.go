@@ -37,7 +37,7 @@ func readRequestBody(r *http.Request, max int64) (*bytes.Buffer, *apiError) {
 		return buf, nil
 	}
 	tooLarge := func() *apiError {
-		return &apiError{status: http.StatusRequestEntityTooLarge, code: CodeBodyTooLarge,
+		return &apiError{status: http.StatusRequestEntityTooLarge, code: codeBodyTooLarge,
 			message: "request body is larger than max_body (" + strconv.FormatInt(max, 10) + " bytes)"}
 	}
 	if r.ContentLength > max {
@@ -52,14 +52,14 @@ func readRequestBody(r *http.Request, max int64) (*bytes.Buffer, *apiError) {
 		zr, err := gzip.NewReader(src)
 		if err != nil {
 			release(buf)
-			return nil, &apiError{status: http.StatusBadRequest, code: CodeParamError, message: "request body is not valid gzip"}
+			return nil, &apiError{status: http.StatusBadRequest, code: codeParamError, message: "request body is not valid gzip"}
 		}
 		defer zr.Close()
 		src = io.LimitReader(zr, max+1)
 	default:
 		release(buf)
 		discardRefusedBody(r, false)
-		return nil, &apiError{status: http.StatusUnsupportedMediaType, code: CodeUnsupportedEncoding,
+		return nil, &apiError{status: http.StatusUnsupportedMediaType, code: codeUnsupportedEncoding,
 			message: "request Content-Encoding " + strconv.Quote(enc) + " is not supported; send the body as plain JSON or gzip"}
 	}
 	// Grow for the claimed length only up to a small bound: memory follows
@@ -75,9 +75,9 @@ func readRequestBody(r *http.Request, max int64) (*bytes.Buffer, *apiError) {
 			return nil, tooLarge()
 		}
 		if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, &apiError{status: http.StatusBadRequest, code: CodeParamError, message: "request body could not be read: " + err.Error()}
+			return nil, &apiError{status: http.StatusBadRequest, code: codeParamError, message: "request body could not be read: " + err.Error()}
 		}
-		return nil, &apiError{status: http.StatusBadRequest, code: CodeParamError, message: "request body could not be read"}
+		return nil, &apiError{status: http.StatusBadRequest, code: codeParamError, message: "request body could not be read"}
 	}
 	if int64(buf.Len()) > max {
 		release(buf)

@@ -182,7 +182,7 @@ func TestIntegrationDecryptFailure(t *testing.T) {
 	good := testkit.SealForMerchant(t, "ok")
 	stub.setAnswer(stubAnswer{body: `{"bal_account_no":"` + good + `","new_account_name":"bm90IGNpcGhlcnRleHQ="}`})
 	resp, out := send(t, tester, "POST", "/v3/aggracct-bc/wb-channel/bank-channel-account/rename", []byte(`{"bal_account_no":"123"}`))
-	if resp.StatusCode != 502 || !strings.Contains(string(out), CodeResponseDecryptFailed) || strings.Contains(string(out), good) {
+	if resp.StatusCode != 502 || !strings.Contains(string(out), codeResponseDecryptFailed) || strings.Contains(string(out), good) {
 		t.Fatalf("status %d %s", resp.StatusCode, out)
 	}
 }

@@ -125,7 +125,7 @@ func (cs *certSandbox) signedBy(t *testing.T, m *Merchant, serial string) (http.
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, cs.ts.URL+sandbox.CertificatesPath, nil)
 	nonce, _ := apiv3.NewNonce()
-	auth, err := m.Signer().Authorization("GET", sandbox.CertificatesPath, time.Now().Unix(), nonce, nil)
+	auth, err := m.currentSigner().Authorization("GET", sandbox.CertificatesPath, time.Now().Unix(), nonce, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestCertificatesFirstDownload(t *testing.T) {
 	if k.serial != c.PlatformSerial || k.encrypter == nil || k.encrypter.Key().N.Cmp(c.PlatformKey.N) != 0 {
 		t.Fatalf("encrypting with %q, want the downloaded platform certificate %s", k.serial, c.PlatformSerial)
 	}
-	if got := serials(m.PlatformCertificates()); len(got) != 1 || got[0] != c.PlatformSerial {
+	if got := serials(m.platformCertificates()); len(got) != 1 || got[0] != c.PlatformSerial {
 		t.Errorf("certificates %v", got)
 	}
 	if n := cs.downloads.Load(); n != 1 {
@@ -177,7 +177,7 @@ func TestCertificatesFirstDownload(t *testing.T) {
 		t.Fatalf("stored document: %v\n%s", err, raw)
 	}
 	header, body := cs.signedBy(t, m, c.PlatformSerial)
-	if err := m.Verifier().Verify(header, body); err != nil {
+	if err := m.currentVerifier().Verify(header, body); err != nil {
 		t.Errorf("an answer signed by the downloaded certificate: %v", err)
 	}
 }
@@ -247,11 +247,11 @@ func TestCertificatesRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	nextSerial := pemkey.CertificateSerial(next)
-	before := m.Verifier()
+	before := m.currentVerifier()
 	if _, err := m.certs.refresh(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
-	if got := serials(m.PlatformCertificates()); len(got) != 2 || got[0] != nextSerial {
+	if got := serials(m.platformCertificates()); len(got) != 2 || got[0] != nextSerial {
 		t.Fatalf("after rotation: %v, want the new certificate first, then %s", got, c.PlatformSerial)
 	}
 	if k := m.currentKeys(); k.serial != nextSerial {
@@ -259,7 +259,7 @@ func TestCertificatesRotation(t *testing.T) {
 	}
 	for _, serial := range []string{c.PlatformSerial, nextSerial} {
 		header, body := cs.signedBy(t, m, serial)
-		if err := m.Verifier().Verify(header, body); err != nil {
+		if err := m.currentVerifier().Verify(header, body); err != nil {
 			t.Errorf("answer signed by %s: %v", serial, err)
 		}
 	}
@@ -274,7 +274,7 @@ func TestCertificatesRotation(t *testing.T) {
 	if _, err := m.certs.refresh(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
-	if got := serials(m.PlatformCertificates()); len(got) != 2 {
+	if got := serials(m.platformCertificates()); len(got) != 2 {
 		t.Errorf("after the old certificate left the list: %v, want both until it expires", got)
 	}
 }
@@ -294,13 +294,13 @@ func TestCertificatesExpiry(t *testing.T) {
 	if err := m.provision(context.Background(), "school", fileStorage(t), zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
-	if len(m.PlatformCertificates()) != 2 {
-		t.Fatalf("got %v", serials(m.PlatformCertificates()))
+	if len(m.platformCertificates()) != 2 {
+		t.Fatalf("got %v", serials(m.platformCertificates()))
 	}
 	later := c.PlatformCert.NotAfter.Add(time.Second)
 	now.Store(&later)
 	m.certs.adopt(m.certs.certificates())
-	if got := serials(m.PlatformCertificates()); len(got) != 1 || got[0] != pemkey.CertificateSerial(next) {
+	if got := serials(m.platformCertificates()); len(got) != 1 || got[0] != pemkey.CertificateSerial(next) {
 		t.Fatalf("after the first certificate expired: %v", got)
 	}
 	if k := m.currentKeys(); k.byID[c.PlatformSerial] != nil {
@@ -382,7 +382,7 @@ func TestCertificatesSharedStorage(t *testing.T) {
 		t.Errorf("%d instances downloaded, want 1", n)
 	}
 	for i, a := range apps {
-		if got := a.Merchants["school"].PlatformCertificates(); len(got) != 1 {
+		if got := a.Merchants["school"].platformCertificates(); len(got) != 1 {
 			t.Errorf("instance %d has %d certificates", i, len(got))
 		}
 	}
@@ -395,7 +395,7 @@ func TestCertificatesRestartOffline(t *testing.T) {
 	for _, age := range []time.Duration{0, 7 * time.Hour} { // fresh, then stale
 		t.Run(age.String(), func(t *testing.T) {
 			if age > 0 {
-				certs := first.Merchants["school"].PlatformCertificates()
+				certs := first.Merchants["school"].platformCertificates()
 				if err := saveStored(context.Background(), storage, c.MchID, storageMACKey([]byte(certAPIv3Key)), time.Now().Add(-age), false, certs); err != nil {
 					t.Fatal(err)
 				}
@@ -451,8 +451,8 @@ func TestCertificatesWorker(t *testing.T) {
 }
 
 func TestRefreshBackoff(t *testing.T) {
-	for failures, want := range map[int]time.Duration{1: time.Minute, 2: 2 * time.Minute, 4: 8 * time.Minute, 30: DefaultRefreshInterval} {
-		got := retryDelay(failures, DefaultRefreshInterval)
+	for failures, want := range map[int]time.Duration{1: time.Minute, 2: 2 * time.Minute, 4: 8 * time.Minute, 30: defaultRefreshInterval} {
+		got := retryDelay(failures, defaultRefreshInterval)
 		if got != want {
 			t.Errorf("after %d failures: %v, want %v", failures, got, want)
 		}

@@ -17,9 +17,9 @@ import (
 // 24. A failed attempt is retried after firstRetry, doubling up to the
 // refresh interval, so that an outage never turns into a request storm.
 const (
-	// DefaultRefreshInterval is how often platform certificates are
+	// defaultRefreshInterval is how often platform certificates are
 	// downloaded again.
-	DefaultRefreshInterval = 6 * time.Hour
+	defaultRefreshInterval = 6 * time.Hour
 	firstRetry             = time.Minute
 	downloadTimeout        = 30 * time.Second
 )

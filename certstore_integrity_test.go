@@ -38,7 +38,7 @@ func TestPlantedStoredCertificateIgnored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	certs := append(first.Merchants["school"].PlatformCertificates(), evil)
+	certs := append(first.Merchants["school"].platformCertificates(), evil)
 	// Whoever can write to the storage but does not hold the APIv3 key
 	// cannot make a valid MAC.
 	if err := saveStored(context.Background(), storage, c.MchID, storageMACKey([]byte("not-the-merchants-apiv3-key-0000")), time.Now().Add(-7*time.Hour), false, certs); err != nil {
@@ -65,7 +65,7 @@ func TestPlantedStoredCertificateIgnored(t *testing.T) {
 	h.Set("Wechatpay-Nonce", nonce)
 	h.Set("Wechatpay-Signature", base64.StdEncoding.EncodeToString(sig))
 	h.Set("Wechatpay-Serial", evil.Serial)
-	if err := m.Verifier().Verify(h, body); err == nil {
+	if err := m.currentVerifier().Verify(h, body); err == nil {
 		t.Errorf("a forged answer signed by a certificate planted in storage verifies")
 	}
 	if k.serial == evil.Serial {
@@ -94,7 +94,7 @@ func mustParse(der []byte) *x509.Certificate {
 func TestStartupFailureRetriedSoon(t *testing.T) {
 	c := testkit.Creds()
 	_, storage, first := downloadedOnce(t)
-	certs := first.Merchants["school"].PlatformCertificates()
+	certs := first.Merchants["school"].platformCertificates()
 	if err := saveStored(context.Background(), storage, c.MchID, storageMACKey([]byte(certAPIv3Key)), time.Now().Add(-7*time.Hour), false, certs); err != nil {
 		t.Fatal(err)
 	}

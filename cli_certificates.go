@@ -89,7 +89,7 @@ func runCertificates(ctx context.Context, out io.Writer, configFile, adapter, on
 			failed = append(failed, fmt.Errorf("merchant %s: %w", name, err))
 			continue
 		}
-		fmt.Fprintf(out, "merchant %s (mchid %s)\n", name, m.Signer().MchID)
+		fmt.Fprintf(out, "merchant %s (mchid %s)\n", name, m.currentSigner().MchID)
 		if m.certs == nil {
 			fmt.Fprintln(out, "  downloads no platform certificate (no apiv3_key, a platform_certificate is configured, or download_certificates off)")
 			continue
@@ -103,11 +103,11 @@ func runCertificates(ctx context.Context, out io.Writer, configFile, adapter, on
 		if res == refreshNotFound {
 			fmt.Fprintln(out, "  WeChat Pay has no platform certificate for this merchant (404 RESOURCE_NOT_EXISTS): it uses the WeChat Pay public key")
 		}
-		for _, c := range m.PlatformCertificates() {
+		for _, c := range m.platformCertificates() {
 			fmt.Fprintf(out, "  serial %s  valid %s to %s\n", c.Serial,
 				c.NotBefore().UTC().Format(time.RFC3339), c.NotAfter().UTC().Format(time.RFC3339))
 		}
-		fmt.Fprintf(out, "  stored in %s\n", storageLocation(storage, certificatesKey(m.Signer().MchID)))
+		fmt.Fprintf(out, "  stored in %s\n", storageLocation(storage, certificatesKey(m.currentSigner().MchID)))
 	}
 	return errors.Join(failed...)
 }

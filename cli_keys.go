@@ -68,7 +68,7 @@ func adminKeys(out io.Writer, addr string, reload bool) error {
 	if err != nil {
 		return err
 	}
-	var reports []KeysReport
+	var reports []keysReport
 	if err := json.Unmarshal(body, &reports); err != nil {
 		return fmt.Errorf("%s %s: %w", method, uri, err)
 	}
@@ -81,10 +81,10 @@ func adminKeys(out io.Writer, addr string, reload bool) error {
 		if r.MchID != "" {
 			fmt.Fprintf(out, "  signs as    mchid %s, serial_no %s\n", r.MchID, r.SerialNo)
 		}
-		if r.WechatpaySerial != "" {
-			fmt.Fprintf(out, "  encrypts    %s\n", r.WechatpaySerial)
+		if r.WechatPaySerial != "" {
+			fmt.Fprintf(out, "  encrypts    %s\n", r.WechatPaySerial)
 		}
-		fmt.Fprintf(out, "  verifies    %s\n", strings.Join(r.WechatpayKeys, ", "))
+		fmt.Fprintf(out, "  verifies    %s\n", strings.Join(r.WechatPayKeys, ", "))
 		if r.Changed != nil {
 			state := "unchanged"
 			if *r.Changed {

@@ -12,37 +12,37 @@ import (
 // {"code": ..., "message": ...}, so that an app that handles WeChat Pay's
 // errors handles the proxy's too.
 const (
-	// CodeParamError: the request cannot be sent as it is (bad JSON, a
+	// codeParamError: the request cannot be sent as it is (bad JSON, a
 	// sensitive field of the wrong type, ...); the message names the field.
-	CodeParamError = "PARAM_ERROR"
-	// CodeBodyTooLarge: the request body is over max_body.
-	CodeBodyTooLarge = "REQUEST_BODY_TOO_LARGE"
-	// CodeUnsupportedEncoding: the request body has a Content-Encoding the
+	codeParamError = "PARAM_ERROR"
+	// codeBodyTooLarge: the request body is over max_body.
+	codeBodyTooLarge = "REQUEST_BODY_TOO_LARGE"
+	// codeUnsupportedEncoding: the request body has a Content-Encoding the
 	// proxy cannot decode.
-	CodeUnsupportedEncoding = "UNSUPPORTED_CONTENT_ENCODING"
-	// CodeNotFound: the path is not a WeChat Pay API path the proxy forwards.
-	CodeNotFound = "NOT_FOUND"
-	// CodeProxyError: the proxy itself failed (randomness, signing).
-	CodeProxyError = "PROXY_ERROR"
-	// CodeResponseTooLarge: WeChat Pay's answer is too large to buffer and
+	codeUnsupportedEncoding = "UNSUPPORTED_CONTENT_ENCODING"
+	// codeNotFound: the path is not a WeChat Pay API path the proxy forwards.
+	codeNotFound = "NOT_FOUND"
+	// codeProxyError: the proxy itself failed (randomness, signing).
+	codeProxyError = "PROXY_ERROR"
+	// codeResponseTooLarge: WeChat Pay's answer is too large to buffer and
 	// verify (502).
-	CodeResponseTooLarge = "RESPONSE_TOO_LARGE"
-	// CodeResponseUnreadable: WeChat Pay's answer has a content coding that
+	codeResponseTooLarge = "RESPONSE_TOO_LARGE"
+	// codeResponseUnreadable: WeChat Pay's answer has a content coding that
 	// cannot be decoded for verification (502).
-	CodeResponseUnreadable = "RESPONSE_UNREADABLE"
-	// CodeResponseDecryptFailed: with decrypt_responses, a field of WeChat
+	codeResponseUnreadable = "RESPONSE_UNREADABLE"
+	// codeResponseDecryptFailed: with decrypt_responses, a field of WeChat
 	// Pay's verified answer could not be decrypted (502).
-	CodeResponseDecryptFailed = "RESPONSE_DECRYPT_FAILED"
-	// CodeUpstreamUnreachable: WeChat Pay could not be reached or the
+	codeResponseDecryptFailed = "RESPONSE_DECRYPT_FAILED"
+	// codeUpstreamUnreachable: WeChat Pay could not be reached or the
 	// connection failed before an answer (502).
-	CodeUpstreamUnreachable = "UPSTREAM_UNREACHABLE"
-	// CodeUpstreamTimeout: WeChat Pay did not answer in time (504).
-	CodeUpstreamTimeout = "UPSTREAM_TIMEOUT"
-	// CodeUpstreamIncomplete: WeChat Pay's answer was cut short (502).
-	CodeUpstreamIncomplete = "UPSTREAM_INCOMPLETE"
-	// CodeUpstreamError: an unsigned error answer that is not JSON, such as
+	codeUpstreamUnreachable = "UPSTREAM_UNREACHABLE"
+	// codeUpstreamTimeout: WeChat Pay did not answer in time (504).
+	codeUpstreamTimeout = "UPSTREAM_TIMEOUT"
+	// codeUpstreamIncomplete: WeChat Pay's answer was cut short (502).
+	codeUpstreamIncomplete = "UPSTREAM_INCOMPLETE"
+	// codeUpstreamError: an unsigned error answer that is not JSON, such as
 	// a gateway's HTML page; the status is WeChat Pay's (or the gateway's).
-	CodeUpstreamError = "UPSTREAM_ERROR"
+	codeUpstreamError = "UPSTREAM_ERROR"
 )
 
 // The 502 answers for an answer that fails verification carry the codes of
@@ -60,7 +60,7 @@ type apiError struct {
 func (e *apiError) Error() string { return e.code + ": " + e.message }
 
 func paramError(err error) *apiError {
-	ae := &apiError{status: http.StatusBadRequest, code: CodeParamError, message: err.Error()}
+	ae := &apiError{status: http.StatusBadRequest, code: codeParamError, message: err.Error()}
 	if fe, ok := err.(*jsonfield.Error); ok {
 		ae.field = fe.Field
 	}

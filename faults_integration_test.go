@@ -77,10 +77,10 @@ func TestIntegrationUpstreamFaults(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"reset", 502, CodeUpstreamUnreachable},
-		{"slow", 504, CodeUpstreamTimeout},
-		{"truncated", 502, CodeUpstreamIncomplete},
-		{"5xx-html", 502, CodeUpstreamError},
+		{"reset", 502, codeUpstreamUnreachable},
+		{"slow", 504, codeUpstreamTimeout},
+		{"truncated", 502, codeUpstreamIncomplete},
+		{"5xx-html", 502, codeUpstreamError},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			up.mode.Store(tc.mode)
@@ -104,7 +104,7 @@ func TestIntegrationUpstreamFaults(t *testing.T) {
 	up.ln.Close()
 	loadCaddyfile(t, tester, caddyConfigWithProxy(t, "http://"+addr, "", ""))
 	resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(testkit.PresignBody))
-	if resp.StatusCode != 502 || !strings.Contains(string(out), CodeUpstreamUnreachable) {
+	if resp.StatusCode != 502 || !strings.Contains(string(out), codeUpstreamUnreachable) {
 		t.Fatalf("unreachable: status %d %s", resp.StatusCode, out)
 	}
 }

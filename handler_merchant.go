@@ -10,7 +10,7 @@ import (
 
 // errNoMerchantKey answers a request while the merchant has no usable
 // WeChat Pay key (every downloaded certificate expired, say).
-var errNoMerchantKey = &apiError{status: http.StatusServiceUnavailable, code: CodeProxyError,
+var errNoMerchantKey = &apiError{status: http.StatusServiceUnavailable, code: codeProxyError,
 	message: "no WeChat Pay key is available for this merchant yet"}
 
 // useMerchant sets the handler up with the keys of the merchant it names.
@@ -21,7 +21,7 @@ func (h *Handler) useMerchant(ctx caddy.Context) error {
 	for _, o := range []struct{ name, v string }{
 		{"mchid", h.MchID}, {"serial_no", h.SerialNo}, {"private_key", h.PrivateKey},
 		{"public_key_id", h.PublicKeyID}, {"public_key", h.PublicKey},
-		{"platform_certificate", strings.Join(h.PlatformCertificate, "")}, {"wechatpay_serial", h.WechatpaySerial},
+		{"platform_certificate", strings.Join(h.PlatformCertificate, "")}, {"wechatpay_serial", h.WechatPaySerial},
 	} {
 		if o.v != "" {
 			inline = append(inline, o.name)
@@ -36,7 +36,7 @@ func (h *Handler) useMerchant(ctx caddy.Context) error {
 		return err
 	}
 	// The merchant's keys are checked; this checks the handler's own options.
-	signer := m.Signer()
+	signer := m.currentSigner()
 	if err := h.checkOptions(&credentials{mchid: signer.MchID, serialNo: signer.SerialNo, privateKey: "merchant"}); err != nil {
 		return err
 	}

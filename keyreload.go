@@ -65,39 +65,39 @@ func registeredKeyHolders() []keyHolder {
 	return list
 }
 
-// KeysReport describes the keys one holder uses: identifiers only, which
+// keysReport describes the keys one holder uses: identifiers only, which
 // are public, never key material.
-type KeysReport struct {
+type keysReport struct {
 	// Holder is "merchant <name>", or a handler with keys of its own.
 	Holder string `json:"holder"`
 	// MchID and SerialNo identify the merchant key that signs requests.
 	MchID    string `json:"mchid,omitempty"`
 	SerialNo string `json:"serial_no,omitempty"`
-	// WechatpaySerial is the WeChat Pay key that encrypts (the
+	// WechatPaySerial is the WeChat Pay key that encrypts (the
 	// Wechatpay-Serial header).
-	WechatpaySerial string `json:"wechatpay_serial,omitempty"`
-	// WechatpayKeys are all the WeChat Pay keys answers verify under.
-	WechatpayKeys []string `json:"wechatpay_keys"`
+	WechatPaySerial string `json:"wechatpay_serial,omitempty"`
+	// WechatPayKeys are all the WeChat Pay keys answers verify under.
+	WechatPayKeys []string `json:"wechatpay_keys"`
 	// Changed tells, in the answer to a reload, whether any key changed.
 	Changed *bool `json:"changed,omitempty"`
 }
 
-func reportKeys(name string, k *keySet) KeysReport {
-	r := KeysReport{Holder: name, WechatpaySerial: k.serial, WechatpayKeys: make([]string, 0, len(k.byID))}
+func reportKeys(name string, k *keySet) keysReport {
+	r := keysReport{Holder: name, WechatPaySerial: k.serial, WechatPayKeys: make([]string, 0, len(k.byID))}
 	if k.signer != nil {
 		r.MchID, r.SerialNo = k.signer.MchID, k.signer.SerialNo
 	}
 	for id := range k.byID {
-		r.WechatpayKeys = append(r.WechatpayKeys, id)
+		r.WechatPayKeys = append(r.WechatPayKeys, id)
 	}
-	slices.Sort(r.WechatpayKeys)
+	slices.Sort(r.WechatPayKeys)
 	return r
 }
 
 // currentKeyReports describes the keys every holder uses now.
-func currentKeyReports() []KeysReport {
+func currentKeyReports() []keysReport {
 	holders := registeredKeyHolders()
-	out := make([]KeysReport, 0, len(holders))
+	out := make([]keysReport, 0, len(holders))
 	for _, h := range holders {
 		out = append(out, reportKeys(h.holderName(), h.currentKeys()))
 	}
@@ -109,7 +109,7 @@ func currentKeyReports() []KeysReport {
 // in use all together, or, if any fails, changes nothing. Requests in
 // flight finish with the keys they started with; the next ones use the new
 // keys. No server restarts, so no connection is closed.
-func reloadAllKeys() ([]KeysReport, error) {
+func reloadAllKeys() ([]keysReport, error) {
 	keyReloads.Lock()
 	defer keyReloads.Unlock()
 	holders := registeredKeyHolders()
@@ -126,7 +126,7 @@ func reloadAllKeys() ([]KeysReport, error) {
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w; no key was changed", errors.Join(errs...))
 	}
-	out := make([]KeysReport, 0, len(holders))
+	out := make([]keysReport, 0, len(holders))
 	for i, h := range holders {
 		before := h.currentKeys()
 		commits[i]()
@@ -175,7 +175,7 @@ func (h *Handler) prepareReload() (func(), error) {
 // holderName names a callback handler with keys of its own by the keys
 // it verifies under.
 func (h *NotifyHandler) holderName() string {
-	return "wechatpay_notify handler (" + strings.Join(reportKeys("", h.currentKeys()).WechatpayKeys, ", ") + ")"
+	return "wechatpay_notify handler (" + strings.Join(reportKeys("", h.currentKeys()).WechatPayKeys, ", ") + ")"
 }
 
 func (h *NotifyHandler) currentKeys() *keySet { return h.own.Load() }
@@ -196,7 +196,7 @@ func (m *Merchant) prepareReload() (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	if signer.MchID != m.Signer().MchID {
+	if signer.MchID != m.currentSigner().MchID {
 		return nil, errors.New("mchid changed: a merchant number changes only with a configuration reload")
 	}
 	static, err := m.loadStatic()

@@ -64,7 +64,7 @@ func (k keyFiles) options(mchid string) string {
 var adminURL = "http://localhost:" + strconv.Itoa(testPorts.admin)
 
 // adminCall sends a request to Caddy's admin API and decodes a JSON answer.
-func adminCall(t *testing.T, method, path string) (int, []KeysReport, string) {
+func adminCall(t *testing.T, method, path string) (int, []keysReport, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, adminURL+path, nil)
 	if err != nil {
@@ -76,7 +76,7 @@ func adminCall(t *testing.T, method, path string) (int, []KeysReport, string) {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	var reports []KeysReport
+	var reports []keysReport
 	if resp.StatusCode == http.StatusOK {
 		if err := json.Unmarshal(body, &reports); err != nil {
 			t.Fatalf("%s %s: %v in %s", method, path, err, body)
@@ -107,7 +107,7 @@ func TestIntegrationKeyReloadUnderLoad(t *testing.T) {
 `)
 
 	if code, reports, body := adminCall(t, http.MethodGet, "/wechatpay/keys"); code != 200 || len(reports) != 1 ||
-		reports[0].SerialNo != old.SerialNo || reports[0].WechatpaySerial != old.PublicKeyID {
+		reports[0].SerialNo != old.SerialNo || reports[0].WechatPaySerial != old.PublicKeyID {
 		t.Fatalf("GET /wechatpay/keys before: %d %s", code, body)
 	}
 	if code, reports, body := adminCall(t, http.MethodPost, "/wechatpay/keys/reload"); code != 200 || len(reports) != 1 || *reports[0].Changed {
@@ -128,7 +128,7 @@ func TestIntegrationKeyReloadUnderLoad(t *testing.T) {
 	load.finish()
 
 	if code != 200 || len(reports) != 1 || !*reports[0].Changed || reports[0].SerialNo != fresh.SerialNo ||
-		reports[0].WechatpaySerial != fresh.PublicKeyID || fmt.Sprint(reports[0].WechatpayKeys) != "["+fresh.PublicKeyID+"]" {
+		reports[0].WechatPaySerial != fresh.PublicKeyID || fmt.Sprint(reports[0].WechatPayKeys) != "["+fresh.PublicKeyID+"]" {
 		t.Fatalf("POST /wechatpay/keys/reload: %d %s", code, body)
 	}
 	got := stub.requests()
@@ -249,7 +249,7 @@ func TestIntegrationKeyReloadAllOrNothing(t *testing.T) {
 	files.write(t, fresh)
 	code, reports, body := adminCall(t, http.MethodPost, "/wechatpay/keys/reload")
 	if code != 200 || len(reports) != 2 || !*reports[0].Changed || !*reports[1].Changed ||
-		reports[0].SerialNo != fresh.SerialNo || fmt.Sprint(reports[1].WechatpayKeys) != "["+fresh.PublicKeyID+"]" {
+		reports[0].SerialNo != fresh.SerialNo || fmt.Sprint(reports[1].WechatPayKeys) != "["+fresh.PublicKeyID+"]" {
 		t.Fatalf("reload: %d %s", code, body)
 	}
 	stub.reset()

@@ -77,7 +77,7 @@ func TestKeyReloadKeepsDownloadedCertificates(t *testing.T) {
 	if after.serial != old.PlatformSerial || after.byID[old.PlatformSerial] == nil {
 		t.Errorf("after: the downloaded certificate is gone (encrypting with %q)", after.serial)
 	}
-	if m.Signer() != after.signer {
+	if m.currentSigner() != after.signer {
 		t.Error("Signer() does not follow the reload")
 	}
 
@@ -150,7 +150,7 @@ func TestKeyReloadDuringProvision(t *testing.T) {
 		if err := h.Provision(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := app.Merchant("school"); err != nil {
+		if _, err := app.merchant("school"); err != nil {
 			t.Fatal(err)
 		}
 		cancel()

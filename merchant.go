@@ -19,9 +19,9 @@ import (
 	"go.uber.org/zap"
 )
 
-// DefaultCertificatesURL is where platform certificates are downloaded
+// defaultCertificatesURL is where platform certificates are downloaded
 // from: WeChat Pay's API server.
-const DefaultCertificatesURL = "https://api.mch.weixin.qq.com"
+const defaultCertificatesURL = "https://api.mch.weixin.qq.com"
 
 // Merchant is one merchant's credentials, configured once in the global
 // wechatpay app and used by every handler that names it with `merchant`.
@@ -79,19 +79,17 @@ type Merchant struct {
 	downloaded []*platformcert.Certificate // as last published
 }
 
-// Name returns the merchant's name in the app's configuration.
-func (m *Merchant) Name() string { return m.name }
+// currentSigner returns the request signer of the merchant in use now.
+func (m *Merchant) currentSigner() *apiv3.Signer { return m.currentKeys().signer }
 
-// Signer returns the request signer of the merchant in use now.
-func (m *Merchant) Signer() *apiv3.Signer { return m.currentKeys().signer }
+// currentVerifier returns a verifier trusting the merchant's keys as they
+// are now: call it for each response or callback, since downloaded
+// certificates change.
+func (m *Merchant) currentVerifier() *apiv3.Verifier { return m.currentKeys().verifier }
 
-// Verifier returns a verifier trusting the merchant's keys as they are now:
-// call it for each answer or callback, since downloaded certificates change.
-func (m *Merchant) Verifier() *apiv3.Verifier { return m.currentKeys().verifier }
-
-// PlatformCertificates returns the downloaded platform certificates in use,
+// platformCertificates returns the downloaded platform certificates in use,
 // newest first; nil when none are downloaded.
-func (m *Merchant) PlatformCertificates() []*platformcert.Certificate {
+func (m *Merchant) platformCertificates() []*platformcert.Certificate {
 	if m.certs == nil {
 		return nil
 	}
@@ -188,7 +186,7 @@ func (m *Merchant) loadSigner() (*apiv3.Signer, error) {
 func (m *Merchant) loadStatic() (*trustedKeys, error) {
 	k := m.WechatPayKeys
 	if k.PublicKey == "" && k.PublicKeyID == "" && len(k.PlatformCertificate) == 0 {
-		if k.WechatpaySerial != "" {
+		if k.WechatPaySerial != "" {
 			return nil, errors.New("wechatpay_serial needs public_key or platform_certificate")
 		}
 		return &trustedKeys{byID: map[string]*rsa.PublicKey{}}, nil
@@ -210,7 +208,7 @@ func (t *trustedKeys) empty() bool { return t == nil || len(t.order) == 0 }
 func (m *Merchant) startCertificates(ctx context.Context, storage certmagic.Storage) error {
 	base := m.CertificatesURL
 	if base == "" {
-		base = DefaultCertificatesURL
+		base = defaultCertificatesURL
 	}
 	u, err := url.Parse(strings.TrimSuffix(base, "/") + platformcert.Path)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
@@ -221,7 +219,7 @@ func (m *Merchant) startCertificates(ctx context.Context, storage certmagic.Stor
 	}
 	interval := time.Duration(m.RefreshInterval)
 	if interval == 0 {
-		interval = DefaultRefreshInterval
+		interval = defaultRefreshInterval
 	}
 	aead, err := apiv3.NewAEAD(m.apiv3Key) // the same AES-256-GCM as callbacks
 	if err != nil {
@@ -240,7 +238,7 @@ func (m *Merchant) startCertificates(ctx context.Context, storage certmagic.Stor
 	}
 	m.certs.download = func(ctx context.Context, known []*platformcert.Certificate) ([]*platformcert.Certificate, error) {
 		static := m.staticKeys()
-		d := &platformcert.Download{Client: client, URL: u.String(), UserAgent: userAgent(), Signer: m.Signer(),
+		d := &platformcert.Download{Client: client, URL: u.String(), UserAgent: userAgent(), Signer: m.currentSigner(),
 			AEAD: aead, Now: m.certs.now, Anchors: static.byID, Known: known}
 		switch {
 		case !static.empty():

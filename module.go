@@ -220,7 +220,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		defer release(body)
 	}
 	if err := h.signRequest(r, out, keys); err != nil {
-		return h.refuse(w, r, &apiError{status: http.StatusInternalServerError, code: CodeProxyError, message: "signing the request failed"})
+		return h.refuse(w, r, &apiError{status: http.StatusInternalServerError, code: codeProxyError, message: "signing the request failed"})
 	}
 
 	if !h.verifying() || h.answeredUnsigned(r) {
@@ -288,7 +288,7 @@ func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse,
 		return "", answerTooLarge()
 	}
 	if resp.truncated() {
-		return "", &apiError{status: http.StatusBadGateway, code: CodeUpstreamIncomplete, message: "WeChat Pay's answer was cut short"}
+		return "", &apiError{status: http.StatusBadGateway, code: codeUpstreamIncomplete, message: "WeChat Pay's answer was cut short"}
 	}
 	body, ae := resp.decodedBody()
 	if ae != nil {
@@ -304,7 +304,7 @@ func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse,
 		if requestID != "" {
 			msg += " (Request-ID " + requestID + ")"
 		}
-		return "", &apiError{status: resp.status, code: CodeUpstreamError, message: msg}
+		return "", &apiError{status: resp.status, code: codeUpstreamError, message: msg}
 	}
 	if err := keys.verifier.Verify(resp.header, body); err != nil {
 		ve := err.(*apiv3.VerifyError)
@@ -323,7 +323,7 @@ func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse,
 		if err != nil {
 			h.logger.Error("decrypting WeChat Pay's answer failed", zap.Error(err),
 				zap.String("request_id", resp.header.Get("Request-ID")))
-			return "", &apiError{status: http.StatusBadGateway, code: CodeResponseDecryptFailed,
+			return "", &apiError{status: http.StatusBadGateway, code: codeResponseDecryptFailed,
 				message: "WeChat Pay's answer could not be decrypted: " + err.Error()}
 		}
 		body = plain

@@ -39,10 +39,10 @@ const notifyFail = "FAIL"
 
 // Headers set on the request the app receives.
 const (
-	// NotificationIDHeader carries the notification's id.
-	NotificationIDHeader = "Wechatpay-Notification-Id"
-	// EventTypeHeader carries its event_type, e.g. TRANSACTION.SUCCESS.
-	EventTypeHeader = "Wechatpay-Event-Type"
+	// notificationIDHeader carries the notification's id.
+	notificationIDHeader = "Wechatpay-Notification-Id"
+	// eventTypeHeader carries its event_type, e.g. TRANSACTION.SUCCESS.
+	eventTypeHeader = "Wechatpay-Event-Type"
 )
 
 // signatureHeaders are WeChat Pay's signature headers. They are removed from
@@ -120,7 +120,7 @@ func (NotifyHandler) CaddyModule() caddy.ModuleInfo {
 // records. Errors name the option at fault and never quote a key.
 func (h *NotifyHandler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	if h.WechatpaySerial != "" {
+	if h.WechatPaySerial != "" {
 		return errors.New("wechatpay_serial has no meaning for wechatpay_notify: callbacks verify under any configured key")
 	}
 	if h.MaxBody < 0 {
@@ -176,7 +176,7 @@ func (h *NotifyHandler) useMerchant(ctx caddy.Context) (string, error) {
 		return "", fmt.Errorf("merchant %q: apiv3_key: %w", h.Merchant, err)
 	}
 	h.keys = m.currentKeys
-	return m.Signer().MchID, nil
+	return m.currentSigner().MchID, nil
 }
 
 // useInlineKeys loads the handler's own apiv3_key and WeChat Pay keys, and
@@ -349,11 +349,11 @@ func (h *NotifyHandler) forward(r *http.Request, n *notification.Notification, e
 	keepPassedHeaders(hdr)
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Content-Length", strconv.Itoa(len(envelope)))
-	hdr.Set(NotificationIDHeader, n.ID)
+	hdr.Set(notificationIDHeader, n.ID)
 	if n.EventType != "" {
-		hdr.Set(EventTypeHeader, n.EventType)
+		hdr.Set(eventTypeHeader, n.EventType)
 	} else {
-		hdr.Del(EventTypeHeader)
+		hdr.Del(eventTypeHeader)
 	}
 	r.Body = io.NopCloser(bytes.NewReader(envelope))
 	r.ContentLength = int64(len(envelope))

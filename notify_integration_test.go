@@ -161,8 +161,8 @@ func TestIntegrationNotify(t *testing.T) {
 			env.CreateTime == "" || env.ResourceType != "encrypt-resource" || string(env.Resource) != testkit.Transaction {
 			t.Errorf("app got %s", got.body)
 		}
-		if got.header.Get("Content-Type") != "application/json" || got.header.Get(NotificationIDHeader) != cb.ID ||
-			got.header.Get(EventTypeHeader) != "TRANSACTION.SUCCESS" || got.header.Get("Wechatpay-Signature") != "" {
+		if got.header.Get("Content-Type") != "application/json" || got.header.Get(notificationIDHeader) != cb.ID ||
+			got.header.Get(eventTypeHeader) != "TRANSACTION.SUCCESS" || got.header.Get("Wechatpay-Signature") != "" {
 			t.Errorf("app headers %v", got.header)
 		}
 		if _, err := os.Stat(filepath.Join(storage, "wechatpay_notify", c.PublicKeyID, cb.ID)); err != nil {

@@ -158,8 +158,8 @@ func TestNotifyForwardsPlaintext(t *testing.T) {
 	if got.header.Get("Content-Length") != strconv.Itoa(len(got.body)) || got.length != int64(len(got.body)) {
 		t.Errorf("Content-Length %q / %d for %d bytes", got.header.Get("Content-Length"), got.length, len(got.body))
 	}
-	if got.header.Get("Content-Type") != "application/json" || got.header.Get(NotificationIDHeader) != cb.ID ||
-		got.header.Get(EventTypeHeader) != "TRANSACTION.SUCCESS" || got.header.Get("Request-ID") == "" {
+	if got.header.Get("Content-Type") != "application/json" || got.header.Get(notificationIDHeader) != cb.ID ||
+		got.header.Get(eventTypeHeader) != "TRANSACTION.SUCCESS" || got.header.Get("Request-ID") == "" {
 		t.Errorf("app headers %v", got.header)
 	}
 	for _, k := range signatureHeaders {

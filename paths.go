@@ -15,7 +15,7 @@ const apiPrefix = "/v3/"
 func checkAPIPath(u *url.URL, allowed []string) *apiError {
 	p := u.Path
 	bad := func(why string) *apiError {
-		return &apiError{status: 404, code: CodeNotFound, message: "path is not a WeChat Pay APIv3 path the proxy forwards: " + why}
+		return &apiError{status: 404, code: codeNotFound, message: "path is not a WeChat Pay APIv3 path the proxy forwards: " + why}
 	}
 	if !strings.HasPrefix(p, apiPrefix) && !hasAnyPrefix(p, allowed) {
 		return bad("it must start with " + apiPrefix + " (or an allow_paths prefix)")

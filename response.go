@@ -78,7 +78,7 @@ func (b *bufferedResponse) Write(p []byte) (int, error) {
 
 // answerTooLarge is the refusal of an answer over maxResponseBody.
 func answerTooLarge() *apiError {
-	return &apiError{status: http.StatusBadGateway, code: CodeResponseTooLarge, message: "WeChat Pay's answer is too large to verify"}
+	return &apiError{status: http.StatusBadGateway, code: codeResponseTooLarge, message: "WeChat Pay's answer is too large to verify"}
 }
 
 // Flush is a no-op: nothing is sent before verification.
@@ -118,9 +118,9 @@ func (b *bufferedResponse) decodedBody() ([]byte, *apiError) {
 				return out, nil
 			}
 		}
-		return nil, &apiError{status: http.StatusBadGateway, code: CodeResponseUnreadable, message: "WeChat Pay's gzip answer could not be decoded"}
+		return nil, &apiError{status: http.StatusBadGateway, code: codeResponseUnreadable, message: "WeChat Pay's gzip answer could not be decoded"}
 	default:
-		return nil, &apiError{status: http.StatusBadGateway, code: CodeResponseUnreadable,
+		return nil, &apiError{status: http.StatusBadGateway, code: codeResponseUnreadable,
 			message: "WeChat Pay's answer has Content-Encoding " + strconv.Quote(enc) + ", which the proxy cannot decode to verify"}
 	}
 }

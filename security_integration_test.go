@@ -199,7 +199,7 @@ func TestIntegrationNotifyForwardsOnlyVerified(t *testing.T) {
 		// with its trailers after the last chunk.
 		req := callbackRequest(t, "/wechatpay/notify", cb, io.MultiReader(bytes.NewReader(cb.Body)))
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(io.MultiReader(bytes.NewReader(cb.Body))), nil }
-		req.Trailer = http.Header{EventTypeHeader: {"FORGED.EVENT"}, "X-Evil": {"trailer"}}
+		req.Trailer = http.Header{eventTypeHeader: {"FORGED.EVENT"}, "X-Evil": {"trailer"}}
 		resp, out := do(t, tester, req)
 		if resp.StatusCode != 204 {
 			t.Fatalf("WeChat Pay got %d %s", resp.StatusCode, out)
@@ -212,8 +212,8 @@ func TestIntegrationNotifyForwardsOnlyVerified(t *testing.T) {
 		if len(got.trailer) != 0 || got.chunked || got.length != int64(len(got.body)) {
 			t.Errorf("app got trailers %v, chunked %v, length %d for %d bytes", got.trailer, got.chunked, got.length, len(got.body))
 		}
-		if v := got.header.Values(EventTypeHeader); len(v) != 1 || v[0] != "TRANSACTION.SUCCESS" {
-			t.Errorf("app got %s %q", EventTypeHeader, v)
+		if v := got.header.Values(eventTypeHeader); len(v) != 1 || v[0] != "TRANSACTION.SUCCESS" {
+			t.Errorf("app got %s %q", eventTypeHeader, v)
 		}
 	})
 
@@ -221,13 +221,13 @@ func TestIntegrationNotifyForwardsOnlyVerified(t *testing.T) {
 		app.set(200)
 		cb := testkit.BuildCallback(t, testkit.CallbackSpec{})
 		req := callbackRequest(t, "/wechatpay/notify", cb, bytes.NewReader(cb.Body),
-			"Connection", NotificationIDHeader+", "+EventTypeHeader+", X-Hop, close", "X-Hop", "hop")
+			"Connection", notificationIDHeader+", "+eventTypeHeader+", X-Hop, close", "X-Hop", "hop")
 		resp, out := do(t, tester, req)
 		if resp.StatusCode != 204 || len(app.calls()) != 1 {
 			t.Fatalf("WeChat Pay got %d %s; app got %d calls", resp.StatusCode, out, len(app.calls()))
 		}
 		got := app.calls()[0]
-		if got.header.Get(NotificationIDHeader) != cb.ID || got.header.Get(EventTypeHeader) != "TRANSACTION.SUCCESS" {
+		if got.header.Get(notificationIDHeader) != cb.ID || got.header.Get(eventTypeHeader) != "TRANSACTION.SUCCESS" {
 			t.Errorf("app headers %v", got.header)
 		}
 		if got.header.Get("X-Hop") != "" {
@@ -255,7 +255,7 @@ func TestIntegrationNotifyForwardsOnlyVerified(t *testing.T) {
 			}
 		}
 		for k, want := range map[string]string{"Content-Type": "application/json", "Request-Id": cb.Header.Get("Request-ID"),
-			"User-Agent": "Mozilla/4.0", NotificationIDHeader: cb.ID, EventTypeHeader: "TRANSACTION.SUCCESS",
+			"User-Agent": "Mozilla/4.0", notificationIDHeader: cb.ID, eventTypeHeader: "TRANSACTION.SUCCESS",
 			"X-App-Secret": "app-secret"} { // the operator's header_up
 			if got.header.Get(k) != want {
 				t.Errorf("app got %s %q, want %q", k, got.header.Get(k), want)
@@ -439,7 +439,7 @@ func TestIntegrationBodyOnQueryOnlyEndpoint(t *testing.T) {
 			reqs := stub.requests()
 			if tc.status != 200 {
 				var e struct{ Code, Message string }
-				if err := json.Unmarshal(out, &e); err != nil || e.Code != CodeParamError || !strings.Contains(e.Message, tc.mention) {
+				if err := json.Unmarshal(out, &e); err != nil || e.Code != codeParamError || !strings.Contains(e.Message, tc.mention) {
 					t.Errorf("got %s, want PARAM_ERROR mentioning %q", out, tc.mention)
 				}
 				if strings.Contains(string(out), secretName) || strings.Contains(string(out), secretID) {
@@ -477,8 +477,8 @@ func TestIntegrationUnverifiedFailureLogs(t *testing.T) {
 	const secret = "UNREACHSECRET"
 	resp, out := send(t, tester, "GET", "/v3/gov/subsidy/qualification?real_name="+secret, nil)
 	var e struct{ Code, Message string }
-	if resp.StatusCode != 502 || json.Unmarshal(out, &e) != nil || e.Code != CodeUpstreamUnreachable {
-		t.Errorf("status %d %s, want 502 %s", resp.StatusCode, out, CodeUpstreamUnreachable)
+	if resp.StatusCode != 502 || json.Unmarshal(out, &e) != nil || e.Code != codeUpstreamUnreachable {
+		t.Errorf("status %d %s, want 502 %s", resp.StatusCode, out, codeUpstreamUnreachable)
 	}
 	send(t, tester, "GET", "/v3/pay/transactions/id/LOGMARKER?mchid=1900000001", nil)
 	logs := waitForLogLine(t, logFile, "LOGMARKER")
@@ -564,8 +564,8 @@ func TestIntegrationAnswerFlood(t *testing.T) {
 			loadCaddyfile(t, tester, proxySite{upstream: upstream.URL, proxyBlock: tc.proxyBlock}.caddyfile(t))
 			resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(testkit.PresignBody))
 			var e struct{ Code, Message string }
-			if resp.StatusCode != 502 || json.Unmarshal(out, &e) != nil || e.Code != CodeResponseTooLarge {
-				t.Errorf("status %d %s, want 502 %s", resp.StatusCode, out, CodeResponseTooLarge)
+			if resp.StatusCode != 502 || json.Unmarshal(out, &e) != nil || e.Code != codeResponseTooLarge {
+				t.Errorf("status %d %s, want 502 %s", resp.StatusCode, out, codeResponseTooLarge)
 			}
 			select {
 			case complete := <-done:
@@ -806,15 +806,15 @@ func TestIntegrationH2C(t *testing.T) {
 		cb := testkit.BuildCallback(t, testkit.CallbackSpec{})
 		req := callbackRequest(t, "/wechatpay/notify", cb, io.MultiReader(bytes.NewReader(cb.Body)))
 		req.Close = false
-		req.Trailer = http.Header{EventTypeHeader: {"FORGED.EVENT"}, "X-Evil": {"trailer"}}
+		req.Trailer = http.Header{eventTypeHeader: {"FORGED.EVENT"}, "X-Evil": {"trailer"}}
 		resp, out := roundTrip(t, req)
 		if resp.StatusCode != 204 || len(app.calls()) != 1 {
 			t.Fatalf("WeChat Pay got %d %s; app got %d calls", resp.StatusCode, out, len(app.calls()))
 		}
 		got := app.calls()[0]
-		if len(got.trailer) != 0 || got.length != int64(len(got.body)) || got.header.Get(EventTypeHeader) != "TRANSACTION.SUCCESS" {
+		if len(got.trailer) != 0 || got.length != int64(len(got.body)) || got.header.Get(eventTypeHeader) != "TRANSACTION.SUCCESS" {
 			t.Errorf("app got trailers %v, length %d for %d bytes, %s %q", got.trailer, got.length, len(got.body),
-				EventTypeHeader, got.header.Values(EventTypeHeader))
+				eventTypeHeader, got.header.Values(eventTypeHeader))
 		}
 	})
 }

@@ -75,7 +75,7 @@ func TestServeHTTPMultipartRefused(t *testing.T) {
 			continue
 		}
 		var e struct{ Code, Message string }
-		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || rec.Code != 400 || e.Code != CodeParamError || !strings.Contains(rec.Body.String(), tc.message) {
+		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || rec.Code != 400 || e.Code != codeParamError || !strings.Contains(rec.Body.String(), tc.message) {
 			t.Errorf("%s: %d %s; want 400 PARAM_ERROR mentioning %q", tc.name, rec.Code, rec.Body, tc.message)
 		}
 		if strings.Contains(rec.Body.String(), testkit.PresignPlain["identity.real_name"]) {

@@ -22,7 +22,7 @@ func proxyInto(resp *bufferedResponse, r *http.Request, next caddyhttp.Handler) 
 			if v != http.ErrAbortHandler { //nolint:errorlint // the sentinel is compared by identity
 				panic(v)
 			}
-			ae = &apiError{status: http.StatusBadGateway, code: CodeUpstreamIncomplete, message: "WeChat Pay's answer was cut short"}
+			ae = &apiError{status: http.StatusBadGateway, code: codeUpstreamIncomplete, message: "WeChat Pay's answer was cut short"}
 			if resp.overflow {
 				ae = answerTooLarge()
 			}
@@ -44,9 +44,9 @@ func upstreamError(err error) *apiError {
 	}
 	switch {
 	case status == http.StatusGatewayTimeout:
-		return &apiError{status: status, code: CodeUpstreamTimeout, message: "WeChat Pay did not answer in time"}
+		return &apiError{status: status, code: codeUpstreamTimeout, message: "WeChat Pay did not answer in time"}
 	case status >= 500:
-		return &apiError{status: http.StatusBadGateway, code: CodeUpstreamUnreachable, message: "WeChat Pay could not be reached or the connection failed"}
+		return &apiError{status: http.StatusBadGateway, code: codeUpstreamUnreachable, message: "WeChat Pay could not be reached or the connection failed"}
 	default: // 499: the client went away; nobody is left to answer
 		return &apiError{status: status, code: "CLIENT_CLOSED_REQUEST", message: "the client closed the request (" + strconv.Itoa(status) + ")"}
 	}

@@ -33,12 +33,12 @@ type WechatPayKeys struct {
 	// certificate.
 	PlatformCertificate []string `json:"platform_certificate,omitempty"`
 
-	// WechatpaySerial chooses, when both a public key and platform
+	// WechatPaySerial chooses, when both a public key and platform
 	// certificates are configured, which one encrypts sensitive fields and
 	// is named in the Wechatpay-Serial request header: a public key ID or a
 	// certificate serial. Default: the public key when there is one, else
 	// the first platform certificate. Signatures verify under any known key.
-	WechatpaySerial string `json:"wechatpay_serial,omitempty"`
+	WechatPaySerial string `json:"wechatpay_serial,omitempty"`
 }
 
 // trustedKeys are loaded WeChat Pay keys.
@@ -108,7 +108,7 @@ func (k *WechatPayKeys) load(logger *zap.Logger) (*trustedKeys, error) {
 	}
 
 	t.chosen = t.order[0]
-	chosen, err := resolvePlaceholder("wechatpay_serial", k.WechatpaySerial)
+	chosen, err := resolvePlaceholder("wechatpay_serial", k.WechatPaySerial)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +136,7 @@ func (k *WechatPayKeys) unmarshalOption(d *caddyfile.Dispenser, option string, s
 	case "public_key":
 		dst = &k.PublicKey
 	case "wechatpay_serial":
-		dst = &k.WechatpaySerial
+		dst = &k.WechatPaySerial
 	case "platform_certificate":
 		if !d.NextArg() {
 			return true, d.ArgErr()
