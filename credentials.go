@@ -6,91 +6,55 @@ import (
 	"os"
 	"strings"
 
+	"go.uber.org/zap"
+
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/pemkey"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/rsacrypto"
-	"go.uber.org/zap"
 )
 
-// credentials are the key options with their placeholders resolved. They
-// live only while the handler is provisioned, apart from the Handler, so
-// that a resolved secret never sits in the config struct.
-type credentials struct {
-	mchid, serialNo, privateKey string
+// keyOptions are one merchant's key options as configured, whoever writes
+// them: a merchant of the wechatpay app, or a handler with keys of its own.
+// Each load method resolves placeholders into values that live only while
+// the keys are loaded, never in a config struct, and names the option at
+// fault without quoting key material.
+type keyOptions struct {
+	mchid, serialNo, privateKey string // the merchant key that signs
+	apiv3Key                    string // decrypts callbacks and certificate downloads
+	WechatPayKeys
 }
 
-// resolveCredentials resolves {env.X}, {file./path} and other global
-// placeholders in the merchant's options.
-func (h *Handler) resolveCredentials() (*credentials, error) {
-	c := &credentials{}
-	for _, o := range []struct {
-		name string
-		src  string
-		dst  *string
-	}{{"mchid", h.MchID, &c.mchid}, {"serial_no", h.SerialNo, &c.serialNo}, {"private_key", h.PrivateKey, &c.privateKey}} {
-		v, err := resolvePlaceholder(o.name, o.src)
+// loadSigner resolves, checks and loads mchid, serial_no and private_key
+// into the request signer.
+func (o keyOptions) loadSigner(logger *zap.Logger) (*apiv3.Signer, error) {
+	var mchid, serialNo, privateKey string
+	for _, opt := range []struct {
+		name, raw string
+		dst       *string
+	}{{"mchid", o.mchid, &mchid}, {"serial_no", o.serialNo, &serialNo}, {"private_key", o.privateKey, &privateKey}} {
+		v, err := resolvePlaceholder(opt.name, opt.raw)
 		if err != nil {
 			return nil, err
 		}
-		*o.dst = v
-	}
-	return c, nil
-}
-
-// checkOptions checks that the required options are there and well formed.
-func (h *Handler) checkOptions(c *credentials) error {
-	for _, o := range []struct{ name, raw, resolved string }{
-		{"mchid", h.MchID, c.mchid}, {"serial_no", h.SerialNo, c.serialNo}, {"private_key", h.PrivateKey, c.privateKey},
-	} {
-		if o.resolved == "" && strings.Contains(o.raw, "{") {
-			return fmt.Errorf("%s is required, and %s resolved to nothing: is the environment variable or file there?", o.name, o.raw)
+		if v == "" && strings.Contains(opt.raw, "{") {
+			return nil, fmt.Errorf("%s is required, and %s resolved to nothing: is the environment variable or file there?", opt.name, opt.raw)
 		}
+		*opt.dst = v
 	}
 	switch {
-	case c.mchid == "":
-		return errors.New("mchid is required")
-	case strings.Trim(c.mchid, "0123456789") != "":
-		return errors.New("mchid must be the merchant number, digits only")
-	case c.serialNo == "":
-		return errors.New("serial_no is required: the serial of the merchant API certificate")
-	case strings.Trim(c.serialNo, "0123456789abcdefABCDEF") != "":
-		return errors.New("serial_no must be hexadecimal: the serial of the merchant API certificate")
-	case c.privateKey == "":
-		return errors.New("private_key is required: the merchant API private key (apiclient_key.pem)")
-	case h.MaxBody < 0:
-		return errors.New("max_body must not be negative")
+	case mchid == "":
+		return nil, errors.New("mchid is required")
+	case strings.Trim(mchid, "0123456789") != "":
+		return nil, errors.New("mchid must be the merchant number, digits only")
+	case serialNo == "":
+		return nil, errors.New("serial_no is required: the serial of the merchant API certificate")
+	case strings.Trim(serialNo, "0123456789abcdefABCDEF") != "":
+		return nil, errors.New("serial_no must be hexadecimal: the serial of the merchant API certificate")
+	case privateKey == "":
+		return nil, errors.New("private_key is required: the merchant API private key (apiclient_key.pem)")
 	}
-	for _, rule := range h.Encrypt {
-		if !validMethod(strings.ToUpper(rule.Method)) {
-			return fmt.Errorf("encrypt: %q is not an HTTP method", rule.Method)
-		}
-	}
-	for _, p := range h.SkipVerify {
-		if !strings.HasPrefix(p, "/") {
-			return fmt.Errorf("skip_verify: path %q must start with /", p)
-		}
-	}
-	for _, p := range h.AllowPaths {
-		if !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/") {
-			return fmt.Errorf("allow_paths: prefix %q must start and end with /", p)
-		}
-	}
-	return nil
-}
-
-// loadSigner resolves, checks and loads the merchant options (mchid,
-// serial_no, private_key) into the request signer. A merchant of the app
-// loads its options through it too.
-func (h *Handler) loadSigner() (*apiv3.Signer, error) {
-	c, err := h.resolveCredentials()
-	if err != nil {
-		return nil, err
-	}
-	if err := h.checkOptions(c); err != nil {
-		return nil, err
-	}
-	warnIfExposed(h.logger, "private_key", h.PrivateKey, c.privateKey)
-	rsaKey, err := pemkey.LoadPrivateKey(c.privateKey)
+	warnIfExposed(logger, "private_key", o.privateKey, privateKey)
+	rsaKey, err := pemkey.LoadPrivateKey(privateKey)
 	if err != nil {
 		return nil, fmt.Errorf("private_key: %w", err)
 	}
@@ -98,19 +62,36 @@ func (h *Handler) loadSigner() (*apiv3.Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("private_key: %w", err)
 	}
-	return &apiv3.Signer{MchID: c.mchid, SerialNo: strings.ToUpper(c.serialNo), Key: key}, nil
+	return &apiv3.Signer{MchID: mchid, SerialNo: strings.ToUpper(serialNo), Key: key}, nil
 }
 
-// loadInlineKeys loads the handler's own keys into a key set: the signer,
-// the encrypter and the verifier. All WeChat Pay keys verify answers; the
-// one chosen by wechatpay_serial (default: the public key, else the first
+// loadAPIv3Key resolves and checks apiv3_key; nil when none is configured.
+// The key is a secret: never log it.
+func (o keyOptions) loadAPIv3Key(logger *zap.Logger) ([]byte, error) {
+	v, err := resolvePlaceholder("apiv3_key", o.apiv3Key)
+	if err != nil || v == "" {
+		return nil, err
+	}
+	if len(v) != apiv3.APIv3KeySize {
+		return nil, fmt.Errorf("apiv3_key must be %d bytes (the APIv3 key set in the merchant platform), got %d bytes", apiv3.APIv3KeySize, len(v))
+	}
+	if !strings.Contains(o.apiv3Key, "{") {
+		logger.Warn("apiv3_key is written literally in the configuration, which Caddy's admin API serves; use {env.X} or {file./path}")
+	}
+	warnIfExposed(logger, "apiv3_key", o.apiv3Key, v)
+	return []byte(v), nil
+}
+
+// loadKeySet loads the keys of a wechatpay handler with keys of its own:
+// the signer and the WeChat Pay keys. All WeChat Pay keys verify responses;
+// the one wechatpay_serial chooses (default: the public key, else the first
 // certificate) encrypts sensitive fields and is named in Wechatpay-Serial.
-func (h *Handler) loadInlineKeys() (*keySet, error) {
-	signer, err := h.loadSigner()
+func (o keyOptions) loadKeySet(logger *zap.Logger) (*keySet, error) {
+	signer, err := o.loadSigner(logger)
 	if err != nil {
 		return nil, err
 	}
-	trusted, err := h.WechatPayKeys.load(h.logger)
+	trusted, err := o.WechatPayKeys.load(logger)
 	if err != nil {
 		return nil, err
 	}

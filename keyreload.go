@@ -162,37 +162,16 @@ func (h *Handler) holderName() string {
 	return "wechatpay handler (mchid " + h.currentKeys().signer.MchID + ")"
 }
 
-func (h *Handler) currentKeys() *keySet { return h.own.Load() }
-
-func (h *Handler) prepareReload() (func(), error) {
-	keys, err := h.loadInlineKeys()
-	if err != nil {
-		return nil, err
-	}
-	return func() { h.own.Store(keys) }, nil
-}
-
 // holderName names a callback handler with keys of its own by the keys
 // it verifies under.
 func (h *NotifyHandler) holderName() string {
 	return "wechatpay_notify handler (" + strings.Join(reportKeys("", h.currentKeys()).WechatPayKeys, ", ") + ")"
 }
 
-func (h *NotifyHandler) currentKeys() *keySet { return h.own.Load() }
-
-func (h *NotifyHandler) prepareReload() (func(), error) {
-	trusted, err := h.WechatPayKeys.load(h.logger)
-	if err != nil {
-		return nil, err
-	}
-	keys := newKeySet(nil, trusted.byID, "")
-	return func() { h.own.Store(keys) }, nil
-}
-
 func (m *Merchant) holderName() string { return "merchant " + m.name }
 
 func (m *Merchant) prepareReload() (func(), error) {
-	signer, err := m.loadSigner()
+	signer, err := m.keyOptions().loadSigner(m.logger)
 	if err != nil {
 		return nil, err
 	}

@@ -127,13 +127,12 @@ func (m *Merchant) provision(ctx context.Context, name string, storage certmagic
 	if m.now == nil {
 		m.now = time.Now
 	}
-	signer, err := m.loadSigner()
+	signer, err := m.keyOptions().loadSigner(m.logger)
 	if err != nil {
 		return err
 	}
 	m.signer = signer
-
-	if err := m.loadAPIv3Key(); err != nil {
+	if m.apiv3Key, err = m.keyOptions().loadAPIv3Key(m.logger); err != nil {
 		return err
 	}
 	if m.static, err = m.loadStatic(); err != nil {
@@ -157,28 +156,9 @@ func (m *Merchant) provision(ctx context.Context, name string, storage certmagic
 	return m.startCertificates(ctx, storage)
 }
 
-// loadAPIv3Key resolves and checks apiv3_key.
-func (m *Merchant) loadAPIv3Key() error {
-	v, err := resolvePlaceholder("apiv3_key", m.APIv3Key)
-	if err != nil || v == "" {
-		return err
-	}
-	if len(v) != apiv3.APIv3KeySize {
-		return fmt.Errorf("apiv3_key must be %d bytes (the APIv3 key set in the merchant platform), got %d bytes", apiv3.APIv3KeySize, len(v))
-	}
-	if !strings.Contains(m.APIv3Key, "{") {
-		m.logger.Warn("apiv3_key is written literally in the configuration, which Caddy's admin API serves; use {env.X} or {file./path}")
-	}
-	warnIfExposed(m.logger, "apiv3_key", m.APIv3Key, v)
-	m.apiv3Key = []byte(v)
-	return nil
-}
-
-// loadSigner resolves, checks and loads the merchant's own credentials:
-// mchid, serial_no and private_key, with the handler's rules.
-func (m *Merchant) loadSigner() (*apiv3.Signer, error) {
-	h := &Handler{MchID: m.MchID, SerialNo: m.SerialNo, PrivateKey: m.PrivateKey, logger: m.logger}
-	return h.loadSigner()
+// keyOptions returns the merchant's key options.
+func (m *Merchant) keyOptions() keyOptions {
+	return keyOptions{mchid: m.MchID, serialNo: m.SerialNo, privateKey: m.PrivateKey, apiv3Key: m.APIv3Key, WechatPayKeys: m.WechatPayKeys}
 }
 
 // loadStatic loads the configured WeChat Pay keys; none is fine when

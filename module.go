@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
@@ -96,9 +95,8 @@ type Handler struct {
 	logger     *zap.Logger
 	routes     catalog.Table
 	userAgent  string
-	queryNames []string                // every sensitive query parameter name, lower case
-	keys       func() *keySet          // the keys in use now
-	own        *atomic.Pointer[keySet] // the keys of a handler without merchant
+	queryNames []string // every sensitive query parameter name, lower case
+	keySource
 }
 
 // unsignedDownloads are the paths whose GET answers WeChat Pay does not
@@ -136,17 +134,20 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	if h.Merchant != "" {
-		if err := h.useMerchant(ctx); err != nil {
-			return err
-		}
-	} else {
-		keys, err := h.loadInlineKeys()
+		_, err := h.useMerchant(ctx, h.Merchant, [2]string{"mchid", h.MchID}, [2]string{"serial_no", h.SerialNo},
+			[2]string{"private_key", h.PrivateKey}, [2]string{"public_key_id", h.PublicKeyID}, [2]string{"public_key", h.PublicKey},
+			[2]string{"platform_certificate", strings.Join(h.PlatformCertificate, "")}, [2]string{"wechatpay_serial", h.WechatPaySerial})
 		if err != nil {
 			return err
 		}
-		h.own = new(atomic.Pointer[keySet])
-		h.own.Store(keys)
-		h.keys = h.own.Load
+	} else {
+		own := keyOptions{mchid: h.MchID, serialNo: h.SerialNo, privateKey: h.PrivateKey, WechatPayKeys: h.WechatPayKeys}
+		if err := h.useOwn(func() (*keySet, error) { return own.loadKeySet(h.logger) }); err != nil {
+			return err
+		}
+	}
+	if err := h.checkOptions(); err != nil {
+		return err
 	}
 	if !h.verifying() {
 		h.logger.Warn("verify_responses is off: WeChat Pay's answers reach clients unverified and could be forged; use this only for debugging")
@@ -172,6 +173,30 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.own != nil {
 		// Last, once every field is set: a key reload may run at once.
 		registerKeyHolder(ctx, h)
+	}
+	return nil
+}
+
+// checkOptions checks the handler's own options, with keys of its own or a
+// merchant's.
+func (h *Handler) checkOptions() error {
+	if h.MaxBody < 0 {
+		return errors.New("max_body must not be negative")
+	}
+	for _, rule := range h.Encrypt {
+		if !validMethod(strings.ToUpper(rule.Method)) {
+			return fmt.Errorf("encrypt: %q is not an HTTP method", rule.Method)
+		}
+	}
+	for _, p := range h.SkipVerify {
+		if !strings.HasPrefix(p, "/") {
+			return fmt.Errorf("skip_verify: path %q must start with /", p)
+		}
+	}
+	for _, p := range h.AllowPaths {
+		if !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/") {
+			return fmt.Errorf("allow_paths: prefix %q must start and end with /", p)
+		}
 	}
 	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
@@ -101,11 +100,10 @@ type NotifyHandler struct {
 	Dedup *bool `json:"dedup,omitempty"`
 
 	logger *zap.Logger
-	keys   func() *keySet          // the WeChat Pay keys callbacks verify under, now
-	own    *atomic.Pointer[keySet] // the keys of a handler without merchant
-	aead   cipher.AEAD
-	store  *dedupStore // nil when dedup is off
-	stop   context.CancelFunc
+	keySource
+	aead  cipher.AEAD
+	store *dedupStore // nil when dedup is off
+	stop  context.CancelFunc
 }
 
 // CaddyModule returns the Caddy module information.
@@ -162,10 +160,8 @@ func (h *NotifyHandler) Provision(ctx caddy.Context) error {
 // useMerchant takes the APIv3 key and the WeChat Pay keys from the app's
 // merchant, and returns the dedup scope.
 func (h *NotifyHandler) useMerchant(ctx caddy.Context) (string, error) {
-	if h.APIv3Key != "" || h.PublicKeyID != "" || h.PublicKey != "" || len(h.PlatformCertificate) > 0 {
-		return "", fmt.Errorf("merchant %q: apiv3_key and the key options belong in the merchant's block of the global wechatpay app; with merchant set, write none in the handler", h.Merchant)
-	}
-	m, err := lookupMerchant(ctx, h.Merchant)
+	m, err := h.keySource.useMerchant(ctx, h.Merchant, [2]string{"apiv3_key", h.APIv3Key}, [2]string{"public_key_id", h.PublicKeyID},
+		[2]string{"public_key", h.PublicKey}, [2]string{"platform_certificate", strings.Join(h.PlatformCertificate, "")})
 	if err != nil {
 		return "", err
 	}
@@ -175,38 +171,36 @@ func (h *NotifyHandler) useMerchant(ctx caddy.Context) (string, error) {
 	if h.aead, err = apiv3.NewAEAD(m.apiv3()); err != nil {
 		return "", fmt.Errorf("merchant %q: apiv3_key: %w", h.Merchant, err)
 	}
-	h.keys = m.currentKeys
 	return m.currentSigner().MchID, nil
 }
 
 // useInlineKeys loads the handler's own apiv3_key and WeChat Pay keys, and
-// returns the dedup scope.
+// returns the dedup scope: the first WeChat Pay key's ID or serial as
+// configured at start.
 func (h *NotifyHandler) useInlineKeys() (string, error) {
-	key, err := resolvePlaceholder("apiv3_key", h.APIv3Key)
+	own := keyOptions{apiv3Key: h.APIv3Key, WechatPayKeys: h.WechatPayKeys}
+	key, err := own.loadAPIv3Key(h.logger)
 	if err != nil {
 		return "", err
 	}
-	if key == "" {
+	if key == nil {
 		return "", errors.New("apiv3_key is required: the merchant's APIv3 key, which decrypts callbacks")
 	}
-	if len(key) != apiv3.APIv3KeySize {
-		return "", fmt.Errorf("apiv3_key must be %d bytes (the APIv3 key set in the merchant platform), got %d bytes", apiv3.APIv3KeySize, len(key))
-	}
-	if !strings.Contains(h.APIv3Key, "{") {
-		h.logger.Warn("apiv3_key is written literally in the configuration, which Caddy's admin API serves; use {env.X} or {file./path}")
-	}
-	warnIfExposed(h.logger, "apiv3_key", h.APIv3Key, key)
-	if h.aead, err = apiv3.NewAEAD([]byte(key)); err != nil {
+	if h.aead, err = apiv3.NewAEAD(key); err != nil {
 		return "", fmt.Errorf("apiv3_key: %w", err)
 	}
-	trusted, err := h.WechatPayKeys.load(h.logger)
-	if err != nil {
-		return "", err
-	}
-	h.own = new(atomic.Pointer[keySet])
-	h.own.Store(newKeySet(nil, trusted.byID, ""))
-	h.keys = h.own.Load
-	return trusted.order[0], nil
+	var scope string
+	err = h.useOwn(func() (*keySet, error) {
+		trusted, err := own.WechatPayKeys.load(h.logger)
+		if err != nil {
+			return nil, err
+		}
+		if scope == "" {
+			scope = trusted.order[0]
+		}
+		return newKeySet(nil, trusted.byID, ""), nil
+	})
+	return scope, err
 }
 
 // sweepLoop deletes expired dedup records a minute after start, then hourly,

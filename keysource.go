@@ -1,0 +1,75 @@
+package wechatpay
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+// keySource gives a handler the keys in use at each request: those of the
+// wechatpay app's merchant it names, or keys of its own, which a key reload
+// through the admin API replaces (the handler is then a key holder).
+type keySource struct {
+	keys func() *keySet          // the keys in use now
+	own  *atomic.Pointer[keySet] // a handler's own keys; nil with a merchant
+	load func() (*keySet, error) // loads the own keys again, for a key reload
+}
+
+// errNoMerchantKey answers a request while the merchant has no usable
+// WeChat Pay key (every downloaded certificate expired, say).
+var errNoMerchantKey = &apiError{status: http.StatusServiceUnavailable, code: codeProxyError,
+	message: "no WeChat Pay key is available for this merchant yet"}
+
+// useOwn loads the handler's own keys with load, now and at each key reload.
+func (s *keySource) useOwn(load func() (*keySet, error)) error {
+	keys, err := load()
+	if err != nil {
+		return err
+	}
+	s.own, s.load = new(atomic.Pointer[keySet]), load
+	s.own.Store(keys)
+	s.keys = s.own.Load
+	return nil
+}
+
+// useMerchant takes the keys of the app's merchant name. Key options
+// written in the handler as well (inline: option name, value) are an error:
+// a merchant's keys live in one place.
+func (s *keySource) useMerchant(ctx caddy.Context, name string, inline ...[2]string) (*Merchant, error) {
+	var set []string
+	for _, o := range inline {
+		if o[1] != "" {
+			set = append(set, o[0])
+		}
+	}
+	if len(set) > 0 {
+		verb := "belong"
+		if len(set) == 1 {
+			verb = "belongs"
+		}
+		return nil, fmt.Errorf("merchant %q: %s %s in the merchant's block of the global wechatpay app; with merchant set, write no key options in the handler",
+			name, strings.Join(set, ", "), verb)
+	}
+	m, err := lookupMerchant(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	s.keys = m.currentKeys
+	return m, nil
+}
+
+// currentKeys returns the keys in use now.
+func (s *keySource) currentKeys() *keySet { return s.keys() }
+
+// prepareReload loads the own keys again, changing nothing; the returned
+// commit puts them in use.
+func (s *keySource) prepareReload() (func(), error) {
+	keys, err := s.load()
+	if err != nil {
+		return nil, err
+	}
+	return func() { s.own.Store(keys) }, nil
+}
