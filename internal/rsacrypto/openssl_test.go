@@ -31,10 +31,15 @@ import (
 // are built only with the openssl tag, and skip, saying so, when libcrypto
 // cannot be loaded.
 
-// requireOpenSSL skips the test when this process signs with crypto/rsa.
+// requireOpenSSL skips the test when this process signs with crypto/rsa,
+// or fails it when WECHATPAY_TEST_REQUIRE_OPENSSL=1 (scripts/test-openssl.sh
+// sets it once it has found libcrypto.so.3).
 func requireOpenSSL(t testing.TB) {
 	t.Helper()
 	if name, _, err := Backend(); err != nil || name != openSSLBackendName {
+		if os.Getenv("WECHATPAY_TEST_REQUIRE_OPENSSL") == "1" {
+			t.Fatalf("OpenSSL backend not loaded: %v", err)
+		}
 		t.Skipf("skipped: OpenSSL backend not loaded (%v)", err)
 	}
 }
