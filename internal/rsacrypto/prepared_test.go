@@ -245,7 +245,8 @@ func rsaKeyWithExponent(t *testing.T, bits, e int) *rsa.PrivateKey {
 // TestFIPS140ModeLeavesRSAToCryptoRSA runs this test binary again in FIPS
 // 140-only mode: the package must load (nothing computes SHA-1 at start),
 // and keys are not prepared, so crypto/rsa's validated module decides
-// (it refuses SHA-1 OAEP there; WeChat Pay cannot be used in that mode).
+// (it refuses SHA-1 OAEP there; WeChat Pay cannot be used in that mode);
+// in a build with the openssl tag, OpenSSL is left out as well.
 func TestFIPS140ModeLeavesRSAToCryptoRSA(t *testing.T) {
 	pub := &testkit.Creds().WechatPayKey.PublicKey
 	if os.Getenv("WECHATPAY_TEST_FIPS_CHILD") == "1" {
@@ -258,6 +259,23 @@ func TestFIPS140ModeLeavesRSAToCryptoRSA(t *testing.T) {
 		_, werr := rsa.EncryptOAEP(sha1.New(), rand.Reader, pub, []byte("x"), nil)
 		if _, err := NewPublicKey(pub).EncryptOAEPSHA1([]byte("x"), nil); (err == nil) != (werr == nil) {
 			t.Errorf("PublicKey: %v, crypto/rsa: %v", err, werr)
+		}
+		// The OpenSSL build too leaves the merchant key to crypto/rsa.
+		if name, _, _ := Backend(); name != goBackendName {
+			t.Errorf("Backend() = %q in FIPS 140 mode, want %q", name, goBackendName)
+		}
+		merchant := testkit.Creds().MerchantKey
+		k, err := NewPrivateKey(merchant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k.native != nil {
+			t.Error("a private key was loaded into OpenSSL in FIPS 140 mode")
+		}
+		hashed := sha256.Sum256([]byte("x"))
+		want, werr := rsa.SignPKCS1v15(nil, merchant, crypto.SHA256, hashed[:])
+		if got, err := k.SignPKCS1v15SHA256(hashed[:]); (err == nil) != (werr == nil) || !bytes.Equal(got, want) {
+			t.Errorf("signature in FIPS 140 mode: %v, crypto/rsa: %v", err, werr)
 		}
 		return
 	}

@@ -1,0 +1,95 @@
+package rsacrypto
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"testing"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
+)
+
+// The benchmarks of one request's RSA operations, under RSA-2048 keys, for
+// whichever backend the build has: compare `go test -run XXX -bench .`
+// with the same under `-tags openssl` (benchstat). The OpenSSL build's
+// benchmarks of the operations it leaves to Go are in
+// openssl_bench_test.go.
+
+func BenchmarkSign(b *testing.B) {
+	k, err := NewPrivateKey(testkit.Creds().MerchantKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte("POST\n/v3/pay/transactions/jsapi\n1700000000\nNONCE\n{}\n"))
+	stop := reportCPU(b)
+	for b.Loop() {
+		if _, err := k.SignPKCS1v15SHA256(digest[:]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	stop()
+}
+
+func BenchmarkEncryptOAEP(b *testing.B) {
+	p := NewPublicKey(&testkit.Creds().WechatPayKey.PublicKey)
+	scratch := p.Scratch()
+	msg := []byte("6222021234567890123")
+	stop := reportCPU(b)
+	for b.Loop() {
+		if _, err := p.EncryptOAEPSHA1(msg, scratch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	stop()
+}
+
+func BenchmarkVerify(b *testing.B) {
+	key := testkit.Creds().WechatPayKey
+	p := NewPublicKey(&key.PublicKey)
+	digest := sha256.Sum256([]byte("1700000000\nNONCE\n{\"prepay_id\":\"wx1\"}\n"))
+	sig, err := rsa.SignPKCS1v15(nil, key, crypto.SHA256, digest[:])
+	if err != nil {
+		b.Fatal(err)
+	}
+	stop := reportCPU(b)
+	for b.Loop() {
+		if err := p.VerifyPKCS1v15SHA256(digest[:], sig); err != nil {
+			b.Fatal(err)
+		}
+	}
+	stop()
+}
+
+func BenchmarkDecryptOAEP(b *testing.B) {
+	merchant := testkit.Creds().MerchantKey
+	k, err := NewPrivateKey(merchant)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ct, err := rsa.EncryptOAEP(sha1.New(), rand.Reader, &merchant.PublicKey, []byte("6222021234567890123"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	stop := reportCPU(b)
+	for b.Loop() {
+		if _, err := k.DecryptOAEPSHA1(ct); err != nil {
+			b.Fatal(err)
+		}
+	}
+	stop()
+}
+
+// BenchmarkNewPrivateKey is the cost of loading a merchant key, once per
+// key set (at start and on every key reload).
+func BenchmarkNewPrivateKey(b *testing.B) {
+	key := testkit.Creds().MerchantKey
+	stop := reportCPU(b)
+	for b.Loop() {
+		if _, err := NewPrivateKey(key); err != nil {
+			b.Fatal(err)
+		}
+	}
+	stop()
+}
