@@ -54,6 +54,7 @@ func (o keyOptions) loadSigner(logger *zap.Logger) (*apiv3.Signer, error) {
 		return nil, errors.New("private_key is required: the merchant API private key (apiclient_key.pem)")
 	}
 	warnIfExposed(logger, "private_key", o.privateKey, privateKey)
+	reportRSABackend(logger)
 	rsaKey, err := pemkey.LoadPrivateKey(privateKey)
 	if err != nil {
 		return nil, fmt.Errorf("private_key: %w", err)
