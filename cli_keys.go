@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
@@ -56,9 +58,9 @@ func adminKeys(out io.Writer, addr string, reload bool) error {
 	if reload {
 		method, uri = http.MethodPost, "/wechatpay/keys/reload"
 	}
-	resp, err := caddycmd.AdminAPIRequest(addr, method, uri, nil, nil) // an error for any status >= 400
+	resp, err := caddycmd.AdminAPIRequest(addr, method, uri, nil, nil)
 	if err != nil {
-		if strings.Contains(err.Error(), "HTTP 404") {
+		if adminStatus(err) == http.StatusNotFound {
 			return fmt.Errorf("%w (is that Caddy built with the wechatpay module?)", err)
 		}
 		return err
@@ -94,4 +96,20 @@ func adminKeys(out io.Writer, addr string, reload bool) error {
 		}
 	}
 	return nil
+}
+
+// adminStatusRE reads the status out of AdminAPIRequest's error, the only
+// place it reports one: for a status of 400 or more it answers no response
+// and the error "caddy responded with error: HTTP <status>: <body>".
+var adminStatusRE = regexp.MustCompile(`^caddy responded with error: HTTP (\d{3}): `)
+
+// adminStatus returns the HTTP status an AdminAPIRequest error reports, or
+// 0 when the request got no answer at all.
+func adminStatus(err error) int {
+	m := adminStatusRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return 0
+	}
+	status, _ := strconv.Atoi(m[1])
+	return status
 }

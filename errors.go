@@ -2,6 +2,7 @@ package wechatpay
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -49,7 +50,9 @@ const (
 // verify.go: SIGNATURE_MISSING, SIGNATURE_PROBE, SERIAL_UNKNOWN,
 // TIMESTAMP_INVALID, TIMESTAMP_EXPIRED and SIGNATURE_INVALID.
 
-// apiError is a refusal answered to the client before anything goes upstream.
+// apiError is a refusal answered to the client instead of what it asked
+// for. It is deliberately not an error: it travels as *apiError, and nil
+// means no refusal, so no nil *apiError can turn into a non-nil error.
 type apiError struct {
 	status  int
 	code    string
@@ -57,11 +60,10 @@ type apiError struct {
 	field   string // the field concerned, for the log; never its value
 }
 
-func (e *apiError) Error() string { return e.code + ": " + e.message }
-
 func paramError(err error) *apiError {
 	ae := &apiError{status: http.StatusBadRequest, code: codeParamError, message: err.Error()}
-	if fe, ok := err.(*jsonfield.Error); ok {
+	var fe *jsonfield.Error
+	if errors.As(err, &fe) {
 		ae.field = fe.Field
 	}
 	return ae

@@ -332,7 +332,7 @@ func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse,
 		return "", &apiError{status: resp.status, code: codeUpstreamError, message: msg}
 	}
 	if err := keys.verifier.Verify(resp.header, body); err != nil {
-		ve := err.(*apiv3.VerifyError)
+		ve := apiv3.AsVerifyError(err)
 		h.logger.Error("WeChat Pay's answer failed verification",
 			zap.String("code", ve.Code), zap.String("reason", ve.Reason),
 			zap.String("serial", ve.Serial), zap.String("request_id", ve.RequestID),
@@ -365,17 +365,6 @@ func (h *Handler) logForwarded(r *http.Request, rt *catalog.Route, encrypted int
 			zap.String("rule", ruleName(rt)), zap.Int("encrypted", encrypted),
 			zap.String("answer", answer), zap.Duration("duration", time.Since(start)))
 	}
-}
-
-// hasPathPrefix reports whether path is one of prefixes or lies below one,
-// matching whole segments.
-func hasPathPrefix(path string, prefixes []string) bool {
-	for _, p := range prefixes {
-		if path == p || strings.HasPrefix(path, p) && (strings.HasSuffix(p, "/") || path[len(p)] == '/') {
-			return true
-		}
-	}
-	return false
 }
 
 func ruleName(rt *catalog.Route) string {

@@ -267,7 +267,7 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 			"Wechatpay-Signature-Type " + strconv.Quote(logtext.Truncate(st, 40)) + " is not " + notification.SignatureType})
 	}
 	if err := h.keys().verifier.Verify(r.Header, body); err != nil {
-		ve := err.(*apiv3.VerifyError)
+		ve := apiv3.AsVerifyError(err)
 		return h.refuse(w, r, body, &notifyRefusal{http.StatusUnauthorized, ve.Code, "signature verification failed: " + ve.Reason})
 	}
 	n, err := notification.Parse(body)
@@ -392,18 +392,14 @@ func keepPassedHeaders(hdr http.Header) {
 	}
 }
 
-// serveApp runs the next handler, turning reverse_proxy's ErrAbortHandler
-// panic (the app's answer broke off) into an error.
-func serveApp(ans *appAnswer, r *http.Request, next caddyhttp.Handler) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			if v != http.ErrAbortHandler { //nolint:errorlint // the sentinel is compared by identity
-				panic(v)
-			}
-			err = caddyhttp.Error(http.StatusBadGateway, errors.New("the app's answer broke off"))
-		}
-	}()
-	return next.ServeHTTP(ans, r)
+// serveApp runs the next handler; an answer of the app that broke off is
+// a 502.
+func serveApp(ans *appAnswer, r *http.Request, next caddyhttp.Handler) error {
+	err := serveNext(ans, r, next)
+	if errors.Is(err, errAborted) {
+		return caddyhttp.Error(http.StatusBadGateway, errors.New("the app's answer broke off"))
+	}
+	return err
 }
 
 // appAnswer records the app's status and discards its body: WeChat Pay
@@ -464,11 +460,12 @@ func (h *NotifyHandler) logNotify(msg string, r *http.Request, n *notification.N
 	}
 }
 
+// remoteIP is the client's address as Caddy determined it: the
+// connection's, or the one a trusted proxy (the server's trusted_proxies)
+// forwarded.
 func remoteIP(r *http.Request) string {
-	if i := strings.LastIndexByte(r.RemoteAddr, ':'); i > 0 {
-		return strings.Trim(r.RemoteAddr[:i], "[]")
-	}
-	return r.RemoteAddr
+	ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	return ip
 }
 
 // Interface guards

@@ -17,7 +17,7 @@ func checkAPIPath(u *url.URL, allowed []string) *apiError {
 	bad := func(why string) *apiError {
 		return &apiError{status: 404, code: codeNotFound, message: "path is not a WeChat Pay APIv3 path the proxy forwards: " + why}
 	}
-	if !strings.HasPrefix(p, apiPrefix) && !hasAnyPrefix(p, allowed) {
+	if !strings.HasPrefix(p, apiPrefix) && !hasPathPrefix(p, allowed) {
 		return bad("it must start with " + apiPrefix + " (or an allow_paths prefix)")
 	}
 	for rest := p[1:]; ; {
@@ -55,9 +55,11 @@ func hasControl(s string) bool {
 	return false
 }
 
-func hasAnyPrefix(s string, prefixes []string) bool {
+// hasPathPrefix reports whether path is one of prefixes or lies below one,
+// matching whole segments.
+func hasPathPrefix(path string, prefixes []string) bool {
 	for _, p := range prefixes {
-		if strings.HasPrefix(s, p) {
+		if path == p || strings.HasPrefix(path, p) && (strings.HasSuffix(p, "/") || path[len(p)] == '/') {
 			return true
 		}
 	}

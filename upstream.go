@@ -16,19 +16,35 @@ import (
 // breaks off mid-body (it has already sent the headers, in its view), or
 // when the buffer refused more of an answer that is too large; since
 // nothing has reached the client here, that becomes a 502 too.
-func proxyInto(resp *bufferedResponse, r *http.Request, next caddyhttp.Handler) (ae *apiError) {
+func proxyInto(resp *bufferedResponse, r *http.Request, next caddyhttp.Handler) *apiError {
+	err := serveNext(resp, r, next)
+	switch {
+	case errors.Is(err, errAborted) && resp.overflow:
+		return answerTooLarge()
+	case errors.Is(err, errAborted):
+		return &apiError{status: http.StatusBadGateway, code: codeUpstreamIncomplete, message: "WeChat Pay's answer was cut short"}
+	}
+	return upstreamError(err)
+}
+
+// errAborted is serveNext's error when the next handler aborted its
+// response.
+var errAborted = errors.New("the response broke off")
+
+// serveNext runs the next handler into w, turning reverse_proxy's
+// http.ErrAbortHandler panic (the upstream's response broke off after its
+// headers, or w refused more of it) into errAborted; any other panic goes
+// on.
+func serveNext(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			if v != http.ErrAbortHandler { //nolint:errorlint // the sentinel is compared by identity
 				panic(v)
 			}
-			ae = &apiError{status: http.StatusBadGateway, code: codeUpstreamIncomplete, message: "WeChat Pay's answer was cut short"}
-			if resp.overflow {
-				ae = answerTooLarge()
-			}
+			err = errAborted
 		}
 	}()
-	return upstreamError(next.ServeHTTP(resp, r))
+	return next.ServeHTTP(w, r)
 }
 
 // upstreamError turns reverse_proxy's error into the answer for the client,

@@ -4,6 +4,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -158,3 +159,14 @@ func (v *Verifier) Verify(header http.Header, body []byte) error {
 }
 
 var verifyNewline = []byte{'\n'}
+
+// AsVerifyError returns err, from Verify, as a *VerifyError; an error of
+// another kind (Verify returns none today) becomes SIGNATURE_INVALID, so a
+// caller that reads the code always refuses.
+func AsVerifyError(err error) *VerifyError {
+	var ve *VerifyError
+	if errors.As(err, &ve) {
+		return ve
+	}
+	return &VerifyError{Code: CodeSignatureInvalid, Reason: "signature does not verify"}
+}

@@ -214,11 +214,8 @@ func (d *Download) verify(header http.Header, body []byte, certs []*Certificate)
 	}
 	v := apiv3.NewVerifier(keys)
 	if err := v.Verify(header, body); err != nil {
-		var ve *apiv3.VerifyError
-		if errors.As(err, &ve) {
-			return fmt.Errorf("the answer's signature does not verify: %s: %s (Wechatpay-Serial %q)", ve.Code, ve.Reason, ve.Serial)
-		}
-		return fmt.Errorf("the answer's signature does not verify: %w", err)
+		ve := apiv3.AsVerifyError(err)
+		return fmt.Errorf("the answer's signature does not verify: %s: %s (Wechatpay-Serial %q)", ve.Code, ve.Reason, ve.Serial)
 	}
 	return nil
 }
