@@ -16,6 +16,11 @@ type outgoingBody struct {
 	bytes       []byte // sent as they are
 	contentType string // application/json, or a media upload's multipart type with its boundary
 	signed      []byte // the body in the signature: bytes, or a media upload's meta part
+	// readBufferFree says the buffer the body was read into is not what
+	// goes upstream (an encrypted copy replaced it, or it was empty), so
+	// it may go back to the pool when the handler returns. Otherwise the
+	// transport owns it: it may read it after reverse_proxy returns.
+	readBufferFree bool
 }
 
 // encryptRequest encrypts the sensitive body fields and query parameters of
@@ -23,7 +28,7 @@ type outgoingBody struct {
 // how many values were encrypted. A multipart body (a media upload) is sent
 // as it is and signed over its meta part.
 func encryptRequest(r *http.Request, rt *catalog.Route, body []byte, encrypter *sensitive.Encrypter) (outgoingBody, int, *apiError) {
-	out := outgoingBody{bytes: body, contentType: "application/json", signed: body}
+	out := outgoingBody{bytes: body, contentType: "application/json", signed: body, readBufferFree: len(body) == 0}
 	fail := func(err error) (outgoingBody, int, *apiError) {
 		var fe *jsonfield.Error
 		if errors.As(err, &fe) {
@@ -53,6 +58,7 @@ func encryptRequest(r *http.Request, rt *catalog.Route, body []byte, encrypter *
 			return fail(err)
 		}
 		out.bytes, out.signed, n = encrypted, encrypted, nb
+		out.readBufferFree = nb > 0 // EncryptFields copies the body only to encrypt
 	} else if rt != nil && rt.Query != nil && len(body) > 0 {
 		// The sensitive fields are query parameters, which a form body
 		// could carry too (a server may read form fields as parameters):

@@ -238,10 +238,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		release(body)
 		return h.refuse(w, r, ae)
 	}
-	// A body sent as read still belongs to the transport, which may read
-	// it after reverse_proxy returns: only a body that was replaced by its
-	// encrypted copy goes back to the pool.
-	if len(out.bytes) == 0 || body.Len() == 0 || &out.bytes[0] != &body.Bytes()[0] {
+	if out.readBufferFree {
 		defer release(body)
 	}
 	if err := h.signRequest(r, out, keys); err != nil {

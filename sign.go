@@ -28,14 +28,8 @@ func (h *Handler) signRequest(r *http.Request, out outgoingBody, keys *keySet) e
 	hdr.Del("Connection")
 	hdr.Del("Content-Encoding") // the body was decoded when read
 	hdr.Del("Transfer-Encoding")
-	// The headers set here share one backing array, each value a slice of
-	// its own capacity 1, so that an append elsewhere copies it.
-	vals := make([]string, 6)
-	set := func(key, value string) {
-		vals[0] = value
-		hdr[key] = vals[:1:1]
-		vals = vals[1:]
-	}
+	values := new(headerValues) // one allocation for the headers set here; hdr owns it
+	set := func(key, value string) { values.set(hdr, key, value) }
 	set("Wechatpay-Serial", keys.serial)
 	set("Accept", "application/json")
 	// Let the transport ask for gzip and decode it, so that answers are
@@ -100,4 +94,19 @@ func moduleVersion() string {
 		return "devel"
 	}
 	return version
+}
+
+// headerValues holds the values of the headers signRequest sets, in one
+// allocation. Each value goes into the header as a slice of its own, of
+// capacity 1, so that a handler that appends to one copies it instead of
+// writing over its neighbour. The request's header owns it.
+type headerValues struct {
+	values [6]string
+	used   int
+}
+
+func (v *headerValues) set(h http.Header, key, value string) {
+	v.values[v.used] = value
+	h[key] = v.values[v.used : v.used+1 : v.used+1]
+	v.used++
 }
