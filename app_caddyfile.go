@@ -2,7 +2,6 @@ package wechatpay
 
 import (
 	"encoding/json"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -56,9 +55,6 @@ func parseAppOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			return nil, d.ArgErr()
 		}
 		name := d.Val()
-		if err := checkName(name); err != nil {
-			return nil, d.Err(err.Error())
-		}
 		if d.NextArg() {
 			return nil, d.ArgErr()
 		}
@@ -109,16 +105,13 @@ func (m *Merchant) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			m.DownloadCertificates = &on
 		case "refresh_interval":
 			dur, err := caddy.ParseDuration(v)
-			if err != nil || dur < time.Minute {
-				return d.Errf("refresh_interval: %q is not a duration of a minute or more, such as 6h", v)
+			if err != nil {
+				return d.Errf("refresh_interval: %q is not a duration such as 6h", v)
 			}
 			m.RefreshInterval = caddy.Duration(dur)
 		default:
 			return d.Errf("unrecognized merchant option %q", option)
 		}
-	}
-	if m.MchID == "" || m.SerialNo == "" || m.PrivateKey == "" {
-		return d.Err("a merchant needs mchid, serial_no and private_key")
 	}
 	return nil
 }

@@ -1,11 +1,15 @@
 package wechatpay
 
 import (
+	"context"
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"go.uber.org/zap"
 )
 
 func TestAppCaddyfile(t *testing.T) {
@@ -62,12 +66,9 @@ func TestAppCaddyfileErrors(t *testing.T) {
 	for input, want := range map[string]string{
 		`wechatpay {;merchant;}`:                                   "wrong argument count",
 		`wechatpay {;merchant a b {;};}`:                           "wrong argument count",
-		`wechatpay {;merchant "a/b" {;mchid 1;};}`:                 "use letters, digits",
 		`wechatpay {;mchid 1;}`:                                    "want merchant <name>",
-		`wechatpay {;merchant a {;mchid 1;};}`:                     "needs mchid, serial_no and private_key",
 		`wechatpay {;merchant a {;mchid 1 2;};}`:                   "wrong argument count",
 		`wechatpay {;merchant a {;colour blue;};}`:                 "unrecognized merchant option",
-		`wechatpay {;merchant a {;refresh_interval 1s;};}`:         "a minute or more",
 		`wechatpay {;merchant a {;download_certificates maybe;};}`: "want on or off",
 		`wechatpay {;merchant a {;mchid 1;mchid 2;};}`:             "given more than once",
 		`wechatpay {;merchant a {;mchid 1;serial_no A;private_key k;};merchant a {;mchid 1;serial_no A;private_key k;};}`: "defined twice",
@@ -125,4 +126,39 @@ func readmeCaddyfile(t *testing.T, heading string) string {
 	}
 	s = s[start+len(fence):]
 	return s[:strings.Index(s, "```")]
+}
+
+// TestAppValuesCheckedAtProvision: the merchant block's values are checked
+// when the app is provisioned, each error naming the merchant and option.
+func TestAppValuesCheckedAtProvision(t *testing.T) {
+	c := testkit.Creds()
+	keyFile := testkit.WriteFile(t, t.TempDir(), "apiclient_key.pem", testkit.PKCS8(c.MerchantKey))
+	pubFile := testkit.WriteFile(t, t.TempDir(), "pub_key.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey))
+	valid := "mchid " + c.MchID + ";serial_no " + c.SerialNo + ";private_key " + keyFile +
+		";public_key_id " + c.PublicKeyID + ";public_key " + pubFile
+	for _, tc := range []struct{ name, merchant, block, want string }{
+		{"name with a slash", `"a/b"`, valid, `merchant name "a/b": use letters, digits`},
+		{"no serial_no", "a", "mchid 1", "merchant a: serial_no is required"},
+		{"refresh too often", "a", valid + ";refresh_interval 1s", "merchant a: refresh_interval must be at least 1m"},
+	} {
+		out, err := adaptCaddyfile(t, "{\nwechatpay {\nmerchant "+tc.merchant+" {\n"+strings.ReplaceAll(tc.block, ";", "\n")+"\n}\n}\n}\n:9180 {\n respond ok\n}")
+		if err != nil {
+			t.Fatalf("%s: adapt: %v", tc.name, err)
+		}
+		var cfg struct {
+			Apps struct {
+				WechatPay json.RawMessage `json:"wechatpay"`
+			} `json:"apps"`
+		}
+		if err := json.Unmarshal(out, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		app := new(App)
+		if err := json.Unmarshal(cfg.Apps.WechatPay, app); err != nil {
+			t.Fatal(err)
+		}
+		if err := app.provision(context.Background(), fileStorage(t), zap.NewNop()); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
 }

@@ -3,8 +3,6 @@ package wechatpay
 import (
 	"strings"
 
-	"github.com/caddy-wechatpay/caddy-wechatpay/internal/catalog"
-	"github.com/caddy-wechatpay/caddy-wechatpay/internal/jsonfield"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -43,7 +41,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	}
 //
 // Values may use placeholders such as {env.WECHATPAY_PRIVATE_KEY} or
-// {file./etc/wechatpay/apiclient_key.pem}; they are resolved at start.
+// {file./etc/wechatpay/apiclient_key.pem}; they are resolved at start. The
+// parser maps tokens to fields; what the values must be is checked once,
+// when Caddy provisions the handler.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
 	if d.NextArg() {
@@ -81,14 +81,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) < 3 {
 				return d.Errf("encrypt needs a method, a path and at least one field: encrypt [replace] <METHOD> <path> <field>...")
 			}
-			method := strings.ToUpper(args[0])
-			if !validMethod(method) {
-				return d.Errf("encrypt: %q is not an HTTP method", args[0])
-			}
-			if !strings.HasPrefix(args[1], "/") {
-				return d.Errf("encrypt: path %q must start with /", args[1])
-			}
-			rule := EncryptRule{Method: method, Path: args[1], Replace: replace}
+			rule := EncryptRule{Method: strings.ToUpper(args[0]), Path: args[1], Replace: replace}
 			for _, f := range args[2:] {
 				if name, ok := strings.CutPrefix(f, "query:"); ok {
 					if name == "" {
@@ -97,16 +90,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 					rule.Query = append(rule.Query, name)
 					continue
 				}
-				if _, ferr := jsonfield.NewSet(f); ferr != nil {
-					return d.Errf("encrypt: %v", ferr)
-				}
 				rule.Fields = append(rule.Fields, f)
-			}
-			// Compile the rule now, so that a mistake is reported with its
-			// line rather than when Caddy starts.
-			var check catalog.Table
-			if cerr := check.Add(rule.Method, rule.Path, catalog.Rules{Body: rule.Fields, Query: rule.Query}, false); cerr != nil {
-				return d.Errf("encrypt: %v", cerr)
 			}
 			h.Encrypt = append(h.Encrypt, rule)
 		case "max_body":
@@ -157,21 +141,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) == 0 {
 				return d.ArgErr()
 			}
-			for _, p := range args {
-				if !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/") {
-					return d.Errf("allow_paths: prefix %q must start and end with /", p)
-				}
-			}
 			h.AllowPaths = append(h.AllowPaths, args...)
 		case "skip_verify":
 			args := d.RemainingArgs()
 			if len(args) == 0 {
 				return d.ArgErr()
-			}
-			for _, p := range args {
-				if !strings.HasPrefix(p, "/") {
-					return d.Errf("skip_verify: path %q must start with /", p)
-				}
 			}
 			h.SkipVerify = append(h.SkipVerify, args...)
 		default:
@@ -182,14 +156,6 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 	return nil
-}
-
-func validMethod(m string) bool {
-	switch m {
-	case "GET", "POST", "PUT", "PATCH", "DELETE":
-		return true
-	}
-	return false
 }
 
 // Interface guard

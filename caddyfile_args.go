@@ -9,16 +9,8 @@ func singleValue(d *caddyfile.Dispenser, option string, seen map[string]bool) (s
 		return "", d.Errf("%s given more than once", option)
 	}
 	seen[option] = true
-	return oneArg(d)
-}
-
-// oneArg reads exactly one argument of the current option.
-func oneArg(d *caddyfile.Dispenser) (string, error) {
-	if !d.NextArg() {
-		return "", d.ArgErr()
-	}
-	v := d.Val()
-	if d.NextArg() {
+	var v string
+	if !d.AllArgs(&v) {
 		return "", d.ArgErr()
 	}
 	return v, nil

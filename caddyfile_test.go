@@ -320,17 +320,11 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"max_body twice", "max_body 1MB\n\t\tmax_body 2MB", "max_body given more than once"},
 		{"missing argument", "serial_no", "wrong argument count or unexpected line ending after 'serial_no'"},
 		{"missing platform_certificate", "platform_certificate", "wrong argument count or unexpected line ending after 'platform_certificate'"},
-		{"too many arguments", "mchid 1900000001 1900000002", "wrong argument count or unexpected line ending after '1900000002'"},
+		{"too many arguments", "mchid 1900000001 1900000002", "wrong argument count or unexpected line ending after '1900000001'"},
 		{"encrypt without fields", "encrypt POST /v3/x", "encrypt needs a method, a path and at least one field"},
 		{"encrypt alone", "encrypt", "encrypt needs a method, a path and at least one field"},
 		{"encrypt replace without fields", "encrypt replace POST /v3/x", "encrypt needs a method, a path and at least one field"},
-		{"encrypt replace twice", "encrypt replace replace /v3/x a", `encrypt: "replace" is not an HTTP method`},
 		{"encrypt empty query name", "encrypt GET /v3/x query:", `encrypt: "query:" names no query parameter`},
-		{"encrypt bad method", "encrypt FETCH /v3/x a", `encrypt: "FETCH" is not an HTTP method`},
-		{"encrypt path without slash", "encrypt POST v3/x a", `encrypt: path "v3/x" must start with /`},
-		{"encrypt empty segment", "encrypt POST /v3/x a..b", `encrypt: field path "a..b" has an empty segment`},
-		{"encrypt wildcard", "encrypt POST /v3/x a.*", `encrypt: field path "a.*" uses '*'`},
-		{"encrypt trailing #", "encrypt POST /v3/x list.#", `encrypt: field path "list.#" ends with #`},
 		{"max_body not a size", "max_body lots", `max_body: "lots" is not a size such as 1MiB or 512KB`},
 		{"max_body zero", "max_body 0", `max_body: "0" is not a size`},
 		{"max_body negative", "max_body -1MB", `max_body: "-1MB" is not a size`},
@@ -343,7 +337,6 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"decrypt_responses maybe", "decrypt_responses maybe", `decrypt_responses: want on or off, got "maybe"`},
 		{"decrypt_responses twice", "decrypt_responses\n\t\tdecrypt_responses on", "decrypt_responses given more than once"},
 		{"decrypt_responses too many", "decrypt_responses on off", "wrong argument count or unexpected line ending after 'off'"},
-		{"skip_verify without slash", "skip_verify /v3/ok v3/download", `skip_verify: path "v3/download" must start with /`},
 		{"skip_verify without path", "skip_verify", "wrong argument count or unexpected line ending after 'skip_verify'"},
 	}
 	for _, tc := range tests {
@@ -368,6 +361,45 @@ func TestCaddyfileErrors(t *testing.T) {
 			t.Errorf("error = %v", err)
 		}
 	})
+}
+
+// TestCaddyfileValuesCheckedAtProvision: the parser maps tokens to fields;
+// what a value must be is checked once, when Caddy provisions the handler
+// (caddy validate, caddy run), and the error names the option.
+func TestCaddyfileValuesCheckedAtProvision(t *testing.T) {
+	c := testkit.Creds()
+	keys := testProvisionKeys(t)
+	keyFile := testkit.WriteFile(t, t.TempDir(), "apiclient_key.pem", keys.pkcs8)
+	t.Setenv("WECHATPAY_TEST_PUBLIC_KEY", keys.public)
+	for _, tc := range []struct{ name, line, want string }{
+		{"encrypt replace twice", "encrypt replace replace /v3/x a", `encrypt: "REPLACE" is not an HTTP method`},
+		{"encrypt bad method", "encrypt FETCH /v3/x a", `encrypt: "FETCH" is not an HTTP method`},
+		{"encrypt path without slash", "encrypt POST v3/x a", `encrypt: path "v3/x" must start with /`},
+		{"encrypt empty segment", "encrypt POST /v3/x a..b", `encrypt: POST /v3/x: field path "a..b" has an empty segment`},
+		{"encrypt wildcard", "encrypt POST /v3/x a.*", `encrypt: POST /v3/x: field path "a.*" uses '*'`},
+		{"encrypt trailing #", "encrypt POST /v3/x list.#", `encrypt: POST /v3/x: field path "list.#" ends with #`},
+		{"skip_verify without slash", "skip_verify /v3/ok v3/download", `skip_verify: path "v3/download" must start with /`},
+		{"allow_paths without slashes", "allow_paths /v2", `allow_paths: prefix "/v2" must start and end with /`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := adaptCaddyfile(t, ":8080 {\n\twechatpay {\n"+
+				"\t\tmchid "+c.MchID+"\n\t\tserial_no "+c.SerialNo+"\n\t\tprivate_key {file."+keyFile+"}\n"+
+				"\t\tpublic_key_id "+c.PublicKeyID+"\n\t\tpublic_key {env.WECHATPAY_TEST_PUBLIC_KEY}\n"+
+				"\t\t"+tc.line+"\n\t}\n}\n")
+			if err != nil {
+				t.Fatalf("adapt: %v", err)
+			}
+			h := new(Handler)
+			if err := json.Unmarshal(siteHandlers(t, out)[0], h); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+			defer cancel()
+			if err := h.Provision(ctx); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Provision: %v, want %q", err, tc.want)
+			}
+		})
+	}
 }
 
 // TestUnmarshalCaddyfileDirect exercises UnmarshalCaddyfile without the

@@ -2,6 +2,7 @@ package wechatpay
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -37,6 +38,26 @@ func FuzzCaddyfile(f *testing.F) {
 		if err := h.UnmarshalCaddyfile(caddyfile.NewDispenser(tokens)); err != nil {
 			return
 		}
+		raw, err := json.Marshal(&h)
+		if err != nil {
+			t.Fatalf("the parsed handler does not marshal: %v", err)
+		}
+		var back Handler
+		if err := json.Unmarshal(raw, &back); err != nil {
+			t.Fatalf("the handler's JSON %s does not unmarshal: %v", raw, err)
+		}
+		// Provision checks the values once: what it refuses, it refuses
+		// naming the option; what it accepts is well formed.
+		err = h.checkOptions()
+		if err == nil {
+			err = h.compileRoutes()
+		}
+		if err != nil {
+			if !regexp.MustCompile(`^(built-in catalog|encrypt|skip_verify|allow_paths|max_body)\b`).MatchString(err.Error()) {
+				t.Fatalf("refused without naming the option: %v", err)
+			}
+			return
+		}
 		for _, r := range h.Encrypt {
 			if !validMethod(r.Method) || !strings.HasPrefix(r.Path, "/") || len(r.Fields)+len(r.Query) == 0 {
 				t.Fatalf("accepted a malformed encrypt rule %+v", r)
@@ -59,14 +80,6 @@ func FuzzCaddyfile(f *testing.F) {
 		}
 		if h.MaxBody < 0 || h.MaxBody > 1<<40 {
 			t.Fatalf("accepted max_body %d", h.MaxBody)
-		}
-		raw, err := json.Marshal(&h)
-		if err != nil {
-			t.Fatalf("the parsed handler does not marshal: %v", err)
-		}
-		var back Handler
-		if err := json.Unmarshal(raw, &back); err != nil {
-			t.Fatalf("the handler's JSON %s does not unmarshal: %v", raw, err)
 		}
 	})
 }

@@ -127,6 +127,9 @@ func (m *Merchant) provision(ctx context.Context, name string, storage certmagic
 	if m.now == nil {
 		m.now = time.Now
 	}
+	if m.RefreshInterval < 0 || m.RefreshInterval != 0 && time.Duration(m.RefreshInterval) < time.Minute {
+		return errors.New("refresh_interval must be at least 1m: WeChat Pay limits how often certificates may be asked for")
+	}
 	signer, err := m.keyOptions().loadSigner(m.logger)
 	if err != nil {
 		return err
@@ -193,9 +196,6 @@ func (m *Merchant) startCertificates(ctx context.Context, storage certmagic.Stor
 	u, err := url.Parse(strings.TrimSuffix(base, "/") + platformcert.Path)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return fmt.Errorf("certificates_url: %q is not an http(s) URL", base)
-	}
-	if m.RefreshInterval < 0 || m.RefreshInterval != 0 && time.Duration(m.RefreshInterval) < time.Minute {
-		return errors.New("refresh_interval must be at least 1m: WeChat Pay limits how often certificates may be asked for")
 	}
 	interval := time.Duration(m.RefreshInterval)
 	if interval == 0 {

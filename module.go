@@ -56,18 +56,18 @@ type Handler struct {
 	// wechatpay_serial); at least one key is required.
 	WechatPayKeys
 
-	// Encrypt adds encryption rules to the built-in catalogue. A rule for a
+	// Encrypt adds encryption rules to the built-in catalog. A rule for a
 	// route that already has one adds its fields to it, or replaces them
 	// when the rule says so.
 	Encrypt []EncryptRule `json:"encrypt,omitempty"`
 
-	// Catalog turns the built-in catalogue of every APIv3 endpoint with
+	// Catalog turns the built-in catalog of every APIv3 endpoint with
 	// sensitive fields (request body, query and response) off when false;
 	// only Encrypt rules then apply. Default: true.
 	Catalog *bool `json:"catalog,omitempty"`
 
 	// DecryptResponses decrypts, after verification, the answer fields that
-	// WeChat Pay encrypted for the merchant (catalogued response fields),
+	// WeChat Pay encrypted for the merchant (catalogd response fields),
 	// with the merchant private key, so the app sees plaintext.
 	// Default: false.
 	DecryptResponses bool `json:"decrypt_responses,omitempty"`
@@ -153,17 +153,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.logger.Warn("verify_responses is off: WeChat Pay's answers reach clients unverified and could be forged; use this only for debugging")
 	}
 
-	if h.Catalog == nil || *h.Catalog {
-		for _, e := range catalog.Entries {
-			if err := h.routes.Add(e.Method, e.Path, catalog.Rules{Body: e.Body, Query: e.Query, Response: e.Response}, false); err != nil {
-				return fmt.Errorf("built-in catalogue: %w", err)
-			}
-		}
-	}
-	for _, rule := range h.Encrypt {
-		if err := h.routes.Add(rule.Method, rule.Path, catalog.Rules{Body: rule.Fields, Query: rule.Query}, rule.Replace); err != nil {
-			return fmt.Errorf("encrypt: %w", err)
-		}
+	if err := h.compileRoutes(); err != nil {
+		return err
 	}
 	if h.MaxBody == 0 {
 		h.MaxBody = defaultMaxBody
@@ -196,6 +187,24 @@ func (h *Handler) checkOptions() error {
 	for _, p := range h.AllowPaths {
 		if !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/") {
 			return fmt.Errorf("allow_paths: prefix %q must start and end with /", p)
+		}
+	}
+	return nil
+}
+
+// compileRoutes builds the route table from the built-in catalog (unless
+// catalog is off) and the encrypt rules.
+func (h *Handler) compileRoutes() error {
+	if h.Catalog == nil || *h.Catalog {
+		for _, e := range catalog.Entries {
+			if err := h.routes.Add(e.Method, e.Path, catalog.Rules{Body: e.Body, Query: e.Query, Response: e.Response}, false); err != nil {
+				return fmt.Errorf("built-in catalog: %w", err)
+			}
+		}
+	}
+	for _, rule := range h.Encrypt {
+		if err := h.routes.Add(rule.Method, rule.Path, catalog.Rules{Body: rule.Fields, Query: rule.Query}, rule.Replace); err != nil {
+			return fmt.Errorf("encrypt: %w", err)
 		}
 	}
 	return nil
@@ -388,3 +397,13 @@ var (
 	_ caddy.Validator             = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 )
+
+// validMethod reports whether an encrypt rule names a method WeChat Pay's
+// APIv3 uses.
+func validMethod(m string) bool {
+	switch m {
+	case "GET", "POST", "PUT", "PATCH", "DELETE":
+		return true
+	}
+	return false
+}

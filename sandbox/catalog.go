@@ -12,24 +12,24 @@ import (
 // internal/reference/wechatpay-sensitive-fields.json.
 type Endpoint = reference.SensitiveEndpoint
 
-var catalogue = reference.SensitiveEndpoints()
+var catalog = reference.SensitiveEndpoints()
 
-// Endpoints returns a copy of the embedded catalogue of endpoints with
+// Endpoints returns a copy of the embedded catalog of endpoints with
 // sensitive fields.
 func Endpoints() []Endpoint {
-	out := make([]Endpoint, len(catalogue))
-	copy(out, catalogue)
+	out := make([]Endpoint, len(catalog))
+	copy(out, catalog)
 	return out
 }
 
-// MatchEndpoint finds the catalogued endpoint for a request method and URL
+// MatchEndpoint finds the catalogd endpoint for a request method and URL
 // path (without query). Each {param} template segment matches exactly one
 // non-empty path segment; when several templates match, the one with the
 // most literal segments wins. It returns the endpoint and the values of its
 // path parameters, or ok=false.
 func MatchEndpoint(method, path string) (ep Endpoint, params map[string]string, ok bool) {
 	best := -1
-	for _, e := range catalogue {
+	for _, e := range catalog {
 		if e.Method != method {
 			continue
 		}

@@ -4,7 +4,7 @@ import (
 	"testing"
 )
 
-func TestCatalogueIsTheReference(t *testing.T) {
+func TestCatalogIsTheReference(t *testing.T) {
 	if n := len(Endpoints()); n != 127 {
 		t.Errorf("%d endpoints, want 127", n)
 	}

@@ -13,7 +13,7 @@
 //   - [New] builds a [Server], an [net/http.Handler] that checks the
 //     Authorization header (WECHATPAY2-SHA256-RSA2048), the Wechatpay-Serial
 //     header and the RSA-OAEP sensitive fields listed in the embedded
-//     catalogue ([Endpoints]), then answers signed JSON as WeChat Pay does.
+//     catalog ([Endpoints]), then answers signed JSON as WeChat Pay does.
 //     For a multipart/form-data request (the media uploads) the body line
 //     of the signed message is the content of the form's one "meta" part,
 //     as WeChat Pay signs it, not the multipart body; a body that does not
@@ -83,10 +83,10 @@
 //     payer.sub_openid, or, APP, whenever given, else sp_appid; combine:
 //     combine_appid) and, APP, the partnerid (mchid, sub_mchid,
 //     combine_mchid); at most [MaxPrepayIDs], the oldest forgotten first.
-//     Catalogued (payer.identity is sensitive), they need Wechatpay-Serial;
-//   - POST /v3/pay/transactions/native (not sensitive, not catalogued) answers
+//     Catalogd (payer.identity is sensitive), they need Wechatpay-Serial;
+//   - POST /v3/pay/transactions/native (not sensitive, not catalogd) answers
 //     {"code_url": "weixin://..."} so a plain signed pass-through can be tried;
-//   - any other catalogued endpoint answers 200 with the path parameters and,
+//   - any other catalogd endpoint answers 200 with the path parameters and,
 //     at each response_body path, a value encrypted for the merchant
 //     certificate (see [SampleResponsePlaintext]);
 //   - anything else answers a signed 404 NOT_FOUND.

@@ -19,7 +19,7 @@ type fieldError struct {
 	issue    string
 }
 
-// walkPath visits every value at a catalogue path ("a.#.b": "#" is every
+// walkPath visits every value at a catalog path ("a.#.b": "#" is every
 // element of an array) with its concrete path ("a.0.b"). Absent values and
 // non-arrays under "#" are skipped.
 func walkPath(v gjson.Result, segs []string, prefix string, visit func(path string, v gjson.Result) *fieldError) *fieldError {
@@ -118,7 +118,7 @@ func decryptQuery(rawQuery string, params []string, key *rsa.PrivateKey, keyName
 }
 
 // SampleResponsePlaintext is the plaintext the sandbox encrypts at a
-// response_body path of a catalogued endpoint's answer, unless the request
+// response_body path of a catalogd endpoint's answer, unless the request
 // carried a decrypted value at the same concrete path (which is echoed).
 // The path is concrete: "beneficial_owner.0.beneficial_owner_name".
 func SampleResponsePlaintext(path string) string { return "sandbox:" + path }

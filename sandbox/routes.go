@@ -5,7 +5,7 @@ import (
 	"net/http"
 )
 
-// Paths the sandbox serves besides the catalogue's generic answers.
+// Paths the sandbox serves besides the catalog's generic answers.
 const (
 	// PresignPath is the eduschoolpay presign endpoint (POST).
 	PresignPath = "/v3/eduschoolpay/contracts/presign"
@@ -45,7 +45,7 @@ type route struct {
 	formData bool // takes multipart/form-data (the uploads), not JSON
 }
 
-// route matches r against the special endpoints, then the catalogue.
+// route matches r against the special endpoints, then the catalog.
 func (s *Server) route(r *http.Request) (route, bool) {
 	path := r.URL.Path
 	switch {
@@ -63,8 +63,8 @@ func (s *Server) route(r *http.Request) (route, bool) {
 			validate: videoUpload.validate, handle: (*Server).mediaUpload, formData: true}, true
 	}
 	if e, isPrepay := prepayEndpoints[path]; isPrepay && r.Method == http.MethodPost {
-		// Catalogued (payer.identity is sensitive) so that real-name
-		// fields are decrypted; a plain endpoint if the catalogue drops it.
+		// Catalogd (payer.identity is sensitive) so that real-name
+		// fields are decrypted; a plain endpoint if the catalog drops it.
 		ep, params, ok := MatchEndpoint(r.Method, path)
 		if !ok {
 			ep = Endpoint{Method: http.MethodPost, Path: path}
@@ -80,5 +80,5 @@ func (s *Server) route(r *http.Request) (route, bool) {
 	if ep.Method == http.MethodPost && ep.Path == PresignPath {
 		return route{ep: ep, params: params, validate: validatePresign, handle: (*Server).presign}, true
 	}
-	return route{ep: ep, params: params, handle: (*Server).catalogued}, true
+	return route{ep: ep, params: params, handle: (*Server).catalogd}, true
 }

@@ -1,4 +1,4 @@
-// Package catalog is the module's built-in catalogue of every WeChat Pay
+// Package catalog is the module's built-in catalog of every WeChat Pay
 // APIv3 endpoint with sensitive fields (Entries, generated from
 // wechatpay-sensitive-fields.json) and the route table that finds the rules
 // of a request by method and path.
@@ -6,7 +6,7 @@ package catalog
 
 //go:generate go run ./gen -out catalog_gen.go
 
-// Entry is one endpoint of the built-in catalogue: the sensitive
+// Entry is one endpoint of the built-in catalog: the sensitive
 // request-body fields and query parameters the module encrypts, and the
 // answer fields WeChat Pay encrypts for the merchant.
 type Entry struct {

@@ -9,7 +9,7 @@ import (
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 )
 
-// TestCatalogMatchesReference: the generated catalogue holds the reference
+// TestCatalogMatchesReference: the generated catalog holds the reference
 // file entry for entry (run `go generate ./internal/catalog` after updating
 // the file).
 func TestCatalogMatchesReference(t *testing.T) {
@@ -30,7 +30,7 @@ func TestCatalogMatchesReference(t *testing.T) {
 		want[key(entry)] = entry
 	}
 	if len(Entries) != len(want) {
-		t.Errorf("catalogue has %d entries, reference %d", len(Entries), len(want))
+		t.Errorf("catalog has %d entries, reference %d", len(Entries), len(want))
 	}
 	for _, e := range Entries {
 		if !reflect.DeepEqual(e, want[key(e)]) {
@@ -47,7 +47,7 @@ func TestCatalogCounts(t *testing.T) {
 		resp += len(e.Response)
 	}
 	if len(Entries) != 127 || body != 236 || query != 16 || resp != 59 {
-		t.Errorf("catalogue: %d endpoints, %d body fields, %d query parameters, %d response fields; want 127/236/16/59",
+		t.Errorf("catalog: %d endpoints, %d body fields, %d query parameters, %d response fields; want 127/236/16/59",
 			len(Entries), body, query, resp)
 	}
 }
@@ -120,7 +120,7 @@ func BenchmarkRouteLookup(b *testing.B) {
 }
 
 // TestReplaceKeepsResponseFields: replacing a route's request rule leaves
-// the answer fields WeChat Pay encrypts as catalogued.
+// the answer fields WeChat Pay encrypts as catalogd.
 func TestReplaceKeepsResponseFields(t *testing.T) {
 	var table Table
 	table.Add("POST", "/v3/x", Rules{Body: []string{"a"}, Response: []string{"r"}}, false)

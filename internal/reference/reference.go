@@ -1,7 +1,7 @@
 // Package reference holds WeChat Pay's own lists that the module is built
 // from, as files: wechatpay-sensitive-fields.json (every APIv3 endpoint with
 // RSA-encrypted request fields, query parameters or answer fields) and
-// wechatpay-endpoints.json (all documented APIv3 endpoints). The catalogue
+// wechatpay-endpoints.json (all documented APIv3 endpoints). The catalog
 // generator, the sandbox and the metrics' endpoint labels read them here,
 // through one parser each.
 package reference

@@ -39,7 +39,7 @@ var PresignPlain = map[string]string{
 }
 
 // PresignFields are the fields marked data-encrypted=by-rsa-pubkey on the
-// presign reference page, written out here independently of the catalogue.
+// presign reference page, written out here independently of the catalog.
 var PresignFields = []string{
 	"identity.real_name",
 	"identity.credential_type",

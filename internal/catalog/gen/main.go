@@ -1,4 +1,4 @@
-// Command gen writes catalog_gen.go, the module's built-in catalogue of
+// Command gen writes catalog_gen.go, the module's built-in catalog of
 // WeChat Pay APIv3 endpoints with sensitive fields, from the reference file
 // internal/reference/wechatpay-sensitive-fields.json. Run it through
 // `go generate ./internal/catalog` after updating that file.
