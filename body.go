@@ -21,9 +21,9 @@ const initialBodyBuf = 32 << 10
 var bodyBufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // refusedBodyDrain is how much of a refused body is read and thrown away
-// before the answer: a client still sending would otherwise see its
+// before the response: a client still sending would otherwise see its
 // connection reset (Go's server closes a connection with more than 256 KiB
-// unread) instead of the answer that says why. It costs no memory.
+// unread) instead of the response that says why. It costs no memory.
 const refusedBodyDrain = 8 << 20
 
 // readRequestBody reads the whole request body, decoded, into a pooled

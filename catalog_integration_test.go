@@ -96,7 +96,7 @@ func TestIntegrationCatalog(t *testing.T) {
 				cts = append(cts, ct)
 				return ct
 			})
-			stub.setAnswer(stubAnswer{body: string(doc)})
+			stub.setResponse(stubResponse{body: string(doc)})
 		}
 
 		resp, out := send(t, tester, e.Method, uri, reqBody)
@@ -157,7 +157,7 @@ func TestIntegrationCatalog(t *testing.T) {
 			}
 		}
 
-		// The client sees the answer's fields decrypted.
+		// The client sees the response's fields decrypted.
 		var clientValues []string
 		for _, p := range e.ResponseBody {
 			for _, r := range testkit.Locate(t, out, p) {
@@ -175,12 +175,12 @@ func TestIntegrationCatalog(t *testing.T) {
 	}
 }
 
-// TestIntegrationDecryptFailure: an answer field that does not decrypt is a
-// 502, never a half-decrypted answer.
+// TestIntegrationDecryptFailure: a response field that does not decrypt is a
+// 502, never a half-decrypted response.
 func TestIntegrationDecryptFailure(t *testing.T) {
 	tester, stub := startProxy(t, "decrypt_responses")
 	good := testkit.SealForMerchant(t, "ok")
-	stub.setAnswer(stubAnswer{body: `{"bal_account_no":"` + good + `","new_account_name":"bm90IGNpcGhlcnRleHQ="}`})
+	stub.setResponse(stubResponse{body: `{"bal_account_no":"` + good + `","new_account_name":"bm90IGNpcGhlcnRleHQ="}`})
 	resp, out := send(t, tester, "POST", "/v3/aggracct-bc/wb-channel/bank-channel-account/rename", []byte(`{"bal_account_no":"123"}`))
 	if resp.StatusCode != 502 || !strings.Contains(string(out), codeResponseDecryptFailed) || strings.Contains(string(out), good) {
 		t.Fatalf("status %d %s", resp.StatusCode, out)

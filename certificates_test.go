@@ -119,7 +119,7 @@ func downloadedOnce(t *testing.T) (*certSandbox, *certmagic.FileStorage, *App) {
 	return cs, storage, first
 }
 
-// signedBy asks the sandbox for an answer signed by the key named serial
+// signedBy asks the sandbox for a response signed by the key named serial
 // (the sandbox's default key when ""), and returns its header and body.
 func (cs *certSandbox) signedBy(t *testing.T, m *Merchant, serial string) (http.Header, []byte) {
 	t.Helper()

@@ -21,7 +21,7 @@ type storedCertificates struct {
 	// MchID is the merchant the certificates belong to.
 	MchID string `json:"mchid"`
 	// CheckedAt is when WeChat Pay was last asked successfully (a
-	// download, or its answer that the merchant has none).
+	// download, or its response that the merchant has none).
 	CheckedAt time.Time `json:"checked_at"`
 	// NotFound records that WeChat Pay answered 404 RESOURCE_NOT_EXISTS
 	// then: the merchant uses the public key only.

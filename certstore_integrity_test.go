@@ -54,7 +54,7 @@ func TestPlantedStoredCertificateIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := m.currentKeys()
-	// A forged answer signed by the attacker key.
+	// A forged response signed by the attacker key.
 	body := []byte(`{"trade_state":"SUCCESS"}`)
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	nonce := "abcdefghijklmnopqrstuvwxyz123456"

@@ -104,7 +104,7 @@ func adminKeys(out io.Writer, addr string, reload bool) error {
 var adminStatusRE = regexp.MustCompile(`^caddy responded with error: HTTP (\d{3}): `)
 
 // adminStatus returns the HTTP status an AdminAPIRequest error reports, or
-// 0 when the request got no answer at all.
+// 0 when the request got no response at all.
 func adminStatus(err error) int {
 	m := adminStatusRE.FindStringSubmatch(err.Error())
 	if m == nil {

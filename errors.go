@@ -25,28 +25,28 @@ const (
 	codeNotFound = "NOT_FOUND"
 	// codeProxyError: the proxy itself failed (randomness, signing).
 	codeProxyError = "PROXY_ERROR"
-	// codeResponseTooLarge: WeChat Pay's answer is too large to buffer and
+	// codeResponseTooLarge: WeChat Pay's response is too large to buffer and
 	// verify (502).
 	codeResponseTooLarge = "RESPONSE_TOO_LARGE"
-	// codeResponseUnreadable: WeChat Pay's answer has a content coding that
+	// codeResponseUnreadable: WeChat Pay's response has a content coding that
 	// cannot be decoded for verification (502).
 	codeResponseUnreadable = "RESPONSE_UNREADABLE"
 	// codeResponseDecryptFailed: with decrypt_responses, a field of WeChat
-	// Pay's verified answer could not be decrypted (502).
+	// Pay's verified response could not be decrypted (502).
 	codeResponseDecryptFailed = "RESPONSE_DECRYPT_FAILED"
 	// codeUpstreamUnreachable: WeChat Pay could not be reached or the
-	// connection failed before an answer (502).
+	// connection failed before a response (502).
 	codeUpstreamUnreachable = "UPSTREAM_UNREACHABLE"
 	// codeUpstreamTimeout: WeChat Pay did not answer in time (504).
 	codeUpstreamTimeout = "UPSTREAM_TIMEOUT"
-	// codeUpstreamIncomplete: WeChat Pay's answer was cut short (502).
+	// codeUpstreamIncomplete: WeChat Pay's response was cut short (502).
 	codeUpstreamIncomplete = "UPSTREAM_INCOMPLETE"
-	// codeUpstreamError: an unsigned error answer that is not JSON, such as
+	// codeUpstreamError: an unsigned error response that is not JSON, such as
 	// a gateway's HTML page; the status is WeChat Pay's (or the gateway's).
 	codeUpstreamError = "UPSTREAM_ERROR"
 )
 
-// The 502 answers for an answer that fails verification carry the codes of
+// The 502 refusals of a response that fails verification carry the codes of
 // verify.go: SIGNATURE_MISSING, SIGNATURE_PROBE, SERIAL_UNKNOWN,
 // TIMESTAMP_INVALID, TIMESTAMP_EXPIRED and SIGNATURE_INVALID.
 

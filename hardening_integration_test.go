@@ -121,7 +121,7 @@ func TestIntegrationHardening(t *testing.T) {
 
 	t.Run("only WeChat Pay's headers of a signed answer pass", func(t *testing.T) {
 		stub.reset()
-		stub.setAnswer(stubAnswer{extraHeader: http.Header{
+		stub.setResponse(stubResponse{extraHeader: http.Header{
 			"Set-Cookie": {"session=evil"}, "Access-Control-Allow-Origin": {"*"}, "Location": {"http://evil.example"},
 		}})
 		resp, _ := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(testkit.PresignBody))

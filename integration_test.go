@@ -332,7 +332,7 @@ func TestIntegrationRefusals(t *testing.T) {
 	}
 }
 
-// TestIntegrationVerification: the client gets WeChat Pay's answer only when
+// TestIntegrationVerification: the client gets WeChat Pay's response only when
 // its signature verifies; otherwise a 502 whose code says why, and never the
 // unverified body.
 func TestIntegrationVerification(t *testing.T) {
@@ -341,31 +341,31 @@ func TestIntegrationVerification(t *testing.T) {
 	const marker = "stub_presign_token"
 	for _, tc := range []struct {
 		name   string
-		answer stubAnswer
+		answer stubResponse
 		uri    string
 		status int
 		code   string // expected error code, "" for a pass
 	}{
-		{"signed", stubAnswer{}, "", 200, ""},
-		{"gzip answer", stubAnswer{gzip: true}, "", 200, ""},
-		{"signed 204", stubAnswer{status: 204, body: ""}, "", 204, ""},
-		{"signed error answer", stubAnswer{status: 400, body: `{"code":"PARAM_ERROR","message":"stub says no"}`}, "", 400, ""},
-		{"unsigned gateway page", stubAnswer{status: 502, body: `<html>stub bad gateway</html>`, noHeaders: true}, "", 502, codeUpstreamError},
-		{"unsigned JSON error", stubAnswer{status: 400, body: `{"code":"ORDERPAID","message":"stub forged"}`, noHeaders: true}, "", 400, codeUpstreamError},
-		{"wrong key", stubAnswer{signKey: c.PlatformKey}, "", 502, apiv3.CodeSignatureInvalid},
-		{"tampered body", stubAnswer{tamperBody: true}, "", 502, apiv3.CodeSignatureInvalid},
-		{"stale timestamp", stubAnswer{timeShift: -6 * time.Minute}, "", 502, apiv3.CodeTimestampExpired},
-		{"future timestamp", stubAnswer{timeShift: 6 * time.Minute}, "", 502, apiv3.CodeTimestampExpired},
-		{"unknown serial", stubAnswer{serial: "PUB_KEY_ID_0000000000000000000000000000"}, "", 502, apiv3.CodeSerialUnknown},
-		{"probe signature", stubAnswer{signature: "WECHATPAY/SIGNTEST/AAAA"}, "", 502, apiv3.CodeSignatureProbe},
-		{"no signature headers", stubAnswer{noHeaders: true}, "", 502, apiv3.CodeSignatureMissing},
-		{"signed error with bad signature", stubAnswer{status: 500, body: `{"code":"SYSTEM_ERROR","message":"stub"}`, signKey: c.PlatformKey}, "", 502, apiv3.CodeSignatureInvalid},
-		{"bill download is unsigned", stubAnswer{noHeaders: true}, "/v3/billdownload/file?token=abc", 200, ""},
-		{"skip_verify path", stubAnswer{noHeaders: true}, "/v3/custom-download/x", 200, ""},
+		{"signed", stubResponse{}, "", 200, ""},
+		{"gzip answer", stubResponse{gzip: true}, "", 200, ""},
+		{"signed 204", stubResponse{status: 204, body: ""}, "", 204, ""},
+		{"signed error answer", stubResponse{status: 400, body: `{"code":"PARAM_ERROR","message":"stub says no"}`}, "", 400, ""},
+		{"unsigned gateway page", stubResponse{status: 502, body: `<html>stub bad gateway</html>`, noHeaders: true}, "", 502, codeUpstreamError},
+		{"unsigned JSON error", stubResponse{status: 400, body: `{"code":"ORDERPAID","message":"stub forged"}`, noHeaders: true}, "", 400, codeUpstreamError},
+		{"wrong key", stubResponse{signKey: c.PlatformKey}, "", 502, apiv3.CodeSignatureInvalid},
+		{"tampered body", stubResponse{tamperBody: true}, "", 502, apiv3.CodeSignatureInvalid},
+		{"stale timestamp", stubResponse{timeShift: -6 * time.Minute}, "", 502, apiv3.CodeTimestampExpired},
+		{"future timestamp", stubResponse{timeShift: 6 * time.Minute}, "", 502, apiv3.CodeTimestampExpired},
+		{"unknown serial", stubResponse{serial: "PUB_KEY_ID_0000000000000000000000000000"}, "", 502, apiv3.CodeSerialUnknown},
+		{"probe signature", stubResponse{signature: "WECHATPAY/SIGNTEST/AAAA"}, "", 502, apiv3.CodeSignatureProbe},
+		{"no signature headers", stubResponse{noHeaders: true}, "", 502, apiv3.CodeSignatureMissing},
+		{"signed error with bad signature", stubResponse{status: 500, body: `{"code":"SYSTEM_ERROR","message":"stub"}`, signKey: c.PlatformKey}, "", 502, apiv3.CodeSignatureInvalid},
+		{"bill download is unsigned", stubResponse{noHeaders: true}, "/v3/billdownload/file?token=abc", 200, ""},
+		{"skip_verify path", stubResponse{noHeaders: true}, "/v3/custom-download/x", 200, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stub.reset()
-			stub.setAnswer(tc.answer)
+			stub.setResponse(tc.answer)
 			uri := tc.uri
 			method, body := "POST", []byte(testkit.PresignBody)
 			if uri == "" {
@@ -410,7 +410,7 @@ func TestIntegrationVerification(t *testing.T) {
 
 func TestIntegrationVerifyOff(t *testing.T) {
 	tester, stub := startProxy(t, "verify_responses off")
-	stub.setAnswer(stubAnswer{noHeaders: true})
+	stub.setResponse(stubResponse{noHeaders: true})
 	resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(testkit.PresignBody))
 	if resp.StatusCode != 200 || !strings.Contains(string(out), "stub_presign_token") {
 		t.Fatalf("status %d %s", resp.StatusCode, out)
@@ -426,13 +426,13 @@ func TestIntegrationBothModes(t *testing.T) {
 	tester, stub := startProxy(t, "platform_certificate "+cert+"\n\t\twechatpay_serial "+c.PlatformSerial)
 	for _, signer := range []struct {
 		name   string
-		answer stubAnswer
+		answer stubResponse
 	}{
-		{"answer signed by the platform certificate", stubAnswer{signKey: c.PlatformKey, serial: c.PlatformSerial}},
-		{"answer signed by the public key", stubAnswer{}},
+		{"answer signed by the platform certificate", stubResponse{signKey: c.PlatformKey, serial: c.PlatformSerial}},
+		{"answer signed by the public key", stubResponse{}},
 	} {
 		stub.reset()
-		stub.setAnswer(signer.answer)
+		stub.setResponse(signer.answer)
 		resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(testkit.PresignBody))
 		if resp.StatusCode != 200 {
 			t.Fatalf("%s: status %d %s", signer.name, resp.StatusCode, out)
@@ -458,14 +458,14 @@ func TestIntegrationGzipAnswerNotDecodedByTransport(t *testing.T) {
 	loadCaddyfile(t, tester, caddyConfigWithProxy(t, stub.URL, "", "transport http {\n\t\t\tcompression off\n\t\t}"))
 	for _, tc := range []struct {
 		name   string
-		answer stubAnswer
+		answer stubResponse
 		status int
 	}{
-		{"signed", stubAnswer{gzip: true}, 200},
-		{"tampered", stubAnswer{gzip: true, tamperBody: true}, 502},
+		{"signed", stubResponse{gzip: true}, 200},
+		{"tampered", stubResponse{gzip: true, tamperBody: true}, 502},
 	} {
 		stub.reset()
-		stub.setAnswer(tc.answer)
+		stub.setResponse(tc.answer)
 		resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(testkit.PresignBody), "Accept-Encoding", "gzip")
 		if resp.StatusCode != tc.status {
 			t.Fatalf("%s: status %d %s", tc.name, resp.StatusCode, out)

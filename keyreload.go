@@ -13,7 +13,7 @@ import (
 // load them again without a configuration reload: a merchant of the
 // wechatpay app, or a handler with keys of its own.
 type keyHolder interface {
-	// holderName names it in answers and logs, e.g. "merchant acme".
+	// holderName names it in admin answers and logs, e.g. "merchant acme".
 	holderName() string
 	// currentKeys returns the keys in use now.
 	currentKeys() *keySet
@@ -76,9 +76,9 @@ type keysReport struct {
 	// WechatPaySerial is the WeChat Pay key that encrypts (the
 	// Wechatpay-Serial header).
 	WechatPaySerial string `json:"wechatpay_serial,omitempty"`
-	// WechatPayKeys are all the WeChat Pay keys answers verify under.
+	// WechatPayKeys are all the WeChat Pay keys responses verify under.
 	WechatPayKeys []string `json:"wechatpay_keys"`
-	// Changed tells, in the answer to a reload, whether any key changed.
+	// Changed tells, in the response to a reload, whether any key changed.
 	Changed *bool `json:"changed,omitempty"`
 }
 

@@ -14,7 +14,7 @@ import (
 
 // TestIntegrationDebugLogsHoldNoSecrets runs a real Caddy with every log at
 // DEBUG and an access log, pushes the reference presign request, a GET with
-// sensitive query parameters, refusals, a forged answer and callbacks, and
+// sensitive query parameters, refusals, a forged response and callbacks, and
 // then searches every line Caddy wrote for plaintext values, the private
 // key, the request signatures, Authorization headers and the APIv3 key.
 func TestIntegrationDebugLogsHoldNoSecrets(t *testing.T) {
@@ -76,9 +76,9 @@ func TestIntegrationDebugLogsHoldNoSecrets(t *testing.T) {
 	send(t, tester, "GET", "/v3/aggracct-bc/wb-channel/account/balance?card_no="+cardNo+"&card_no="+cardNo, nil) // refused
 	send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(`{"identity":{"real_name":"张三","real_name":"110101199003071234"}}`))
 	send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(`{"bank_card":{"phone":13800138000}}`))
-	stub.setAnswer(stubAnswer{signKey: c.PlatformKey})
+	stub.setResponse(stubResponse{signKey: c.PlatformKey})
 	send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(testkit.PresignBody))
-	stub.setAnswer(stubAnswer{})
+	stub.setResponse(stubResponse{})
 	sendCallback(t, tester, "/wechatpay/notify", testkit.BuildCallback(t, testkit.CallbackSpec{}))
 	sendCallback(t, tester, "/wechatpay/notify", testkit.BuildCallback(t, testkit.CallbackSpec{SignKey: c.PlatformKey}))
 	sendCallback(t, tester, "/wechatpay/notify", testkit.BuildCallback(t, testkit.CallbackSpec{APIv3Key: "0123456789abcdef0123456789abcdef"}))

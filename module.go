@@ -66,7 +66,7 @@ type Handler struct {
 	// only Encrypt rules then apply. Default: true.
 	Catalog *bool `json:"catalog,omitempty"`
 
-	// DecryptResponses decrypts, after verification, the answer fields that
+	// DecryptResponses decrypts, after verification, the response fields that
 	// WeChat Pay encrypted for the merchant (catalogd response fields),
 	// with the merchant private key, so the app sees plaintext.
 	// Default: false.
@@ -76,8 +76,8 @@ type Handler struct {
 	// decoding a gzip body). Default: 1 MiB. Larger bodies get 413.
 	MaxBody int64 `json:"max_body,omitempty"`
 
-	// VerifyResponses turns the verification of WeChat Pay's answers off
-	// when false. For debugging only: an unverified answer can be forged.
+	// VerifyResponses turns the verification of WeChat Pay's responses off
+	// when false. For debugging only: an unverified response can be forged.
 	// Default: true.
 	VerifyResponses *bool `json:"verify_responses,omitempty"`
 
@@ -86,7 +86,7 @@ type Handler struct {
 	// with 404, so that the merchant's key signs only API calls.
 	AllowPaths []string `json:"allow_paths,omitempty"`
 
-	// SkipVerify lists more path prefixes whose answers are not signed by
+	// SkipVerify lists more path prefixes whose responses are not signed by
 	// WeChat Pay and pass unverified, besides GET requests of the built-in
 	// downloads /v3/billdownload/file and /v3/merchant-service/images/. A
 	// prefix matches whole path segments.
@@ -99,7 +99,7 @@ type Handler struct {
 	keySource
 }
 
-// unsignedDownloads are the paths whose GET answers WeChat Pay does not
+// unsignedDownloads are the paths whose GET responses WeChat Pay does not
 // sign (an upload under them is answered signed).
 var unsignedDownloads = []string{"/v3/billdownload/file", "/v3/merchant-service/images/"}
 
@@ -254,7 +254,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return h.refuse(w, r, &apiError{status: http.StatusInternalServerError, code: codeProxyError, message: "signing the request failed"})
 	}
 
-	if !h.verifying() || h.answeredUnsigned(r) {
+	if !h.verifying() || h.respondsUnsigned(r) {
 		return h.streamUnverified(w, r, next, rt, encrypted, start)
 	}
 	resp := newBufferedResponse(w)
@@ -263,11 +263,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if ae := proxyInto(resp, r, next); ae != nil {
 		return h.refuse(w, r, ae)
 	}
-	answer, ae := h.deliverVerified(w, resp, rt, keys)
+	result, ae := h.deliverVerified(w, resp, rt, keys)
 	if ae != nil {
 		return h.refuse(w, r, ae)
 	}
-	h.logForwarded(r, rt, encrypted, start, answer)
+	h.logForwarded(r, rt, encrypted, start, result)
 	return nil
 }
 
@@ -282,10 +282,10 @@ func (h *Handler) mayLogSensitive(r *http.Request) bool {
 	return ok && orig.RequestURI != r.RequestURI && sensitive.QueryMayShowSensitive(orig.RequestURI, h.queryNames)
 }
 
-// streamUnverified passes an answer that is not verified (an unsigned
-// download, a skip_verify path, any answer with verify_responses off) to
+// streamUnverified passes a response that is not verified (an unsigned
+// download, a skip_verify path, any response with verify_responses off) to
 // the client as it arrives, with only the headers passedDownloadHeader
-// allows. A failure before the answer begins is answered in WeChat Pay's
+// allows. A failure before the response begins is answered in WeChat Pay's
 // error shape, as on verified paths: returned to Caddy, it would be logged
 // with the URI as the client sent it, a sensitive query value included.
 func (h *Handler) streamUnverified(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, rt *catalog.Route, encrypted int, start time.Time) error {
@@ -303,20 +303,20 @@ func (h *Handler) streamUnverified(w http.ResponseWriter, r *http.Request, next 
 
 func (h *Handler) verifying() bool { return h.VerifyResponses == nil || *h.VerifyResponses }
 
-// answeredUnsigned reports whether WeChat Pay answers r unsigned: a
+// respondsUnsigned reports whether WeChat Pay answers r unsigned: a
 // download (GET or HEAD) of a built-in download path, or a skip_verify path.
-func (h *Handler) answeredUnsigned(r *http.Request) bool {
+func (h *Handler) respondsUnsigned(r *http.Request) bool {
 	download := r.Method == http.MethodGet || r.Method == http.MethodHead
 	return download && hasPathPrefix(r.URL.Path, unsignedDownloads) || hasPathPrefix(r.URL.Path, h.SkipVerify)
 }
 
-// deliverVerified checks the buffered answer and writes it to the client, or
+// deliverVerified checks the buffered response and writes it to the client, or
 // returns the refusal to send instead; the unverified body is never written.
-// Unsigned error answers (from a gateway in front of WeChat Pay, say) pass
+// Unsigned error responses (from a gateway in front of WeChat Pay, say) pass
 // unchanged: their status already tells the app that the call failed.
 func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse, rt *catalog.Route, keys *keySet) (string, *apiError) {
 	if resp.overflow {
-		return "", answerTooLarge()
+		return "", responseTooLarge()
 	}
 	if resp.truncated() {
 		return "", &apiError{status: http.StatusBadGateway, code: codeUpstreamIncomplete, message: "WeChat Pay's answer was cut short"}
@@ -365,11 +365,11 @@ func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse,
 	return "verified", nil
 }
 
-func (h *Handler) logForwarded(r *http.Request, rt *catalog.Route, encrypted int, start time.Time, answer string) {
+func (h *Handler) logForwarded(r *http.Request, rt *catalog.Route, encrypted int, start time.Time, result string) {
 	if c := h.logger.Check(zapcore.DebugLevel, "forwarded"); c != nil {
 		c.Write(zap.String("method", r.Method), zap.String("path", r.URL.Path),
 			zap.String("rule", ruleName(rt)), zap.Int("encrypted", encrypted),
-			zap.String("answer", answer), zap.Duration("duration", time.Since(start)))
+			zap.String("answer", result), zap.Duration("duration", time.Since(start)))
 	}
 }
 

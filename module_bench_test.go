@@ -16,7 +16,7 @@ import (
 )
 
 // BenchmarkServeHTTPPresign runs the reference presign request through the
-// handler with a next handler that answers as WeChat Pay does (an answer
+// handler with a next handler that answers as WeChat Pay does (a response
 // signed once, with the SDK): everything the module does per request,
 // crypto included, without Caddy or the network.
 //

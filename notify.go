@@ -32,7 +32,7 @@ func init() {
 // sender can make the proxy buffer.
 const defaultNotifyMaxBody = 64 << 10
 
-// notifyFail is the code of every answer to WeChat Pay other than 204, the
+// notifyFail is the code of every response to WeChat Pay other than 204, the
 // shape WeChat Pay's documentation asks merchants to answer failures with.
 const notifyFail = "FAIL"
 
@@ -66,7 +66,7 @@ var notifyPassedHeaders = map[string]bool{
 // NotifyHandler receives WeChat Pay's callbacks (notifications) for the app
 // behind it: it verifies each one, decrypts its resource with the APIv3 key,
 // forwards the plaintext envelope to the next handler (reverse_proxy to the
-// app) and translates the app's answer for WeChat Pay. Its fields are the
+// app) and translates the app's response for WeChat Pay. Its fields are the
 // JSON configuration of the `wechatpay_notify` handler; the Caddyfile
 // directive of the same name sets the same fields.
 type NotifyHandler struct {
@@ -282,7 +282,7 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 	clear(plain)
 
 	// The records outlive the request: WeChat Pay hanging up after the
-	// app's answer must not keep the acknowledgement from being recorded.
+	// app's response must not keep the acknowledgement from being recorded.
 	storeCtx := context.WithoutCancel(r.Context())
 	if h.store != nil {
 		unlock, err := h.store.lock(storeCtx, n.ID)
@@ -357,7 +357,7 @@ func (h *NotifyHandler) forward(r *http.Request, n *notification.Notification, e
 	r.Trailer = nil
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(envelope)), nil }
 
-	ans := &appAnswer{header: http.Header{}}
+	ans := &appResponse{header: http.Header{}}
 	err := serveApp(ans, r, next)
 	switch {
 	case err != nil:
@@ -392,9 +392,9 @@ func keepPassedHeaders(hdr http.Header) {
 	}
 }
 
-// serveApp runs the next handler; an answer of the app that broke off is
+// serveApp runs the next handler; a response of the app that broke off is
 // a 502.
-func serveApp(ans *appAnswer, r *http.Request, next caddyhttp.Handler) error {
+func serveApp(ans *appResponse, r *http.Request, next caddyhttp.Handler) error {
 	err := serveNext(ans, r, next)
 	if errors.Is(err, errAborted) {
 		return caddyhttp.Error(http.StatusBadGateway, errors.New("the app's answer broke off"))
@@ -402,25 +402,25 @@ func serveApp(ans *appAnswer, r *http.Request, next caddyhttp.Handler) error {
 	return err
 }
 
-// appAnswer records the app's status and discards its body: WeChat Pay
+// appResponse records the app's status and discards its body: WeChat Pay
 // only learns whether the app acknowledged.
-type appAnswer struct {
+type appResponse struct {
 	header http.Header
 	status int
 }
 
 // Header implements http.ResponseWriter.
-func (a *appAnswer) Header() http.Header { return a.header }
+func (a *appResponse) Header() http.Header { return a.header }
 
-// WriteHeader implements http.ResponseWriter; 1xx answers are ignored.
-func (a *appAnswer) WriteHeader(status int) {
+// WriteHeader implements http.ResponseWriter; 1xx responses are ignored.
+func (a *appResponse) WriteHeader(status int) {
 	if a.status == 0 && status >= 200 {
 		a.status = status
 	}
 }
 
 // Write implements http.ResponseWriter, discarding the body.
-func (a *appAnswer) Write(p []byte) (int, error) {
+func (a *appResponse) Write(p []byte) (int, error) {
 	if a.status == 0 {
 		a.status = http.StatusOK
 	}
@@ -428,7 +428,7 @@ func (a *appAnswer) Write(p []byte) (int, error) {
 }
 
 // Flush is a no-op.
-func (a *appAnswer) Flush() {}
+func (a *appResponse) Flush() {}
 
 // requestID returns the callback's Request-ID header, shortened for a log.
 func requestID(r *http.Request) string {

@@ -119,7 +119,7 @@ func sendCallback(t *testing.T, tester *caddytest.Tester, path string, cb testki
 	return send(t, tester, "POST", path, cb.Body, hdr...)
 }
 
-// failBody checks WeChat Pay's answer is {"code":"FAIL","message":...}.
+// failBody checks WeChat Pay's response is {"code":"FAIL","message":...}.
 func failBody(t *testing.T, out []byte, mention string) {
 	t.Helper()
 	var e struct{ Code, Message string }

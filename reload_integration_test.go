@@ -16,7 +16,7 @@ import (
 )
 
 // TestIntegrationReloadUnderLoad rotates the merchant key and the WeChat Pay
-// public key through Caddy's admin API while requests flow: every answer the
+// public key through Caddy's admin API while requests flow: every response the
 // app gets is a verified 200, no request is lost or sent twice, and requests
 // after the reload use the new keys.
 //

@@ -10,13 +10,13 @@ import (
 	"strings"
 )
 
-// maxResponseBody bounds how much of a WeChat Pay answer is buffered for
-// verification. API answers are small JSON documents; unsigned downloads
+// maxResponseBody bounds how much of a WeChat Pay response is buffered for
+// verification. API responses are small JSON documents; unsigned downloads
 // (bills, images) are streamed and never buffered.
 const maxResponseBody = 16 << 20
 
-// bufferedResponse holds an upstream answer until its signature is checked,
-// so that no byte of an unverified answer reaches the client.
+// bufferedResponse holds an upstream response until its signature is checked,
+// so that no byte of an unverified response reaches the client.
 type bufferedResponse struct {
 	header      http.Header
 	late        http.Header // what is set after the status: trailers, never read
@@ -34,7 +34,7 @@ func newBufferedResponse(w http.ResponseWriter) *bufferedResponse {
 }
 
 // Header implements http.ResponseWriter. Once the status is written, it
-// returns a map that is never read: reverse_proxy puts an answer's trailers
+// returns a map that is never read: reverse_proxy puts a response's trailers
 // in the header map after the body, and WeChat Pay signs no trailer, so
 // none may reach the client, as a header or as a trailer.
 func (b *bufferedResponse) Header() http.Header {
@@ -57,27 +57,27 @@ func (b *bufferedResponse) WriteHeader(status int) {
 	b.wroteHeader = true
 }
 
-// errAnswerTooLarge stops reverse_proxy from copying an answer that will be
+// errResponseTooLarge stops reverse_proxy from copying a response that will be
 // refused as too large.
-var errAnswerTooLarge = errors.New("WeChat Pay's answer is larger than the proxy verifies")
+var errResponseTooLarge = errors.New("WeChat Pay's answer is larger than the proxy verifies")
 
 // Write implements http.ResponseWriter, buffering up to maxResponseBody.
 // Past that, it fails, so that reverse_proxy stops reading: the rest of the
 // answer, a gzip stream that decodes to gigabytes say, would cost time and
-// CPU for an answer that is refused anyway.
+// CPU for a response that is refused anyway.
 func (b *bufferedResponse) Write(p []byte) (int, error) {
 	if !b.wroteHeader {
 		b.WriteHeader(http.StatusOK)
 	}
 	if b.overflow || b.body.Len()+len(p) > maxResponseBody {
 		b.overflow = true
-		return 0, errAnswerTooLarge
+		return 0, errResponseTooLarge
 	}
 	return b.body.Write(p)
 }
 
-// answerTooLarge is the refusal of an answer over maxResponseBody.
-func answerTooLarge() *apiError {
+// responseTooLarge is the refusal of a response over maxResponseBody.
+func responseTooLarge() *apiError {
 	return &apiError{status: http.StatusBadGateway, code: codeResponseTooLarge, message: "WeChat Pay's answer is too large to verify"}
 }
 
@@ -87,7 +87,7 @@ func (b *bufferedResponse) Flush() {}
 // release returns the buffer to the pool.
 func (b *bufferedResponse) release() { release(b.body) }
 
-// hasSignature reports whether the answer carries any signature header.
+// hasSignature reports whether the response carries any signature header.
 func hasSignature(h http.Header) bool {
 	for _, k := range []string{"Wechatpay-Signature", "Wechatpay-Timestamp", "Wechatpay-Nonce", "Wechatpay-Serial"} {
 		if h.Get(k) != "" {
@@ -97,7 +97,7 @@ func hasSignature(h http.Header) bool {
 	return false
 }
 
-// decodedBody returns the answer's body without its content coding: a body
+// decodedBody returns the response's body without its content coding: a body
 // that WeChat Pay (or something between) compressed is verified and passed
 // on as the bytes that were signed.
 func (b *bufferedResponse) decodedBody() ([]byte, *apiError) {
@@ -111,7 +111,7 @@ func (b *bufferedResponse) decodedBody() ([]byte, *apiError) {
 			var out []byte
 			out, err = io.ReadAll(io.LimitReader(zr, maxResponseBody+1))
 			if err == nil && len(out) > maxResponseBody {
-				return nil, answerTooLarge()
+				return nil, responseTooLarge()
 			}
 			if err == nil {
 				b.header.Del("Content-Encoding")
@@ -125,11 +125,11 @@ func (b *bufferedResponse) decodedBody() ([]byte, *apiError) {
 	}
 }
 
-// writeTo sends the verified answer to the client.
+// writeTo sends the verified response to the client.
 func (b *bufferedResponse) writeTo(w http.ResponseWriter, body []byte) {
 	// b.header began as a copy of dst (what Caddy and earlier handlers
 	// set) and then received the upstream's headers. WeChat Pay signs the
-	// body only, so of the upstream's headers only those an API answer
+	// body only, so of the upstream's headers only those an API response
 	// needs pass: a Set-Cookie or CORS header injected on the way does not.
 	dst := w.Header()
 	copyPassedHeaders(dst, b.header, passedUpstreamHeader)
@@ -148,7 +148,7 @@ func (b *bufferedResponse) writeTo(w http.ResponseWriter, body []byte) {
 }
 
 // copyPassedHeaders sets in dst, the client's header map, the headers of src
-// (a copy of dst that then received the upstream's answer headers) that
+// (a copy of dst that then received the upstream's response headers) that
 // dst had already or that passed allows.
 func copyPassedHeaders(dst, src http.Header, passed func(string) bool) {
 	for k, v := range src {
@@ -158,7 +158,7 @@ func copyPassedHeaders(dst, src http.Header, passed func(string) bool) {
 	}
 }
 
-// passedUpstreamHeader reports whether an upstream answer header reaches the
+// passedUpstreamHeader reports whether an upstream response header reaches the
 // client: the content type, WeChat Pay's own headers and Request-ID.
 func passedUpstreamHeader(k string) bool {
 	switch k {
@@ -168,8 +168,8 @@ func passedUpstreamHeader(k string) bool {
 	return strings.HasPrefix(k, "Wechatpay-")
 }
 
-// passedDownloadHeader reports whether a header of an unverified answer (an
-// unsigned download) reaches the client: those of a signed answer, and what
+// passedDownloadHeader reports whether a header of an unverified response (an
+// unsigned download) reaches the client: those of a signed response, and what
 // a file download needs.
 func passedDownloadHeader(k string) bool {
 	switch k {
@@ -179,9 +179,9 @@ func passedDownloadHeader(k string) bool {
 	return passedUpstreamHeader(k)
 }
 
-// streamedResponse passes an answer that is not verified (an unsigned
+// streamedResponse passes a response that is not verified (an unsigned
 // download) to the client as it arrives: a bill can be large, so it is
-// never buffered. Its headers are filtered as a verified answer's are, when
+// never buffered. Its headers are filtered as a verified response's are, when
 // the status is written; what is set after that (trailers) is dropped.
 type streamedResponse struct {
 	http.ResponseWriter
@@ -206,7 +206,7 @@ func (s *streamedResponse) Header() http.Header {
 }
 
 // WriteHeader implements http.ResponseWriter: the passed headers go to the
-// client with the status. Informational (1xx) answers are not passed on.
+// client with the status. Informational (1xx) responses are not passed on.
 func (s *streamedResponse) WriteHeader(status int) {
 	if s.wroteHeader || status < 200 {
 		return

@@ -171,7 +171,7 @@ func roundTrip(t *testing.T, tester *caddytest.Tester, req *http.Request) *http.
 	return resp
 }
 
-// do sends req as roundTrip does and returns the answer.
+// do sends req as roundTrip does and returns the response.
 func do(t *testing.T, tester *caddytest.Tester, req *http.Request) (*http.Response, []byte) {
 	t.Helper()
 	resp := roundTrip(t, tester, req)
@@ -267,20 +267,20 @@ func TestIntegrationNotifyForwardsOnlyVerified(t *testing.T) {
 	})
 }
 
-// TestIntegrationAnswerTrailers (finding 4): trailers of a verified answer
+// TestIntegrationAnswerTrailers (finding 4): trailers of a verified response
 // never reach the client, neither as headers nor as trailers.
 func TestIntegrationAnswerTrailers(t *testing.T) {
 	tester, stub := startProxy(t, "")
 	for _, tc := range []struct {
 		name   string
-		answer stubAnswer
+		answer stubResponse
 	}{
-		{"announced", stubAnswer{trailer: http.Header{"Request-Id": {"FORGED-REQUEST-ID"}, "Wechatpay-Evil": {"1"}, "X-Evil": {"1"}}}},
-		{"not announced", stubAnswer{lateTrailer: http.Header{"Content-Type": {"text/html"}, "Wechatpay-Serial": {"FORGED"}, "X-Evil": {"1"}}}},
+		{"announced", stubResponse{trailer: http.Header{"Request-Id": {"FORGED-REQUEST-ID"}, "Wechatpay-Evil": {"1"}, "X-Evil": {"1"}}}},
+		{"not announced", stubResponse{lateTrailer: http.Header{"Content-Type": {"text/html"}, "Wechatpay-Serial": {"FORGED"}, "X-Evil": {"1"}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stub.reset()
-			stub.setAnswer(tc.answer)
+			stub.setResponse(tc.answer)
 			resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(testkit.PresignBody))
 			if resp.StatusCode != 200 || string(out) != `{"presign_token":"stub_presign_token_0123456789"}` {
 				t.Fatalf("status %d %s", resp.StatusCode, out)
@@ -320,7 +320,7 @@ func TestIntegrationRequestTrailers(t *testing.T) {
 }
 
 // TestIntegrationUnsignedDownloadHeaders (finding 4): an unsigned download
-// passes only the headers of a signed answer and those a file needs, and
+// passes only the headers of a signed response and those a file needs, and
 // is still streamed: the client reads its first bytes before the upstream
 // has sent the rest, and a file larger than the verification buffer passes.
 func TestIntegrationUnsignedDownloadHeaders(t *testing.T) {
@@ -464,7 +464,7 @@ func TestIntegrationBodyOnQueryOnlyEndpoint(t *testing.T) {
 }
 
 // TestIntegrationUnverifiedFailureLogs: when WeChat Pay cannot be reached
-// on a path whose answers pass unverified (verify_responses off, a
+// on a path whose responses pass unverified (verify_responses off, a
 // download, skip_verify), the client gets WeChat Pay's error shape as on
 // other paths, and Caddy's error log, which records the URI as the client
 // sent it, gets no line holding a sensitive query value.
@@ -540,7 +540,7 @@ func floodUpstream(t *testing.T, kind string, done chan<- bool) *httptest.Server
 	return s
 }
 
-// TestIntegrationAnswerFlood (probe 6): an answer over the verification
+// TestIntegrationAnswerFlood (probe 6): a response over the verification
 // buffer, plain or compressed, is refused with RESPONSE_TOO_LARGE, and the
 // proxy stops reading it as soon as it is over: what a compressed answer
 // costs is bounded by the buffer, not by what it decodes to, whether
@@ -696,7 +696,7 @@ func TestIntegrationSlowBodies(t *testing.T) {
 	}
 	t.Run("a slow upstream and a slow app are unaffected", func(t *testing.T) {
 		stub.reset()
-		stub.setAnswer(stubAnswer{delay: 1500 * time.Millisecond})
+		stub.setResponse(stubResponse{delay: 1500 * time.Millisecond})
 		resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(testkit.PresignBody))
 		if resp.StatusCode != 200 {
 			t.Errorf("slow upstream: %d %s", resp.StatusCode, out)
@@ -733,7 +733,7 @@ func h2cClient() *http.Client {
 // TestIntegrationH2C (probe 6): over HTTP/2 without TLS (protocols h1 h2c),
 // a request body of unknown length is encrypted and signed, a sensitive
 // query is encrypted, request trailers of a callback do not reach the app,
-// and answer trailers do not reach the client. (A Connection header is not
+// and response trailers do not reach the client. (A Connection header is not
 // valid in HTTP/2: Go's server refuses such a request.)
 func TestIntegrationH2C(t *testing.T) {
 	stub := newStubWechatPay(t)
@@ -762,7 +762,7 @@ func TestIntegrationH2C(t *testing.T) {
 
 	t.Run("body of unknown length", func(t *testing.T) {
 		stub.reset()
-		stub.setAnswer(stubAnswer{trailer: http.Header{"Request-Id": {"FORGED-REQUEST-ID"}, "X-Evil": {"1"}}})
+		stub.setResponse(stubResponse{trailer: http.Header{"Request-Id": {"FORGED-REQUEST-ID"}, "X-Evil": {"1"}}})
 		req, _ := http.NewRequest("POST", proxyURL+"/v3/eduschoolpay/contracts/presign", io.MultiReader(strings.NewReader(testkit.PresignBody)))
 		req.Trailer = http.Header{"Wechatpay-Serial": {"FORGED"}}
 		resp, out := roundTrip(t, req)

@@ -32,7 +32,7 @@ func (h *Handler) signRequest(r *http.Request, out outgoingBody, keys *keySet) e
 	set := func(key, value string) { values.set(hdr, key, value) }
 	set("Wechatpay-Serial", keys.serial)
 	set("Accept", "application/json")
-	// Let the transport ask for gzip and decode it, so that answers are
+	// Let the transport ask for gzip and decode it, so that responses are
 	// verified on the bytes WeChat Pay signed; a client's br or zstd could
 	// not be decoded here.
 	hdr.Del("Accept-Encoding")

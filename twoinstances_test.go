@@ -19,7 +19,7 @@ import (
 // from bench/caddybin, which includes this module) with one merchant that
 // downloads platform certificates and one file-system storage: one process
 // downloads under the storage lock, the other takes the stored set, and
-// both then serve verified answers.
+// both then serve verified responses.
 func TestTwoCaddyProcessesShareStorage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs two Caddy processes")

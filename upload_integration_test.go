@@ -13,7 +13,7 @@ import (
 // TestIntegrationMediaUpload uploads images built as the official SDK
 // builds them through a real Caddy: the stand-in receives the multipart
 // body byte for byte, checks the signature over the meta part with the
-// SDK's verifier, and its signed answer reaches the client verified. An
+// SDK's verifier, and its signed response reaches the client verified. An
 // upload over max_body is refused before anything goes upstream.
 func TestIntegrationMediaUpload(t *testing.T) {
 	small := make([]byte, 300<<10)
@@ -25,7 +25,7 @@ func TestIntegrationMediaUpload(t *testing.T) {
 	upload := func(t *testing.T, stub *stubWechatPay, file []byte) (int, string) {
 		t.Helper()
 		stub.reset()
-		stub.setAnswer(stubAnswer{body: answer})
+		stub.setResponse(stubResponse{body: answer})
 		_, body, ct := testkit.SDKUpload(t, "school.png", file)
 		resp, out := send(t, newTester(t), "POST", "/v3/merchant/media/upload", body, "Content-Type", ct)
 		if resp.StatusCode != 200 {
@@ -58,16 +58,16 @@ func TestIntegrationMediaUpload(t *testing.T) {
 		t.Errorf("%d refused uploads went upstream", n)
 	}
 
-	// An upload's answer is verified, also under the path of the unsigned
+	// An upload's response is verified, also under the path of the unsigned
 	// image downloads; a GET there is a download and passes unsigned.
 	stub.reset()
-	stub.setAnswer(stubAnswer{body: answer, noHeaders: true})
+	stub.setResponse(stubResponse{body: answer, noHeaders: true})
 	_, body, ct := testkit.SDKUpload(t, "school.png", small)
 	resp, out := send(t, newTester(t), "POST", "/v3/merchant-service/images/upload", body, "Content-Type", ct)
 	if resp.StatusCode != 502 || !strings.Contains(string(out), apiv3.CodeSignatureMissing) || strings.Contains(string(out), "media_id") {
 		t.Errorf("an unsigned answer to an upload: %d %s", resp.StatusCode, out)
 	}
-	stub.setAnswer(stubAnswer{body: "image bytes", noHeaders: true})
+	stub.setResponse(stubResponse{body: "image bytes", noHeaders: true})
 	resp, out = send(t, newTester(t), "GET", "/v3/merchant-service/images/ChsyMzA4MDk2NzI0MzAwODk=", nil)
 	if resp.StatusCode != 200 || string(out) != "image bytes" {
 		t.Errorf("an image download: %d %s", resp.StatusCode, out)
@@ -105,7 +105,7 @@ func TestIntegrationReadmeUploadExample(t *testing.T) {
 	video := make([]byte, 3<<20)
 	rand.Read(video)
 	const answer = `{"media_id":"readme-example"}`
-	stub.setAnswer(stubAnswer{body: answer})
+	stub.setResponse(stubResponse{body: answer})
 	_, body, ct := testkit.SDKUpload(t, "lesson.mp4", video)
 	resp, out := send(t, tester, "POST", "/v3/merchant/media/video_upload", body, "Content-Type", ct)
 	if resp.StatusCode != 200 || string(out) != answer {

@@ -10,17 +10,17 @@ import (
 
 // proxyInto runs the rest of the chain (reverse_proxy) into the buffer and
 // turns its failures into WeChat Pay-shaped errors: the client gets a clear
-// JSON answer, never an empty 502 or a connection that simply drops.
+// JSON response, never an empty 502 or a connection that simply drops.
 //
-// reverse_proxy panics with http.ErrAbortHandler when the upstream answer
+// reverse_proxy panics with http.ErrAbortHandler when the upstream response
 // breaks off mid-body (it has already sent the headers, in its view), or
-// when the buffer refused more of an answer that is too large; since
+// when the buffer refused more of a response that is too large; since
 // nothing has reached the client here, that becomes a 502 too.
 func proxyInto(resp *bufferedResponse, r *http.Request, next caddyhttp.Handler) *apiError {
 	err := serveNext(resp, r, next)
 	switch {
 	case errors.Is(err, errAborted) && resp.overflow:
-		return answerTooLarge()
+		return responseTooLarge()
 	case errors.Is(err, errAborted):
 		return &apiError{status: http.StatusBadGateway, code: codeUpstreamIncomplete, message: "WeChat Pay's answer was cut short"}
 	}
@@ -47,7 +47,7 @@ func serveNext(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) (
 	return next.ServeHTTP(w, r)
 }
 
-// upstreamError turns reverse_proxy's error into the answer for the client,
+// upstreamError turns reverse_proxy's error into the response for the client,
 // or nil for nil.
 func upstreamError(err error) *apiError {
 	if err == nil {

@@ -26,7 +26,7 @@ import (
 // stubWechatPay stands in for api.mch.weixin.qq.com in the tests. It is
 // written without the module's code: it rebuilds the signing message from
 // the request as received, verifies it with the official SDK's verifier,
-// decrypts the sensitive fields with the SDK, and signs its answers with the
+// decrypts the sensitive fields with the SDK, and signs its responses with the
 // SDK's signer. Every request it receives is recorded for the test to check.
 type stubWechatPay struct {
 	*httptest.Server
@@ -35,7 +35,7 @@ type stubWechatPay struct {
 
 	mu       sync.Mutex
 	received []receivedRequest
-	answer   stubAnswer
+	answer   stubResponse
 }
 
 // receivedRequest is what reached the stand-in, with its verdicts.
@@ -49,9 +49,9 @@ type receivedRequest struct {
 	chunked     bool              // sent with Transfer-Encoding: chunked
 }
 
-// stubAnswer says how the stand-in answers; the zero value is a correctly
+// stubResponse says how the stand-in answers; the zero value is a correctly
 // signed 200 {"presign_token": ...} under the public key.
-type stubAnswer struct {
+type stubResponse struct {
 	status      int
 	body        string
 	signKey     *rsa.PrivateKey // default: the WeChat Pay public key's private half
@@ -76,7 +76,7 @@ func newStubWechatPay(t testing.TB) *stubWechatPay {
 	return s
 }
 
-func (s *stubWechatPay) setAnswer(a stubAnswer) {
+func (s *stubWechatPay) setResponse(a stubResponse) {
 	s.mu.Lock()
 	s.answer = a
 	s.mu.Unlock()
@@ -91,7 +91,7 @@ func (s *stubWechatPay) requests() []receivedRequest {
 func (s *stubWechatPay) reset() {
 	s.mu.Lock()
 	s.received = nil
-	s.answer = stubAnswer{}
+	s.answer = stubResponse{}
 	s.mu.Unlock()
 }
 
@@ -159,10 +159,10 @@ func (s *stubWechatPay) serve(w http.ResponseWriter, r *http.Request) {
 		a.signKey, a.serial = testkit.RotatedIfMade().WechatPayKey, testkit.RotatedIfMade().PublicKeyID
 	}
 	time.Sleep(a.delay)
-	s.writeAnswer(w, a)
+	s.writeResponse(w, a)
 }
 
-func (s *stubWechatPay) writeAnswer(w http.ResponseWriter, a stubAnswer) {
+func (s *stubWechatPay) writeResponse(w http.ResponseWriter, a stubResponse) {
 	if a.status == 0 {
 		a.status = 200
 	}

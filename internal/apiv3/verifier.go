@@ -44,7 +44,7 @@ const ProbeSignaturePrefix = "WECHATPAY/SIGNTEST/"
 // of exactly 5 minutes (300 s) is already expired: |now - ts| >= 300 rejects.
 const MaxResponseSkew = 5 * time.Minute
 
-// Verifier checks WeChat Pay's signature on an answer or a callback.
+// Verifier checks WeChat Pay's signature on a response or a callback.
 //
 // It mirrors the official SDK (validators.WechatPayResponseValidator):
 // header values are trimmed with strings.TrimSpace, the timestamp is parsed
@@ -76,7 +76,7 @@ func NewVerifier(keys map[string]*rsa.PublicKey) *Verifier {
 	return v
 }
 
-// VerifyError reports why an answer's signature was rejected. Its Error text
+// VerifyError reports why a response's signature was rejected. Its Error text
 // never contains the signature value.
 type VerifyError struct {
 	Code      string // one of the Code* constants
@@ -91,7 +91,7 @@ func (e *VerifyError) Error() string {
 		e.Code, e.Reason, e.Serial, e.RequestID)
 }
 
-// Verify checks the signature of an answer with the given header and body.
+// Verify checks the signature of a response with the given header and body.
 // It returns nil or a *VerifyError.
 func (v *Verifier) Verify(header http.Header, body []byte) error {
 	tsText := strings.TrimSpace(header.Get("Wechatpay-Timestamp"))

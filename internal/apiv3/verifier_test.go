@@ -100,7 +100,7 @@ func verifySignMsg(tb testing.TB, priv *rsa.PrivateKey, ts, nonce string, body [
 	return base64.StdEncoding.EncodeToString(sig)
 }
 
-func verifyAnswerHeader(ts, nonce, sig, serial string) http.Header {
+func verifyResponseHeader(ts, nonce, sig, serial string) http.Header {
 	h := http.Header{}
 	h.Set("Request-ID", "08F1A2B3C4D5E6F7-0")
 	h.Set("Wechatpay-Timestamp", ts)
@@ -120,11 +120,11 @@ func TestVerifyCodes(t *testing.T) {
 	at := func(off int64) string { return strconv.FormatInt(now.Unix()+off, 10) }
 	good := func(off int64, body []byte) http.Header {
 		ts := at(off)
-		return verifyAnswerHeader(ts, verifyTestNonce, verifySignMsg(t, k.pubKey, ts, verifyTestNonce, body), k.pubKeyID)
+		return verifyResponseHeader(ts, verifyTestNonce, verifySignMsg(t, k.pubKey, ts, verifyTestNonce, body), k.pubKeyID)
 	}
 	goodCert := func(off int64, body []byte) http.Header {
 		ts := at(off)
-		return verifyAnswerHeader(ts, verifyTestNonce, verifySignMsg(t, k.certKey, ts, verifyTestNonce, body), k.certSerial)
+		return verifyResponseHeader(ts, verifyTestNonce, verifySignMsg(t, k.certKey, ts, verifyTestNonce, body), k.certSerial)
 	}
 	with := func(h http.Header, key, val string) http.Header {
 		h = h.Clone()
@@ -230,7 +230,7 @@ func TestVerifyCodes(t *testing.T) {
 func TestVerifyNilKeyIgnored(t *testing.T) {
 	k := testVerifyKeys(t)
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
-	h := verifyAnswerHeader(ts, verifyTestNonce, verifySignMsg(t, k.pubKey, ts, verifyTestNonce, verifyTestBody), k.pubKeyID)
+	h := verifyResponseHeader(ts, verifyTestNonce, verifySignMsg(t, k.pubKey, ts, verifyTestNonce, verifyTestBody), k.pubKeyID)
 	err := NewVerifier(map[string]*rsa.PublicKey{k.pubKeyID: nil}).Verify(h, verifyTestBody)
 	var ve *VerifyError
 	if !errors.As(err, &ve) || ve.Code != CodeSerialUnknown {
@@ -270,26 +270,26 @@ func TestVerifyKnownAnswer(t *testing.T) {
 	}
 	v := NewVerifier(map[string]*rsa.PublicKey{"PUB_KEY_ID_KAT": &priv.PublicKey})
 	v.Now = func() time.Time { return time.Unix(1554208460+60, 0) }
-	if err := v.Verify(verifyAnswerHeader(ts, nonce, wantSig, "PUB_KEY_ID_KAT"), []byte(body)); err != nil {
+	if err := v.Verify(verifyResponseHeader(ts, nonce, wantSig, "PUB_KEY_ID_KAT"), []byte(body)); err != nil {
 		t.Fatalf("Verify(known answer) = %v", err)
 	}
-	if err := v.Verify(verifyAnswerHeader(ts, nonce, wantSig, "PUB_KEY_ID_KAT"), []byte(body+" ")); err == nil {
+	if err := v.Verify(verifyResponseHeader(ts, nonce, wantSig, "PUB_KEY_ID_KAT"), []byte(body+" ")); err == nil {
 		t.Fatal("Verify(known answer, altered body) = nil")
 	}
 }
 
-// verifyRecordedAnswer is one answer replayed through both the module and the SDK.
-type verifyRecordedAnswer struct {
+// verifyRecordedResponse is one response replayed through both the module and the SDK.
+type verifyRecordedResponse struct {
 	name   string
 	header http.Header
 	body   []byte
 }
 
-// verifyDifferentialAnswers builds answers whose timestamps are relative to now.
-func verifyDifferentialAnswers(t *testing.T, k *verifyTestKeys, now int64) []verifyRecordedAnswer {
-	var out []verifyRecordedAnswer
+// verifyDifferentialResponses builds answers whose timestamps are relative to now.
+func verifyDifferentialResponses(t *testing.T, k *verifyTestKeys, now int64) []verifyRecordedResponse {
+	var out []verifyRecordedResponse
 	add := func(name string, h http.Header, body []byte) {
-		out = append(out, verifyRecordedAnswer{name, h, body})
+		out = append(out, verifyRecordedResponse{name, h, body})
 	}
 	bigBody := []byte(strings.Repeat(`{"k":"值 value"},`, 4000))
 	for _, signer := range []struct {
@@ -304,7 +304,7 @@ func verifyDifferentialAnswers(t *testing.T, k *verifyTestKeys, now int64) []ver
 		ts0 := strconv.FormatInt(now, 10)
 		mk := func(off int64, nonce string, body []byte) http.Header {
 			ts := strconv.FormatInt(now+off, 10)
-			return verifyAnswerHeader(ts, nonce, verifySignMsg(t, signer.key, ts, nonce, body), signer.serial)
+			return verifyResponseHeader(ts, nonce, verifySignMsg(t, signer.key, ts, nonce, body), signer.serial)
 		}
 		mod := func(h http.Header, key string, vals ...string) http.Header {
 			h = h.Clone()
@@ -360,10 +360,10 @@ func verifyDifferentialAnswers(t *testing.T, k *verifyTestKeys, now int64) []ver
 			add(p+"timestamp spelled "+spelling+" signed canonical",
 				mod(mk(0, verifyTestNonce, verifyTestBody), "Wechatpay-Timestamp", spelling), verifyTestBody)
 			add(p+"timestamp spelled "+spelling+" signed as sent",
-				verifyAnswerHeader(spelling, verifyTestNonce, verifySignMsg(t, signer.key, spelling, verifyTestNonce, verifyTestBody), signer.serial), verifyTestBody)
+				verifyResponseHeader(spelling, verifyTestNonce, verifySignMsg(t, signer.key, spelling, verifyTestNonce, verifyTestBody), signer.serial), verifyTestBody)
 		}
 		add(p+"nonce padded, signed trimmed", mod(mk(0, verifyTestNonce, verifyTestBody), "Wechatpay-Nonce", "  "+verifyTestNonce+" "), verifyTestBody)
-		add(p+"nonce padded, signed padded", verifyAnswerHeader(ts0, " "+verifyTestNonce,
+		add(p+"nonce padded, signed padded", verifyResponseHeader(ts0, " "+verifyTestNonce,
 			verifySignMsg(t, signer.key, ts0, " "+verifyTestNonce, verifyTestBody), signer.serial), verifyTestBody)
 		add(p+"bad base64", mod(mk(0, verifyTestNonce, verifyTestBody), "Wechatpay-Signature", "!!!!"), verifyTestBody)
 		add(p+"base64 without padding", mod(mk(0, verifyTestNonce, verifyTestBody), "Wechatpay-Signature", strings.TrimRight(sig0, "=")), verifyTestBody)
@@ -386,7 +386,7 @@ func verifyDifferentialAnswers(t *testing.T, k *verifyTestKeys, now int64) []ver
 	return out
 }
 
-// TestVerifyDifferentialSDK replays recorded answers through the module and
+// TestVerifyDifferentialSDK replays recorded responses through the module and
 // through the official SDK's response validator, in public-key, platform
 // certificate and combined mode, and requires the same verdict.
 func TestVerifyDifferentialSDK(t *testing.T) {
@@ -412,20 +412,20 @@ func TestVerifyDifferentialSDK(t *testing.T) {
 	// second ahead of time, and each is judged by both verifiers within
 	// that second (else judged again), so that the ±300 s boundary cases
 	// are exact however slow the machine is.
-	built := map[int64][]verifyRecordedAnswer{}
-	answersAt := func(sec int64) []verifyRecordedAnswer {
+	built := map[int64][]verifyRecordedResponse{}
+	responsesAt := func(sec int64) []verifyRecordedResponse {
 		if built[sec] == nil {
-			built[sec] = verifyDifferentialAnswers(t, k, sec)
+			built[sec] = verifyDifferentialResponses(t, k, sec)
 		}
 		return built[sec]
 	}
 	now := func() int64 { return time.Now().Unix() }
-	answersAt(now())
+	responsesAt(now())
 	var accepted, rejected int
 	for _, m := range modes {
 		v := NewVerifier(m.keys) // v.Now == nil: time.Now, like the SDK
 		sdk := validators.NewWechatPayResponseValidator(m.sdk)
-		for i := range answersAt(now()) {
+		for i := range responsesAt(now()) {
 			var name string
 			var modErr, sdkErr error
 			for attempt := 0; ; attempt++ {
@@ -435,8 +435,8 @@ func TestVerifyDifferentialSDK(t *testing.T) {
 				start := now()
 				answers, ready := built[start]
 				if !ready { // building would take the second: build ahead
-					answersAt(start + 1)
-					answersAt(start + 2)
+					responsesAt(start + 1)
+					responsesAt(start + 2)
 					continue
 				}
 				a := answers[i]
@@ -564,7 +564,7 @@ func BenchmarkVerify(b *testing.B) {
 	now := time.Unix(verifyFuzzNow, 0)
 	ts := strconv.FormatInt(verifyFuzzNow, 10)
 	body := []byte(strings.Repeat(`{"amount":{"total":100,"currency":"CNY"},"mchid":"1900000001"}`, 16)) // ~1 KiB
-	h := verifyAnswerHeader(ts, verifyTestNonce, verifySignMsg(b, k.pubKey, ts, verifyTestNonce, body), k.pubKeyID)
+	h := verifyResponseHeader(ts, verifyTestNonce, verifySignMsg(b, k.pubKey, ts, verifyTestNonce, body), k.pubKeyID)
 	v := NewVerifier(k.allKeys())
 	v.Now = func() time.Time { return now }
 	b.ReportAllocs()

@@ -8,13 +8,13 @@ package catalog
 
 // Entry is one endpoint of the built-in catalog: the sensitive
 // request-body fields and query parameters the module encrypts, and the
-// answer fields WeChat Pay encrypts for the merchant.
+// response fields WeChat Pay encrypts for the merchant.
 type Entry struct {
 	Method, Path string
 	// Body are dotted paths in the request body (# = every element).
 	Body []string
 	// Query are names of query parameters.
 	Query []string
-	// Response are paths in the answer, decrypted with decrypt_responses.
+	// Response are paths in the response, decrypted with decrypt_responses.
 	Response []string
 }

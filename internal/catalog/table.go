@@ -19,14 +19,14 @@ type Route struct {
 	Body *jsonfield.Set
 	// Query are the query parameter names, nil if none.
 	Query map[string]bool
-	// Response are the answer fields, nil if none.
+	// Response are the response fields, nil if none.
 	Response *jsonfield.Set
 
 	bodyPaths, queryNames, responsePaths []string
 }
 
 // Rules are the sensitive fields of one route, as configured: body field
-// paths, query parameter names and answer field paths.
+// paths, query parameter names and response field paths.
 type Rules struct {
 	Body, Query, Response []string
 }
@@ -94,7 +94,7 @@ func (t *Table) Add(method, template string, rules Rules, replace bool) error {
 		r = &Route{Method: method, Template: template}
 		node.routes[method] = r
 	} else if replace {
-		// A rule replaces what is encrypted in the request; the answer
+		// A rule replaces what is encrypted in the request; the response
 		// fields that WeChat Pay encrypts stay as catalogd.
 		r.bodyPaths, r.queryNames = nil, nil
 	}
@@ -108,7 +108,7 @@ func (t *Table) Add(method, template string, rules Rules, replace bool) error {
 }
 
 // compileAnyMethod rebuilds the union of the request rules of the node's
-// methods (answer fields are left out: they are decrypted only for the
+// methods (response fields are left out: they are decrypted only for the
 // documented method).
 func (n *trieNode) compileAnyMethod(template string) error {
 	u := &Route{Method: "*", Template: template}

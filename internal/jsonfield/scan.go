@@ -56,7 +56,7 @@ type scanner struct {
 	data  []byte
 	pos   int
 	found []Value
-	// allowNull lets a sensitive field be null (answers: "no value").
+	// allowNull lets a sensitive field be null (responses: "no value").
 	allowNull bool
 	// segments hands out path segments from one allocation; found values
 	// keep pointers to them, so it is never grown in place.

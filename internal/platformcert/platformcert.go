@@ -24,13 +24,13 @@ import (
 // certificates (下载平台证书).
 const Path = "/v3/certificates"
 
-// CodeResourceNotExists is WeChat Pay's answer code to Path for
+// CodeResourceNotExists is WeChat Pay's response code to Path for
 // a merchant that has only the WeChat Pay public key: there is nothing to
 // download, which is normal.
 const CodeResourceNotExists = "RESOURCE_NOT_EXISTS"
 
-// maxAnswer caps the certificate list answer.
-const maxAnswer = 1 << 20
+// maxResponse caps the certificate list response.
+const maxResponse = 1 << 20
 
 // Certificate is a WeChat Pay platform certificate as downloaded and kept:
 // the certificate, its serial and validity.
@@ -56,8 +56,8 @@ func (c *Certificate) Key() *rsa.PublicKey { return c.Certificate.PublicKey.(*rs
 // platform certificate (public key only).
 var ErrNotFound = errors.New("WeChat Pay has no platform certificate for this merchant (404 " + CodeResourceNotExists + "): it uses the WeChat Pay public key")
 
-// answer is the JSON of a Path answer.
-type answer struct {
+// response is the JSON of a Path response.
+type response struct {
 	Data []struct {
 		SerialNo           string         `json:"serial_no"`
 		EffectiveTime      string         `json:"effective_time"`
@@ -81,14 +81,14 @@ type Download struct {
 	// Now is the clock for certificate validity; signatures use the real
 	// clock.
 	Now func() time.Time
-	// Anchors, when not empty, are the only keys the answer's signature
-	// may verify with (the configured public key). When empty, the answer
+	// Anchors, when not empty, are the only keys the response's signature
+	// may verify with (the configured public key). When empty, the response
 	// must verify with a certificate it carries or one of Known.
 	Anchors map[string]*rsa.PublicKey
 	// Known are certificates trusted before this download.
 	Known []*Certificate
 	// Serial is sent as Wechatpay-Serial, naming the key WeChat Pay should
-	// sign the answer with; may be empty.
+	// sign the response with; may be empty.
 	Serial string
 }
 
@@ -119,11 +119,11 @@ func (d *Download) Run(ctx context.Context) ([]*Certificate, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading the answer: %w", err)
 	}
-	if len(body) > maxAnswer {
+	if len(body) > maxResponse {
 		return nil, errors.New("the answer is larger than 1 MiB")
 	}
 	if resp.StatusCode != http.StatusOK {
@@ -156,12 +156,12 @@ func shortMessage(m string) string {
 	return ": " + strconv.Quote(m)
 }
 
-// decrypt decrypts and checks each certificate of the answer: AES-256-GCM
+// decrypt decrypts and checks each certificate of the response: AES-256-GCM
 // under the APIv3 key (which authenticates it as WeChat Pay's), an RSA
 // certificate whose serial is the one listed. Expired certificates are
 // left out; none left is an error.
 func (d *Download) decrypt(body []byte) ([]*Certificate, error) {
-	var a answer
+	var a response
 	if err := json.Unmarshal(body, &a); err != nil {
 		return nil, fmt.Errorf("the answer is not the certificate list: %w", err)
 	}
@@ -202,8 +202,8 @@ func (d *Download) decrypt(body []byte) ([]*Certificate, error) {
 	return out, nil
 }
 
-// verify checks the answer's signature: with the anchors when there are
-// any, else with a certificate of the answer or one already trusted.
+// verify checks the response's signature: with the anchors when there are
+// any, else with a certificate of the response or one already trusted.
 func (d *Download) verify(header http.Header, body []byte, certs []*Certificate) error {
 	keys := d.Anchors
 	if len(keys) == 0 {

@@ -18,7 +18,7 @@ import (
 
 // The downloads run against the sandbox, a WeChat Pay stand-in written apart
 // from the module, which checks the request's signature and encrypts and
-// signs its answer as WeChat Pay does.
+// signs its response as WeChat Pay does.
 
 const apiv3Key = "TestAPIv3Key0123456789abcdefABCD"
 
@@ -62,7 +62,7 @@ func TestDownload(t *testing.T) {
 	c := testkit.Creds()
 	ts := startSandbox(t, false)
 
-	// Trust on first use: the answer verifies with the certificate it carries.
+	// Trust on first use: the response verifies with the certificate it carries.
 	certs, err := download(t, ts.URL, apiv3Key).Run(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,6 @@
 // Package reference holds WeChat Pay's own lists that the module is built
 // from, as files: wechatpay-sensitive-fields.json (every APIv3 endpoint with
-// RSA-encrypted request fields, query parameters or answer fields) and
+// RSA-encrypted request fields, query parameters or response fields) and
 // wechatpay-endpoints.json (all documented APIv3 endpoints). The catalog
 // generator, the sandbox and the metrics' endpoint labels read them here,
 // through one parser each.
@@ -34,7 +34,7 @@ type SensitiveEndpoint struct {
 	RequestBody []string `json:"request_body"`
 	// RequestQuery are the query parameters the caller encrypts.
 	RequestQuery []string `json:"request_query"`
-	// ResponseBody are the answer fields WeChat Pay encrypts with the
+	// ResponseBody are the response fields WeChat Pay encrypts with the
 	// merchant certificate's key.
 	ResponseBody []string `json:"response_body"`
 }

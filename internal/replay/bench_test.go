@@ -29,7 +29,7 @@ var benchNonces = func() []string {
 // 300 × perSecond live entries once warm, as at 1,000 answers per second.
 const perSecond = 1000
 
-// BenchmarkSeen measures Seen on new triples (the normal case: every answer
+// BenchmarkSeen measures Seen on new triples (the normal case: every response
 // is new) in the steady state of perSecond answers per fake second, so
 // buckets are made and dropped along the way, and on replays.
 //

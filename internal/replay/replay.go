@@ -1,8 +1,8 @@
-// Package replay remembers the signed answers and callbacks WeChat Pay sent
-// while their signature is still acceptable, so that a recorded answer or
+// Package replay remembers the signed responses and callbacks WeChat Pay sent
+// while their signature is still acceptable, so that a recorded response or
 // callback replayed inside that time is recognised as a second sighting.
 //
-// WeChat Pay signs every answer and callback over Wechatpay-Timestamp,
+// WeChat Pay signs every response and callback over Wechatpay-Timestamp,
 // Wechatpay-Nonce and the body, and the verifier accepts a signature while
 // |now - timestamp| < 300 s (whole seconds). Anyone who recorded traffic can
 // therefore play a signed message again for up to 5 minutes after its
@@ -34,11 +34,11 @@
 // times the ~38 bytes an entry takes now.
 //
 // A collision between two different pairs matters only inside the same
-// timestamp second, and shows as a false [Replay]: a genuine answer refused.
-// With n answers in one second the chance that any two of them collide is
+// timestamp second, and shows as a false [Replay]: a genuine response refused.
+// With n responses in one second the chance that any two of them collide is
 // about n²/2 / 2^64: for n = 1,000 that is 2.7e-14 per second, about 8.5e-7
-// per year of traffic at a sustained 1,000 answers per second; the chance
-// that a given answer is refused is n / 2^64 = 5.4e-17. Even if every one of
+// per year of traffic at a sustained 1,000 responses per second; the chance
+// that a given response is refused is n / 2^64 = 5.4e-17. Even if every one of
 // 10^6 live entries shared the same second the chance of any collision would
 // be 10^12/2 / 2^64 = 2.7e-8. A 128-bit key (say a SHA-256 prefix) would
 // double the key storage and cost a cryptographic hash per call for no
@@ -63,7 +63,7 @@
 // that ran fast (by any amount) and was set back, Forgotten refuses only the
 // timestamps up to the newest one dropped under the fast clock, which is
 // below the fast clock's now - window and no newer than what WeChat Pay had
-// signed by then: genuine answers, whose timestamps come from WeChat Pay's
+// signed by then: genuine responses, whose timestamps come from WeChat Pay's
 // clock, are refused for at most a window's length and usually not at all.
 // Entries stored while the clock was fast stay until the clock reaches their
 // expiry, counted against MaxEntries like any other.
@@ -92,7 +92,7 @@ const DefaultWindow = 5 * time.Minute
 //
 // An entry for timestamp ts lives until now >= ts + window, and the verifier
 // accepts ts up to now + window: an entry can live for almost twice the
-// window. At a sustained 1,000 verified answers and callbacks per second per
+// window. At a sustained 1,000 verified responses and callbacks per second per
 // Caddy instance (far more than a merchant's proxy sees; each costs ~1 ms of
 // RSA work) and the default 300 s window, that is at most 1,000 × 600 =
 // 600,000 live entries, whatever the offset between WeChat Pay's clock and
@@ -107,27 +107,27 @@ const DefaultMaxEntries = 600_000
 // per entry: BenchmarkMemory at 600,000 entries measured 37, 38, 38 and 42
 // bytes per entry with 1, 4, 16 and 64 shards. On the 2-CPU machine it was
 // measured on, BenchmarkSeen/parallel could not tell 1 shard from 16; 16 is
-// a hedge for hosts with many cores serving verified answers at once.
+// a hedge for hosts with many cores serving verified responses at once.
 const (
 	shardBits = 4
 	numShards = 1 << shardBits
 )
 
 // Verdict is what [Window.Seen] found. The zero Verdict is none of the
-// defined ones; only [Fresh] means the answer may be accepted.
+// defined ones; only [Fresh] means the response may be accepted.
 type Verdict uint8
 
 const (
 	// Fresh: the triple was not seen inside the window; it is now recorded.
-	// The only verdict under which the caller accepts the answer.
+	// The only verdict under which the caller accepts the response.
 	Fresh Verdict = iota + 1
 	// Replay: the same (serial, timestamp, nonce) was already seen inside
-	// the window. The answer or callback is a replay (or, with probability
+	// the window. The response or callback is a replay (or, with probability
 	// given in the package documentation, a hash collision).
 	Replay
 	// Full: the triple is new but the Window holds MaxEntries live entries.
 	// Nothing is evicted early and nothing is recorded: the caller refuses
-	// the answer (fail closed) and should log and count it, since it means
+	// the response (fail closed) and should log and count it, since it means
 	// the cap is too small for the traffic or someone floods verified
 	// messages.
 	Full
@@ -137,7 +137,7 @@ const (
 	// Forgotten: the timestamp is inside the window by the current clock,
 	// but not newer than a bucket the Window already dropped under a later
 	// clock reading: the clock went backwards. Nothing is recorded and the
-	// caller refuses the answer, since a replay could not be told apart.
+	// caller refuses the response, since a replay could not be told apart.
 	Forgotten
 )
 
@@ -178,7 +178,7 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Window remembers the (serial, timestamp, nonce) triples of signed answers
+// Window remembers the (serial, timestamp, nonce) triples of signed responses
 // and callbacks while their timestamps are inside the window, and reports a
 // second sighting. It is safe for concurrent use by many goroutines.
 //
@@ -317,7 +317,7 @@ func (w *Window) seenLocked(s *shard, now, ts int64, h uint64) Verdict {
 	}
 	if b == nil {
 		// Sized like the bucket made before it: under a steady load each
-		// second brings about as many answers, and the map need not grow.
+		// second brings about as many responses, and the map need not grow.
 		// After a burst one map per shard may be oversized, for a window.
 		b = make(map[uint64]struct{}, len(s.buckets[s.made]))
 		s.buckets[ts] = b

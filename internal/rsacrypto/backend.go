@@ -16,5 +16,5 @@ const (
 // first call of Backend or NewPrivateKey; when it cannot (no libcrypto, an
 // unsupported version, FIPS 140 mode, or the tag given without cgo), it
 // signs with crypto/rsa and fallbackErr says why: log it as a warning.
-// Every call returns the same answer.
+// Every call returns the same response.
 func Backend() (name, version string, fallbackErr error) { return backend() }

@@ -9,7 +9,7 @@ import (
 )
 
 // PrivateKey is the merchant API private key, ready to sign requests and
-// invocations and to decrypt the answer fields WeChat Pay encrypted for the
+// invocations and to decrypt the response fields WeChat Pay encrypted for the
 // merchant.
 type PrivateKey struct {
 	key    *rsa.PrivateKey

@@ -10,8 +10,8 @@ import (
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/rsacrypto"
 )
 
-// Decrypter decrypts the fields WeChat Pay encrypted for the merchant in an
-// answer: base64 RSA-OAEP-SHA1 under the merchant certificate's key,
+// Decrypter decrypts the fields WeChat Pay encrypted for the merchant in a
+// response: base64 RSA-OAEP-SHA1 under the merchant certificate's key,
 // decrypted with the merchant API private key.
 type Decrypter struct {
 	key *rsacrypto.PrivateKey
@@ -34,7 +34,7 @@ func (d *Decrypter) DecryptValue(b64 []byte) ([]byte, error) {
 // object body by its plaintext, as a JSON string, and returns the new body
 // and how many values were decrypted. A null or absent field is left alone;
 // any other problem is an error and no output, never a half-decrypted
-// answer.
+// response.
 func (d *Decrypter) DecryptFields(body []byte, fields *jsonfield.Set) ([]byte, int, error) {
 	if fields.Empty() {
 		return body, 0, nil

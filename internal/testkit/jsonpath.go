@@ -71,7 +71,7 @@ func Locate(t testing.TB, doc []byte, path string) []gjson.Result {
 	return res
 }
 
-// SealForMerchant encrypts plain as WeChat Pay encrypts answer fields for the
+// SealForMerchant encrypts plain as WeChat Pay encrypts response fields for the
 // merchant (RSA-OAEP-SHA1 under the merchant key), with the official SDK.
 func SealForMerchant(t testing.TB, plain string) string {
 	t.Helper()
