@@ -26,7 +26,7 @@ import (
 // (loopback bind, remote_ip, client certificates), tested here.
 
 func TestIntegrationRemoteIPMatcher(t *testing.T) {
-	stub := newStubWechatPay(t)
+	stub := testkit.NewStub(t)
 	for _, tc := range []struct {
 		allowed string
 		status  int
@@ -34,7 +34,7 @@ func TestIntegrationRemoteIPMatcher(t *testing.T) {
 		{"10.20.0.0/16", 403}, // the test client is 127.0.0.1: outside
 		{"127.0.0.1/8 10.20.0.0/16", 200},
 	} {
-		stub.reset()
+		stub.Reset()
 		tester := newTester(t)
 		loadCaddyfile(t, tester, proxySite{upstream: stub.URL, site: `@outsiders not remote_ip ` + tc.allowed + `
 	respond @outsiders ` + "`" + `{"code":"FORBIDDEN","message":"this address may not use the WeChat Pay proxy"}` + "`" + ` 403`}.caddyfile(t))
@@ -42,7 +42,7 @@ func TestIntegrationRemoteIPMatcher(t *testing.T) {
 		if resp.StatusCode != tc.status {
 			t.Fatalf("allowed %s: status %d %s", tc.allowed, resp.StatusCode, out)
 		}
-		if n := len(stub.requests()); (n == 1) != (tc.status == 200) {
+		if n := len(stub.Requests()); (n == 1) != (tc.status == 200) {
 			t.Errorf("allowed %s: %d requests upstream", tc.allowed, n)
 		}
 	}
@@ -98,7 +98,7 @@ func newTestPKI(t *testing.T) *testPKI {
 }
 
 func TestIntegrationMutualTLS(t *testing.T) {
-	stub := newStubWechatPay(t)
+	stub := testkit.NewStub(t)
 	pki := newTestPKI(t)
 	dir := t.TempDir()
 	ca := testkit.WriteFile(t, dir, "clients-ca.pem", pki.caPEM)
@@ -130,14 +130,14 @@ func TestIntegrationMutualTLS(t *testing.T) {
 	if status, err := post(pki.client); err != nil || status != 200 {
 		t.Fatalf("with a trusted client certificate: %d %v", status, err)
 	}
-	stub.reset()
+	stub.Reset()
 	if status, err := post(); err == nil {
 		t.Errorf("without a client certificate: answered %d", status)
 	}
 	if status, err := post(pki.otherClient); err == nil {
 		t.Errorf("with an untrusted client certificate: answered %d", status)
 	}
-	if n := len(stub.requests()); n != 0 {
+	if n := len(stub.Requests()); n != 0 {
 		t.Errorf("%d requests went upstream without a trusted client certificate", n)
 	}
 }

@@ -68,7 +68,7 @@ func TestIntegrationCatalog(t *testing.T) {
 	c := testkit.Creds()
 	for _, e := range reference.SensitiveEndpoints() { // the reference, not the module's catalog
 		name := e.Method + " " + e.Path
-		stub.reset()
+		stub.Reset()
 		var reqBody []byte
 		var plains []string
 		if len(e.RequestBody) > 0 {
@@ -96,7 +96,7 @@ func TestIntegrationCatalog(t *testing.T) {
 				cts = append(cts, ct)
 				return ct
 			})
-			stub.setResponse(stubResponse{body: string(doc)})
+			stub.SetResponse(testkit.StubResponse{Body: string(doc)})
 		}
 
 		resp, out := send(t, tester, e.Method, uri, reqBody)
@@ -104,22 +104,22 @@ func TestIntegrationCatalog(t *testing.T) {
 			t.Errorf("%s: status %d %s", name, resp.StatusCode, out)
 			continue
 		}
-		reqs := stub.requests()
+		reqs := stub.Requests()
 		if len(reqs) != 1 {
 			t.Fatalf("%s: %d requests upstream", name, len(reqs))
 		}
 		got := reqs[0]
-		if got.signatureOK != nil {
-			t.Errorf("%s: signature: %v", name, got.signatureOK)
+		if got.SignatureOK != nil {
+			t.Errorf("%s: signature: %v", name, got.SignatureOK)
 		}
-		if got.header.Get("Wechatpay-Serial") != c.PublicKeyID {
-			t.Errorf("%s: Wechatpay-Serial %q", name, got.header.Get("Wechatpay-Serial"))
+		if got.Header.Get("Wechatpay-Serial") != c.PublicKeyID {
+			t.Errorf("%s: Wechatpay-Serial %q", name, got.Header.Get("Wechatpay-Serial"))
 		}
 
 		// Decrypt, with the SDK, everything at the documented places.
 		var decrypted []string
 		for _, p := range e.RequestBody {
-			for _, r := range testkit.Locate(t, got.body, p) {
+			for _, r := range testkit.Locate(t, got.Body, p) {
 				plain, err := utils.DecryptOAEP(r.Str, c.WechatPayKey)
 				if err != nil {
 					t.Errorf("%s: %s does not decrypt: %v", name, p, err)
@@ -127,7 +127,7 @@ func TestIntegrationCatalog(t *testing.T) {
 				decrypted = append(decrypted, plain)
 			}
 		}
-		forwardedQuery := got.uri[strings.Index(got.uri, "?")+1:]
+		forwardedQuery := got.URI[strings.Index(got.URI, "?")+1:]
 		params, err := url.ParseQuery(forwardedQuery)
 		if err != nil {
 			t.Fatalf("%s: forwarded query %q: %v", name, forwardedQuery, err)
@@ -148,9 +148,9 @@ func TestIntegrationCatalog(t *testing.T) {
 			t.Errorf("%s: decrypted %q, want %q", name, decrypted, plains)
 		}
 		var seen bytes.Buffer
-		seen.WriteString(got.uri)
-		got.header.Write(&seen)
-		seen.Write(got.body)
+		seen.WriteString(got.URI)
+		got.Header.Write(&seen)
+		seen.Write(got.Body)
 		for _, p := range plains {
 			if bytes.Contains(seen.Bytes(), []byte(p)) || strings.Contains(seen.String(), url.QueryEscape(p)) {
 				t.Errorf("%s: plaintext %q reached WeChat Pay", name, p)
@@ -180,7 +180,7 @@ func TestIntegrationCatalog(t *testing.T) {
 func TestIntegrationDecryptFailure(t *testing.T) {
 	tester, stub := startProxy(t, "decrypt_responses")
 	good := testkit.SealForMerchant(t, "ok")
-	stub.setResponse(stubResponse{body: `{"bal_account_no":"` + good + `","new_account_name":"bm90IGNpcGhlcnRleHQ="}`})
+	stub.SetResponse(testkit.StubResponse{Body: `{"bal_account_no":"` + good + `","new_account_name":"bm90IGNpcGhlcnRleHQ="}`})
 	resp, out := send(t, tester, "POST", "/v3/aggracct-bc/wb-channel/bank-channel-account/rename", []byte(`{"bal_account_no":"123"}`))
 	if resp.StatusCode != 502 || !strings.Contains(string(out), codeResponseDecryptFailed) || strings.Contains(string(out), good) {
 		t.Fatalf("status %d %s", resp.StatusCode, out)

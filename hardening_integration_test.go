@@ -17,7 +17,7 @@ import (
 // TestIntegrationHardening holds the findings of a security review: each
 // case once let a plaintext value or unsigned data through.
 func TestIntegrationHardening(t *testing.T) {
-	stub := newStubWechatPay(t)
+	stub := testkit.NewStub(t)
 	c := testkit.Creds()
 	accessLog := filepath.Join(t.TempDir(), "access.log")
 	tester := newTester(t)
@@ -31,25 +31,25 @@ func TestIntegrationHardening(t *testing.T) {
 			{"POST", "/v3/realname/verify?" + query, "{}"},
 			{"PUT", "/v3/eduschoolpay/contracts/presign", testkit.PresignBody},
 		} {
-			stub.reset()
+			stub.Reset()
 			var body []byte
 			if tc.body != "" {
 				body = []byte(tc.body)
 			}
 			send(t, tester, tc.method, tc.uri, body)
-			reqs := stub.requests()
+			reqs := stub.Requests()
 			if len(reqs) != 1 {
 				t.Fatalf("%s %s: %d requests upstream", tc.method, tc.uri, len(reqs))
 			}
 			got := reqs[0]
-			all := got.uri + string(got.body)
+			all := got.URI + string(got.Body)
 			for _, secret := range []string{name, id, "6222021234567890123", "13800138000"} {
 				if strings.Contains(all, secret) {
 					t.Errorf("%s %s: plaintext %s reached WeChat Pay", tc.method, tc.uri, secret)
 				}
 			}
 			if tc.method != "PUT" {
-				q, _ := url.ParseQuery(got.uri[strings.Index(got.uri, "?")+1:])
+				q, _ := url.ParseQuery(got.URI[strings.Index(got.URI, "?")+1:])
 				if plain, err := utils.DecryptOAEP(q.Get("encrypted_name"), c.WechatPayKey); err != nil || plain != name {
 					t.Errorf("%s: encrypted_name decrypts to %q (%v)", tc.method, plain, err)
 				}
@@ -58,15 +58,15 @@ func TestIntegrationHardening(t *testing.T) {
 	})
 
 	t.Run("another method without a body is forwarded as it is", func(t *testing.T) {
-		stub.reset()
+		stub.Reset()
 		resp, out := send(t, tester, "GET", "/v3/eduschoolpay/contracts/presign", nil)
-		if resp.StatusCode != 200 || len(stub.requests()) != 1 || stub.requests()[0].signatureOK != nil {
+		if resp.StatusCode != 200 || len(stub.Requests()) != 1 || stub.Requests()[0].SignatureOK != nil {
 			t.Errorf("GET without a body on a POST route: %d %s", resp.StatusCode, out)
 		}
 	})
 
 	t.Run("names that differ only by case are refused", func(t *testing.T) {
-		stub.reset()
+		stub.Reset()
 		for _, tc := range []struct{ method, uri, body string }{
 			{"POST", "/v3/eduschoolpay/contracts/presign", strings.Replace(testkit.PresignBody, `"bank_card_no"`, `"Bank_Card_No"`, 1)},
 			{"POST", "/v3/eduschoolpay/contracts/presign", strings.Replace(testkit.PresignBody, `"bank_card_no"`, `"ban\u212a_card_no"`, 1)},
@@ -82,13 +82,13 @@ func TestIntegrationHardening(t *testing.T) {
 				t.Errorf("%s %.60s: %d %s", tc.method, tc.uri, resp.StatusCode, out)
 			}
 		}
-		if n := len(stub.requests()); n != 0 {
+		if n := len(stub.Requests()); n != 0 {
 			t.Errorf("%d refused requests went upstream", n)
 		}
 	})
 
 	t.Run("refused paths and bodies", func(t *testing.T) {
-		stub.reset()
+		stub.Reset()
 		for _, tc := range []struct {
 			method, uri string
 			body        []byte
@@ -108,7 +108,7 @@ func TestIntegrationHardening(t *testing.T) {
 				t.Errorf("%s %.50s: %d %s, want %d", tc.method, tc.uri, resp.StatusCode, out, tc.status)
 			}
 		}
-		if n := len(stub.requests()); n != 0 {
+		if n := len(stub.Requests()); n != 0 {
 			t.Errorf("%d refused requests went upstream", n)
 		}
 		// The access log (no line for requests with sensitive queries).
@@ -120,8 +120,8 @@ func TestIntegrationHardening(t *testing.T) {
 	})
 
 	t.Run("only WeChat Pay's headers of a signed answer pass", func(t *testing.T) {
-		stub.reset()
-		stub.setResponse(stubResponse{extraHeader: http.Header{
+		stub.Reset()
+		stub.SetResponse(testkit.StubResponse{ExtraHeader: http.Header{
 			"Set-Cookie": {"session=evil"}, "Access-Control-Allow-Origin": {"*"}, "Location": {"http://evil.example"},
 		}})
 		resp, _ := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(testkit.PresignBody))

@@ -134,9 +134,9 @@ func (p proxySite) caddyfile(t *testing.T) string {
 `
 }
 
-func startProxy(t *testing.T, extra string) (*caddytest.Tester, *stubWechatPay) {
+func startProxy(t *testing.T, extra string) (*caddytest.Tester, *testkit.Stub) {
 	t.Helper()
-	stub := newStubWechatPay(t)
+	stub := testkit.NewStub(t)
 	tester := newTester(t)
 	loadCaddyfile(t, tester, caddyConfig(t, stub.URL, extra))
 	return tester, stub
@@ -172,13 +172,13 @@ func send(t *testing.T, tester *caddytest.Tester, method, uri string, body []byt
 
 // assertNoPlaintext fails if any sensitive plaintext of testkit.PresignPlain reached
 // the stand-in, in the URI, a header or the body.
-func assertNoPlaintext(t *testing.T, reqs []receivedRequest) {
+func assertNoPlaintext(t *testing.T, reqs []testkit.Received) {
 	t.Helper()
 	for _, r := range reqs {
 		var all bytes.Buffer
-		all.WriteString(r.uri)
-		r.header.Write(&all)
-		all.Write(r.body)
+		all.WriteString(r.URI)
+		r.Header.Write(&all)
+		all.Write(r.Body)
 		for path, plain := range testkit.PresignPlain {
 			if len(plain) >= 4 && bytes.Contains(all.Bytes(), []byte(plain)) {
 				t.Errorf("plaintext of %s reached WeChat Pay", path)
@@ -195,32 +195,32 @@ func TestIntegrationPresign(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "stub_presign_token") {
 		t.Fatalf("status %d body %s", resp.StatusCode, body)
 	}
-	reqs := stub.requests()
+	reqs := stub.Requests()
 	if len(reqs) != 1 {
 		t.Fatalf("stand-in got %d requests", len(reqs))
 	}
 	got := reqs[0]
-	if got.signatureOK != nil {
-		t.Errorf("signature refused by the SDK verifier: %v", got.signatureOK)
+	if got.SignatureOK != nil {
+		t.Errorf("signature refused by the SDK verifier: %v", got.SignatureOK)
 	}
-	if got.uri != "/v3/eduschoolpay/contracts/presign" || got.method != "POST" {
-		t.Errorf("forwarded as %s %s", got.method, got.uri)
+	if got.URI != "/v3/eduschoolpay/contracts/presign" || got.Method != "POST" {
+		t.Errorf("forwarded as %s %s", got.Method, got.URI)
 	}
-	if s := got.header.Get("Wechatpay-Serial"); s != c.PublicKeyID {
+	if s := got.Header.Get("Wechatpay-Serial"); s != c.PublicKeyID {
 		t.Errorf("Wechatpay-Serial = %q", s)
 	}
-	if ua := got.header.Get("User-Agent"); !strings.HasPrefix(ua, "caddy-wechatpay/") {
+	if ua := got.Header.Get("User-Agent"); !strings.HasPrefix(ua, "caddy-wechatpay/") {
 		t.Errorf("User-Agent = %q", ua)
 	}
-	if got.header.Get("Accept") != "application/json" || got.header.Get("Content-Type") != "application/json" {
-		t.Errorf("Accept/Content-Type = %q/%q", got.header.Get("Accept"), got.header.Get("Content-Type"))
+	if got.Header.Get("Accept") != "application/json" || got.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("Accept/Content-Type = %q/%q", got.Header.Get("Accept"), got.Header.Get("Content-Type"))
 	}
 	for path, plain := range testkit.PresignPlain {
-		if got.decrypted[path] != plain {
-			t.Errorf("%s: SDK decrypts %q, want %q", path, got.decrypted[path], plain)
+		if got.Decrypted[path] != plain {
+			t.Errorf("%s: SDK decrypts %q, want %q", path, got.Decrypted[path], plain)
 		}
 	}
-	testkit.CheckEncrypted(t, []byte(testkit.PresignBody), got.body, testkit.PresignFields, testkit.PresignPlain)
+	testkit.CheckEncrypted(t, []byte(testkit.PresignBody), got.Body, testkit.PresignFields, testkit.PresignPlain)
 	assertNoPlaintext(t, reqs)
 }
 
@@ -232,7 +232,7 @@ func TestIntegrationSignsOtherCalls(t *testing.T) {
 		{"POST", "/v3/pay/transactions/native", `{"appid":"wxd678efh567hg6787","amount":{"total":100,"currency":"CNY"},"big":101164396123311331}`},
 		{"DELETE", "/v3/marketing/favor/stocks/9856000", ""},
 	} {
-		stub.reset()
+		stub.Reset()
 		var body []byte
 		if tc.body != "" {
 			body = []byte(tc.body)
@@ -242,15 +242,15 @@ func TestIntegrationSignsOtherCalls(t *testing.T) {
 			t.Errorf("%s %s: status %d %s", tc.method, tc.uri, resp.StatusCode, out)
 			continue
 		}
-		reqs := stub.requests()
+		reqs := stub.Requests()
 		if len(reqs) != 1 {
 			t.Fatalf("%s %s: %d requests upstream", tc.method, tc.uri, len(reqs))
 		}
-		if reqs[0].signatureOK != nil {
-			t.Errorf("%s %s: %v", tc.method, tc.uri, reqs[0].signatureOK)
+		if reqs[0].SignatureOK != nil {
+			t.Errorf("%s %s: %v", tc.method, tc.uri, reqs[0].SignatureOK)
 		}
-		if reqs[0].uri != tc.uri || string(reqs[0].body) != tc.body {
-			t.Errorf("%s %s: forwarded %s with body %q", tc.method, tc.uri, reqs[0].uri, reqs[0].body)
+		if reqs[0].URI != tc.uri || string(reqs[0].Body) != tc.body {
+			t.Errorf("%s %s: forwarded %s with body %q", tc.method, tc.uri, reqs[0].URI, reqs[0].Body)
 		}
 	}
 }
@@ -265,11 +265,11 @@ func TestIntegrationGzipRequestBody(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d %s", resp.StatusCode, out)
 	}
-	reqs := stub.requests()
-	if len(reqs) != 1 || reqs[0].signatureOK != nil || reqs[0].header.Get("Content-Encoding") != "" {
+	reqs := stub.Requests()
+	if len(reqs) != 1 || reqs[0].SignatureOK != nil || reqs[0].Header.Get("Content-Encoding") != "" {
 		t.Fatalf("upstream got %+v", reqs)
 	}
-	testkit.CheckEncrypted(t, []byte(testkit.PresignBody), reqs[0].body, testkit.PresignFields, testkit.PresignPlain)
+	testkit.CheckEncrypted(t, []byte(testkit.PresignBody), reqs[0].Body, testkit.PresignFields, testkit.PresignPlain)
 	assertNoPlaintext(t, reqs)
 }
 
@@ -308,7 +308,7 @@ func TestIntegrationRefusals(t *testing.T) {
 		{"doubled slash", "/v3//eduschoolpay/contracts/presign", `{"identity":{"real_name":"张三丰"}}`, nil, 404, "NOT_FOUND", "empty path segment"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			stub.reset()
+			stub.Reset()
 			resp, out := send(t, tester, "POST", tc.uri, []byte(tc.body), tc.header...)
 			if resp.StatusCode != tc.status {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, out)
@@ -325,7 +325,7 @@ func TestIntegrationRefusals(t *testing.T) {
 					t.Errorf("error message quotes the value: %s", out)
 				}
 			}
-			if n := len(stub.requests()); n != 0 {
+			if n := len(stub.Requests()); n != 0 {
 				t.Errorf("%d requests went upstream", n)
 			}
 		})
@@ -341,31 +341,31 @@ func TestIntegrationVerification(t *testing.T) {
 	const marker = "stub_presign_token"
 	for _, tc := range []struct {
 		name   string
-		answer stubResponse
+		answer testkit.StubResponse
 		uri    string
 		status int
 		code   string // expected error code, "" for a pass
 	}{
-		{"signed", stubResponse{}, "", 200, ""},
-		{"gzip answer", stubResponse{gzip: true}, "", 200, ""},
-		{"signed 204", stubResponse{status: 204, body: ""}, "", 204, ""},
-		{"signed error answer", stubResponse{status: 400, body: `{"code":"PARAM_ERROR","message":"stub says no"}`}, "", 400, ""},
-		{"unsigned gateway page", stubResponse{status: 502, body: `<html>stub bad gateway</html>`, noHeaders: true}, "", 502, codeUpstreamError},
-		{"unsigned JSON error", stubResponse{status: 400, body: `{"code":"ORDERPAID","message":"stub forged"}`, noHeaders: true}, "", 400, codeUpstreamError},
-		{"wrong key", stubResponse{signKey: c.PlatformKey}, "", 502, apiv3.CodeSignatureInvalid},
-		{"tampered body", stubResponse{tamperBody: true}, "", 502, apiv3.CodeSignatureInvalid},
-		{"stale timestamp", stubResponse{timeShift: -6 * time.Minute}, "", 502, apiv3.CodeTimestampExpired},
-		{"future timestamp", stubResponse{timeShift: 6 * time.Minute}, "", 502, apiv3.CodeTimestampExpired},
-		{"unknown serial", stubResponse{serial: "PUB_KEY_ID_0000000000000000000000000000"}, "", 502, apiv3.CodeSerialUnknown},
-		{"probe signature", stubResponse{signature: "WECHATPAY/SIGNTEST/AAAA"}, "", 502, apiv3.CodeSignatureProbe},
-		{"no signature headers", stubResponse{noHeaders: true}, "", 502, apiv3.CodeSignatureMissing},
-		{"signed error with bad signature", stubResponse{status: 500, body: `{"code":"SYSTEM_ERROR","message":"stub"}`, signKey: c.PlatformKey}, "", 502, apiv3.CodeSignatureInvalid},
-		{"bill download is unsigned", stubResponse{noHeaders: true}, "/v3/billdownload/file?token=abc", 200, ""},
-		{"skip_verify path", stubResponse{noHeaders: true}, "/v3/custom-download/x", 200, ""},
+		{"signed", testkit.StubResponse{}, "", 200, ""},
+		{"gzip answer", testkit.StubResponse{Gzip: true}, "", 200, ""},
+		{"signed 204", testkit.StubResponse{Status: 204, Body: ""}, "", 204, ""},
+		{"signed error answer", testkit.StubResponse{Status: 400, Body: `{"code":"PARAM_ERROR","message":"stub says no"}`}, "", 400, ""},
+		{"unsigned gateway page", testkit.StubResponse{Status: 502, Body: `<html>stub bad gateway</html>`, NoHeaders: true}, "", 502, codeUpstreamError},
+		{"unsigned JSON error", testkit.StubResponse{Status: 400, Body: `{"code":"ORDERPAID","message":"stub forged"}`, NoHeaders: true}, "", 400, codeUpstreamError},
+		{"wrong key", testkit.StubResponse{SignKey: c.PlatformKey}, "", 502, apiv3.CodeSignatureInvalid},
+		{"tampered body", testkit.StubResponse{TamperBody: true}, "", 502, apiv3.CodeSignatureInvalid},
+		{"stale timestamp", testkit.StubResponse{TimeShift: -6 * time.Minute}, "", 502, apiv3.CodeTimestampExpired},
+		{"future timestamp", testkit.StubResponse{TimeShift: 6 * time.Minute}, "", 502, apiv3.CodeTimestampExpired},
+		{"unknown serial", testkit.StubResponse{Serial: "PUB_KEY_ID_0000000000000000000000000000"}, "", 502, apiv3.CodeSerialUnknown},
+		{"probe signature", testkit.StubResponse{Signature: "WECHATPAY/SIGNTEST/AAAA"}, "", 502, apiv3.CodeSignatureProbe},
+		{"no signature headers", testkit.StubResponse{NoHeaders: true}, "", 502, apiv3.CodeSignatureMissing},
+		{"signed error with bad signature", testkit.StubResponse{Status: 500, Body: `{"code":"SYSTEM_ERROR","message":"stub"}`, SignKey: c.PlatformKey}, "", 502, apiv3.CodeSignatureInvalid},
+		{"bill download is unsigned", testkit.StubResponse{NoHeaders: true}, "/v3/billdownload/file?token=abc", 200, ""},
+		{"skip_verify path", testkit.StubResponse{NoHeaders: true}, "/v3/custom-download/x", 200, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			stub.reset()
-			stub.setResponse(tc.answer)
+			stub.Reset()
+			stub.SetResponse(tc.answer)
 			uri := tc.uri
 			method, body := "POST", []byte(testkit.PresignBody)
 			if uri == "" {
@@ -385,7 +385,7 @@ func TestIntegrationVerification(t *testing.T) {
 				out, _ = io.ReadAll(zr)
 			}
 			if tc.code == "" {
-				want := tc.answer.body
+				want := tc.answer.Body
 				if want == "" && tc.status == 200 {
 					want = `{"presign_token":"stub_presign_token_0123456789"}`
 				}
@@ -410,7 +410,7 @@ func TestIntegrationVerification(t *testing.T) {
 
 func TestIntegrationVerifyOff(t *testing.T) {
 	tester, stub := startProxy(t, "verify_responses off")
-	stub.setResponse(stubResponse{noHeaders: true})
+	stub.SetResponse(testkit.StubResponse{NoHeaders: true})
 	resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(testkit.PresignBody))
 	if resp.StatusCode != 200 || !strings.Contains(string(out), "stub_presign_token") {
 		t.Fatalf("status %d %s", resp.StatusCode, out)
@@ -426,23 +426,23 @@ func TestIntegrationBothModes(t *testing.T) {
 	tester, stub := startProxy(t, "platform_certificate "+cert+"\n\t\twechatpay_serial "+c.PlatformSerial)
 	for _, signer := range []struct {
 		name   string
-		answer stubResponse
+		answer testkit.StubResponse
 	}{
-		{"answer signed by the platform certificate", stubResponse{signKey: c.PlatformKey, serial: c.PlatformSerial}},
-		{"answer signed by the public key", stubResponse{}},
+		{"answer signed by the platform certificate", testkit.StubResponse{SignKey: c.PlatformKey, Serial: c.PlatformSerial}},
+		{"answer signed by the public key", testkit.StubResponse{}},
 	} {
-		stub.reset()
-		stub.setResponse(signer.answer)
+		stub.Reset()
+		stub.SetResponse(signer.answer)
 		resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(testkit.PresignBody))
 		if resp.StatusCode != 200 {
 			t.Fatalf("%s: status %d %s", signer.name, resp.StatusCode, out)
 		}
-		got := stub.requests()[0]
-		if got.header.Get("Wechatpay-Serial") != c.PlatformSerial {
-			t.Errorf("Wechatpay-Serial = %q, want the certificate's", got.header.Get("Wechatpay-Serial"))
+		got := stub.Requests()[0]
+		if got.Header.Get("Wechatpay-Serial") != c.PlatformSerial {
+			t.Errorf("Wechatpay-Serial = %q, want the certificate's", got.Header.Get("Wechatpay-Serial"))
 		}
 		for path, plain := range testkit.PresignPlain {
-			if got.decrypted[path] != plain {
+			if got.Decrypted[path] != plain {
 				t.Errorf("%s does not decrypt with the platform key", path)
 			}
 		}
@@ -453,19 +453,19 @@ func TestIntegrationBothModes(t *testing.T) {
 // gzip handling off, a compressed answer reaches the handler still encoded;
 // it must be verified on its decoded bytes and passed on decoded.
 func TestIntegrationGzipAnswerNotDecodedByTransport(t *testing.T) {
-	stub := newStubWechatPay(t)
+	stub := testkit.NewStub(t)
 	tester := newTester(t)
 	loadCaddyfile(t, tester, caddyConfigWithProxy(t, stub.URL, "", "transport http {\n\t\t\tcompression off\n\t\t}"))
 	for _, tc := range []struct {
 		name   string
-		answer stubResponse
+		answer testkit.StubResponse
 		status int
 	}{
-		{"signed", stubResponse{gzip: true}, 200},
-		{"tampered", stubResponse{gzip: true, tamperBody: true}, 502},
+		{"signed", testkit.StubResponse{Gzip: true}, 200},
+		{"tampered", testkit.StubResponse{Gzip: true, TamperBody: true}, 502},
 	} {
-		stub.reset()
-		stub.setResponse(tc.answer)
+		stub.Reset()
+		stub.SetResponse(tc.answer)
 		resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(testkit.PresignBody), "Accept-Encoding", "gzip")
 		if resp.StatusCode != tc.status {
 			t.Fatalf("%s: status %d %s", tc.name, resp.StatusCode, out)

@@ -91,7 +91,7 @@ func adminCall(t *testing.T, method, path string) (int, []keysReport, string) {
 // sent twice, and every request sent after the reload answered uses the
 // new keys.
 func TestIntegrationKeyReloadUnderLoad(t *testing.T) {
-	stub := newStubWechatPay(t)
+	stub := testkit.NewStub(t)
 	old, fresh := testkit.Creds(), testkit.Rotated()
 	files := newKeyFiles(t, old)
 	tester := newTester(t)
@@ -131,7 +131,7 @@ func TestIntegrationKeyReloadUnderLoad(t *testing.T) {
 		reports[0].WechatPaySerial != fresh.PublicKeyID || fmt.Sprint(reports[0].WechatPayKeys) != "["+fresh.PublicKeyID+"]" {
 		t.Fatalf("POST /wechatpay/keys/reload: %d %s", code, body)
 	}
-	got := stub.requests()
+	got := stub.Requests()
 	sent := load.sent.Load()
 	t.Logf("%d requests (%d before the reload): %d dropped, %d wrong answers; the stand-in received %d",
 		sent, before, load.dropped.Load(), load.bad.Load(), len(got))
@@ -147,31 +147,31 @@ func TestIntegrationKeyReloadUnderLoad(t *testing.T) {
 	}
 	var after, oldKeys, newKeys int
 	for _, r := range got {
-		if r.signatureOK != nil {
-			t.Errorf("the stand-in refused a signature: %v", r.signatureOK)
+		if r.SignatureOK != nil {
+			t.Errorf("the stand-in refused a signature: %v", r.SignatureOK)
 		}
-		m := testkit.AuthorizationRE.FindStringSubmatch(r.header.Get("Authorization"))
+		m := testkit.AuthorizationRE.FindStringSubmatch(r.Header.Get("Authorization"))
 		if m == nil {
-			t.Fatalf("no Authorization: %q", r.header.Get("Authorization"))
+			t.Fatalf("no Authorization: %q", r.Header.Get("Authorization"))
 		}
-		usesNew := m[5] == fresh.SerialNo && r.header.Get("Wechatpay-Serial") == fresh.PublicKeyID
-		usesOld := m[5] == old.SerialNo && r.header.Get("Wechatpay-Serial") == old.PublicKeyID
+		usesNew := m[5] == fresh.SerialNo && r.Header.Get("Wechatpay-Serial") == fresh.PublicKeyID
+		usesOld := m[5] == old.SerialNo && r.Header.Get("Wechatpay-Serial") == old.PublicKeyID
 		switch {
 		case usesNew:
 			newKeys++
 		case usesOld:
 			oldKeys++
 		default:
-			t.Errorf("a request mixes keys: serial_no %s, Wechatpay-Serial %s", m[5], r.header.Get("Wechatpay-Serial"))
+			t.Errorf("a request mixes keys: serial_no %s, Wechatpay-Serial %s", m[5], r.Header.Get("Wechatpay-Serial"))
 		}
-		if r.header.Get("X-After-Reload") == "true" {
+		if r.Header.Get("X-After-Reload") == "true" {
 			after++
 			if !usesNew {
 				t.Errorf("a request sent after the reload answered still uses the old keys")
 			}
 		}
 		for path, plain := range testkit.PresignPlain {
-			if r.decrypted[path] != plain {
+			if r.Decrypted[path] != plain {
 				t.Errorf("%s does not decrypt under the key named in Wechatpay-Serial", path)
 			}
 		}
@@ -186,7 +186,7 @@ func TestIntegrationKeyReloadUnderLoad(t *testing.T) {
 // fails to load leaves every key as it was, with a message that names the
 // holder and the option but no key material; once fixed, both change.
 func TestIntegrationKeyReloadAllOrNothing(t *testing.T) {
-	stub := newStubWechatPay(t)
+	stub := testkit.NewStub(t)
 	old, fresh := testkit.Creds(), testkit.Rotated()
 	files := newKeyFiles(t, old)
 	tester := newTester(t)
@@ -242,7 +242,7 @@ func TestIntegrationKeyReloadAllOrNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if m := testkit.AuthorizationRE.FindStringSubmatch(stub.requests()[0].header.Get("Authorization")); resp.StatusCode != 200 || m == nil || m[5] != old.SerialNo {
+	if m := testkit.AuthorizationRE.FindStringSubmatch(stub.Requests()[0].Header.Get("Authorization")); resp.StatusCode != 200 || m == nil || m[5] != old.SerialNo {
 		t.Errorf("after a failed reload: %d, want the old keys in use", resp.StatusCode)
 	}
 
@@ -252,16 +252,16 @@ func TestIntegrationKeyReloadAllOrNothing(t *testing.T) {
 		reports[0].SerialNo != fresh.SerialNo || fmt.Sprint(reports[1].WechatPayKeys) != "["+fresh.PublicKeyID+"]" {
 		t.Fatalf("reload: %d %s", code, body)
 	}
-	stub.reset()
+	stub.Reset()
 	resp, err = http.Post(proxyURL+"/v3/eduschoolpay/contracts/presign", "application/json", strings.NewReader(testkit.PresignBody))
 	if err != nil {
 		t.Fatal(err)
 	}
 	out, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	got := stub.requests()[0]
-	if m := testkit.AuthorizationRE.FindStringSubmatch(got.header.Get("Authorization")); resp.StatusCode != 200 || m == nil || m[5] != fresh.SerialNo ||
-		got.header.Get("Wechatpay-Serial") != fresh.PublicKeyID || got.signatureOK != nil {
+	got := stub.Requests()[0]
+	if m := testkit.AuthorizationRE.FindStringSubmatch(got.Header.Get("Authorization")); resp.StatusCode != 200 || m == nil || m[5] != fresh.SerialNo ||
+		got.Header.Get("Wechatpay-Serial") != fresh.PublicKeyID || got.SignatureOK != nil {
 		t.Errorf("after the reload: %d %s; the merchant's requests must use the new keys", resp.StatusCode, out)
 	}
 

@@ -18,7 +18,7 @@ import (
 // then searches every line Caddy wrote for plaintext values, the private
 // key, the request signatures, Authorization headers and the APIv3 key.
 func TestIntegrationDebugLogsHoldNoSecrets(t *testing.T) {
-	stub := newStubWechatPay(t)
+	stub := testkit.NewStub(t)
 	app := newStandInApp(t)
 	c := testkit.Creds()
 	dir := t.TempDir()
@@ -76,22 +76,22 @@ func TestIntegrationDebugLogsHoldNoSecrets(t *testing.T) {
 	send(t, tester, "GET", "/v3/aggracct-bc/wb-channel/account/balance?card_no="+cardNo+"&card_no="+cardNo, nil) // refused
 	send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(`{"identity":{"real_name":"张三","real_name":"110101199003071234"}}`))
 	send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(`{"bank_card":{"phone":13800138000}}`))
-	stub.setResponse(stubResponse{signKey: c.PlatformKey})
+	stub.SetResponse(testkit.StubResponse{SignKey: c.PlatformKey})
 	send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(testkit.PresignBody))
-	stub.setResponse(stubResponse{})
+	stub.SetResponse(testkit.StubResponse{})
 	sendCallback(t, tester, "/wechatpay/notify", testkit.BuildCallback(t, testkit.CallbackSpec{}))
 	sendCallback(t, tester, "/wechatpay/notify", testkit.BuildCallback(t, testkit.CallbackSpec{SignKey: c.PlatformKey}))
 	sendCallback(t, tester, "/wechatpay/notify", testkit.BuildCallback(t, testkit.CallbackSpec{APIv3Key: "0123456789abcdef0123456789abcdef"}))
 
-	for _, r := range stub.requests() {
-		auth := r.header.Get("Authorization")
+	for _, r := range stub.Requests() {
+		auth := r.Header.Get("Authorization")
 		secrets = append(secrets, auth)
 		if m := testkit.AuthorizationRE.FindStringSubmatch(auth); m != nil {
 			secrets = append(secrets, m[3][:32])
 		}
 	}
-	if len(stub.requests()) < 3 {
-		t.Fatalf("only %d requests went upstream", len(stub.requests()))
+	if len(stub.Requests()) < 3 {
+		t.Fatalf("only %d requests went upstream", len(stub.Requests()))
 	}
 	// The secrets of the callbacks: the decrypted resource's payer openid.
 	secrets = append(secrets, "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o")

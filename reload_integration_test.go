@@ -30,7 +30,7 @@ import (
 var reloadURL = fmt.Sprintf("http://localhost:%d", testPorts.reload)
 
 func TestIntegrationReloadUnderLoad(t *testing.T) {
-	stub := newStubWechatPay(t)
+	stub := testkit.NewStub(t)
 	old, fresh := testkit.Creds(), testkit.Rotated()
 	// The socket is opened here and handed to Caddy as a file descriptor,
 	// as systemd socket activation does: every configuration then shares
@@ -65,11 +65,11 @@ func TestIntegrationReloadUnderLoad(t *testing.T) {
 	sent, dropped := load.sent.Load(), load.dropped.Load()
 	answered := sent - dropped
 	t.Logf("%d requests: %d answered, %d connections dropped by the old server; the stand-in received %d",
-		sent, answered, dropped, len(stub.requests()))
+		sent, answered, dropped, len(stub.Requests()))
 	if load.bad.Load() != 0 {
 		t.Errorf("%d answers were not the verified 200; first: %v", load.bad.Load(), load.firstBad.Load())
 	}
-	if n := int64(len(stub.requests())); n != answered {
+	if n := int64(len(stub.Requests())); n != answered {
 		t.Errorf("the stand-in received %d requests for %d answers: a request was lost or sent twice", n, answered)
 	}
 	if dropped > load.workers {
@@ -79,7 +79,7 @@ func TestIntegrationReloadUnderLoad(t *testing.T) {
 		t.Errorf("too little load to mean anything: %d before, %d in all", before, sent)
 	}
 
-	stub.reset()
+	stub.Reset()
 	resp, err := client.Post(reloadURL+"/v3/eduschoolpay/contracts/presign", "application/json", bytes.NewReader([]byte(testkit.PresignBody)))
 	if err != nil {
 		t.Fatal(err)
@@ -89,18 +89,18 @@ func TestIntegrationReloadUnderLoad(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("after reload: %d %s", resp.StatusCode, out)
 	}
-	got := stub.requests()[0]
-	if got.signatureOK != nil {
-		t.Errorf("after reload: %v", got.signatureOK)
+	got := stub.Requests()[0]
+	if got.SignatureOK != nil {
+		t.Errorf("after reload: %v", got.SignatureOK)
 	}
-	if m := testkit.AuthorizationRE.FindStringSubmatch(got.header.Get("Authorization")); m == nil || m[5] != fresh.SerialNo {
+	if m := testkit.AuthorizationRE.FindStringSubmatch(got.Header.Get("Authorization")); m == nil || m[5] != fresh.SerialNo {
 		t.Errorf("after reload, Authorization still names the old certificate (%s)", old.SerialNo)
 	}
-	if got.header.Get("Wechatpay-Serial") != fresh.PublicKeyID {
-		t.Errorf("after reload, Wechatpay-Serial = %q", got.header.Get("Wechatpay-Serial"))
+	if got.Header.Get("Wechatpay-Serial") != fresh.PublicKeyID {
+		t.Errorf("after reload, Wechatpay-Serial = %q", got.Header.Get("Wechatpay-Serial"))
 	}
 	for path, plain := range testkit.PresignPlain {
-		if got.decrypted[path] != plain {
+		if got.Decrypted[path] != plain {
 			t.Errorf("%s not encrypted under the new WeChat Pay key", path)
 		}
 	}

@@ -62,7 +62,7 @@ func waitForLogLine(t *testing.T, file, marker string) string {
 // module's or reverse_proxy's at DEBUG, holds its value, and the value never
 // reaches WeChat Pay in plaintext.
 func TestIntegrationQueryLogSkip(t *testing.T) {
-	stub := newStubWechatPay(t)
+	stub := testkit.NewStub(t)
 	dir := t.TempDir()
 	logFile, accessFile := filepath.Join(dir, "caddy.log"), filepath.Join(dir, "access.log")
 	tester := newTester(t)
@@ -89,25 +89,25 @@ func TestIntegrationQueryLogSkip(t *testing.T) {
 		{"bad escape, sensitive name as sent", qual + "x=%zz&real_name={v}", 200},
 	}
 	for i, tc := range cases {
-		stub.reset()
+		stub.Reset()
 		secret := fmt.Sprintf("QSECRET%02dVALUE", i)
 		resp, out := send(t, tester, "GET", strings.ReplaceAll(tc.uri, "{v}", secret), nil)
 		if resp.StatusCode != tc.status {
 			t.Errorf("%s: status %d, want %d: %s", tc.name, resp.StatusCode, tc.status, out)
 		}
-		for _, r := range stub.requests() {
-			if strings.Contains(r.uri, secret) {
-				t.Errorf("%s: plaintext reached WeChat Pay: %s", tc.name, r.uri)
+		for _, r := range stub.Requests() {
+			if strings.Contains(r.URI, secret) {
+				t.Errorf("%s: plaintext reached WeChat Pay: %s", tc.name, r.URI)
 			}
-			if r.signatureOK != nil {
-				t.Errorf("%s: %v", tc.name, r.signatureOK)
+			if r.SignatureOK != nil {
+				t.Errorf("%s: %v", tc.name, r.SignatureOK)
 			}
 		}
 		if tc.status == 200 {
-			if len(stub.requests()) != 1 {
-				t.Fatalf("%s: %d requests upstream", tc.name, len(stub.requests()))
+			if len(stub.Requests()) != 1 {
+				t.Fatalf("%s: %d requests upstream", tc.name, len(stub.Requests()))
 			}
-			uri := stub.requests()[0].uri
+			uri := stub.Requests()[0].URI
 			q, _ := url.ParseQuery(uri[strings.IndexByte(uri, '?')+1:])
 			for name, vals := range q {
 				if plain, err := utils.DecryptOAEP(vals[0], testkit.Creds().WechatPayKey); err == nil && !strings.Contains(plain, secret) {
@@ -273,14 +273,14 @@ func TestIntegrationAnswerTrailers(t *testing.T) {
 	tester, stub := startProxy(t, "")
 	for _, tc := range []struct {
 		name   string
-		answer stubResponse
+		answer testkit.StubResponse
 	}{
-		{"announced", stubResponse{trailer: http.Header{"Request-Id": {"FORGED-REQUEST-ID"}, "Wechatpay-Evil": {"1"}, "X-Evil": {"1"}}}},
-		{"not announced", stubResponse{lateTrailer: http.Header{"Content-Type": {"text/html"}, "Wechatpay-Serial": {"FORGED"}, "X-Evil": {"1"}}}},
+		{"announced", testkit.StubResponse{Trailer: http.Header{"Request-Id": {"FORGED-REQUEST-ID"}, "Wechatpay-Evil": {"1"}, "X-Evil": {"1"}}}},
+		{"not announced", testkit.StubResponse{LateTrailer: http.Header{"Content-Type": {"text/html"}, "Wechatpay-Serial": {"FORGED"}, "X-Evil": {"1"}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			stub.reset()
-			stub.setResponse(tc.answer)
+			stub.Reset()
+			stub.SetResponse(tc.answer)
 			resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(testkit.PresignBody))
 			if resp.StatusCode != 200 || string(out) != `{"presign_token":"stub_presign_token_0123456789"}` {
 				t.Fatalf("status %d %s", resp.StatusCode, out)
@@ -309,13 +309,13 @@ func TestIntegrationRequestTrailers(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d %s", resp.StatusCode, out)
 	}
-	reqs := stub.requests()
-	if len(reqs) != 1 || reqs[0].signatureOK != nil {
+	reqs := stub.Requests()
+	if len(reqs) != 1 || reqs[0].SignatureOK != nil {
 		t.Fatalf("upstream got %+v", reqs)
 	}
-	if len(reqs[0].trailer) != 0 || reqs[0].chunked || reqs[0].header.Get("Content-Length") != fmt.Sprint(len(reqs[0].body)) {
+	if len(reqs[0].Trailer) != 0 || reqs[0].Chunked || reqs[0].Header.Get("Content-Length") != fmt.Sprint(len(reqs[0].Body)) {
 		t.Errorf("WeChat Pay got trailers %v, chunked %v, Content-Length %q for %d bytes",
-			reqs[0].trailer, reqs[0].chunked, reqs[0].header.Get("Content-Length"), len(reqs[0].body))
+			reqs[0].Trailer, reqs[0].Chunked, reqs[0].Header.Get("Content-Length"), len(reqs[0].Body))
 	}
 }
 
@@ -431,12 +431,12 @@ func TestIntegrationBodyOnQueryOnlyEndpoint(t *testing.T) {
 		{"form body, no sensitive fields", "POST", "/v3/refund/domestic/refunds", form, "out_trade_no=1&amount=1", 200, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			stub.reset()
+			stub.Reset()
 			resp, out := send(t, tester, tc.method, tc.uri, []byte(tc.body), "Content-Type", tc.contentType)
 			if resp.StatusCode != tc.status {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, out)
 			}
-			reqs := stub.requests()
+			reqs := stub.Requests()
 			if tc.status != 200 {
 				var e struct{ Code, Message string }
 				if err := json.Unmarshal(out, &e); err != nil || e.Code != codeParamError || !strings.Contains(e.Message, tc.mention) {
@@ -450,14 +450,14 @@ func TestIntegrationBodyOnQueryOnlyEndpoint(t *testing.T) {
 				}
 				return
 			}
-			if len(reqs) != 1 || reqs[0].signatureOK != nil || reqs[0].header.Get("Content-Type") != "application/json" {
+			if len(reqs) != 1 || reqs[0].SignatureOK != nil || reqs[0].Header.Get("Content-Type") != "application/json" {
 				t.Fatalf("upstream got %+v", reqs)
 			}
-			if strings.Contains(string(reqs[0].body), secretName) {
+			if strings.Contains(string(reqs[0].Body), secretName) {
 				t.Errorf("plaintext reached WeChat Pay")
 			}
-			if tc.uri == "/v3/refund/domestic/refunds" && string(reqs[0].body) != tc.body {
-				t.Errorf("body without sensitive fields changed: %q", reqs[0].body)
+			if tc.uri == "/v3/refund/domestic/refunds" && string(reqs[0].Body) != tc.body {
+				t.Errorf("body without sensitive fields changed: %q", reqs[0].Body)
 			}
 		})
 	}
@@ -658,7 +658,7 @@ func trickle(t *testing.T, head string, body []byte) (sentAll bool, status int) 
 // timeout, is cut off, and nothing of it reaches WeChat Pay or the app; an
 // upstream or an app that answers after that deadline is unaffected.
 func TestIntegrationSlowBodies(t *testing.T) {
-	stub := newStubWechatPay(t)
+	stub := testkit.NewStub(t)
 	app := newStandInApp(t)
 	tester := newTester(t)
 	loadCaddyfile(t, tester, apiAndNotifySite(t, stub.URL, app.URL,
@@ -680,7 +680,7 @@ func TestIntegrationSlowBodies(t *testing.T) {
 			"\r\nUser-Agent: " + strings.Repeat("slow", 200) + "\r\n\r\n", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			stub.reset()
+			stub.Reset()
 			app.set(200)
 			sentAll, status := trickle(t, tc.head, tc.body)
 			if sentAll {
@@ -689,14 +689,14 @@ func TestIntegrationSlowBodies(t *testing.T) {
 			if status != 0 && status < 400 {
 				t.Errorf("answered %d", status)
 			}
-			if len(stub.requests()) != 0 || len(app.calls()) != 0 {
-				t.Errorf("%d requests upstream, %d to the app", len(stub.requests()), len(app.calls()))
+			if len(stub.Requests()) != 0 || len(app.calls()) != 0 {
+				t.Errorf("%d requests upstream, %d to the app", len(stub.Requests()), len(app.calls()))
 			}
 		})
 	}
 	t.Run("a slow upstream and a slow app are unaffected", func(t *testing.T) {
-		stub.reset()
-		stub.setResponse(stubResponse{delay: 1500 * time.Millisecond})
+		stub.Reset()
+		stub.SetResponse(testkit.StubResponse{Delay: 1500 * time.Millisecond})
 		resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(testkit.PresignBody))
 		if resp.StatusCode != 200 {
 			t.Errorf("slow upstream: %d %s", resp.StatusCode, out)
@@ -736,7 +736,7 @@ func h2cClient() *http.Client {
 // and response trailers do not reach the client. (A Connection header is not
 // valid in HTTP/2: Go's server refuses such a request.)
 func TestIntegrationH2C(t *testing.T) {
-	stub := newStubWechatPay(t)
+	stub := testkit.NewStub(t)
 	app := newStandInApp(t)
 	tester := newTester(t)
 	loadCaddyfile(t, tester, apiAndNotifySite(t, stub.URL, app.URL, "servers {\n\t\tprotocols h1 h2c\n\t}"))
@@ -761,26 +761,26 @@ func TestIntegrationH2C(t *testing.T) {
 	}
 
 	t.Run("body of unknown length", func(t *testing.T) {
-		stub.reset()
-		stub.setResponse(stubResponse{trailer: http.Header{"Request-Id": {"FORGED-REQUEST-ID"}, "X-Evil": {"1"}}})
+		stub.Reset()
+		stub.SetResponse(testkit.StubResponse{Trailer: http.Header{"Request-Id": {"FORGED-REQUEST-ID"}, "X-Evil": {"1"}}})
 		req, _ := http.NewRequest("POST", proxyURL+"/v3/eduschoolpay/contracts/presign", io.MultiReader(strings.NewReader(testkit.PresignBody)))
 		req.Trailer = http.Header{"Wechatpay-Serial": {"FORGED"}}
 		resp, out := roundTrip(t, req)
 		if resp.StatusCode != 200 || string(out) != `{"presign_token":"stub_presign_token_0123456789"}` {
 			t.Fatalf("status %d %s", resp.StatusCode, out)
 		}
-		reqs := stub.requests()
-		if len(reqs) != 1 || reqs[0].signatureOK != nil {
+		reqs := stub.Requests()
+		if len(reqs) != 1 || reqs[0].SignatureOK != nil {
 			t.Fatalf("upstream got %+v", reqs)
 		}
 		for path, plain := range testkit.PresignPlain {
-			if reqs[0].decrypted[path] != plain {
-				t.Errorf("%s: SDK decrypts %q", path, reqs[0].decrypted[path])
+			if reqs[0].Decrypted[path] != plain {
+				t.Errorf("%s: SDK decrypts %q", path, reqs[0].Decrypted[path])
 			}
 		}
-		testkit.CheckEncrypted(t, []byte(testkit.PresignBody), reqs[0].body, testkit.PresignFields, testkit.PresignPlain)
-		if len(reqs[0].trailer) != 0 || reqs[0].header.Get("Wechatpay-Serial") != c.PublicKeyID {
-			t.Errorf("request trailers reached WeChat Pay: %v", reqs[0].trailer)
+		testkit.CheckEncrypted(t, []byte(testkit.PresignBody), reqs[0].Body, testkit.PresignFields, testkit.PresignPlain)
+		if len(reqs[0].Trailer) != 0 || reqs[0].Header.Get("Wechatpay-Serial") != c.PublicKeyID {
+			t.Errorf("request trailers reached WeChat Pay: %v", reqs[0].Trailer)
 		}
 		if len(resp.Trailer) != 0 || len(resp.Header.Values("Request-Id")) != 1 || resp.Header.Get("X-Evil") != "" {
 			t.Errorf("answer trailers reached the client: header %v, trailer %v", resp.Header, resp.Trailer)
@@ -788,13 +788,13 @@ func TestIntegrationH2C(t *testing.T) {
 	})
 
 	t.Run("sensitive query", func(t *testing.T) {
-		stub.reset()
+		stub.Reset()
 		req, _ := http.NewRequest("GET", proxyURL+"/v3/realname/verify?encrypted_name=H2CSECRETNAME&x=1", nil)
 		resp, out := roundTrip(t, req)
-		if resp.StatusCode != 200 || len(stub.requests()) != 1 {
+		if resp.StatusCode != 200 || len(stub.Requests()) != 1 {
 			t.Fatalf("status %d %s", resp.StatusCode, out)
 		}
-		uri := stub.requests()[0].uri
+		uri := stub.Requests()[0].URI
 		q, _ := url.ParseQuery(uri[strings.IndexByte(uri, '?')+1:])
 		if plain, err := utils.DecryptOAEP(q.Get("encrypted_name"), c.WechatPayKey); err != nil || plain != "H2CSECRETNAME" {
 			t.Errorf("encrypted_name decrypts to %q (%v)", plain, err)

@@ -22,30 +22,30 @@ func TestIntegrationMediaUpload(t *testing.T) {
 	rand.Read(large)
 	const answer = `{"media_id":"H1ihR9h1uha6oOmvlDcBp5Vy4vcgXDiQUz_uOA8H9utd-7OIU9Tk0cgHyyLY2v6-6O7Z"}`
 
-	upload := func(t *testing.T, stub *stubWechatPay, file []byte) (int, string) {
+	upload := func(t *testing.T, stub *testkit.Stub, file []byte) (int, string) {
 		t.Helper()
-		stub.reset()
-		stub.setResponse(stubResponse{body: answer})
+		stub.Reset()
+		stub.SetResponse(testkit.StubResponse{Body: answer})
 		_, body, ct := testkit.SDKUpload(t, "school.png", file)
 		resp, out := send(t, newTester(t), "POST", "/v3/merchant/media/upload", body, "Content-Type", ct)
 		if resp.StatusCode != 200 {
 			return resp.StatusCode, string(out)
 		}
-		reqs := stub.requests()
+		reqs := stub.Requests()
 		if len(reqs) != 1 {
 			t.Fatalf("%d requests upstream", len(reqs))
 		}
-		if reqs[0].signatureOK != nil {
-			t.Errorf("the SDK's verifier refused the signature over the meta part: %v", reqs[0].signatureOK)
+		if reqs[0].SignatureOK != nil {
+			t.Errorf("the SDK's verifier refused the signature over the meta part: %v", reqs[0].SignatureOK)
 		}
-		if !bytes.Equal(reqs[0].body, body) || reqs[0].header.Get("Content-Type") != ct {
+		if !bytes.Equal(reqs[0].Body, body) || reqs[0].Header.Get("Content-Type") != ct {
 			t.Errorf("the stand-in got %d bytes as %q; want the %d bytes sent as %q",
-				len(reqs[0].body), reqs[0].header.Get("Content-Type"), len(body), ct)
+				len(reqs[0].Body), reqs[0].Header.Get("Content-Type"), len(body), ct)
 		}
 		return resp.StatusCode, string(out)
 	}
 
-	stub := newStubWechatPay(t)
+	stub := testkit.NewStub(t)
 	loadCaddyfile(t, newTester(t), proxySite{upstream: stub.URL, maxBody: "-"}.caddyfile(t))
 	if code, out := upload(t, stub, small); code != 200 || out != answer {
 		t.Errorf("a 300 KiB image: %d %s", code, out)
@@ -54,20 +54,20 @@ func TestIntegrationMediaUpload(t *testing.T) {
 	if code != 413 || !strings.Contains(out1, "max_body") {
 		t.Errorf("a 1.5 MiB image with the default max_body: %d %s", code, out1)
 	}
-	if n := len(stub.requests()); n != 0 {
+	if n := len(stub.Requests()); n != 0 {
 		t.Errorf("%d refused uploads went upstream", n)
 	}
 
 	// An upload's response is verified, also under the path of the unsigned
 	// image downloads; a GET there is a download and passes unsigned.
-	stub.reset()
-	stub.setResponse(stubResponse{body: answer, noHeaders: true})
+	stub.Reset()
+	stub.SetResponse(testkit.StubResponse{Body: answer, NoHeaders: true})
 	_, body, ct := testkit.SDKUpload(t, "school.png", small)
 	resp, out := send(t, newTester(t), "POST", "/v3/merchant-service/images/upload", body, "Content-Type", ct)
 	if resp.StatusCode != 502 || !strings.Contains(string(out), apiv3.CodeSignatureMissing) || strings.Contains(string(out), "media_id") {
 		t.Errorf("an unsigned answer to an upload: %d %s", resp.StatusCode, out)
 	}
-	stub.setResponse(stubResponse{body: "image bytes", noHeaders: true})
+	stub.SetResponse(testkit.StubResponse{Body: "image bytes", NoHeaders: true})
 	resp, out = send(t, newTester(t), "GET", "/v3/merchant-service/images/ChsyMzA4MDk2NzI0MzAwODk=", nil)
 	if resp.StatusCode != 200 || string(out) != "image bytes" {
 		t.Errorf("an image download: %d %s", resp.StatusCode, out)
@@ -86,7 +86,7 @@ func TestIntegrationMediaUpload(t *testing.T) {
 func TestIntegrationReadmeUploadExample(t *testing.T) {
 	example := readmeCaddyfile(t, "### Media uploads")
 
-	stub := newStubWechatPay(t)
+	stub := testkit.NewStub(t)
 	c := testkit.Creds()
 	dir := t.TempDir()
 	config := strings.NewReplacer(
@@ -105,20 +105,20 @@ func TestIntegrationReadmeUploadExample(t *testing.T) {
 	video := make([]byte, 3<<20)
 	rand.Read(video)
 	const answer = `{"media_id":"readme-example"}`
-	stub.setResponse(stubResponse{body: answer})
+	stub.SetResponse(testkit.StubResponse{Body: answer})
 	_, body, ct := testkit.SDKUpload(t, "lesson.mp4", video)
 	resp, out := send(t, tester, "POST", "/v3/merchant/media/video_upload", body, "Content-Type", ct)
 	if resp.StatusCode != 200 || string(out) != answer {
 		t.Fatalf("a 3 MiB video through the README's example: %d %s", resp.StatusCode, out)
 	}
-	if reqs := stub.requests(); len(reqs) != 1 || reqs[0].signatureOK != nil || !bytes.Equal(reqs[0].body, body) {
+	if reqs := stub.Requests(); len(reqs) != 1 || reqs[0].SignatureOK != nil || !bytes.Equal(reqs[0].Body, body) {
 		t.Fatalf("the stand-in's view of the upload: %d requests", len(reqs))
 	}
 
-	stub.reset()
+	stub.Reset()
 	large := `{"appid":"` + strings.Repeat("x", 1<<20) + `"}`
 	resp, out = send(t, tester, "POST", "/v3/pay/transactions/native", []byte(large), "Content-Type", "application/json")
-	if resp.StatusCode != 413 || len(stub.requests()) != 0 {
+	if resp.StatusCode != 413 || len(stub.Requests()) != 0 {
 		t.Errorf("a 1 MiB JSON body to another path: %d %s", resp.StatusCode, out)
 	}
 }

@@ -19,7 +19,7 @@ import (
 // library's form parser).
 func TestServeHTTPMediaUpload(t *testing.T) {
 	h, logs := provisionedHandler(t, `,"verify_responses":false`)
-	stub := newStubWechatPay(t)
+	stub := testkit.NewStub(t)
 	for _, path := range []string{"/v3/merchant/media/upload", "/v3/merchant/media/video_upload",
 		"/v3/marketing/favor/media/image-upload", "/v3/merchant-service/images/upload"} {
 		_, body, ct := testkit.SDKUpload(t, "school.png", testkit.UploadFile)
@@ -33,7 +33,7 @@ func TestServeHTTPMediaUpload(t *testing.T) {
 			t.Errorf("%s: forwarded %d bytes (ContentLength %d) as %q; want the %d bytes sent as %q",
 				path, len(sent), fw.ContentLength, fw.Header.Get("Content-Type"), len(body), ct)
 		}
-		if err := stub.checkSignature(fw, sent); err != nil {
+		if err := stub.CheckSignature(fw, sent); err != nil {
 			t.Errorf("%s: the signature does not verify over the meta part: %v", path, err)
 		}
 	}
