@@ -91,10 +91,10 @@ func TestHandlerMerchantCaddyfile(t *testing.T) {
 	}
 }
 
-// TestReadmeMerchantsExample adapts the multi-merchant example of the
-// README, so that the documentation stays a working config.
+// TestReadmeMerchantsExample adapts the multi-merchant example of
+// docs/merchants.md, so that the documentation stays a working config.
 func TestReadmeMerchantsExample(t *testing.T) {
-	out, err := adaptCaddyfile(t, readmeCaddyfile(t, "## Merchants and platform certificates"))
+	out, err := adaptCaddyfile(t, docsCaddyfile(t, "docs/merchants.md", "# Merchants and platform certificates"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,27 +105,31 @@ func TestReadmeMerchantsExample(t *testing.T) {
 	}
 }
 
-// readmeCaddyfile returns the first Caddyfile example of the README's
-// section that starts with heading, so that tests run the documentation.
-func readmeCaddyfile(t *testing.T, heading string) string {
+// docsCaddyfile returns the first Caddyfile example after the heading
+// line heading (e.g. "## Storage") of the Markdown file name.
+func docsCaddyfile(t *testing.T, name, heading string) string {
 	t.Helper()
-	raw, err := os.ReadFile("README.md")
+	raw, err := os.ReadFile(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := string(raw)
+	s := "\n" + string(raw) // a heading on the first line
 	i := strings.Index(s, "\n"+heading+"\n")
 	if i < 0 {
-		t.Fatalf("README has no section %q", heading)
+		t.Fatalf("%s has no heading %q", name, heading)
 	}
 	s = s[i:]
 	const fence = "```caddyfile\n"
 	start := strings.Index(s, fence)
 	if start < 0 {
-		t.Fatalf("README section %q has no Caddyfile example", heading)
+		t.Fatalf("%s has no Caddyfile example after %q", name, heading)
 	}
 	s = s[start+len(fence):]
-	return s[:strings.Index(s, "```")]
+	end := strings.Index(s, "```")
+	if end < 0 {
+		t.Fatalf("%s: the Caddyfile example after %q has no closing fence", name, heading)
+	}
+	return s[:end]
 }
 
 // TestAppValuesCheckedAtProvision: the merchant block's values are checked

@@ -79,12 +79,12 @@ func TestIntegrationMediaUpload(t *testing.T) {
 	}
 }
 
-// TestIntegrationReadmeUploadExample runs the README's media upload
-// example, with the test keys and the stand-in in place of WeChat Pay: a
-// 3 MiB video passes on the upload paths, while other paths keep the
-// default max_body of 1 MiB.
+// TestIntegrationReadmeUploadExample runs the media upload example of
+// docs/uploads.md, with the test keys and the stand-in in place of WeChat
+// Pay: a 3 MiB video passes on the upload paths, while other paths keep
+// the default max_body of 1 MiB.
 func TestIntegrationReadmeUploadExample(t *testing.T) {
-	example := readmeCaddyfile(t, "### Media uploads")
+	example := docsCaddyfile(t, "docs/uploads.md", "## Raising `max_body` on the upload paths")
 
 	stub := testkit.NewStub(t)
 	c := testkit.Creds()
@@ -109,7 +109,7 @@ func TestIntegrationReadmeUploadExample(t *testing.T) {
 	_, body, ct := testkit.SDKUpload(t, "lesson.mp4", video)
 	resp, out := send(t, tester, "POST", "/v3/merchant/media/video_upload", body, "Content-Type", ct)
 	if resp.StatusCode != 200 || string(out) != answer {
-		t.Fatalf("a 3 MiB video through the README's example: %d %s", resp.StatusCode, out)
+		t.Fatalf("a 3 MiB video through the example of docs/uploads.md: %d %s", resp.StatusCode, out)
 	}
 	if reqs := stub.Requests(); len(reqs) != 1 || reqs[0].SignatureOK != nil || !bytes.Equal(reqs[0].Body, body) {
 		t.Fatalf("the stand-in's view of the upload: %d requests", len(reqs))
