@@ -3,7 +3,6 @@ package wechatpay
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 
@@ -94,7 +93,7 @@ func TestHandlerMerchantCaddyfile(t *testing.T) {
 // TestReadmeMerchantsExample adapts the multi-merchant example of
 // docs/merchants.md, so that the documentation stays a working config.
 func TestReadmeMerchantsExample(t *testing.T) {
-	out, err := adaptCaddyfile(t, docsCaddyfile(t, "docs/merchants.md", "# Merchants and platform certificates"))
+	out, err := adaptCaddyfile(t, testkit.DocsCaddyfile(t, "docs/merchants.md", "# Merchants and platform certificates"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,33 +102,6 @@ func TestReadmeMerchantsExample(t *testing.T) {
 			t.Errorf("adapted example lacks %s", want)
 		}
 	}
-}
-
-// docsCaddyfile returns the first Caddyfile example after the heading
-// line heading (e.g. "## Storage") of the Markdown file name.
-func docsCaddyfile(t *testing.T, name, heading string) string {
-	t.Helper()
-	raw, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := "\n" + string(raw) // a heading on the first line
-	i := strings.Index(s, "\n"+heading+"\n")
-	if i < 0 {
-		t.Fatalf("%s has no heading %q", name, heading)
-	}
-	s = s[i:]
-	const fence = "```caddyfile\n"
-	start := strings.Index(s, fence)
-	if start < 0 {
-		t.Fatalf("%s has no Caddyfile example after %q", name, heading)
-	}
-	s = s[start+len(fence):]
-	end := strings.Index(s, "```")
-	if end < 0 {
-		t.Fatalf("%s: the Caddyfile example after %q has no closing fence", name, heading)
-	}
-	return s[:end]
 }
 
 // TestAppValuesCheckedAtProvision: the merchant block's values are checked

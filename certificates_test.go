@@ -2,11 +2,7 @@ package wechatpay
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -16,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -26,73 +24,12 @@ import (
 	"github.com/caddy-wechatpay/caddy-wechatpay/sandbox"
 )
 
-// certAPIv3Key is the APIv3 key of the test merchant: 32 bytes.
-const certAPIv3Key = "TestAPIv3Key0123456789abcdefABCD"
-
-// certSandbox is the WeChat Pay simulator for the test merchant, counting
-// the certificate downloads it serves.
-type certSandbox struct {
-	srv       *sandbox.Server
-	ts        *httptest.Server
-	downloads atomic.Int32
-}
-
-// merchantCertificate returns a self-signed certificate for the test
-// merchant's key whose serial is c.SerialNo, which the sandbox wants.
-func merchantCertificate(t testing.TB, c *testkit.Credentials) *x509.Certificate {
-	t.Helper()
-	serial, _ := new(big.Int).SetString(c.SerialNo, 16)
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: c.MchID},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &c.MerchantKey.PublicKey, c.MerchantKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
-}
-
-// newCertSandbox starts the simulator with the test credentials (public key
-// and platform certificate) and the test APIv3 key.
-func newCertSandbox(t testing.TB, mutate func(*sandbox.Config)) *certSandbox {
-	t.Helper()
-	c := testkit.Creds()
-	cs := &certSandbox{}
-	cfg := sandbox.Config{
-		MchID: c.MchID, MerchantCertificate: merchantCertificate(t, c),
-		PublicKeyID: c.PublicKeyID, PublicKeyPrivateKey: c.WechatPayKey,
-		PlatformCertificate: c.PlatformCert, PlatformPrivateKey: c.PlatformKey,
-		Observer: func(x sandbox.Exchange) {
-			if strings.HasPrefix(x.RequestURI, sandbox.CertificatesPath) {
-				cs.downloads.Add(1)
-			}
-		},
-	}
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	srv, err := sandbox.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.SetAPIv3Key(certAPIv3Key); err != nil {
-		t.Fatal(err)
-	}
-	cs.srv = srv
-	cs.ts = httptest.NewServer(srv)
-	t.Cleanup(cs.ts.Close)
-	return cs
-}
-
 // testMerchant is the test merchant downloading from url, with no WeChat
 // Pay key configured.
 func testMerchant(t testing.TB, url string) *Merchant {
 	c := testkit.Creds()
 	return &Merchant{MchID: c.MchID, SerialNo: c.SerialNo, PrivateKey: testkit.PKCS8(c.MerchantKey),
-		APIv3Key: certAPIv3Key, CertificatesURL: url}
+		APIv3Key: testkit.CertAPIv3Key, CertificatesURL: url}
 }
 
 // withPublicKey adds the WeChat Pay public key to m.
@@ -108,11 +45,11 @@ func fileStorage(t testing.TB) *certmagic.FileStorage {
 
 // downloadedOnce starts the simulator and a file storage, and provisions an
 // app whose merchant "school" has downloaded its certificates into it.
-func downloadedOnce(t *testing.T) (*certSandbox, *certmagic.FileStorage, *App) {
+func downloadedOnce(t *testing.T) (*testkit.CertSandbox, *certmagic.FileStorage, *App) {
 	t.Helper()
-	cs := newCertSandbox(t, nil)
+	cs := testkit.NewCertSandbox(t, nil)
 	storage := fileStorage(t)
-	first := &App{Merchants: map[string]*Merchant{"school": testMerchant(t, cs.ts.URL)}}
+	first := &App{Merchants: map[string]*Merchant{"school": testMerchant(t, cs.TS.URL)}}
 	if err := first.provision(context.Background(), storage, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
@@ -121,9 +58,9 @@ func downloadedOnce(t *testing.T) (*certSandbox, *certmagic.FileStorage, *App) {
 
 // signedBy asks the sandbox for a response signed by the key named serial
 // (the sandbox's default key when ""), and returns its header and body.
-func (cs *certSandbox) signedBy(t *testing.T, m *Merchant, serial string) (http.Header, []byte) {
+func signedBy(t *testing.T, cs *testkit.CertSandbox, m *Merchant, serial string) (http.Header, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, cs.ts.URL+sandbox.CertificatesPath, nil)
+	req, _ := http.NewRequest(http.MethodGet, cs.TS.URL+sandbox.CertificatesPath, nil)
 	nonce, _ := apiv3.NewNonce()
 	auth, err := m.currentSigner().Authorization("GET", sandbox.CertificatesPath, time.Now().Unix(), nonce, nil)
 	if err != nil {
@@ -134,7 +71,7 @@ func (cs *certSandbox) signedBy(t *testing.T, m *Merchant, serial string) (http.
 	if serial != "" {
 		req.Header.Set("Wechatpay-Serial", serial)
 	}
-	resp, err := cs.ts.Client().Do(req)
+	resp, err := cs.TS.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,9 +93,9 @@ func (cs *certSandbox) signedBy(t *testing.T, m *Merchant, serial string) (http.
 
 func TestCertificatesFirstDownload(t *testing.T) {
 	c := testkit.Creds()
-	cs := newCertSandbox(t, nil)
+	cs := testkit.NewCertSandbox(t, nil)
 	storage := fileStorage(t)
-	m := testMerchant(t, cs.ts.URL)
+	m := testMerchant(t, cs.TS.URL)
 	if err := m.provision(context.Background(), "school", storage, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
@@ -169,14 +106,14 @@ func TestCertificatesFirstDownload(t *testing.T) {
 	if got := serials(m.platformCertificates()); len(got) != 1 || got[0] != c.PlatformSerial {
 		t.Errorf("certificates %v", got)
 	}
-	if n := cs.downloads.Load(); n != 1 {
+	if n := cs.Downloads.Load(); n != 1 {
 		t.Errorf("%d downloads", n)
 	}
 	raw, err := storage.Load(context.Background(), certificatesKey(c.MchID))
-	if err != nil || !strings.Contains(string(raw), c.PlatformSerial) || strings.Contains(string(raw), certAPIv3Key) {
+	if err != nil || !strings.Contains(string(raw), c.PlatformSerial) || strings.Contains(string(raw), testkit.CertAPIv3Key) {
 		t.Fatalf("stored document: %v\n%s", err, raw)
 	}
-	header, body := cs.signedBy(t, m, c.PlatformSerial)
+	header, body := signedBy(t, cs, m, c.PlatformSerial)
 	if err := m.currentVerifier().Verify(header, body); err != nil {
 		t.Errorf("an answer signed by the downloaded certificate: %v", err)
 	}
@@ -186,14 +123,14 @@ func TestCertificatesPublicKeyVerifiesDownload(t *testing.T) {
 	c := testkit.Creds()
 	var named []string
 	var mu sync.Mutex
-	cs := newCertSandbox(t, func(cfg *sandbox.Config) {
+	cs := testkit.NewCertSandbox(t, func(cfg *sandbox.Config) {
 		cfg.Observer = func(x sandbox.Exchange) {
 			mu.Lock()
 			named = append(named, x.Header.Get("Wechatpay-Serial"), x.ResponseHeader.Get("Wechatpay-Serial"))
 			mu.Unlock()
 		}
 	})
-	m := withPublicKey(t, testMerchant(t, cs.ts.URL))
+	m := withPublicKey(t, testMerchant(t, cs.TS.URL))
 	if err := m.provision(context.Background(), "school", fileStorage(t), zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
@@ -219,8 +156,8 @@ func TestCertificatesRefused(t *testing.T) {
 		"stale answer": {mutate: func(c *sandbox.Config) { c.Faults.StaleTimestamp = true }, want: "TIMESTAMP_EXPIRED"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			cs := newCertSandbox(t, tc.mutate)
-			m := testMerchant(t, cs.ts.URL)
+			cs := testkit.NewCertSandbox(t, tc.mutate)
+			m := testMerchant(t, cs.TS.URL)
 			if tc.apiv3 != "" {
 				m.APIv3Key = tc.apiv3
 			}
@@ -228,7 +165,7 @@ func TestCertificatesRefused(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want an error about %s", err, tc.want)
 			}
-			if strings.Contains(err.Error(), certAPIv3Key) || (tc.apiv3 != "" && strings.Contains(err.Error(), tc.apiv3)) {
+			if strings.Contains(err.Error(), testkit.CertAPIv3Key) || (tc.apiv3 != "" && strings.Contains(err.Error(), tc.apiv3)) {
 				t.Error("the error quotes the APIv3 key")
 			}
 		})
@@ -237,12 +174,12 @@ func TestCertificatesRefused(t *testing.T) {
 
 func TestCertificatesRotation(t *testing.T) {
 	c := testkit.Creds()
-	cs := newCertSandbox(t, nil)
-	m := testMerchant(t, cs.ts.URL)
+	cs := testkit.NewCertSandbox(t, nil)
+	m := testMerchant(t, cs.TS.URL)
 	if err := m.provision(context.Background(), "school", fileStorage(t), zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
-	next, err := cs.srv.RotatePlatformCertificate(0)
+	next, err := cs.Srv.RotatePlatformCertificate(0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,19 +195,19 @@ func TestCertificatesRotation(t *testing.T) {
 		t.Errorf("encrypting with %s, want the new certificate", k.serial)
 	}
 	for _, serial := range []string{c.PlatformSerial, nextSerial} {
-		header, body := cs.signedBy(t, m, serial)
+		header, body := signedBy(t, cs, m, serial)
 		if err := m.currentVerifier().Verify(header, body); err != nil {
 			t.Errorf("answer signed by %s: %v", serial, err)
 		}
 	}
-	header, body := cs.signedBy(t, m, nextSerial)
+	header, body := signedBy(t, cs, m, nextSerial)
 	if before.Verify(header, body) == nil {
 		t.Error("the verifier from before the refresh knew the new certificate")
 	}
 
 	// WeChat Pay stops listing the old certificate: it stays trusted
 	// until it expires.
-	cs.srv.RetirePlatformCertificate(c.PlatformSerial)
+	cs.Srv.RetirePlatformCertificate(c.PlatformSerial)
 	if _, err := m.certs.refresh(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
@@ -281,15 +218,15 @@ func TestCertificatesRotation(t *testing.T) {
 
 func TestCertificatesExpiry(t *testing.T) {
 	c := testkit.Creds()
-	cs := newCertSandbox(t, nil)
-	next, err := cs.srv.RotatePlatformCertificate(48 * time.Hour) // outlives c.PlatformCert by a day
+	cs := testkit.NewCertSandbox(t, nil)
+	next, err := cs.Srv.RotatePlatformCertificate(48 * time.Hour) // outlives c.PlatformCert by a day
 	if err != nil {
 		t.Fatal(err)
 	}
 	var now atomic.Pointer[time.Time]
 	start := time.Now()
 	now.Store(&start)
-	m := testMerchant(t, cs.ts.URL)
+	m := testMerchant(t, cs.TS.URL)
 	m.now = func() time.Time { return *now.Load() }
 	if err := m.provision(context.Background(), "school", fileStorage(t), zap.NewNop()); err != nil {
 		t.Fatal(err)
@@ -320,11 +257,11 @@ func TestCertificatesExpiry(t *testing.T) {
 
 func TestCertificatesPublicKeyOnly(t *testing.T) {
 	c := testkit.Creds()
-	cs := newCertSandbox(t, nil)
-	cs.srv.SetPublicKeyOnly(true)
+	cs := testkit.NewCertSandbox(t, nil)
+	cs.Srv.SetPublicKeyOnly(true)
 	core, logs := observer.New(zap.InfoLevel)
 	storage := fileStorage(t)
-	m := withPublicKey(t, testMerchant(t, cs.ts.URL))
+	m := withPublicKey(t, testMerchant(t, cs.TS.URL))
 	if err := m.provision(context.Background(), "school", storage, zap.New(core)); err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +275,7 @@ func TestCertificatesPublicKeyOnly(t *testing.T) {
 	if _, err := m.certs.refresh(context.Background(), true); err != nil {
 		t.Errorf("refresh: %v", err)
 	}
-	if n := cs.downloads.Load(); n != 2 {
+	if n := cs.Downloads.Load(); n != 2 {
 		t.Errorf("%d requests, want 2", n)
 	}
 	if n := logs.FilterMessageSnippet("RESOURCE_NOT_EXISTS").Len(); n != 1 {
@@ -348,25 +285,25 @@ func TestCertificatesPublicKeyOnly(t *testing.T) {
 	if n := logs.Filter(literal).FilterLevelExact(zap.WarnLevel).Len() + logs.FilterLevelExact(zap.ErrorLevel).Len(); n != 0 {
 		t.Errorf("%d warnings or errors for a normal state", n)
 	}
-	doc, _, err := loadStored(context.Background(), storage, c.MchID, storageMACKey([]byte(certAPIv3Key)), time.Now())
+	doc, _, err := loadStored(context.Background(), storage, c.MchID, storageMACKey([]byte(testkit.CertAPIv3Key)), time.Now())
 	if err != nil || doc == nil || !doc.NotFound {
 		t.Errorf("stored: %+v %v", doc, err)
 	}
 	// Without any configured key, a public-key-only answer leaves nothing.
-	m2 := testMerchant(t, cs.ts.URL)
+	m2 := testMerchant(t, cs.TS.URL)
 	if err := m2.provision(context.Background(), "school", fileStorage(t), zap.NewNop()); err == nil {
 		t.Error("a merchant with no key at all was accepted")
 	}
 }
 
 func TestCertificatesSharedStorage(t *testing.T) {
-	cs := newCertSandbox(t, nil)
+	cs := testkit.NewCertSandbox(t, nil)
 	storage := fileStorage(t)
 	apps := make([]*App, 2)
 	var wg sync.WaitGroup
 	errs := make([]error, len(apps))
 	for i := range apps {
-		apps[i] = &App{Merchants: map[string]*Merchant{"school": testMerchant(t, cs.ts.URL)}}
+		apps[i] = &App{Merchants: map[string]*Merchant{"school": testMerchant(t, cs.TS.URL)}}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -378,7 +315,7 @@ func TestCertificatesSharedStorage(t *testing.T) {
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
-	if n := cs.downloads.Load(); n != 1 {
+	if n := cs.Downloads.Load(); n != 1 {
 		t.Errorf("%d instances downloaded, want 1", n)
 	}
 	for i, a := range apps {
@@ -396,7 +333,7 @@ func TestCertificatesRestartOffline(t *testing.T) {
 		t.Run(age.String(), func(t *testing.T) {
 			if age > 0 {
 				certs := first.Merchants["school"].platformCertificates()
-				if err := saveStored(context.Background(), storage, c.MchID, storageMACKey([]byte(certAPIv3Key)), time.Now().Add(-age), false, certs); err != nil {
+				if err := saveStored(context.Background(), storage, c.MchID, storageMACKey([]byte(testkit.CertAPIv3Key)), time.Now().Add(-age), false, certs); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -422,8 +359,8 @@ func TestCertificatesRestartOffline(t *testing.T) {
 }
 
 func TestCertificatesWorker(t *testing.T) {
-	cs := newCertSandbox(t, nil)
-	m := testMerchant(t, cs.ts.URL)
+	cs := testkit.NewCertSandbox(t, nil)
+	m := testMerchant(t, cs.TS.URL)
 	m.RefreshInterval = 0
 	app := &App{Merchants: map[string]*Merchant{"school": m}}
 	if err := app.provision(context.Background(), fileStorage(t), zap.NewNop()); err != nil {
@@ -434,18 +371,18 @@ func TestCertificatesWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for cs.downloads.Load() < 3 && time.Now().Before(deadline) {
+	for cs.Downloads.Load() < 3 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if err := app.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	n := cs.downloads.Load()
+	n := cs.Downloads.Load()
 	if n < 3 {
 		t.Errorf("%d downloads in 5s with a 50ms interval", n)
 	}
 	time.Sleep(120 * time.Millisecond)
-	if cs.downloads.Load() != n {
+	if cs.Downloads.Load() != n {
 		t.Error("downloads went on after Stop")
 	}
 }
@@ -464,5 +401,55 @@ func TestRefreshBackoff(t *testing.T) {
 
 // closedAddr returns a loopback address nothing listens on.
 func closedAddr(t *testing.T) string {
-	return "127.0.0.1:" + strconv.Itoa(freePort())
+	return "127.0.0.1:" + strconv.Itoa(testkit.FreePort())
+}
+
+// TestMerchantRotationReachesItsHandler: a handler that names a merchant
+// reads the merchant's keys at each request, so a platform certificate
+// rotation (a refresh) reaches it without a configuration reload: the next
+// request is encrypted for the new certificate and its response, signed
+// by it, verifies. The sandbox plays WeChat Pay.
+func TestMerchantRotationReachesItsHandler(t *testing.T) {
+	c := testkit.Creds()
+	cs := testkit.NewCertSandbox(t, nil)
+	app := &App{Merchants: map[string]*Merchant{"school": testMerchant(t, cs.TS.URL)}}
+	if err := app.provision(context.Background(), fileStorage(t), zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	m, err := app.merchant("school")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := provisionedHandler(t, "")
+	h.keySource = keySource{keys: m.currentKeys} // as useMerchant binds it
+	presign := func(wantSerial string) {
+		t.Helper()
+		var sentSerial string
+		next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			sentSerial = r.Header.Get("Wechatpay-Serial")
+			cs.Srv.ServeHTTP(w, r)
+			return nil
+		})
+		r := httptest.NewRequest("POST", sandbox.PresignPath, strings.NewReader(testkit.PresignBody))
+		r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, caddyhttp.NewTestReplacer(r)))
+		w := httptest.NewRecorder()
+		if err := h.ServeHTTP(w, r, next); err != nil {
+			t.Fatal(err)
+		}
+		if w.Code != 200 || !strings.Contains(w.Body.String(), "presign_token") {
+			t.Fatalf("%d %s", w.Code, w.Body)
+		}
+		if sentSerial != wantSerial || w.Header().Get("Wechatpay-Serial") != wantSerial {
+			t.Errorf("encrypted for %s, response signed by %s; want %s", sentSerial, w.Header().Get("Wechatpay-Serial"), wantSerial)
+		}
+	}
+	presign(c.PlatformSerial)
+	next, err := cs.Srv.RotatePlatformCertificate(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.certs.refresh(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	presign(pemkey.CertificateSerial(next))
 }

@@ -45,7 +45,7 @@ func TestPlantedStoredCertificateIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Restart with WeChat Pay reachable (the stored set is stale: a real download happens).
-	again := &App{Merchants: map[string]*Merchant{"school": testMerchant(t, cs.ts.URL)}}
+	again := &App{Merchants: map[string]*Merchant{"school": testMerchant(t, cs.TS.URL)}}
 	if err := again.provision(context.Background(), storage, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestStartupFailureRetriedSoon(t *testing.T) {
 	c := testkit.Creds()
 	_, storage, first := downloadedOnce(t)
 	certs := first.Merchants["school"].platformCertificates()
-	if err := saveStored(context.Background(), storage, c.MchID, storageMACKey([]byte(certAPIv3Key)), time.Now().Add(-7*time.Hour), false, certs); err != nil {
+	if err := saveStored(context.Background(), storage, c.MchID, storageMACKey([]byte(testkit.CertAPIv3Key)), time.Now().Add(-7*time.Hour), false, certs); err != nil {
 		t.Fatal(err)
 	}
 	offline := "http://" + closedAddr(t)
@@ -134,15 +134,15 @@ func TestStartupFailureRetriedSoon(t *testing.T) {
 // is: WeChat Pay is asked, and the merchant starts with its certificate.
 func TestRecentEmptyStoredSetAsksAgain(t *testing.T) {
 	c := testkit.Creds()
-	cs := newCertSandbox(t, nil)
+	cs := testkit.NewCertSandbox(t, nil)
 	storage := fileStorage(t)
-	if err := saveStored(context.Background(), storage, c.MchID, storageMACKey([]byte(certAPIv3Key)), time.Now(), false, nil); err != nil {
+	if err := saveStored(context.Background(), storage, c.MchID, storageMACKey([]byte(testkit.CertAPIv3Key)), time.Now(), false, nil); err != nil {
 		t.Fatal(err)
 	}
-	app := &App{Merchants: map[string]*Merchant{"school": testMerchant(t, cs.ts.URL)}}
+	app := &App{Merchants: map[string]*Merchant{"school": testMerchant(t, cs.TS.URL)}}
 	err := app.provision(context.Background(), storage, zap.NewNop())
 	k := app.Merchants["school"].currentKeys()
-	if err != nil || k.encrypter == nil || cs.downloads.Load() != 1 {
-		t.Errorf("provision err=%v, encrypting key %v, %d downloads; want a download and a key", err, k.encrypter != nil, cs.downloads.Load())
+	if err != nil || k.encrypter == nil || cs.Downloads.Load() != 1 {
+		t.Errorf("provision err=%v, encrypting key %v, %d downloads; want a download and a key", err, k.encrypter != nil, cs.Downloads.Load())
 	}
 }

@@ -12,10 +12,10 @@ import (
 
 func TestCLICertificates(t *testing.T) {
 	c := testkit.Creds()
-	cs := newCertSandbox(t, nil)
+	cs := testkit.NewCertSandbox(t, nil)
 	dir := t.TempDir()
 	key := testkit.WriteFile(t, dir, "apiclient_key.pem", testkit.PKCS8(c.MerchantKey))
-	apiv3 := testkit.WriteFile(t, dir, "apiv3_key.txt", certAPIv3Key)
+	apiv3 := testkit.WriteFile(t, dir, "apiv3_key.txt", testkit.CertAPIv3Key)
 	storage := filepath.Join(dir, "storage")
 	config := testkit.WriteFile(t, dir, "Caddyfile", `{
 	storage file_system `+storage+`
@@ -25,7 +25,7 @@ func TestCLICertificates(t *testing.T) {
 			serial_no        `+c.SerialNo+`
 			private_key      `+key+`
 			apiv3_key        {file.`+apiv3+`}
-			certificates_url `+cs.ts.URL+`
+			certificates_url `+cs.TS.URL+`
 		}
 		merchant static {
 			mchid         `+c.MchID+`
@@ -54,13 +54,13 @@ func TestCLICertificates(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
-	if strings.Contains(out.String(), certAPIv3Key) {
+	if strings.Contains(out.String(), testkit.CertAPIv3Key) {
 		t.Error("the output holds the APIv3 key")
 	}
 	// A second run downloads again: the command always asks WeChat Pay.
 	out.Reset()
-	if err := runCertificates(context.Background(), &out, config, "", "school"); err != nil || cs.downloads.Load() != 2 {
-		t.Errorf("second run: %v, %d downloads", err, cs.downloads.Load())
+	if err := runCertificates(context.Background(), &out, config, "", "school"); err != nil || cs.Downloads.Load() != 2 {
+		t.Errorf("second run: %v, %d downloads", err, cs.Downloads.Load())
 	}
 	if strings.Contains(out.String(), "merchant static") {
 		t.Error("--merchant school reported another merchant")

@@ -23,7 +23,7 @@ func TestKeyReloadKeepsDownloadedCertificates(t *testing.T) {
 	old, fresh := testkit.Creds(), testkit.Rotated()
 	var mu sync.Mutex
 	var downloadSerials []string
-	cs := newCertSandbox(t, func(cfg *sandbox.Config) {
+	cs := testkit.NewCertSandbox(t, func(cfg *sandbox.Config) {
 		observe := cfg.Observer
 		cfg.Observer = func(x sandbox.Exchange) {
 			observe(x)
@@ -37,7 +37,7 @@ func TestKeyReloadKeepsDownloadedCertificates(t *testing.T) {
 	dir := t.TempDir()
 	testkit.WriteFile(t, dir, "serial_no", old.SerialNo)
 	testkit.WriteFile(t, dir, "key.pem", testkit.PKCS8(old.MerchantKey))
-	m := testMerchant(t, cs.ts.URL)
+	m := testMerchant(t, cs.TS.URL)
 	m.SerialNo = "{file." + filepath.Join(dir, "serial_no") + "}"
 	m.PrivateKey = filepath.Join(dir, "key.pem")
 	if err := m.provision(context.Background(), "school", fileStorage(t), zap.NewNop()); err != nil {

@@ -1,7 +1,6 @@
-package wechatpay
+package integration
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
-	"github.com/caddy-wechatpay/caddy-wechatpay/internal/pemkey"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/caddy-wechatpay/caddy-wechatpay/sandbox"
 )
@@ -18,29 +16,30 @@ import (
 // TestIntegrationMerchants runs a real Caddy with two merchants in the
 // global wechatpay app, each behind its own route and simulator: "school"
 // downloads its platform certificates (kept in a file_system storage),
-// "canteen" has the WeChat Pay public key. A platform certificate rotation
-// reaches the school's handler without a config reload.
+// "canteen" has the WeChat Pay public key. (That a platform certificate
+// rotation reaches a running handler is TestMerchantRotationReachesItsHandler
+// in the root package, which can run the refresh at once.)
 func TestIntegrationMerchants(t *testing.T) {
 	c := testkit.Creds()
 	var seen []sandbox.Exchange
-	school := newCertSandbox(t, func(cfg *sandbox.Config) {
+	school := testkit.NewCertSandbox(t, func(cfg *sandbox.Config) {
 		prev := cfg.Observer
 		cfg.Observer = func(x sandbox.Exchange) { prev(x); seen = append(seen, x) }
 	})
-	canteen := newCertSandbox(t, func(cfg *sandbox.Config) { cfg.MchID = "1900000002" })
+	canteen := testkit.NewCertSandbox(t, func(cfg *sandbox.Config) { cfg.MchID = "1900000002" })
 
 	dir := t.TempDir()
 	storage := filepath.Join(dir, "storage")
 	key := testkit.WriteFile(t, dir, "apiclient_key.pem", testkit.PKCS8(c.MerchantKey))
 	pub := testkit.WriteFile(t, dir, "pub_key.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey))
-	apiv3 := testkit.WriteFile(t, dir, "apiv3_key.txt", certAPIv3Key)
+	apiv3 := testkit.WriteFile(t, dir, "apiv3_key.txt", testkit.CertAPIv3Key)
 	config := "{\n" + testGlobals("1ns", "storage file_system "+storage) + `	wechatpay {
 		merchant school {
 			mchid            ` + c.MchID + `
 			serial_no        ` + c.SerialNo + `
 			private_key      ` + key + `
 			apiv3_key        {file.` + apiv3 + `}
-			certificates_url ` + school.ts.URL + `
+			certificates_url ` + school.TS.URL + `
 		}
 		merchant canteen {
 			mchid         1900000002
@@ -58,13 +57,13 @@ func TestIntegrationMerchants(t *testing.T) {
 		wechatpay {
 			merchant canteen
 		}
-		reverse_proxy ` + strings.TrimPrefix(canteen.ts.URL, "http://") + `
+		reverse_proxy ` + strings.TrimPrefix(canteen.TS.URL, "http://") + `
 	}
 	route {
 		wechatpay {
 			merchant school
 		}
-		reverse_proxy ` + strings.TrimPrefix(school.ts.URL, "http://") + `
+		reverse_proxy ` + strings.TrimPrefix(school.TS.URL, "http://") + `
 	}
 }
 `
@@ -92,37 +91,13 @@ func TestIntegrationMerchants(t *testing.T) {
 	}
 	presign("school", c.PlatformSerial)
 	presign("canteen", c.PublicKeyID)
-	if n := school.downloads.Load(); n != 1 {
+	if n := school.Downloads.Load(); n != 1 {
 		t.Errorf("%d certificate downloads at start", n)
 	}
 	stored := filepath.Join(storage, "wechatpay", c.MchID, "platform_certificates.json")
 	raw, err := os.ReadFile(stored)
 	if err != nil || !strings.Contains(string(raw), c.PlatformSerial) {
 		t.Fatalf("certificates in storage: %v", err)
-	}
-
-	// Rotation: the refresh (here run at once instead of in 6 hours)
-	// reaches the running handler.
-	next, err := school.srv.RotatePlatformCertificate(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := caddy.ActiveContext().App("wechatpay")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := app.(*App).merchant("school")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.certs.refresh(context.Background(), true); err != nil {
-		t.Fatal(err)
-	}
-	presign("school", pemkey.CertificateSerial(next))
-	var doc storedCertificates
-	raw, _ = os.ReadFile(stored)
-	if err := json.Unmarshal(raw, &doc); err != nil || len(doc.Certificates) != 2 {
-		t.Errorf("stored after rotation: %d certificates, %v", len(doc.Certificates), err)
 	}
 }
 

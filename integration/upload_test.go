@@ -1,4 +1,4 @@
-package wechatpay
+package integration
 
 import (
 	"bytes"
@@ -84,7 +84,7 @@ func TestIntegrationMediaUpload(t *testing.T) {
 // Pay: a 3 MiB video passes on the upload paths, while other paths keep
 // the default max_body of 1 MiB.
 func TestIntegrationReadmeUploadExample(t *testing.T) {
-	example := docsCaddyfile(t, "docs/uploads.md", "## Raising `max_body` on the upload paths")
+	example := testkit.DocsCaddyfile(t, "../docs/uploads.md", "## Raising `max_body` on the upload paths")
 
 	stub := testkit.NewStub(t)
 	c := testkit.Creds()

@@ -1,4 +1,4 @@
-package wechatpay
+package integration
 
 import (
 	"bytes"
@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -26,21 +25,12 @@ import (
 // testPorts are the ports of this test process's Caddy, picked free when the
 // tests start, so that two test runs on one machine (or anything else on
 // caddytest's usual ports) never meet the same Caddy.
-var testPorts = struct{ admin, http, https, reload int }{freePort(), freePort(), freePort(), freePort()}
+var testPorts = struct{ admin, http, https, reload int }{testkit.FreePort(), testkit.FreePort(), testkit.FreePort(), testkit.FreePort()}
 
 var (
 	proxyURL = fmt.Sprintf("http://localhost:%d", testPorts.http)
 	httpsURL = fmt.Sprintf("https://localhost:%d", testPorts.https)
 )
-
-func freePort() int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // testGlobals returns the lines of the global options block every test
 // config starts with: this process's ports, no autosave, no trust store;

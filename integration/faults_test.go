@@ -1,10 +1,11 @@
-package wechatpay
+package integration
 
 import (
 	"bufio"
 	"encoding/json"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -60,7 +61,7 @@ func (f *faultyUpstream) handle(c net.Conn) {
 		c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"presign_token\":\"partial"))
 	case "5xx-html":
 		body := "<html>502 Bad Gateway</html>"
-		c.Write([]byte("HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body))
+		c.Write([]byte("HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body))
 	}
 }
 

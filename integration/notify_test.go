@@ -1,4 +1,4 @@
-package wechatpay
+package integration
 
 import (
 	"bytes"
@@ -21,6 +21,16 @@ import (
 	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
+// appRequest is what the app stand-in received.
+type appRequest struct {
+	header  http.Header
+	body    []byte
+	length  int64
+	uri     string
+	trailer http.Header // read after the body
+	chunked bool        // sent with Transfer-Encoding: chunked
+}
+
 // standInApp is the app behind a wechatpay_notify route: it records each
 // callback it receives, checks that its Content-Length is right, and
 // answers with a settable status.
@@ -29,7 +39,7 @@ type standInApp struct {
 	t *testing.T
 
 	mu       sync.Mutex
-	received []appCall
+	received []appRequest
 	status   int
 }
 
@@ -44,7 +54,7 @@ func newStandInApp(t *testing.T) *standInApp {
 			t.Errorf("app: Content-Length %d / %q for %d bytes", r.ContentLength, r.Header.Get("Content-Length"), len(body))
 		}
 		a.mu.Lock()
-		a.received = append(a.received, appCall{header: r.Header.Clone(), body: body, length: r.ContentLength,
+		a.received = append(a.received, appRequest{header: r.Header.Clone(), body: body, length: r.ContentLength,
 			uri: r.RequestURI, trailer: r.Trailer.Clone(), chunked: slices.Contains(r.TransferEncoding, "chunked")})
 		status := a.status
 		a.mu.Unlock()
@@ -55,10 +65,10 @@ func newStandInApp(t *testing.T) *standInApp {
 	return a
 }
 
-func (a *standInApp) calls() []appCall {
+func (a *standInApp) calls() []appRequest {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return append([]appCall(nil), a.received...)
+	return append([]appRequest(nil), a.received...)
 }
 
 func (a *standInApp) set(status int) {
@@ -98,7 +108,7 @@ func startNotifyProxy(t *testing.T, app *standInApp) (*caddytest.Tester, string)
 	}
 	handle /wechatpay/notify-down {
 		` + block("{file."+filepath.Join(dir, "apiv3_key.txt")+"}") + `
-		reverse_proxy 127.0.0.1:` + strconv.Itoa(freePort()) + `
+		reverse_proxy 127.0.0.1:` + strconv.Itoa(testkit.FreePort()) + `
 	}
 }
 `

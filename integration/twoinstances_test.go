@@ -1,4 +1,4 @@
-package wechatpay
+package integration
 
 import (
 	"bytes"
@@ -25,20 +25,20 @@ func TestTwoCaddyProcessesShareStorage(t *testing.T) {
 		t.Skip("builds and runs two Caddy processes")
 	}
 	c := testkit.Creds()
-	cs := newCertSandbox(t, nil)
+	cs := testkit.NewCertSandbox(t, nil)
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "caddy")
-	build := exec.Command("go", "build", "-o", bin, "./bench/caddybin")
+	build := exec.Command("go", "build", "-o", bin, "../bench/caddybin")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building Caddy: %v\n%s", err, out)
 	}
 	key := testkit.WriteFile(t, dir, "apiclient_key.pem", testkit.PKCS8(c.MerchantKey))
-	apiv3 := testkit.WriteFile(t, dir, "apiv3_key.txt", certAPIv3Key)
+	apiv3 := testkit.WriteFile(t, dir, "apiv3_key.txt", testkit.CertAPIv3Key)
 	storage := filepath.Join(dir, "storage")
 
 	var addrs []string
 	for i := range 2 {
-		port := freePort()
+		port := testkit.FreePort()
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
 		addrs = append(addrs, addr)
 		cfg := testkit.WriteFile(t, dir, fmt.Sprintf("Caddyfile%d", i), `{
@@ -51,7 +51,7 @@ func TestTwoCaddyProcessesShareStorage(t *testing.T) {
 			serial_no        `+c.SerialNo+`
 			private_key      `+key+`
 			apiv3_key        {file.`+apiv3+`}
-			certificates_url `+cs.ts.URL+`
+			certificates_url `+cs.TS.URL+`
 		}
 	}
 }
@@ -59,7 +59,7 @@ http://`+addr+` {
 	wechatpay {
 		merchant school
 	}
-	reverse_proxy `+strings.TrimPrefix(cs.ts.URL, "http://")+`
+	reverse_proxy `+strings.TrimPrefix(cs.TS.URL, "http://")+`
 }
 `)
 		cmd := exec.Command(bin, "run", "--config", cfg, "--adapter", "caddyfile")
@@ -91,7 +91,7 @@ http://`+addr+` {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	if n := cs.downloads.Load(); n != 1 {
+	if n := cs.Downloads.Load(); n != 1 {
 		t.Errorf("%d downloads of /v3/certificates by two instances sharing a storage, want 1", n)
 	}
 	for _, addr := range addrs {

@@ -1,4 +1,4 @@
-package wechatpay
+package integration
 
 import (
 	"bufio"
@@ -472,7 +472,7 @@ func TestIntegrationUnverifiedFailureLogs(t *testing.T) {
 	dir := t.TempDir()
 	logFile := filepath.Join(dir, "caddy.log")
 	tester := newTester(t)
-	loadCaddyfile(t, tester, proxySite{upstream: "127.0.0.1:" + fmt.Sprint(freePort()), globals: debugLogGlobals(logFile),
+	loadCaddyfile(t, tester, proxySite{upstream: "127.0.0.1:" + fmt.Sprint(testkit.FreePort()), globals: debugLogGlobals(logFile),
 		handler: "verify_responses off"}.caddyfile(t))
 	const secret = "UNREACHSECRET"
 	resp, out := send(t, tester, "GET", "/v3/gov/subsidy/qualification?real_name="+secret, nil)
@@ -652,7 +652,7 @@ func trickle(t *testing.T, head string, body []byte) (sentAll bool, status int) 
 	return <-sent, status
 }
 
-// TestIntegrationSlowBodies (probe 6): with the server timeouts README
+// TestIntegrationSlowBodies (probe 6): with the server timeouts docs/callbacks.md
 // recommends (here one second instead of thirty), a body or header sent a
 // few bytes at a time, never idle long enough for Caddy's default idle
 // timeout, is cut off, and nothing of it reaches WeChat Pay or the app; an

@@ -1,7 +1,8 @@
-package wechatpay
+package integration
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
+	"github.com/spf13/cobra"
 )
 
 // keyFiles are the key sources of a configuration that names them with
@@ -62,6 +66,34 @@ func (k keyFiles) options(mchid string) string {
 }
 
 var adminURL = "http://localhost:" + strconv.Itoa(testPorts.admin)
+
+// keysReport is an entry of GET /wechatpay/keys, as docs/key-rotation.md
+// describes it.
+type keysReport struct {
+	Holder          string   `json:"holder"`
+	MchID           string   `json:"mchid"`
+	SerialNo        string   `json:"serial_no"`
+	WechatPaySerial string   `json:"wechatpay_serial"`
+	WechatPayKeys   []string `json:"wechatpay_keys"`
+	Changed         *bool    `json:"changed"`
+}
+
+// caddyWechatpay runs `caddy wechatpay <args>` as the caddy command would,
+// and returns what it printed.
+func caddyWechatpay(args ...string) (string, error) {
+	reg, ok := caddycmd.Commands()["wechatpay"]
+	if !ok {
+		return "", errors.New("the wechatpay command is not registered")
+	}
+	cmd := &cobra.Command{Use: "wechatpay", SilenceUsage: true, SilenceErrors: true}
+	reg.CobraFunc(cmd)
+	var out strings.Builder
+	cmd.SetArgs(args)
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	err := cmd.Execute()
+	return out.String(), err
+}
 
 // adminCall sends a request to Caddy's admin API and decodes a JSON answer.
 func adminCall(t *testing.T, method, path string) (int, []keysReport, string) {
@@ -271,22 +303,21 @@ func TestIntegrationKeyReloadAllOrNothing(t *testing.T) {
 
 	// The same through `caddy wechatpay keys [--reload]`.
 	admin := "localhost:" + strconv.Itoa(testPorts.admin)
-	var printed strings.Builder
-	if err := adminKeys(&printed, admin, true); err != nil {
+	printed, err := caddyWechatpay("keys", "--address", admin, "--reload")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got := printed.String(); !strings.Contains(got, "merchant acme\n  signs as    mchid "+old.MchID+", serial_no "+fresh.SerialNo) ||
+	if got := printed; !strings.Contains(got, "merchant acme\n  signs as    mchid "+old.MchID+", serial_no "+fresh.SerialNo) ||
 		strings.Count(got, "reloaded    unchanged") != 2 {
 		t.Errorf("caddy wechatpay keys --reload printed:\n%s", got)
 	}
 	files.replace(t, "apiclient_key.pem", "-----BEGIN PRIVATE KEY-----\nMIIE\n")
-	if err := adminKeys(io.Discard, admin, true); err == nil || !strings.Contains(err.Error(), "merchant acme: private_key") ||
+	if _, err := caddyWechatpay("keys", "--address", admin, "--reload"); err == nil || !strings.Contains(err.Error(), "merchant acme: private_key") ||
 		!strings.Contains(err.Error(), "no key was changed") {
 		t.Errorf("caddy wechatpay keys --reload with a broken key: %v", err)
 	}
-	printed.Reset()
-	if err := adminKeys(&printed, admin, false); err != nil || !strings.Contains(printed.String(), "encrypts    "+fresh.PublicKeyID) ||
-		strings.Contains(printed.String(), "reloaded") {
-		t.Errorf("caddy wechatpay keys: %v\n%s", err, printed.String())
+	printed, err = caddyWechatpay("keys", "--address", admin)
+	if err != nil || !strings.Contains(printed, "encrypts    "+fresh.PublicKeyID) || strings.Contains(printed, "reloaded") {
+		t.Errorf("caddy wechatpay keys: %v\n%s", err, printed)
 	}
 }

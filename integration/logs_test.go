@@ -1,4 +1,4 @@
-package wechatpay
+package integration
 
 import (
 	"encoding/base64"

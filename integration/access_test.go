@@ -1,4 +1,4 @@
-package wechatpay
+package integration
 
 import (
 	"context"
@@ -21,7 +21,7 @@ import (
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 )
 
-// The README's access-control examples, run for real: whoever reaches the
+// The access-control examples of docs/access.md, run for real: whoever reaches the
 // proxy can sign as the merchant, so who may reach it is Caddy's job
 // (loopback bind, remote_ip, client certificates), tested here.
 

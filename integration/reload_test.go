@@ -1,4 +1,4 @@
-package wechatpay
+package integration
 
 import (
 	"bytes"
@@ -23,7 +23,7 @@ import (
 // A few connections (at most one per client in flight) can be dropped as the old server shuts
 // down: Go's net/http closes a connection whose request it reads after
 // Shutdown began, before any handler runs. The test proves such a request
-// never reached WeChat Pay, so an app may safely retry it; the README says so.
+// never reached WeChat Pay, so an app may safely retry it; docs/troubleshooting.md says so.
 // reloadURL is the proxy's address in the reload test: a port of its own,
 // since the test opens the socket while an earlier test's Caddy may still
 // hold the usual one.
