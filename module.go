@@ -1,8 +1,3 @@
-// Package wechatpay is a Caddy HTTP handler that lets any application talk to
-// WeChat Pay APIv3 in plain JSON. Placed before reverse_proxy, it encrypts the
-// request fields WeChat Pay marks sensitive, sets Wechatpay-Serial and signs
-// the request with the merchant key, so that a legacy app only has to change
-// its base URL.
 package wechatpay
 
 import (

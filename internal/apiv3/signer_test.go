@@ -16,7 +16,7 @@ import (
 	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/verifiers"
 )
 
-// message is the signed message as PROTOCOL.md writes it, built apart from
+// message is the signed message as WeChat Pay documents it, built apart from
 // the signer: five lines, each ending in a newline.
 func message(method, uri string, timestamp int64, nonce string, body []byte) string {
 	return method + "\n" + uri + "\n" + strconv.FormatInt(timestamp, 10) + "\n" + nonce + "\n" + string(body) + "\n"
