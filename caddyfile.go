@@ -33,6 +33,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		encrypt              [replace] <METHOD> <path> <field>... # repeatable; query:<name> for a query parameter
 //		catalog              on|off
 //		decrypt_responses    [on|off]
+//		request_payment      [on|off]                   # sign the WeChat client's payment invocation
 //		max_body             <size>
 //		wechatpay_serial     <public key ID or certificate serial>
 //		verify_responses     on|off
@@ -121,21 +122,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				h.Catalog = &on
 			}
 		case "decrypt_responses":
-			if seen[option] {
-				return d.Errf("%s given more than once", option)
-			}
-			seen[option] = true
-			h.DecryptResponses = true
-			if d.NextArg() {
-				on, ok := onOff(d.Val())
-				if !ok {
-					return d.Errf("decrypt_responses: want on or off, got %q", d.Val())
-				}
-				h.DecryptResponses = on
-			}
-			if d.NextArg() {
-				return d.ArgErr()
-			}
+			err = flag(d, option, seen, &h.DecryptResponses)
+		case "request_payment":
+			err = flag(d, option, seen, &h.RequestPayment)
 		case "allow_paths":
 			args := d.RemainingArgs()
 			if len(args) == 0 {

@@ -26,3 +26,23 @@ func onOff(v string) (on, ok bool) {
 	}
 	return false, false
 }
+
+// flag reads an option that is on when written alone, or on|off.
+func flag(d *caddyfile.Dispenser, option string, seen map[string]bool, dst *bool) error {
+	if seen[option] {
+		return d.Errf("%s given more than once", option)
+	}
+	seen[option] = true
+	*dst = true
+	if d.NextArg() {
+		on, ok := onOff(d.Val())
+		if !ok {
+			return d.Errf("%s: want on or off, got %q", option, d.Val())
+		}
+		*dst = on
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}

@@ -209,6 +209,7 @@ func TestCaddyfileEveryOption(t *testing.T) {
 		encrypt GET /v3/custom/query query:card_no query:name
 		catalog off
 		decrypt_responses
+		request_payment
 		max_body 2MiB
 		wechatpay_serial 5157F09EFDC096DE15EBE81A47057A7232F1B8E1
 		verify_responses off
@@ -259,6 +260,7 @@ func TestCaddyfileEveryOption(t *testing.T) {
 									"private_key": "{file./etc/wechatpay/apiclient_key.pem}",
 									"public_key": "{env.WECHATPAY_PUBLIC_KEY}",
 									"public_key_id": "PUB_KEY_ID_0114232134912410000000000000",
+									"request_payment": true,
 									"serial_no": "3775B6A45ACD588826D15E583A95F5DD12345678",
 									"skip_verify": ["/v3/merchant/media", "/v3/custom/download/"],
 									"verify_responses": false,
@@ -337,6 +339,8 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"decrypt_responses maybe", "decrypt_responses maybe", `decrypt_responses: want on or off, got "maybe"`},
 		{"decrypt_responses twice", "decrypt_responses\n\t\tdecrypt_responses on", "decrypt_responses given more than once"},
 		{"decrypt_responses too many", "decrypt_responses on off", "wrong argument count or unexpected line ending after 'off'"},
+		{"request_payment maybe", "request_payment maybe", `request_payment: want on or off, got "maybe"`},
+		{"request_payment twice", "request_payment\n\t\trequest_payment on", "request_payment given more than once"},
 		{"skip_verify without path", "skip_verify", "wrong argument count or unexpected line ending after 'skip_verify'"},
 	}
 	for _, tc := range tests {

@@ -78,6 +78,11 @@ type errorBody struct {
 // writeError answers a JSON error in WeChat Pay's shape.
 func writeError(w http.ResponseWriter, status int, code, message string) {
 	body, _ := json.Marshal(errorBody{Code: code, Message: message})
+	writeJSON(w, status, body)
+}
+
+// writeJSON answers the handler's own JSON body.
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(len(body)))

@@ -67,6 +67,17 @@ type Handler struct {
 	// Default: false.
 	DecryptResponses bool `json:"decrypt_responses,omitempty"`
 
+	// RequestPayment adds to the verified response of a JSAPI, mini
+	// program or APP prepay call (POST /v3/pay/transactions/jsapi, .../app,
+	// their partner and combine forms) a member "request_payment": the
+	// object the WeChat client takes to open the payment sheet
+	// (wx.requestPayment, getBrandWCPayRequest, the OpenSDK's PayReq),
+	// signed with the merchant key; and answers POST
+	// /wechatpay/request-payment, which signs it again for a stored
+	// prepay_id. It needs verify_responses: only a prepay_id WeChat Pay
+	// signed is ever signed. Default: false.
+	RequestPayment bool `json:"request_payment,omitempty"`
+
 	// MaxBody is the largest request body accepted, in bytes (after
 	// decoding a gzip body). Default: 1 MiB. Larger bodies get 413.
 	MaxBody int64 `json:"max_body,omitempty"`
@@ -143,6 +154,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if err := h.checkOptions(); err != nil {
 		return err
+	}
+	if h.RequestPayment && !h.verifying() {
+		return errors.New("request_payment needs verify_responses on: a payment invocation is only signed for a prepay_id that WeChat Pay signed")
 	}
 	if !h.verifying() {
 		h.logger.Warn("verify_responses is off: WeChat Pay's answers reach clients unverified and could be forged; use this only for debugging")
@@ -228,6 +242,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if keys.encrypter == nil {
 		return h.refuse(w, r, errNoMerchantKey)
 	}
+	if h.RequestPayment && r.URL.Path == requestPaymentPath {
+		return h.serveRequestPayment(w, r, keys)
+	}
 	if ae := checkAPIPath(r.URL, h.AllowPaths); ae != nil {
 		return h.refuse(w, r, ae)
 	}
@@ -235,6 +252,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if ae != nil {
 		return h.refuse(w, r, ae)
 	}
+	payment := h.prepayInvocation(r, body.Bytes()) // read before the body is encrypted
 
 	rt := h.routes.Lookup(r.Method, r.URL.Path)
 	out, encrypted, ae := encryptRequest(r, rt, body.Bytes(), keys.encrypter)
@@ -258,7 +276,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if ae := proxyInto(resp, r, next); ae != nil {
 		return h.refuse(w, r, ae)
 	}
-	result, ae := h.deliverVerified(w, resp, rt, keys)
+	result, ae := h.deliverVerified(w, r, resp, rt, keys, payment)
 	if ae != nil {
 		return h.refuse(w, r, ae)
 	}
@@ -309,7 +327,7 @@ func (h *Handler) respondsUnsigned(r *http.Request) bool {
 // returns the refusal to send instead; the unverified body is never written.
 // Unsigned error responses (from a gateway in front of WeChat Pay, say) pass
 // unchanged: their status already tells the app that the call failed.
-func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse, rt *catalog.Route, keys *keySet) (string, *apiError) {
+func (h *Handler) deliverVerified(w http.ResponseWriter, r *http.Request, resp *bufferedResponse, rt *catalog.Route, keys *keySet, payment *invocationRequest) (string, *apiError) {
 	if resp.overflow {
 		return "", responseTooLarge()
 	}
@@ -344,6 +362,7 @@ func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse,
 		}
 		return "", &apiError{status: http.StatusBadGateway, code: ve.Code, message: msg}
 	}
+	result := "verified"
 	if h.DecryptResponses && rt != nil && rt.Response != nil && resp.status < 300 && len(body) > 0 {
 		plain, _, err := keys.decrypter.DecryptFields(body, rt.Response)
 		if err != nil {
@@ -352,12 +371,19 @@ func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse,
 			return "", &apiError{status: http.StatusBadGateway, code: codeResponseDecryptFailed,
 				message: "WeChat Pay's answer could not be decrypted: " + err.Error()}
 		}
-		body = plain
-		resp.writeTo(w, body)
-		return "verified, decrypted", nil
+		body, result = plain, "verified, decrypted"
+	}
+	if payment != nil && resp.status >= 200 && resp.status < 300 {
+		var unsigned string
+		if body, unsigned = h.withInvocation(body, payment, keys.signer); unsigned != "" {
+			h.logger.Warn("no payment invocation signed for this prepay response", zap.String("path", r.URL.Path),
+				zap.String("reason", unsigned), zap.String("request_id", resp.header.Get("Request-ID")))
+		} else {
+			result += ", invocation signed"
+		}
 	}
 	resp.writeTo(w, body)
-	return "verified", nil
+	return result, nil
 }
 
 func (h *Handler) logForwarded(r *http.Request, rt *catalog.Route, encrypted int, start time.Time, result string) {
