@@ -62,7 +62,7 @@ type Handler struct {
 	Catalog *bool `json:"catalog,omitempty"`
 
 	// DecryptResponses decrypts, after verification, the response fields that
-	// WeChat Pay encrypted for the merchant (catalogd response fields),
+	// WeChat Pay encrypted for the merchant (cataloged response fields),
 	// with the merchant private key, so the app sees plaintext.
 	// Default: false.
 	DecryptResponses bool `json:"decrypt_responses,omitempty"`

@@ -105,6 +105,9 @@ func TestRun(t *testing.T) {
 		"✓ as the app sent it", "✓ byte for byte what the app sent", "-byte meta part, not the multipart body) verified",
 		"✓ meta part", "✓ file part", "✓ file sha256", "✓ file extension  png", "✓ file size",
 		"What the app got back: HTTP 200", "✓ media_id received: ",
+		"\n10. The app takes a JSAPI / mini program payment", "POST http://" + proxy + "/v3/pay/transactions/jsapi  (no Authorization",
+		`"request_payment":`, `"package": "prepay_id=wx`, `"signType": "RSA"`, `"paySign": "`, "wx.requestPayment",
+		"✓ signature", "✓ the payment sheet would open",
 		"✓ Demo passed", "./caddy run --config Caddyfile.example", "caddy wechatpay sandbox", "caddy wechatpay notify",
 	}
 	for _, w := range want {
@@ -253,5 +256,23 @@ func TestRunRefusesBadOptions(t *testing.T) {
 	out, err := runDemo(t, demo.Options{Caddyfile: ":9180 {\n\trespond ok\n}\n", Listen: freeAddr(t)})
 	if err == nil || !strings.Contains(err.Error(), "reverse_proxy") {
 		t.Errorf("a Caddyfile without the WeChat Pay upstream: Run = %v\n%s", err, out)
+	}
+}
+
+// TestRunTamperedPaySign: with the tamper-paysign fault, the simulated
+// WeChat client refuses the invocation of step 10 and the demo fails.
+func TestRunTamperedPaySign(t *testing.T) {
+	var opts demo.Options
+	if err := demo.ApplyFaults(&opts, []string{"tamper-paysign"}); err != nil || !opts.TamperPaySign || opts.Faults.Any() {
+		t.Fatalf("ApplyFaults: %v %+v", err, opts)
+	}
+	opts.Listen, opts.SandboxListen = freeAddr(t), freeAddr(t)
+	out, err := runDemo(t, opts)
+	if err == nil || !strings.Contains(err.Error(), "simulated WeChat client refused the invocation") {
+		t.Fatalf("Run: %v\n%s", err, out)
+	}
+	step10 := out[strings.Index(out, "\n10. "):]
+	if !strings.Contains(step10, "✗ signature") || !strings.Contains(step10, "SIGN_INVALID") || !strings.Contains(out, "fault tamper-paysign") {
+		t.Errorf("step 10 does not show the refusal:\n%s", step10)
 	}
 }

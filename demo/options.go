@@ -39,6 +39,9 @@ type Options struct {
 	// WeChat Pay's callbacks (step 8); port 0 picks a free port. Default
 	// DefaultNotifyListen.
 	NotifyListen string
+	// TamperPaySign changes the paySign of step 10's invocation before the
+	// simulated WeChat client sees it, to show the client refuse it.
+	TamperPaySign bool
 	// Faults make the simulator's answers misbehave, to show the proxy
 	// refusing them; Run then returns an error.
 	Faults sandbox.Faults
@@ -94,6 +97,37 @@ func ParseFaults(names []string) (sandbox.Faults, error) {
 		}
 	}
 	return f, nil
+}
+
+// TamperPaySignFault is the demo's own fault: the front end of step 10
+// hands the WeChat client an invocation whose paySign was changed.
+const TamperPaySignFault = "tamper-paysign"
+
+// DemoFaultNames lists the names ApplyFaults accepts: the simulator's and
+// the demo's own, sorted.
+func DemoFaultNames() []string {
+	return append(FaultNames(), TamperPaySignFault)
+}
+
+// ApplyFaults sets the faults named (a name may also be a comma-separated
+// list) in opts: TamperPaySignFault, and the simulator's (ParseFaults).
+func ApplyFaults(opts *Options, names []string) error {
+	var simulator []string
+	for _, arg := range names {
+		for _, n := range strings.Split(arg, ",") {
+			if strings.TrimSpace(n) == TamperPaySignFault {
+				opts.TamperPaySign = true
+				continue
+			}
+			simulator = append(simulator, n)
+		}
+	}
+	f, err := ParseFaults(simulator)
+	if err != nil {
+		return fmt.Errorf("%w, %s", err, TamperPaySignFault)
+	}
+	opts.Faults = f
+	return nil
 }
 
 // CheckLoopback returns an error unless addr is host:port with a loopback

@@ -36,7 +36,8 @@ func (r *run) problem(format string, args ...any) {
 // the upload of step 9 did not reach the simulator byte for byte with its
 // Content-Type, failed one of its checks (the signature over the meta part,
 // the meta, the file's SHA-256, extension and size), or did not get the app
-// a 200 answer with a media_id. Everything it started is stopped before it
+// a 200 answer with a media_id, or when the JSAPI prepay call of step 10 got
+// no signed invocation or the simulated WeChat client refused it. Everything it started is stopped before it
 // returns.
 //
 // Caddy is a per-process singleton: Run replaces and then stops any
@@ -86,6 +87,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	r.answer(ans, x, ok)
 	r.callback(ctx, creds, notifyURL, app)
 	r.upload(ctx, proxyURL, sim)
+	r.payment(ctx, proxyURL, sim, creds.MchID)
 	return r.summary()
 }
 
@@ -106,11 +108,15 @@ func (r *run) summary() error {
 		if r.opts.Faults.Any() {
 			fmt.Fprintf(r.p.w, "   (the simulator ran with faults: %s)\n", strings.Join(FaultList(r.opts.Faults), ", "))
 		}
+		if r.opts.TamperPaySign {
+			fmt.Fprintf(r.p.w, "   (fault %s: the invocation's paySign was changed on purpose)\n", TamperPaySignFault)
+		}
 		return fmt.Errorf("demo failed: %s", strings.Join(r.problems, "; "))
 	}
 	fmt.Fprintln(r.p.w, "✓ Demo passed: the app sent plaintext; WeChat Pay received ciphertext with a valid signature; the app got a verified answer;")
 	fmt.Fprintln(r.p.w, "  WeChat Pay's callback reached the app verified and decrypted, once; an image upload went through")
-	fmt.Fprintln(r.p.w, "  byte for byte, signed over its meta part, and the app got a verified media_id.")
+	fmt.Fprintln(r.p.w, "  byte for byte, signed over its meta part, and the app got a verified media_id; a JSAPI prepay")
+	fmt.Fprintln(r.p.w, "  response carried the payment sheet invocation, signed by the proxy, which the WeChat client accepted.")
 	fmt.Fprintln(r.p.w, `
 Next:
    - Real credentials: export WECHATPAY_MCHID, WECHATPAY_SERIAL_NO, WECHATPAY_PRIVATE_KEY,

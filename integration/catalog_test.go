@@ -58,7 +58,7 @@ func sampleDocument(t *testing.T, paths []string, value func(path string, idx []
 	return out, values
 }
 
-// TestIntegrationCatalog sends, for every catalogd endpoint, a request
+// TestIntegrationCatalog sends, for every cataloged endpoint, a request
 // with plaintext at each documented body path and query parameter through a
 // real Caddy; the stand-in must be able to decrypt every value with the
 // official SDK and see no plaintext anywhere. Then it answers ciphertext at

@@ -25,7 +25,7 @@ func TestIntegrationHardening(t *testing.T) {
 	const name, id = "ZHANGSANPLAIN", "110101199003071234"
 	query := "encrypted_name=" + name + "&encrypted_credential_id=" + id
 
-	t.Run("another method on a catalogd path is encrypted too", func(t *testing.T) {
+	t.Run("another method on a cataloged path is encrypted too", func(t *testing.T) {
 		for _, tc := range []struct{ method, uri, body string }{
 			{"HEAD", "/v3/realname/verify?" + query, ""},
 			{"POST", "/v3/realname/verify?" + query, "{}"},

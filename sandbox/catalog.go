@@ -22,7 +22,7 @@ func Endpoints() []Endpoint {
 	return out
 }
 
-// MatchEndpoint finds the catalogd endpoint for a request method and URL
+// MatchEndpoint finds the cataloged endpoint for a request method and URL
 // path (without query). Each {param} template segment matches exactly one
 // non-empty path segment; when several templates match, the one with the
 // most literal segments wins. It returns the endpoint and the values of its

@@ -83,10 +83,10 @@
 //     payer.sub_openid, or, APP, whenever given, else sp_appid; combine:
 //     combine_appid) and, APP, the partnerid (mchid, sub_mchid,
 //     combine_mchid); at most [MaxPrepayIDs], the oldest forgotten first.
-//     Catalogd (payer.identity is sensitive), they need Wechatpay-Serial;
-//   - POST /v3/pay/transactions/native (not sensitive, not catalogd) answers
+//     Cataloged (payer.identity is sensitive), they need Wechatpay-Serial;
+//   - POST /v3/pay/transactions/native (not sensitive, not cataloged) answers
 //     {"code_url": "weixin://..."} so a plain signed pass-through can be tried;
-//   - any other catalogd endpoint answers 200 with the path parameters and,
+//   - any other cataloged endpoint answers 200 with the path parameters and,
 //     at each response_body path, a value encrypted for the merchant
 //     certificate (see [SampleResponsePlaintext]);
 //   - anything else answers a signed 404 NOT_FOUND.

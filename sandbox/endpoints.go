@@ -68,11 +68,11 @@ func (s *Server) nativePay(req *request) *answer {
 	return jsonAnswer(http.StatusOK, map[string]string{"code_url": "weixin://wxpay/bizpayurl?pr=" + randomNonce(7)})
 }
 
-// catalogd answers any other catalogd endpoint: the path parameters,
+// cataloged answers any other cataloged endpoint: the path parameters,
 // and at each response_body path a value encrypted with the merchant
 // certificate's key (the request's decrypted value at the same path, else
 // SampleResponsePlaintext).
-func (s *Server) catalogd(req *request) *answer {
+func (s *Server) cataloged(req *request) *answer {
 	merchant := certKey(s.cfg.MerchantCertificate)
 	obj, err := buildEncryptedAnswer(req.ep.ResponseBody, func(path string) (string, error) {
 		plain := SampleResponsePlaintext(path)

@@ -118,7 +118,7 @@ func decryptQuery(rawQuery string, params []string, key *rsa.PrivateKey, keyName
 }
 
 // SampleResponsePlaintext is the plaintext the sandbox encrypts at a
-// response_body path of a catalogd endpoint's answer, unless the request
+// response_body path of a cataloged endpoint's answer, unless the request
 // carried a decrypted value at the same concrete path (which is echoed).
 // The path is concrete: "beneficial_owner.0.beneficial_owner_name".
 func SampleResponsePlaintext(path string) string { return "sandbox:" + path }

@@ -63,7 +63,7 @@ func (s *Server) route(r *http.Request) (route, bool) {
 			validate: videoUpload.validate, handle: (*Server).mediaUpload, formData: true}, true
 	}
 	if e, isPrepay := prepayEndpoints[path]; isPrepay && r.Method == http.MethodPost {
-		// Catalogd (payer.identity is sensitive) so that real-name
+		// Cataloged (payer.identity is sensitive) so that real-name
 		// fields are decrypted; a plain endpoint if the catalog drops it.
 		ep, params, ok := MatchEndpoint(r.Method, path)
 		if !ok {
@@ -80,5 +80,5 @@ func (s *Server) route(r *http.Request) (route, bool) {
 	if ep.Method == http.MethodPost && ep.Path == PresignPath {
 		return route{ep: ep, params: params, validate: validatePresign, handle: (*Server).presign}, true
 	}
-	return route{ep: ep, params: params, handle: (*Server).catalogd}, true
+	return route{ep: ep, params: params, handle: (*Server).cataloged}, true
 }

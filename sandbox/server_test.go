@@ -108,7 +108,7 @@ func TestPresignAnswerVerifiesWithPubkeyVerifier(t *testing.T) {
 	}
 }
 
-func TestCatalogdEndpointQueryAndEncryptedAnswer(t *testing.T) {
+func TestCatalogedEndpointQueryAndEncryptedAnswer(t *testing.T) {
 	h := newHarness(t, nil)
 	client := h.sdkClient(t)
 	q := url.Values{"bal_account_no": {encPub(t, "6222000011112222")}, "card_no": {encPub(t, "6222333344445555")}}

@@ -120,7 +120,7 @@ func BenchmarkRouteLookup(b *testing.B) {
 }
 
 // TestReplaceKeepsResponseFields: replacing a route's request rule leaves
-// the response fields WeChat Pay encrypts as catalogd.
+// the response fields WeChat Pay encrypts as cataloged.
 func TestReplaceKeepsResponseFields(t *testing.T) {
 	var table Table
 	table.Add("POST", "/v3/x", Rules{Body: []string{"a"}, Response: []string{"r"}}, false)

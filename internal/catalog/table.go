@@ -95,7 +95,7 @@ func (t *Table) Add(method, template string, rules Rules, replace bool) error {
 		node.routes[method] = r
 	} else if replace {
 		// A rule replaces what is encrypted in the request; the response
-		// fields that WeChat Pay encrypts stay as catalogd.
+		// fields that WeChat Pay encrypts stay as cataloged.
 		r.bodyPaths, r.queryNames = nil, nil
 	}
 	r.bodyPaths = mergeUnique(r.bodyPaths, rules.Body)
