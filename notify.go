@@ -268,7 +268,11 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 	}
 	if err := h.keys().verifier.Verify(r.Header, body); err != nil {
 		ve := apiv3.AsVerifyError(err)
-		return h.refuse(w, r, body, &notifyRefusal{http.StatusUnauthorized, ve.Code, "signature verification failed: " + ve.Reason})
+		status := http.StatusUnauthorized
+		if ve.Code == apiv3.CodeReplayWindowFull {
+			status = http.StatusServiceUnavailable // not the sender's fault: WeChat Pay sends it again later
+		}
+		return h.refuse(w, r, body, &notifyRefusal{status, ve.Code, "signature verification failed: " + ve.Reason})
 	}
 	n, err := notification.Parse(body)
 	if err != nil {

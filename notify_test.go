@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/notification"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/caddyserver/caddy/v2"
@@ -253,15 +254,17 @@ func TestNotifyStorageFailuresFailOpen(t *testing.T) {
 	}
 }
 
-// TestNotifyConcurrentDuplicates: two deliveries of one notification at once
-// reach the app once; the second waits for the first and sees its record.
+// TestNotifyConcurrentDuplicates: deliveries of one notification at once
+// (each signed anew, as WeChat Pay resends) reach the app once; the others
+// wait for the first and see its record.
 func TestNotifyConcurrentDuplicates(t *testing.T) {
 	h, _ := notifyHandler(t, newMemStorage())
 	app := &fakeApp{status: 200, delay: 100 * time.Millisecond}
-	cb := testkit.BuildCallback(t, testkit.CallbackSpec{})
+	id := testkit.RandomID()
 	var wg sync.WaitGroup
 	var ok atomic.Int32
 	for range 3 {
+		cb := testkit.BuildCallback(t, testkit.CallbackSpec{ID: id})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -279,11 +282,37 @@ func TestNotifyConcurrentDuplicates(t *testing.T) {
 func TestNotifyDedupOff(t *testing.T) {
 	h, _ := notifyHandler(t, nil)
 	app := &fakeApp{status: 200}
-	cb := testkit.BuildCallback(t, testkit.CallbackSpec{})
-	deliver(t, h, cb, app)
-	deliver(t, h, cb, app)
+	id := testkit.RandomID()
+	deliver(t, h, testkit.BuildCallback(t, testkit.CallbackSpec{ID: id}), app)
+	deliver(t, h, testkit.BuildCallback(t, testkit.CallbackSpec{ID: id}), app)
 	if n := len(app.received()); n != 2 {
 		t.Errorf("app got %d calls with dedup off", n)
+	}
+}
+
+// TestNotifyReplayRefused: a callback played again with the very signature
+// WeChat Pay sent (the same serial, timestamp and nonce) is refused before
+// deduplication, and the app never sees it, with or without dedup.
+func TestNotifyReplayRefused(t *testing.T) {
+	for _, storage := range []*memStorage{newMemStorage(), nil} {
+		var h *NotifyHandler
+		if storage != nil {
+			h, _ = notifyHandler(t, storage)
+		} else {
+			h, _ = notifyHandler(t, nil)
+		}
+		app := &fakeApp{status: 200}
+		cb := testkit.BuildCallback(t, testkit.CallbackSpec{})
+		if w := deliver(t, h, cb, app); w.Code != 204 {
+			t.Fatalf("first delivery: %d %s", w.Code, w.Body)
+		}
+		w := deliver(t, h, cb, app)
+		if w.Code != 401 || !strings.Contains(w.Body.String(), apiv3.CodeSignatureReplayed) {
+			t.Errorf("replay (dedup %v): %d %s", storage != nil, w.Code, w.Body)
+		}
+		if n := len(app.received()); n != 1 {
+			t.Errorf("the app got %d calls, want 1", n)
+		}
 	}
 }
 

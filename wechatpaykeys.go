@@ -174,6 +174,7 @@ type keySet struct {
 // empty).
 func newKeySet(signer *apiv3.Signer, byID map[string]*rsa.PublicKey, serial string) *keySet {
 	k := &keySet{signer: signer, byID: byID, serial: serial, verifier: apiv3.NewVerifier(byID)}
+	k.verifier.Window = replayWindow
 	if signer != nil {
 		k.decrypter = sensitive.NewDecrypter(signer.Key)
 	}

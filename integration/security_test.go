@@ -818,3 +818,49 @@ func TestIntegrationH2C(t *testing.T) {
 		}
 	})
 }
+
+// TestIntegrationReplayedResponseRefused: a signed response recorded and
+// played again (the same serial, timestamp, nonce and body) while its
+// timestamp is still accepted reaches the app as a 502 SIGNATURE_REPLAYED,
+// never as a second success; a fresh signature passes.
+func TestIntegrationReplayedResponseRefused(t *testing.T) {
+	tester, stub := startProxy(t, "")
+	recorded := testkit.StubResponse{Body: `{"trade_state":"SUCCESS"}`, Nonce: testkit.RandomAlnum(32), Timestamp: time.Now().Unix()}
+	stub.SetResponse(recorded)
+	resp, out := send(t, tester, "GET", "/v3/pay/transactions/id/4200000001?mchid=1900000001", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("first: %d %s", resp.StatusCode, out)
+	}
+	resp, out = send(t, tester, "GET", "/v3/pay/transactions/id/4200000002?mchid=1900000001", nil)
+	if resp.StatusCode != 502 || !strings.Contains(string(out), `"code":"SIGNATURE_REPLAYED"`) || strings.Contains(string(out), "SUCCESS") {
+		t.Errorf("replayed: %d %s", resp.StatusCode, out)
+	}
+	stub.SetResponse(testkit.StubResponse{Body: `{"trade_state":"SUCCESS"}`})
+	if resp, out = send(t, tester, "GET", "/v3/pay/transactions/id/4200000003?mchid=1900000001", nil); resp.StatusCode != 200 {
+		t.Errorf("a fresh signature: %d %s", resp.StatusCode, out)
+	}
+}
+
+// TestIntegrationReplayedCallbackRefused: a callback played again with the
+// signature WeChat Pay sent is refused (401 SIGNATURE_REPLAYED) before its
+// id is looked up, and the app sees it once; WeChat Pay's own resend,
+// signed anew, is answered as a duplicate.
+func TestIntegrationReplayedCallbackRefused(t *testing.T) {
+	app := newStandInApp(t)
+	tester, _ := startNotifyProxy(t, app)
+	cb := testkit.BuildCallback(t, testkit.CallbackSpec{})
+	if resp, out := sendCallback(t, tester, "/wechatpay/notify", cb); resp.StatusCode != 204 {
+		t.Fatalf("first: %d %s", resp.StatusCode, out)
+	}
+	resp, out := sendCallback(t, tester, "/wechatpay/notify", cb)
+	if resp.StatusCode != 401 || !strings.Contains(string(out), "SIGNATURE_REPLAYED") {
+		t.Errorf("replayed: %d %s", resp.StatusCode, out)
+	}
+	resend := testkit.BuildCallback(t, testkit.CallbackSpec{ID: cb.ID})
+	if resp, out := sendCallback(t, tester, "/wechatpay/notify", resend); resp.StatusCode != 204 {
+		t.Errorf("WeChat Pay's resend: %d %s", resp.StatusCode, out)
+	}
+	if n := len(app.calls()); n != 1 {
+		t.Errorf("the app got %d calls, want 1", n)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/replay"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/rsacrypto"
 )
 
@@ -33,6 +34,14 @@ const (
 	// CodeSignatureInvalid: the signature is not standard base64 or does not
 	// verify against the key named by Wechatpay-Serial.
 	CodeSignatureInvalid = "SIGNATURE_INVALID"
+	// CodeSignatureReplayed: the signature verifies, but the same
+	// (serial, timestamp, nonce) was accepted before: a recorded response
+	// or callback sent again.
+	CodeSignatureReplayed = "SIGNATURE_REPLAYED"
+	// CodeReplayWindowFull: the signature verifies, but the window of
+	// signatures seen is full, so a replay could not be recognised: it is
+	// refused rather than accepted unchecked.
+	CodeReplayWindowFull = "REPLAY_WINDOW_FULL"
 )
 
 // ProbeSignaturePrefix starts the probe signatures WeChat Pay sometimes sends
@@ -57,6 +66,13 @@ const MaxResponseSkew = 5 * time.Minute
 type Verifier struct {
 	// Now is the clock used for the timestamp check; nil means time.Now.
 	Now func() time.Time
+
+	// Window, when set, remembers every signature accepted, so that a
+	// signed response or callback played again while its timestamp is
+	// still accepted is refused (SIGNATURE_REPLAYED). It is checked only
+	// after the signature verifies, so unsigned junk cannot fill it. Its
+	// window must be at least MaxResponseSkew, on the same clock as Now.
+	Window *replay.Window
 
 	keys    map[string]*rsacrypto.PublicKey
 	maxSkew int64 // seconds
@@ -91,15 +107,29 @@ func (e *VerifyError) Error() string {
 		e.Code, e.Reason, e.Serial, e.RequestID)
 }
 
-// Verify checks the signature of a response with the given header and body.
-// It returns nil or a *VerifyError.
+// Signed is what a verified signature covered besides the body, as the
+// verifier read it.
+type Signed struct {
+	Serial    string
+	Timestamp int64 // unix seconds, WeChat Pay's clock
+	Nonce     string
+}
+
+// Verify checks the signature of a response or callback with the given
+// header and body. It returns nil or a *VerifyError.
 func (v *Verifier) Verify(header http.Header, body []byte) error {
+	_, err := v.Check(header, body)
+	return err
+}
+
+// Check is Verify, returning what the signature covered.
+func (v *Verifier) Check(header http.Header, body []byte) (Signed, error) {
 	tsText := strings.TrimSpace(header.Get("Wechatpay-Timestamp"))
 	nonce := strings.TrimSpace(header.Get("Wechatpay-Nonce"))
 	sig := strings.TrimSpace(header.Get("Wechatpay-Signature"))
 	serial := strings.TrimSpace(header.Get("Wechatpay-Serial"))
-	fail := func(code, reason string) error {
-		return &VerifyError{Code: code, Reason: reason, Serial: serial,
+	fail := func(code, reason string) (Signed, error) {
+		return Signed{}, &VerifyError{Code: code, Reason: reason, Serial: serial,
 			RequestID: strings.TrimSpace(header.Get("Request-ID"))}
 	}
 
@@ -155,7 +185,18 @@ func (v *Verifier) Verify(header http.Header, body []byte) error {
 	if err := key.VerifyPKCS1v15SHA256(hashed, raw); err != nil {
 		return fail(CodeSignatureInvalid, "signature does not verify")
 	}
-	return nil
+	if v.Window != nil {
+		switch v.Window.Seen(serial, ts, nonce) {
+		case replay.Fresh:
+		case replay.Replay:
+			return fail(CodeSignatureReplayed, "this signature (serial, timestamp, nonce) was accepted before: a replay")
+		case replay.Full:
+			return fail(CodeReplayWindowFull, "the window of signatures seen is full; a replay could not be recognised")
+		default: // out of the window, or older than it remembers (a clock set back)
+			return fail(CodeTimestampExpired, "timestamp "+strconv.FormatInt(ts, 10)+" is older than the replay window remembers")
+		}
+	}
+	return Signed{Serial: serial, Timestamp: ts, Nonce: nonce}, nil
 }
 
 var verifyNewline = []byte{'\n'}

@@ -58,6 +58,8 @@ type StubResponse struct {
 	Serial      string          // default: the public key ID
 	TimeShift   time.Duration
 	Signature   string // replaces the computed signature when set
+	Nonce       string // replaces the fresh nonce when set
+	Timestamp   int64  // replaces now (plus TimeShift) when set
 	NoHeaders   bool
 	Gzip        bool
 	TamperBody  bool          // sign one body, send another
@@ -201,7 +203,13 @@ func (s *Stub) write(w http.ResponseWriter, a StubResponse) {
 	h.Set("Request-ID", "08F1A2B3C4D5E6-TEST")
 	if !a.NoHeaders {
 		ts := strconv.FormatInt(time.Now().Add(a.TimeShift).Unix(), 10)
-		nonce := "stubnonce0123456789abcdefABCDEF0"
+		if a.Timestamp != 0 {
+			ts = strconv.FormatInt(a.Timestamp, 10)
+		}
+		nonce := RandomAlnum(32) // a fresh nonce, as WeChat Pay signs every response anew
+		if a.Nonce != "" {
+			nonce = a.Nonce
+		}
 		sig, err := utils.SignSHA256WithRSA(ts+"\n"+nonce+"\n"+a.Body+"\n", a.SignKey)
 		if err != nil {
 			s.t.Error(err)
