@@ -23,6 +23,8 @@ func init() {
 //	                             {file./path}; {env.X} cannot change in a
 //	                             running process) and use the new
 //	                             keys from the next request on
+//	GET  /wechatpay/clock        this host's clock against WeChat Pay's,
+//	                             measured from the signatures verified
 //
 // A reload changes the keys of every merchant and handler at once, or,
 // if one fails to load, none. Unlike a configuration reload it restarts
@@ -42,6 +44,7 @@ func (adminAPI) Routes() []caddy.AdminRoute {
 	return []caddy.AdminRoute{
 		{Pattern: "/wechatpay/keys", Handler: caddy.AdminHandlerFunc(handleKeys)},
 		{Pattern: "/wechatpay/keys/reload", Handler: caddy.AdminHandlerFunc(handleKeysReload)},
+		{Pattern: "/wechatpay/clock", Handler: caddy.AdminHandlerFunc(handleClock)},
 	}
 }
 
@@ -68,6 +71,13 @@ func handleKeysReload(w http.ResponseWriter, r *http.Request) error {
 			zap.Strings("wechatpay_keys", rep.WechatPayKeys))
 	}
 	return writeAdminJSON(w, reports)
+}
+
+func handleClock(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet {
+		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed: use GET", r.Method)}
+	}
+	return writeAdminJSON(w, hostClock.report())
 }
 
 func writeAdminJSON(w http.ResponseWriter, v any) error {

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
@@ -78,6 +79,7 @@ func adminKeys(out io.Writer, addr string, reload bool) error {
 		fmt.Fprintln(out, "no wechatpay keys are configured")
 		return nil
 	}
+	defer printClock(out, addr)
 	for _, r := range reports {
 		fmt.Fprintln(out, r.Holder)
 		if r.MchID != "" {
@@ -112,4 +114,26 @@ func adminStatus(err error) int {
 	}
 	status, _ := strconv.Atoi(m[1])
 	return status
+}
+
+// printClock prints the clock offset the running Caddy measured, or why
+// there is none.
+func printClock(out io.Writer, addr string) {
+	resp, err := caddycmd.AdminAPIRequest(addr, http.MethodGet, "/wechatpay/clock", nil, nil)
+	if err != nil {
+		fmt.Fprintf(out, "clock: not measured (%v)\n", err)
+		return
+	}
+	defer resp.Body.Close()
+	var c clockReport
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&c); err != nil {
+		fmt.Fprintf(out, "clock: not measured (%v)\n", err)
+		return
+	}
+	if c.MeasuredAt == nil {
+		fmt.Fprintln(out, "clock: not measured yet (no response or callback verified since start)")
+		return
+	}
+	fmt.Fprintf(out, "clock: this host is %s (from %d verified signatures, the last at %s)\n",
+		describeOffset(c.OffsetSeconds), c.Samples, c.MeasuredAt.Format(time.RFC3339))
 }

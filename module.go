@@ -350,18 +350,27 @@ func (h *Handler) deliverVerified(w http.ResponseWriter, r *http.Request, resp *
 		}
 		return "", &apiError{status: resp.status, code: codeUpstreamError, message: msg}
 	}
-	if err := keys.verifier.Verify(resp.header, body); err != nil {
+	signed, err := keys.verifier.Check(resp.header, body)
+	if err != nil {
 		ve := apiv3.AsVerifyError(err)
+		msg := "WeChat Pay's answer failed verification: " + ve.Reason
+		var hint string
+		if ve.Code == apiv3.CodeTimestampExpired {
+			hint = hostClock.clockHint(time.Now(), resp.header)
+		}
 		h.logger.Error("WeChat Pay's answer failed verification",
 			zap.String("code", ve.Code), zap.String("reason", ve.Reason),
 			zap.String("serial", ve.Serial), zap.String("request_id", ve.RequestID),
-			zap.Int("upstream_status", resp.status))
-		msg := "WeChat Pay's answer failed verification: " + ve.Reason
+			zap.Int("upstream_status", resp.status), zap.String("clock", hint))
+		if hint != "" {
+			msg += "; " + hint
+		}
 		if ve.RequestID != "" {
 			msg += " (Request-ID " + ve.RequestID + ")"
 		}
 		return "", &apiError{status: http.StatusBadGateway, code: ve.Code, message: msg}
 	}
+	hostClock.observe(h.logger, time.Now(), signed)
 	result := "verified"
 	if h.DecryptResponses && rt != nil && rt.Response != nil && resp.status < 300 && len(body) > 0 {
 		plain, _, err := keys.decrypter.DecryptFields(body, rt.Response)

@@ -266,14 +266,21 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 		return h.refuse(w, r, body, &notifyRefusal{http.StatusUnauthorized, "SIGNATURE_TYPE_UNSUPPORTED",
 			"Wechatpay-Signature-Type " + strconv.Quote(logtext.Truncate(st, 40)) + " is not " + notification.SignatureType})
 	}
-	if err := h.keys().verifier.Verify(r.Header, body); err != nil {
+	signed, err := h.keys().verifier.Check(r.Header, body)
+	if err != nil {
 		ve := apiv3.AsVerifyError(err)
-		status := http.StatusUnauthorized
-		if ve.Code == apiv3.CodeReplayWindowFull {
+		status, reason := http.StatusUnauthorized, "signature verification failed: "+ve.Reason
+		switch ve.Code {
+		case apiv3.CodeReplayWindowFull:
 			status = http.StatusServiceUnavailable // not the sender's fault: WeChat Pay sends it again later
+		case apiv3.CodeTimestampExpired:
+			if hint := hostClock.clockHint(time.Now(), r.Header); hint != "" {
+				reason += "; " + hint
+			}
 		}
-		return h.refuse(w, r, body, &notifyRefusal{status, ve.Code, "signature verification failed: " + ve.Reason})
+		return h.refuse(w, r, body, &notifyRefusal{status, ve.Code, reason})
 	}
+	hostClock.observe(h.logger, time.Now(), signed)
 	n, err := notification.Parse(body)
 	if err != nil {
 		return h.refuse(w, r, body, refusalOf(err))
