@@ -64,14 +64,11 @@ func notifyHandler(t *testing.T, ms *memStorage) (*NotifyHandler, *observer.Obse
 	return h, logs
 }
 
-// appCall is what the app stand-in received.
+// appCall is what the next handler received: the callback as forwarded.
 type appCall struct {
-	header  http.Header
-	body    []byte
-	length  int64
-	uri     string
-	trailer http.Header // read after the body
-	chunked bool        // sent with Transfer-Encoding: chunked
+	header http.Header
+	body   []byte
+	length int64
 }
 
 // fakeApp is a next handler recording each forwarded callback and answering

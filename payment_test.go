@@ -156,18 +156,6 @@ func checkInvocation(t *testing.T, obj []byte, app bool, appID, partnerID, prepa
 	}
 }
 
-// splitInvocation checks that out is upstream with one member added before
-// its closing brace, and returns the member's value.
-func splitInvocation(t *testing.T, out, upstream []byte) []byte {
-	t.Helper()
-	end := bytes.LastIndexByte(upstream, '}')
-	prefix := append(append([]byte(nil), upstream[:end]...), `,"request_payment":`...)
-	if !bytes.HasPrefix(out, prefix) || !bytes.HasSuffix(out, upstream[end:]) {
-		t.Fatalf("the response is not WeChat Pay's with one member added:\n got %s\nfrom %s", out, upstream)
-	}
-	return out[len(prefix) : len(out)-len(upstream[end:])]
-}
-
 func TestRequestPaymentEveryPrepayEndpoint(t *testing.T) {
 	cs := testkit.NewCertSandbox(t, nil)
 	h, logs := provisionedHandler(t, `,"request_payment":true`)
@@ -198,7 +186,7 @@ func TestRequestPaymentEveryPrepayEndpoint(t *testing.T) {
 			if err := json.Unmarshal(upstream, &answer); err != nil || answer.PrepayID == "" {
 				t.Fatalf("the sandbox answered %s", upstream)
 			}
-			obj := splitInvocation(t, w.Body.Bytes(), upstream)
+			obj := testkit.SplitInvocation(t, w.Body.Bytes(), upstream)
 			if w.Header().Get("Content-Length") != fmt.Sprint(w.Body.Len()) {
 				t.Errorf("Content-Length %s for %d bytes", w.Header().Get("Content-Length"), w.Body.Len())
 			}

@@ -23,19 +23,6 @@ func jsapiPrepay(appID string) []byte {
 		`"payer":{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}}`)
 }
 
-// invocation splits a prepay response with a request_payment member into
-// WeChat Pay's own bytes and the member, checking that the member is the
-// only change.
-func invocation(t *testing.T, out, upstream []byte) []byte {
-	t.Helper()
-	end := bytes.LastIndexByte(upstream, '}')
-	prefix := append(append([]byte(nil), upstream[:end]...), `,"request_payment":`...)
-	if !bytes.HasPrefix(out, prefix) || !bytes.HasSuffix(out, upstream[end:]) {
-		t.Fatalf("not WeChat Pay's response with one member added:\n got %s\nfrom %s", out, upstream)
-	}
-	return out[len(prefix) : len(out)-len(upstream[end:])]
-}
-
 // TestIntegrationRequestPayment: through a real Caddy, a JSAPI prepay call
 // whose request WeChat Pay's stand-in verified with the official SDK gets a
 // response that is the stand-in's, byte for byte, plus the invocation
@@ -53,7 +40,7 @@ func TestIntegrationRequestPayment(t *testing.T) {
 		t.Fatalf("the stand-in's SDK judge: %d requests, %v", len(got), got)
 	}
 	var obj struct{ AppID, TimeStamp, NonceStr, Package, SignType, PaySign string }
-	if err := json.Unmarshal(invocation(t, out, []byte(prepay)), &obj); err != nil {
+	if err := json.Unmarshal(testkit.SplitInvocation(t, out, []byte(prepay)), &obj); err != nil {
 		t.Fatal(err)
 	}
 	if obj.AppID != "wxd678efh567hg6787" || obj.Package != "prepay_id=wx201410272009395522657a690389285100" || obj.SignType != "RSA" {

@@ -4,31 +4,12 @@ import (
 	"crypto/rsa"
 	"errors"
 	"net/http"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/replay"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
-	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 )
-
-// signedHeader signs body as WeChat Pay does (with the SDK's signer) at
-// timestamp ts with nonce, under the test WeChat Pay key.
-func signedHeader(t *testing.T, key *rsa.PrivateKey, serial string, ts int64, nonce string, body []byte) http.Header {
-	t.Helper()
-	tsText := strconv.FormatInt(ts, 10)
-	sig, err := utils.SignSHA256WithRSA(tsText+"\n"+nonce+"\n"+string(body)+"\n", key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := http.Header{}
-	h.Set("Wechatpay-Timestamp", tsText)
-	h.Set("Wechatpay-Nonce", nonce)
-	h.Set("Wechatpay-Signature", sig)
-	h.Set("Wechatpay-Serial", serial)
-	return h
-}
 
 func codeOf(err error) string {
 	var ve *VerifyError
@@ -54,7 +35,9 @@ func TestVerifierRefusesReplays(t *testing.T) {
 	v.Window = replay.New(replay.Config{Window: MaxResponseSkew, MaxEntries: 3, Now: clock})
 	body := []byte(`{"trade_state":"SUCCESS"}`)
 	sign := func(ts int64, nonce string) http.Header {
-		return signedHeader(t, c.WechatPayKey, c.PublicKeyID, ts, nonce, body)
+		h := http.Header{}
+		testkit.SignWechatPay(t, h, c.WechatPayKey, c.PublicKeyID, ts, nonce, body, "")
+		return h
 	}
 
 	first := sign(now.Unix(), "NONCE1")
@@ -69,7 +52,8 @@ func TestVerifierRefusesReplays(t *testing.T) {
 		t.Errorf("another nonce: %s", got)
 	}
 	// A forged signature is refused as forged and takes no room.
-	forged := signedHeader(t, c.PlatformKey, c.PublicKeyID, now.Unix(), "NONCE3", body)
+	forged := http.Header{}
+	testkit.SignWechatPay(t, forged, c.PlatformKey, c.PublicKeyID, now.Unix(), "NONCE3", body, "")
 	for range 5 {
 		if got := codeOf(v.Verify(forged, body)); got != CodeSignatureInvalid {
 			t.Fatalf("forged: %s", got)

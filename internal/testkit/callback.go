@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"testing"
 	"time"
 
@@ -157,19 +156,7 @@ func BuildCallback(t testing.TB, s CallbackSpec) Callback {
 	h.Set("Content-Type", "application/json")
 	h.Set("Request-ID", "08F1CALLBACK-TEST-"+s.ID)
 	if !s.OmitHeaders {
-		ts := strconv.FormatInt(time.Now().Add(s.TimeShift).Unix(), 10)
-		nonce := RandomAlnum(32)
-		sig, err := utils.SignSHA256WithRSA(ts+"\n"+nonce+"\n"+string(body)+"\n", s.SignKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if s.Signature != "" {
-			sig = s.Signature
-		}
-		h.Set("Wechatpay-Timestamp", ts)
-		h.Set("Wechatpay-Nonce", nonce)
-		h.Set("Wechatpay-Signature", sig)
-		h.Set("Wechatpay-Serial", s.Serial)
+		SignWechatPay(t, h, s.SignKey, s.Serial, time.Now().Add(s.TimeShift).Unix(), RandomAlnum(32), body, s.Signature)
 		if s.SigType != "-" {
 			h.Set("Wechatpay-Signature-Type", s.SigType)
 		}

@@ -202,25 +202,15 @@ func (s *Stub) write(w http.ResponseWriter, a StubResponse) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Request-ID", "08F1A2B3C4D5E6-TEST")
 	if !a.NoHeaders {
-		ts := strconv.FormatInt(time.Now().Add(a.TimeShift).Unix(), 10)
+		ts := time.Now().Add(a.TimeShift).Unix()
 		if a.Timestamp != 0 {
-			ts = strconv.FormatInt(a.Timestamp, 10)
+			ts = a.Timestamp
 		}
 		nonce := RandomAlnum(32) // a fresh nonce, as WeChat Pay signs every response anew
 		if a.Nonce != "" {
 			nonce = a.Nonce
 		}
-		sig, err := utils.SignSHA256WithRSA(ts+"\n"+nonce+"\n"+a.Body+"\n", a.SignKey)
-		if err != nil {
-			s.t.Error(err)
-		}
-		if a.Signature != "" {
-			sig = a.Signature
-		}
-		h.Set("Wechatpay-Timestamp", ts)
-		h.Set("Wechatpay-Nonce", nonce)
-		h.Set("Wechatpay-Signature", sig)
-		h.Set("Wechatpay-Serial", a.Serial)
+		SignWechatPay(s.t, h, a.SignKey, a.Serial, ts, nonce, []byte(a.Body), a.Signature)
 	}
 	out := []byte(a.Body)
 	if a.TamperBody {
