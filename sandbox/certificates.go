@@ -20,8 +20,9 @@ const CertificatesPath = "/v3/certificates"
 // each encrypt_certificate.
 const certificateAssociatedData = "certificate"
 
-// certificateZone is the zone WeChat Pay writes effective_time and expire_time in.
-var certificateZone = time.FixedZone("CST", 8*60*60)
+// chinaZone is China Standard Time, the zone WeChat Pay writes its times in:
+// a certificate's effective_time and expire_time, a prepay_id's issue time.
+var chinaZone = time.FixedZone("CST", 8*60*60)
 
 // platformKey is a platform certificate with its private key.
 type platformKey struct {
@@ -209,8 +210,8 @@ func (s *Server) certificates(req *request) *answer {
 		}
 		data = append(data, encryptedCertificate{
 			SerialNo:      p.serial,
-			EffectiveTime: p.cert.NotBefore.In(certificateZone).Format(time.RFC3339),
-			ExpireTime:    p.cert.NotAfter.In(certificateZone).Format(time.RFC3339),
+			EffectiveTime: p.cert.NotBefore.In(chinaZone).Format(time.RFC3339),
+			ExpireTime:    p.cert.NotAfter.In(chinaZone).Format(time.RFC3339),
 			EncryptCertificate: certificateEnvelope{
 				Algorithm: "AEAD_AES_256_GCM", Nonce: nonce,
 				AssociatedData: certificateAssociatedData, Ciphertext: ct,

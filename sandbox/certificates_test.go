@@ -102,7 +102,7 @@ func TestCertificatesRotation(t *testing.T) {
 	if len(list) != 1 || list[0].String() != nextSerial {
 		t.Errorf("after retiring the old certificate the list is %v", list)
 	}
-	if exp := gjson.GetBytes(body, "data.0.expire_time").String(); exp != next.NotAfter.In(certificateZone).Format(time.RFC3339) {
+	if exp := gjson.GetBytes(body, "data.0.expire_time").String(); exp != next.NotAfter.In(chinaZone).Format(time.RFC3339) {
 		t.Errorf("expire_time %q", exp)
 	}
 }

@@ -48,8 +48,6 @@ const (
 // PrepayIDLifetime is how long a prepay_id stays valid, as at WeChat Pay.
 const PrepayIDLifetime = 2 * time.Hour
 
-// chinaZone is China Standard Time, the zone of the time in a prepay_id.
-var chinaZone = time.FixedZone("CST", 8*60*60)
 
 // MaxPrepayIDs bounds the prepay_ids the sandbox remembers; past it the
 // oldest is forgotten, and the client route then calls it unknown.
