@@ -48,7 +48,6 @@ const (
 // PrepayIDLifetime is how long a prepay_id stays valid, as at WeChat Pay.
 const PrepayIDLifetime = 2 * time.Hour
 
-
 // MaxPrepayIDs bounds the prepay_ids the sandbox remembers; past it the
 // oldest is forgotten, and the client route then calls it unknown.
 const MaxPrepayIDs = 10000
