@@ -27,7 +27,7 @@ func init() {
 //			platform_certificate  <path or PEM>   # repeatable
 //			wechatpay_serial      <public key ID or certificate serial>
 //			download_certificates on|off
-//			certificates_url      <base URL>
+//			certificates_url      <base URL>...   # tried in order
 //			refresh_interval      <duration>
 //		}
 //	}
@@ -82,6 +82,14 @@ func (m *Merchant) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			continue
 		}
+		if option == "certificates_url" {
+			urls, err := listValue(d, option, seen)
+			if err != nil {
+				return err
+			}
+			m.CertificatesURL = urls
+			continue
+		}
 		v, err := singleValue(d, option, seen)
 		if err != nil {
 			return err
@@ -95,8 +103,6 @@ func (m *Merchant) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			m.PrivateKey = v
 		case "apiv3_key":
 			m.APIv3Key = v
-		case "certificates_url":
-			m.CertificatesURL = v
 		case "download_certificates":
 			on, ok := onOff(v)
 			if !ok {

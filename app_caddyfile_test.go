@@ -71,11 +71,52 @@ func TestAppCaddyfileErrors(t *testing.T) {
 		`wechatpay {;merchant a {;download_certificates maybe;};}`: "want on or off",
 		`wechatpay {;merchant a {;mchid 1;mchid 2;};}`:             "given more than once",
 		`wechatpay {;merchant a {;mchid 1;serial_no A;private_key k;};merchant a {;mchid 1;serial_no A;private_key k;};}`: "defined twice",
+
+		`wechatpay {;merchant a {;certificates_url;};}`:                                    "wrong argument count",
+		`wechatpay {;merchant a {;certificates_url http://a;certificates_url http://b;};}`: "given more than once",
 	} {
 		_, err := adaptCaddyfile(t, "{\n"+strings.ReplaceAll(input, ";", "\n")+"\n}\n:9180 {\n respond ok\n}")
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: got %v, want %q", input, err, want)
 		}
+	}
+}
+
+// TestAppCaddyfileCertificatesURLs: certificates_url takes a list, which
+// adapts to an array (one URL to a string, as TestAppCaddyfile shows) and
+// is read back as it was written.
+func TestAppCaddyfileCertificatesURLs(t *testing.T) {
+	out, err := adaptCaddyfile(t, `{
+	wechatpay {
+		merchant school {
+			mchid            1900000001
+			serial_no        3775B6A45ACD588826D15E583A95F5DD12345678
+			private_key      /etc/wechatpay/apiclient_key.pem
+			apiv3_key        {env.WECHATPAY_APIV3_KEY}
+			certificates_url https://api.mch.weixin.qq.com https://api2.mch.weixin.qq.com
+		}
+	}
+}
+:9180 {
+	respond ok
+}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `"certificates_url":["https://api.mch.weixin.qq.com","https://api2.mch.weixin.qq.com"]`
+	if !strings.Contains(compactJSON(t, out), want) {
+		t.Fatalf("adapted %s, want %s", out, want)
+	}
+	var cfg struct {
+		Apps struct {
+			WechatPay App `json:"wechatpay"`
+		} `json:"apps"`
+	}
+	if err := json.Unmarshal(out, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Apps.WechatPay.Merchants["school"].CertificatesURL; len(got) != 2 || got[1] != "https://api2.mch.weixin.qq.com" {
+		t.Errorf("read back %q", got)
 	}
 }
 

@@ -16,6 +16,20 @@ func singleValue(d *caddyfile.Dispenser, option string, seen map[string]bool) (s
 	return v, nil
 }
 
+// listValue reads the one or more arguments of a Caddyfile option that may
+// be given once per block, recording it in seen.
+func listValue(d *caddyfile.Dispenser, option string, seen map[string]bool) ([]string, error) {
+	if seen[option] {
+		return nil, d.Errf("%s given more than once", option)
+	}
+	seen[option] = true
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return nil, d.ArgErr()
+	}
+	return args, nil
+}
+
 // onOff reads an on|off value.
 func onOff(v string) (on, ok bool) {
 	switch v {

@@ -29,7 +29,7 @@ import (
 func testMerchant(t testing.TB, url string) *Merchant {
 	c := testkit.Creds()
 	return &Merchant{MchID: c.MchID, SerialNo: c.SerialNo, PrivateKey: testkit.PKCS8(c.MerchantKey),
-		APIv3Key: testkit.CertAPIv3Key, CertificatesURL: url}
+		APIv3Key: testkit.CertAPIv3Key, CertificatesURL: URLList{url}}
 }
 
 // withPublicKey adds the WeChat Pay public key to m.

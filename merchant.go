@@ -3,25 +3,61 @@ package wechatpay
 import (
 	"context"
 	"crypto/rsa"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/logtext"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/platformcert"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
 )
 
-// defaultCertificatesURL is where platform certificates are downloaded
-// from: WeChat Pay's API server.
-const defaultCertificatesURL = "https://api.mch.weixin.qq.com"
+// defaultCertificatesURLs are where platform certificates are downloaded
+// from, in order: WeChat Pay's API domain, then its backup domain (the
+// official Go SDK's WechatPayAPIServerBackup).
+var defaultCertificatesURLs = URLList{"https://api.mch.weixin.qq.com", "https://api2.mch.weixin.qq.com"}
+
+// URLList is the value of certificates_url: URLs tried in order. In JSON it
+// is an array of strings or, as before it became a list, one string; a
+// list of one is written as a string, so a configuration adapted from a
+// Caddyfile with one URL stays as it was.
+type URLList []string
+
+// UnmarshalJSON reads a string or an array of strings.
+func (l *URLList) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*l = nil
+		if one != "" {
+			*l = URLList{one}
+		}
+		return nil
+	}
+	var list []string
+	if err := json.Unmarshal(b, &list); err != nil {
+		return fmt.Errorf("certificates_url: want a URL or an array of URLs, got %s", logtext.Truncate(string(b), 80))
+	}
+	*l = list
+	return nil
+}
+
+// MarshalJSON writes a list of one as a string, longer ones as an array.
+func (l URLList) MarshalJSON() ([]byte, error) {
+	if len(l) == 1 {
+		return json.Marshal(l[0])
+	}
+	return json.Marshal([]string(l))
+}
 
 // Merchant is one merchant's credentials, configured once in the global
 // wechatpay app and used by every handler that names it with `merchant`.
@@ -55,10 +91,15 @@ type Merchant struct {
 	// platform_certificate.
 	DownloadCertificates *bool `json:"download_certificates,omitempty"`
 
-	// CertificatesURL is the base URL platform certificates are downloaded
-	// from (the path /v3/certificates is added). Default:
-	// https://api.mch.weixin.qq.com.
-	CertificatesURL string `json:"certificates_url,omitempty"`
+	// CertificatesURL are the base URLs platform certificates are
+	// downloaded from (the path /v3/certificates is added), tried in order
+	// at each download: one that cannot be reached, times out or answers
+	// with a 5xx status passes the download to the next; any other answer
+	// (a refusal from WeChat Pay included) is final. An array of strings,
+	// or one string. Default: ["https://api.mch.weixin.qq.com",
+	// "https://api2.mch.weixin.qq.com"], WeChat Pay's domain and its
+	// backup.
+	CertificatesURL URLList `json:"certificates_url,omitempty"`
 
 	// RefreshInterval is how often platform certificates are downloaded
 	// again. Default: 6h.
@@ -189,13 +230,9 @@ func (t *trustedKeys) empty() bool { return t == nil || len(t.order) == 0 }
 // startCertificates sets up the certificate manager and brings the
 // certificates up to date.
 func (m *Merchant) startCertificates(ctx context.Context, storage certmagic.Storage) error {
-	base := m.CertificatesURL
-	if base == "" {
-		base = defaultCertificatesURL
-	}
-	u, err := url.Parse(strings.TrimSuffix(base, "/") + platformcert.Path)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("certificates_url: %q is not an http(s) URL", base)
+	urls, err := certificatesURLs(m.CertificatesURL)
+	if err != nil {
+		return err
 	}
 	interval := time.Duration(m.RefreshInterval)
 	if interval == 0 {
@@ -218,7 +255,7 @@ func (m *Merchant) startCertificates(ctx context.Context, storage certmagic.Stor
 	}
 	m.certs.download = func(ctx context.Context, known []*platformcert.Certificate) ([]*platformcert.Certificate, error) {
 		static := m.staticKeys()
-		d := &platformcert.Download{Client: client, URL: u.String(), UserAgent: userAgent(), Signer: m.currentSigner(),
+		d := &platformcert.Download{Client: client, UserAgent: userAgent(), Signer: m.currentSigner(),
 			AEAD: aead, Now: m.certs.now, Anchors: static.byID, Known: known}
 		switch {
 		case !static.empty():
@@ -226,7 +263,7 @@ func (m *Merchant) startCertificates(ctx context.Context, storage certmagic.Stor
 		case len(known) > 0:
 			d.Serial = known[0].Serial
 		}
-		return d.Run(ctx)
+		return m.downloadFirst(ctx, d, urls)
 	}
 	if m.deferRefresh {
 		return nil
@@ -239,13 +276,98 @@ func (m *Merchant) startCertificates(ctx context.Context, storage certmagic.Stor
 		return nil
 	}
 	if m.currentKeys().encrypter == nil {
-		return fmt.Errorf("downloading platform certificates from %s: %w (and no WeChat Pay key is configured or stored)", u.Host, err)
+		return fmt.Errorf("downloading platform certificates: %w (and no WeChat Pay key is configured or stored)", err)
 	}
 	m.certs.startFailed = true
 	m.logger.Warn("downloading platform certificates failed; using the keys configured or stored, retrying in the background",
 		zap.Error(err))
 	return nil
 }
+
+// certificatesURLs returns the download URLs of the certificates_url list
+// (the default when empty), each an http(s) URL given once.
+func certificatesURLs(list URLList) ([]string, error) {
+	if len(list) == 0 {
+		list = defaultCertificatesURLs
+	}
+	urls := make([]string, 0, len(list))
+	for _, base := range list {
+		u, err := url.Parse(strings.TrimSuffix(base, "/") + platformcert.Path)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, fmt.Errorf("certificates_url: %q is not an http(s) URL", base)
+		}
+		if slices.Contains(urls, u.String()) {
+			return nil, fmt.Errorf("certificates_url: %q is given twice", base)
+		}
+		urls = append(urls, u.String())
+	}
+	return urls, nil
+}
+
+// downloadFirst runs d, with each of urls in turn as its URL, until one
+// gives an answer to go by: the certificates, or a failure that another
+// address would give too (a refusal, ErrNotFound). A URL that cannot be reached, times out or
+// answers 5xx (platformcert.UnavailableError) passes on to the next. Each
+// attempt may take its share of the time left in ctx, and what one leaves
+// goes to the next.
+func (m *Merchant) downloadFirst(ctx context.Context, d *platformcert.Download, urls []string) ([]*platformcert.Certificate, error) {
+	var tried []string
+	for i, u := range urls {
+		attempt := *d
+		attempt.URL = u
+		actx, cancel := shareOfTime(ctx, len(urls)-i)
+		certs, err := attempt.Run(actx)
+		cancel()
+		if err == nil {
+			if len(tried) > 0 {
+				m.logger.Warn("platform certificates downloaded from a later certificates_url", zap.String("url", u),
+					zap.Strings("failed", tried))
+			}
+			return certs, nil
+		}
+		tried = append(tried, u+": "+withoutURL(err))
+		var unavailable *platformcert.UnavailableError
+		if !errors.As(err, &unavailable) || i == len(urls)-1 || ctx.Err() != nil {
+			return nil, &downloadError{tried: tried, last: err}
+		}
+	}
+	return nil, errors.New("certificates_url: no URL to download from")
+}
+
+// shareOfTime returns ctx with a deadline of 1/n of the time ctx has left,
+// for the first of n attempts; ctx itself (cancellable) when it has no
+// deadline or n is 1.
+func shareOfTime(ctx context.Context, n int) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok || n <= 1 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, time.Until(deadline)/time.Duration(n))
+}
+
+// withoutURL returns err's message without net/http's `Get "<url>":` when
+// that is all it adds, since the caller names the URL once itself.
+func withoutURL(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Error() == err.Error() {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}
+
+// downloadError is a download that failed at every URL tried: it names
+// each with its failure, in order, and wraps the last, which says what the
+// download came to (platformcert.ErrNotFound, a refusal, or the last URL
+// out of reach).
+type downloadError struct {
+	tried []string // "<url>: <failure>"
+	last  error
+}
+
+func (e *downloadError) Error() string { return strings.Join(e.tried, "; ") }
+
+// Unwrap returns the last failure.
+func (e *downloadError) Unwrap() error { return e.last }
 
 // publish makes the configured keys plus downloaded certificates the keys
 // in use. The configured choice (public key, or wechatpay_serial) encrypts;

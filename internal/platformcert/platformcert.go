@@ -56,6 +56,23 @@ func (c *Certificate) Key() *rsa.PublicKey { return c.Certificate.PublicKey.(*rs
 // platform certificate (public key only).
 var ErrNotFound = errors.New("WeChat Pay has no platform certificate for this merchant (404 " + CodeResourceNotExists + "): it uses the WeChat Pay public key")
 
+// UnavailableError is a download that got no answer to go by: the request
+// could not be sent or answered (DNS, the connection, TLS, a timeout, a
+// connection broken before the whole answer arrived), or the server answered
+// with a 5xx status. The same request may succeed at another address of
+// WeChat Pay's (its backup domain). Any other error of Run is an answer about
+// the request itself (a refusal, certificates that do not decrypt, a
+// signature that does not verify), which another address would give too.
+type UnavailableError struct {
+	// Err is what went wrong.
+	Err error
+}
+
+func (e *UnavailableError) Error() string { return e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
 // response is the JSON of a Path response.
 type response struct {
 	Data []struct {
@@ -94,7 +111,7 @@ type Download struct {
 
 // Run downloads, decrypts and verifies the merchant's platform
 // certificates. It returns the unexpired ones, newest first, or
-// ErrNotFound.
+// ErrNotFound, or an *UnavailableError when no answer came to go by.
 func (d *Download) Run(ctx context.Context) ([]*Certificate, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.URL, nil)
 	if err != nil {
@@ -116,12 +133,12 @@ func (d *Download) Run(ctx context.Context) ([]*Certificate, error) {
 	}
 	resp, err := d.Client.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, &UnavailableError{err}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
 	if err != nil {
-		return nil, fmt.Errorf("reading the answer: %w", err)
+		return nil, &UnavailableError{fmt.Errorf("reading the answer: %w", err)}
 	}
 	if len(body) > maxResponse {
 		return nil, errors.New("the answer is larger than 1 MiB")
@@ -132,8 +149,12 @@ func (d *Download) Run(ctx context.Context) ([]*Certificate, error) {
 		if resp.StatusCode == http.StatusNotFound && e.Code == CodeResourceNotExists {
 			return nil, ErrNotFound
 		}
-		return nil, fmt.Errorf("WeChat Pay answered %d %s%s (Request-ID %s)", resp.StatusCode, e.Code,
+		err := fmt.Errorf("WeChat Pay answered %d %s%s (Request-ID %s)", resp.StatusCode, e.Code,
 			shortMessage(e.Message), resp.Header.Get("Request-ID"))
+		if resp.StatusCode >= 500 {
+			return nil, &UnavailableError{err}
+		}
+		return nil, err
 	}
 	certs, err := d.decrypt(body)
 	if err != nil {

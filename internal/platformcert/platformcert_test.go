@@ -108,6 +108,82 @@ func TestDownloadPublicKeyOnly(t *testing.T) {
 	}
 }
 
+// TestDownloadUnavailable: a download that got no answer to go by (no
+// connection, a 5xx, an answer cut short, a timeout) is an
+// *UnavailableError, which another address of WeChat Pay's may not give;
+// an answer about the request itself (a refusal, certificates that do not
+// decrypt) is not.
+func TestDownloadUnavailable(t *testing.T) {
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	answering := func(status int, body string) string {
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_, _ = w.Write([]byte(body))
+		}))
+		t.Cleanup(ts.Close)
+		return ts.URL
+	}
+	cut := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		_, _ = w.Write([]byte(`{"data":[`))
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	t.Cleanup(cut.Close)
+	hang := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(hang); slow.Close() })
+	refusing := startSandbox(t, false) // refuses another merchant key with 401
+
+	for _, tc := range []struct {
+		name, url   string
+		key         string // the APIv3 key; default apiv3Key
+		otherSigner bool
+		unavailable bool
+	}{
+		{name: "no connection", url: closed.URL, unavailable: true},
+		{name: "503", url: answering(503, `{"code":"SYSTEM_ERROR","message":"busy"}`), unavailable: true},
+		{name: "502 page", url: answering(502, `<html>bad gateway</html>`), unavailable: true},
+		{name: "cut short", url: cut.URL, unavailable: true},
+		{name: "timeout", url: slow.URL, unavailable: true},
+		{name: "400", url: answering(400, `{"code":"PARAM_ERROR","message":"no"}`)},
+		{name: "429", url: answering(429, `{"code":"FREQUENCY_LIMITED","message":"slow down"}`)},
+		{name: "401 from WeChat Pay", url: refusing.URL, otherSigner: true},
+		{name: "does not decrypt", url: refusing.URL, key: "0123456789abcdef0123456789abcdef"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			key := tc.key
+			if key == "" {
+				key = apiv3Key
+			}
+			d := download(t, tc.url, key)
+			if tc.otherSigner {
+				d.Signer.Key, _ = rsacrypto.NewPrivateKey(testkit.Rotated().MerchantKey)
+			}
+			wait := 30 * time.Second // generous: only the slow server needs it
+			if tc.url == slow.URL {
+				wait = 300 * time.Millisecond
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			defer cancel()
+			_, err := d.Run(ctx)
+			var ue *UnavailableError
+			if err == nil || errors.As(err, &ue) != tc.unavailable {
+				t.Errorf("%v: unavailable %v, want %v", err, errors.As(err, &ue), tc.unavailable)
+			}
+		})
+	}
+}
+
 // TestKeepingRules: Merge keeps the unexpired certificates, one per serial
 // (the newer list's), newest first; NewestEffective picks the newest already
 // valid.
