@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 )
 
 // proxyInto runs the rest of the chain (reverse_proxy) into the buffer and
@@ -61,8 +62,12 @@ func upstreamError(err error) *apiError {
 	switch {
 	case status == http.StatusGatewayTimeout:
 		return &apiError{status: status, code: codeUpstreamTimeout, message: "WeChat Pay did not answer in time"}
+	case status >= 500 && notSent(err, status):
+		return &apiError{status: http.StatusBadGateway, code: codeUpstreamUnreachable,
+			message: "WeChat Pay could not be reached: the request was not sent, and may be sent again"}
 	case status >= 500:
-		return &apiError{status: http.StatusBadGateway, code: codeUpstreamUnreachable, message: "WeChat Pay could not be reached or the connection failed"}
+		return &apiError{status: http.StatusBadGateway, code: codeUpstreamUnreachable,
+			message: "WeChat Pay could not be reached or the connection failed after the request was sent: query the order's state before sending it again"}
 	default: // 499: the client went away; nobody is left to answer
 		return &apiError{status: status, code: "CLIENT_CLOSED_REQUEST", message: "the client closed the request (" + strconv.Itoa(status) + ")"}
 	}
@@ -76,4 +81,14 @@ func (b *bufferedResponse) truncated() bool {
 	}
 	n, err := strconv.Atoi(cl)
 	return err == nil && n != b.body.Len()
+}
+
+// notSent reports whether reverse_proxy's error says the request never
+// left: no connection could be made (a dial error: refused, DNS, dial
+// timeout) or no upstream was available (503). An app may then send it
+// again; after any other failure it may have reached WeChat Pay, and a
+// payment must be queried, not sent twice.
+func notSent(err error, status int) bool {
+	var dial reverseproxy.DialError
+	return errors.As(err, &dial) || status == http.StatusServiceUnavailable
 }

@@ -240,6 +240,9 @@ func TestIntegrationFailover(t *testing.T) {
 		loadCaddyfile(t, tester, failoverConfig(t, primary.ln.Addr().String(), stubAddr(backup)))
 		status, out := presign(t)
 		refused(t, status, out, 502, codeUpstreamUnreachable)
+		if !strings.Contains(string(out), "after the request was sent") {
+			t.Errorf("%s: the app is not told the POST may have arrived", out)
+		}
 		if n, m := primary.requests.Load(), len(backup.Requests()); n != 1 || m != 0 {
 			t.Fatalf("the primary got the POST %d times and the backup %d times, want 1 and 0", n, m)
 		}
@@ -289,10 +292,14 @@ func TestIntegrationFailover(t *testing.T) {
 		primary := "127.0.0.1:" + strconv.Itoa(testkit.FreePort())
 		backup := "127.0.0.1:" + strconv.Itoa(testkit.FreePort())
 		loadCaddyfile(t, tester, failoverConfig(t, primary, backup))
-		// Both tried, then both marked down: nothing left to try.
+		// Both tried, then both marked down: nothing left to try. Either
+		// way the POST never left, and the app is told so.
 		for range 2 {
 			status, out := presign(t)
 			refused(t, status, out, 502, codeUpstreamUnreachable)
+			if !strings.Contains(string(out), "was not sent") {
+				t.Errorf("%s: the app is not told the request was not sent", out)
+			}
 		}
 	})
 }

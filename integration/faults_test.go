@@ -77,11 +77,14 @@ func TestIntegrationUpstreamFaults(t *testing.T) {
 		mode   string
 		status int
 		code   string
+		says   string // part of the message
 	}{
-		{"reset", 502, codeUpstreamUnreachable},
-		{"slow", 504, codeUpstreamTimeout},
-		{"truncated", 502, codeUpstreamIncomplete},
-		{"5xx-html", 502, codeUpstreamError},
+		// The request was written before the connection broke: the app
+		// is told it may have arrived.
+		{"reset", 502, codeUpstreamUnreachable, "after the request was sent"},
+		{"slow", 504, codeUpstreamTimeout, "did not answer in time"},
+		{"truncated", 502, codeUpstreamIncomplete, ""},
+		{"5xx-html", 502, codeUpstreamError, ""},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			up.mode.Store(tc.mode)
@@ -90,6 +93,9 @@ func TestIntegrationUpstreamFaults(t *testing.T) {
 			var e struct{ Code, Message string }
 			if resp.StatusCode != tc.status || json.Unmarshal(out, &e) != nil || e.Code != tc.code {
 				t.Fatalf("status %d body %s, want %d %s", resp.StatusCode, out, tc.status, tc.code)
+			}
+			if !strings.Contains(e.Message, tc.says) {
+				t.Errorf("message %q does not say %q", e.Message, tc.says)
 			}
 			if strings.Contains(string(out), "partial") {
 				t.Error("part of the unverified answer reached the client")
@@ -100,12 +106,17 @@ func TestIntegrationUpstreamFaults(t *testing.T) {
 		})
 	}
 
-	// Unreachable: nothing listens on the port any more.
+	// Unreachable: nothing listens on the port any more. The connection
+	// was refused, so the app is told the request was not sent.
 	addr := up.ln.Addr().String()
 	up.ln.Close()
 	loadCaddyfile(t, tester, caddyConfigWithProxy(t, "http://"+addr, "", ""))
 	resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(testkit.PresignBody))
-	if resp.StatusCode != 502 || !strings.Contains(string(out), codeUpstreamUnreachable) {
+	var e struct{ Code, Message string }
+	if resp.StatusCode != 502 || json.Unmarshal(out, &e) != nil || e.Code != codeUpstreamUnreachable {
 		t.Fatalf("unreachable: status %d %s", resp.StatusCode, out)
+	}
+	if !strings.Contains(e.Message, "was not sent") {
+		t.Errorf("unreachable: message %q does not say the request was not sent", e.Message)
 	}
 }
