@@ -46,6 +46,13 @@ type Handler struct {
 	// be served by Caddy's admin API.
 	PrivateKey string `json:"private_key,omitempty"`
 
+	// MerchantCertificate is the merchant API certificate
+	// (apiclient_cert.pem): a file path or PEM text. Optional; when given,
+	// it must be the certificate of PrivateKey with the serial SerialNo
+	// (checked at start and at each key reload), and its expiry is
+	// reported in the metrics and warned of 30 days ahead.
+	MerchantCertificate string `json:"merchant_certificate,omitempty"`
+
 	// WechatPayKeys are the WeChat Pay public key and/or platform
 	// certificates (public_key_id, public_key, platform_certificate,
 	// wechatpay_serial); at least one key is required.
@@ -130,13 +137,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	if h.Merchant != "" {
 		_, err := h.useMerchant(ctx, h.Merchant, [2]string{"mchid", h.MchID}, [2]string{"serial_no", h.SerialNo},
-			[2]string{"private_key", h.PrivateKey}, [2]string{"public_key_id", h.PublicKeyID}, [2]string{"public_key", h.PublicKey},
+			[2]string{"private_key", h.PrivateKey}, [2]string{"merchant_certificate", h.MerchantCertificate},
+			[2]string{"public_key_id", h.PublicKeyID}, [2]string{"public_key", h.PublicKey},
 			[2]string{"platform_certificate", strings.Join(h.PlatformCertificate, "")}, [2]string{"wechatpay_serial", h.WechatPaySerial})
 		if err != nil {
 			return err
 		}
 	} else {
 		own := keyOptions{mchid: h.MchID, serialNo: h.SerialNo, privateKey: h.PrivateKey, WechatPayKeys: h.WechatPayKeys}
+		own.merchantCert = h.MerchantCertificate
 		if err := h.useOwn(func() (*keySet, error) { return own.loadKeySet(h.logger) }); err != nil {
 			return err
 		}
