@@ -88,6 +88,7 @@ type Merchant struct {
 	// merchantCert is merchant_certificate as loaded, nil without it;
 	// guarded by mu, changed only by a key reload.
 	merchantCert *merchantCertificate
+	metrics      *merchantMetrics // nil without a metrics registry
 }
 
 // currentSigner returns the request signer of the merchant in use now.
@@ -230,6 +231,7 @@ func (m *Merchant) startCertificates(ctx context.Context, storage certmagic.Stor
 		now:       m.now,
 		logger:    m.logger,
 		publish:   m.publish,
+		metrics:   m.metrics,
 	}
 	m.certs.download = func(ctx context.Context, known []*platformcert.Certificate) ([]*platformcert.Certificate, error) {
 		static := m.staticKeys()

@@ -99,6 +99,7 @@ type Handler struct {
 	userAgent  string
 	queryNames []string // every sensitive query parameter name, lower case
 	keySource
+	metrics *handlerMetrics // nil without a metrics registry
 }
 
 // unsignedDownloads are the paths whose GET responses WeChat Pay does not
@@ -165,6 +166,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.userAgent = userAgent()
 	h.queryNames = h.routes.QueryNames()
+	if err := h.provisionMetrics(ctx); err != nil {
+		return err
+	}
 	if h.own != nil {
 		// Last, once every field is set: a key reload may run at once.
 		registerKeyHolder(ctx, h)
@@ -226,6 +230,8 @@ func (h *Handler) Validate() error {
 // handler, which is reverse_proxy.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	start := time.Now()
+	var upstream upstreamTimer // the time in reverse_proxy, waiting for WeChat Pay
+	defer h.metrics.durations(start, &upstream)
 	if h.mayLogSensitive(r) {
 		// Caddy's access log records the URI as the client sent it:
 		// a request that may carry a sensitive value in its query must
@@ -251,6 +257,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		release(body)
 		return h.refuse(w, r, ae)
 	}
+	h.metrics.fields(encrypted)
 	if out.readBufferFree {
 		defer release(body)
 	}
@@ -259,18 +266,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	if !h.verifying() || h.respondsUnsigned(r) {
-		return h.streamUnverified(w, r, next, rt, encrypted, start)
+		return h.streamUnverified(w, r, next, rt, encrypted, start, &upstream)
 	}
 	resp := newBufferedResponse(w)
 	resp.head = r.Method == http.MethodHead
 	defer resp.release()
-	if ae := proxyInto(resp, r, next); ae != nil {
+	if ae := proxyInto(resp, r, next, &upstream); ae != nil {
 		return h.refuse(w, r, ae)
 	}
 	result, ae := h.deliverVerified(w, resp, rt, keys)
 	if ae != nil {
 		return h.refuse(w, r, ae)
 	}
+	h.metrics.request(r, outcomeVerified)
 	h.logForwarded(r, rt, encrypted, start, result)
 	return nil
 }
@@ -292,15 +300,21 @@ func (h *Handler) mayLogSensitive(r *http.Request) bool {
 // allows. A failure before the response begins is answered in WeChat Pay's
 // error shape, as on verified paths: returned to Caddy, it would be logged
 // with the URI as the client sent it, a sensitive query value included.
-func (h *Handler) streamUnverified(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, rt *catalog.Route, encrypted int, start time.Time) error {
+func (h *Handler) streamUnverified(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, rt *catalog.Route, encrypted int, start time.Time, upstream *upstreamTimer) error {
 	sw := newStreamedResponse(w)
-	if ae := upstreamError(next.ServeHTTP(sw, r)); ae != nil {
+	began := time.Now()
+	err := next.ServeHTTP(sw, r)
+	upstream.stop(began)
+	outcome := outcomeUnverified
+	if ae := upstreamError(err); ae != nil {
 		if !sw.wroteHeader {
 			return h.refuse(w, r, ae)
 		}
 		h.logger.Warn("the unverified answer failed after it began", zap.String("method", r.Method),
 			zap.String("path", r.URL.Path), zap.String("code", ae.code))
+		outcome = ae.code
 	}
+	h.metrics.request(r, outcome)
 	h.logForwarded(r, rt, encrypted, start, "unverified")
 	return nil
 }
@@ -343,6 +357,7 @@ func (h *Handler) deliverVerified(w http.ResponseWriter, resp *bufferedResponse,
 	}
 	if err := keys.verifier.Verify(resp.header, body); err != nil {
 		ve := apiv3.AsVerifyError(err)
+		h.metrics.verifyFailed(ve.Code)
 		h.logger.Error("WeChat Pay's answer failed verification",
 			zap.String("code", ve.Code), zap.String("reason", ve.Reason),
 			zap.String("serial", ve.Serial), zap.String("request_id", ve.RequestID),
@@ -386,6 +401,7 @@ func ruleName(rt *catalog.Route) string {
 
 // refuse answers a JSON error and logs it; nothing goes upstream.
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, ae *apiError) error {
+	h.metrics.request(r, ae.code)
 	if c := h.logger.Check(zapcore.InfoLevel, "refused"); c != nil {
 		c.Write(zap.String("method", r.Method), zap.String("path", r.URL.Path),
 			zap.Int("status", ae.status), zap.String("code", ae.code),
