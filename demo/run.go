@@ -36,8 +36,9 @@ func (r *run) problem(format string, args ...any) {
 // the upload of step 9 did not reach the simulator byte for byte with its
 // Content-Type, failed one of its checks (the signature over the meta part,
 // the meta, the file's SHA-256, extension and size), or did not get the app
-// a 200 answer with a media_id. Everything it started is stopped before it
-// returns.
+// a 200 answer with a media_id. As step 10 it prints the module's series in
+// Caddy's metrics registry after these requests (it fails when there are
+// none). Everything it started is stopped before it returns.
 //
 // Caddy is a per-process singleton: Run replaces and then stops any
 // configuration this process's Caddy was running, and must not run
@@ -86,6 +87,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	r.answer(ans, x, ok)
 	r.callback(ctx, creds, notifyURL, app)
 	r.upload(ctx, proxyURL, sim)
+	r.metrics()
 	return r.summary()
 }
 
