@@ -25,16 +25,17 @@ import (
 // (the admin.api.metrics module of Caddy's standard modules).
 var metricsURL = fmt.Sprintf("http://localhost:%d/metrics", testPorts.admin)
 
-// scrapeMetrics reads the admin endpoint's /metrics, parses it as
+// scrapeMetrics reads url (the admin endpoint's /metrics, or a route with
+// the metrics handler), parses it as
 // Prometheus does (expfmt), and returns the module's series as lines,
 // sorted: `name{label="value",...} value`. A histogram appears as its
 // _count (durations are not asserted), and key_reloads_total, which counts
 // for the whole process (earlier tests reload keys too), is left out: the
 // test compares what it did with the values before. The raw text is
 // returned as well.
-func scrapeMetrics(t *testing.T) (lines []string, keyReloads map[string]float64, raw string) {
+func scrapeMetrics(t *testing.T, url string) (lines []string, keyReloads map[string]float64, raw string) {
 	t.Helper()
-	resp, err := http.Get(metricsURL)
+	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +123,8 @@ func verifyFailureSeries(merchant string, counts map[string]int) []string {
 // wechatpay_notify route; drives a scripted mix through them (a verified
 // presign for each, a refusal, a forged answer, a callback delivered and
 // its resend); and reads the admin endpoint's /metrics, checking every
-// series of the module, labels and values, exactly. It then loads a
+// series of the module, labels and values, exactly, and the same from a
+// route with the metrics handler. It then loads a
 // configuration without canteen and the notify route: the series are
 // there again, counting from zero, and canteen's certificate is gone.
 func TestIntegrationMetrics(t *testing.T) {
@@ -175,6 +177,9 @@ func TestIntegrationMetrics(t *testing.T) {
 }
 ` + proxyURL + ` {
 	bind 127.0.0.1` + notify + `
+	handle /metrics {
+		metrics
+	}
 	@school header X-Merchant school
 	handle @school {
 		wechatpay {
@@ -253,7 +258,7 @@ func TestIntegrationMetrics(t *testing.T) {
 		`caddy_wechatpay_callbacks_total{event_type="TRANSACTION.SUCCESS",merchant="`+c.PublicKeyID+`",outcome="delivered"} 1`,
 		`caddy_wechatpay_callbacks_total{event_type="TRANSACTION.SUCCESS",merchant="`+c.PublicKeyID+`",outcome="duplicate"} 1`,
 	)
-	got, reloads, raw := scrapeMetrics(t)
+	got, reloads, raw := scrapeMetrics(t, metricsURL)
 	assertSeries(t, got, want)
 	for _, leak := range []string{"ORDER-5678", "mchid=", "/wechatpay/notify", cb.ID, "presign_token", "BEGIN", testkit.APIv3Key, testkit.CertAPIv3Key} {
 		for _, line := range strings.Split(raw, "\n") {
@@ -265,12 +270,18 @@ func TestIntegrationMetrics(t *testing.T) {
 	if _, ok := reloads["ok"]; !ok || len(reloads) != 2 {
 		t.Errorf("key_reloads_total: %v, want its ok and failed series", reloads)
 	}
+	// The metrics handler serves the same series.
+	fromHandler, handlerReloads, _ := scrapeMetrics(t, proxyURL+"/metrics")
+	assertSeries(t, fromHandler, want)
+	if handlerReloads["ok"] != reloads["ok"] || handlerReloads["failed"] != reloads["failed"] {
+		t.Errorf("key_reloads_total from the metrics handler: %v, from the admin endpoint: %v", handlerReloads, reloads)
+	}
 
 	// A key reload changes no registration and is counted once.
 	if code, _, body := adminCall(t, http.MethodPost, "/wechatpay/keys/reload"); code != 200 {
 		t.Fatalf("key reload: %d %s", code, body)
 	}
-	after, reloadsAfter, _ := scrapeMetrics(t)
+	after, reloadsAfter, _ := scrapeMetrics(t, metricsURL)
 	assertSeries(t, after, want)
 	if reloadsAfter["ok"] != reloads["ok"]+1 || reloadsAfter["failed"] != reloads["failed"] {
 		t.Errorf("key_reloads_total went from %v to %v after one reload", reloads, reloadsAfter)
@@ -283,7 +294,7 @@ func TestIntegrationMetrics(t *testing.T) {
 	// canteen's certificate is gone.
 	loadCaddyfile(t, tester, config(false))
 	presign()
-	got, _, _ = scrapeMetrics(t)
+	got, _, _ = scrapeMetrics(t, metricsURL)
 	assertSeries(t, got, append(append(append(slices.Clone(schoolState),
 		verifyFailureSeries(c.MchID, nil)...),
 		verifyFailureSeries("school", nil)...),
