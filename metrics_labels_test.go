@@ -17,6 +17,7 @@ import (
 func TestOutcomeCodesAreEveryCode(t *testing.T) {
 	fset := token.NewFileSet()
 	found := map[string]string{} // code -> where
+	verify := map[string]bool{}  // the verifier's codes
 	constants := func(dir, prefix string) {
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil {
@@ -38,6 +39,9 @@ func TestOutcomeCodesAreEveryCode(t *testing.T) {
 							if lit, ok := n.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
 								v, _ := strconv.Unquote(lit.Value)
 								found[v] = fset.Position(lit.Pos()).String()
+								if dir == "internal/apiv3" {
+									verify[v] = true
+								}
 							}
 						}
 					}
@@ -85,6 +89,17 @@ func TestOutcomeCodesAreEveryCode(t *testing.T) {
 	}
 	if len(found) < len(outcomeCodes) {
 		t.Errorf("the scan found %d codes, outcomeCodes lists %d", len(found), len(outcomeCodes))
+	}
+	// response_verification_failures_total starts at 0 for each of the
+	// verifier's codes: verifyCodes must be all of them.
+	for _, code := range verifyCodes {
+		if !verify[code] {
+			t.Errorf("verifyCodes has %s, which the verifier does not answer", code)
+		}
+		delete(verify, code)
+	}
+	for code := range verify {
+		t.Errorf("the verifier's code %s is not in verifyCodes", code)
 	}
 }
 
