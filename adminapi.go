@@ -61,6 +61,7 @@ func handleKeysReload(w http.ResponseWriter, r *http.Request) error {
 	}
 	logger := caddy.Log().Named("wechatpay")
 	reports, err := reloadAllKeys()
+	countKeyReload(err)
 	if err != nil {
 		logger.Error("reloading keys failed; the keys in use are unchanged", zap.Error(err))
 		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("reloading keys: %w", err)}

@@ -43,9 +43,14 @@ func (App) CaddyModule() caddy.ModuleInfo {
 // Provision loads every merchant's keys, and its platform certificates from
 // storage or from WeChat Pay.
 func (a *App) Provision(ctx caddy.Context) error {
+	metrics, err := a.provisionMetrics(ctx)
+	if err != nil {
+		return err
+	}
 	if err := a.provision(ctx, ctx.Storage(), ctx.Logger()); err != nil {
 		return err
 	}
+	metrics.watchApp(a)
 	// The merchants' keys can be reloaded through the admin API while
 	// this configuration runs.
 	for _, m := range a.Merchants {

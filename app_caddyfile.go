@@ -21,6 +21,7 @@ func init() {
 //			mchid                 <merchant number>
 //			serial_no             <merchant certificate serial>
 //			private_key           <path or PEM>
+//			merchant_certificate  <path or PEM>   # apiclient_cert.pem, optional
 //			apiv3_key             <key, as {env.X} or {file./path}>
 //			public_key_id         <PUB_KEY_ID_...>
 //			public_key            <path or PEM>
@@ -101,6 +102,8 @@ func (m *Merchant) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			m.SerialNo = v
 		case "private_key":
 			m.PrivateKey = v
+		case "merchant_certificate":
+			m.MerchantCertificate = v
 		case "apiv3_key":
 			m.APIv3Key = v
 		case "download_certificates":

@@ -27,6 +27,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		mchid                <merchant number>
 //		serial_no            <merchant certificate serial>
 //		private_key          <path or PEM>
+//		merchant_certificate <path or PEM>              # apiclient_cert.pem, optional: checked, expiry in the metrics
 //		public_key_id        <PUB_KEY_ID_...>
 //		public_key           <path or PEM>
 //		platform_certificate <path or PEM>              # repeatable
@@ -73,6 +74,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = single(&h.SerialNo)
 		case "private_key":
 			err = single(&h.PrivateKey)
+		case "merchant_certificate":
+			err = single(&h.MerchantCertificate)
 		case "encrypt":
 			args := d.RemainingArgs()
 			replace := len(args) > 0 && args[0] == "replace"

@@ -58,6 +58,29 @@ type certManager struct {
 	current       []*platformcert.Certificate
 	notFoundSaid  bool
 	lastErrorSaid string
+
+	// For the metrics: the downloads counter, and when WeChat Pay last
+	// answered a download (this instance's, or the stored set's), guarded
+	// by mu.
+	metrics *merchantMetrics
+	checked time.Time
+}
+
+// noteChecked records that WeChat Pay answered a download at t.
+func (c *certManager) noteChecked(t time.Time) {
+	c.mu.Lock()
+	if t.After(c.checked) {
+		c.checked = t
+	}
+	c.mu.Unlock()
+}
+
+// lastChecked returns when WeChat Pay last answered a download; the zero
+// time if never, as far as this instance knows.
+func (c *certManager) lastChecked() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.checked
 }
 
 // certificates returns the set in use, newest first.
@@ -86,6 +109,7 @@ func (c *certManager) refresh(ctx context.Context, force bool) (refreshResult, e
 	}
 	if doc != nil {
 		c.adopt(platformcert.Merge(c.now(), c.certificates(), stored))
+		c.noteChecked(doc.CheckedAt)
 		if !force && c.fresh(doc) {
 			return c.adoptedResult(doc), nil
 		}
@@ -102,6 +126,7 @@ func (c *certManager) refresh(ctx context.Context, force bool) (refreshResult, e
 	// Another instance may have downloaded while this one waited.
 	if doc, stored, err = loadStored(ctx, c.storage, c.mchid, c.macKey, c.now()); err == nil && doc != nil {
 		c.adopt(platformcert.Merge(c.now(), c.certificates(), stored))
+		c.noteChecked(doc.CheckedAt)
 		if !force && c.fresh(doc) {
 			return c.adoptedResult(doc), nil
 		}
@@ -112,11 +137,14 @@ func (c *certManager) refresh(ctx context.Context, force bool) (refreshResult, e
 	downloaded, err := c.download(dctx, known)
 	cancel()
 	notFound := errors.Is(err, platformcert.ErrNotFound)
+	c.metrics.download(err, notFound)
 	if err != nil && !notFound {
 		return 0, err
 	}
 	merged := platformcert.Merge(c.now(), known, downloaded)
-	if err := saveStored(ctx, c.storage, c.mchid, c.macKey, c.now(), notFound, merged); err != nil {
+	checked := c.now()
+	c.noteChecked(checked)
+	if err := saveStored(ctx, c.storage, c.mchid, c.macKey, checked, notFound, merged); err != nil {
 		c.logger.Warn("platform certificates downloaded but not stored", zap.Error(err))
 	}
 	c.adopt(merged)

@@ -21,6 +21,7 @@ import (
 type keyOptions struct {
 	mchid, serialNo, privateKey string // the merchant key that signs
 	apiv3Key                    string // decrypts callbacks and certificate downloads
+	merchantCert                string // merchant_certificate, optional: checked against the signer
 	WechatPayKeys
 }
 
@@ -92,11 +93,17 @@ func (o keyOptions) loadKeySet(logger *zap.Logger) (*keySet, error) {
 	if err != nil {
 		return nil, err
 	}
+	cert, err := o.loadMerchantCertificate(logger, signer)
+	if err != nil {
+		return nil, err
+	}
 	trusted, err := o.WechatPayKeys.load(logger)
 	if err != nil {
 		return nil, err
 	}
-	return newKeySet(signer, trusted.byID, trusted.chosen), nil
+	keys := newKeySet(signer, trusted.byID, trusted.chosen)
+	keys.merchantCert, keys.notAfter = cert, trusted.notAfter
+	return keys, nil
 }
 
 // warnIfExposed logs a warning when a key file can be read by its group or

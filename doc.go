@@ -21,7 +21,9 @@
 // The exported fields of these types are their JSON configuration; the
 // Caddyfile forms are documented on each UnmarshalCaddyfile. Keys can be
 // reloaded without a configuration reload through the admin API
-// (POST /wechatpay/keys/reload, or caddy wechatpay keys --reload).
+// (POST /wechatpay/keys/reload, or caddy wechatpay keys --reload). The
+// modules' Prometheus metrics (caddy_wechatpay_*) are in Caddy's registry,
+// served wherever Caddy serves its metrics (docs/metrics.md).
 //
 // A minimal Caddyfile:
 //

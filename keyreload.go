@@ -178,6 +178,10 @@ func (m *Merchant) prepareReload() (func(), error) {
 	if signer.MchID != m.currentSigner().MchID {
 		return nil, errors.New("mchid changed: a merchant number changes only with a configuration reload")
 	}
+	cert, err := m.keyOptions().loadMerchantCertificate(m.logger, signer)
+	if err != nil {
+		return nil, err
+	}
 	static, err := m.loadStatic()
 	if err != nil {
 		return nil, err
@@ -191,7 +195,7 @@ func (m *Merchant) prepareReload() (func(), error) {
 	return func() {
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		m.signer, m.static = signer, static
+		m.signer, m.merchantCert, m.static = signer, cert, static
 		m.publishLocked()
 	}, nil
 }

@@ -76,6 +76,13 @@ type Merchant struct {
 	// (so {env.X} and {file./path} work). Required.
 	PrivateKey string `json:"private_key,omitempty"`
 
+	// MerchantCertificate is the merchant API certificate
+	// (apiclient_cert.pem): a file path or PEM text. Optional; when given,
+	// it must be the certificate of PrivateKey with the serial SerialNo
+	// (checked at start and at each key reload), and its expiry is
+	// reported in the metrics and warned of 30 days ahead.
+	MerchantCertificate string `json:"merchant_certificate,omitempty"`
+
 	// APIv3Key is the APIv3 key (APIv3密钥), 32 bytes once placeholders
 	// are resolved: write {env.X} or {file./path}, never the key itself.
 	// It decrypts downloaded platform certificates (and callbacks).
@@ -118,6 +125,11 @@ type Merchant struct {
 	signer     *apiv3.Signer               // changed only by a key reload
 	static     *trustedKeys                // configured keys; empty when all are downloaded
 	downloaded []*platformcert.Certificate // as last published
+
+	// merchantCert is merchant_certificate as loaded, nil without it;
+	// guarded by mu, changed only by a key reload.
+	merchantCert *merchantCertificate
+	metrics      *merchantMetrics // nil without a metrics registry
 }
 
 // currentSigner returns the request signer of the merchant in use now.
@@ -176,6 +188,9 @@ func (m *Merchant) provision(ctx context.Context, name string, storage certmagic
 		return err
 	}
 	m.signer = signer
+	if m.merchantCert, err = m.keyOptions().loadMerchantCertificate(m.logger, signer); err != nil {
+		return err
+	}
 	if m.apiv3Key, err = m.keyOptions().loadAPIv3Key(m.logger); err != nil {
 		return err
 	}
@@ -202,7 +217,8 @@ func (m *Merchant) provision(ctx context.Context, name string, storage certmagic
 
 // keyOptions returns the merchant's key options.
 func (m *Merchant) keyOptions() keyOptions {
-	return keyOptions{mchid: m.MchID, serialNo: m.SerialNo, privateKey: m.PrivateKey, apiv3Key: m.APIv3Key, WechatPayKeys: m.WechatPayKeys}
+	return keyOptions{mchid: m.MchID, serialNo: m.SerialNo, privateKey: m.PrivateKey, apiv3Key: m.APIv3Key,
+		merchantCert: m.MerchantCertificate, WechatPayKeys: m.WechatPayKeys}
 }
 
 // loadStatic loads the configured WeChat Pay keys; none is fine when
@@ -252,6 +268,7 @@ func (m *Merchant) startCertificates(ctx context.Context, storage certmagic.Stor
 		now:       m.now,
 		logger:    m.logger,
 		publish:   m.publish,
+		metrics:   m.metrics,
 	}
 	m.certs.download = func(ctx context.Context, known []*platformcert.Certificate) ([]*platformcert.Certificate, error) {
 		static := m.staticKeys()

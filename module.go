@@ -46,6 +46,13 @@ type Handler struct {
 	// be served by Caddy's admin API.
 	PrivateKey string `json:"private_key,omitempty"`
 
+	// MerchantCertificate is the merchant API certificate
+	// (apiclient_cert.pem): a file path or PEM text. Optional; when given,
+	// it must be the certificate of PrivateKey with the serial SerialNo
+	// (checked at start and at each key reload), and its expiry is
+	// reported in the metrics and warned of 30 days ahead.
+	MerchantCertificate string `json:"merchant_certificate,omitempty"`
+
 	// WechatPayKeys are the WeChat Pay public key and/or platform
 	// certificates (public_key_id, public_key, platform_certificate,
 	// wechatpay_serial); at least one key is required.
@@ -103,6 +110,7 @@ type Handler struct {
 	userAgent  string
 	queryNames []string // every sensitive query parameter name, lower case
 	keySource
+	metrics *handlerMetrics // nil without a metrics registry
 }
 
 // unsignedDownloads are the paths whose GET responses WeChat Pay does not
@@ -141,13 +149,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	if h.Merchant != "" {
 		_, err := h.useMerchant(ctx, h.Merchant, [2]string{"mchid", h.MchID}, [2]string{"serial_no", h.SerialNo},
-			[2]string{"private_key", h.PrivateKey}, [2]string{"public_key_id", h.PublicKeyID}, [2]string{"public_key", h.PublicKey},
+			[2]string{"private_key", h.PrivateKey}, [2]string{"merchant_certificate", h.MerchantCertificate},
+			[2]string{"public_key_id", h.PublicKeyID}, [2]string{"public_key", h.PublicKey},
 			[2]string{"platform_certificate", strings.Join(h.PlatformCertificate, "")}, [2]string{"wechatpay_serial", h.WechatPaySerial})
 		if err != nil {
 			return err
 		}
 	} else {
 		own := keyOptions{mchid: h.MchID, serialNo: h.SerialNo, privateKey: h.PrivateKey, WechatPayKeys: h.WechatPayKeys}
+		own.merchantCert = h.MerchantCertificate
 		if err := h.useOwn(func() (*keySet, error) { return own.loadKeySet(h.logger) }); err != nil {
 			return err
 		}
@@ -170,6 +180,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.userAgent = userAgent()
 	h.queryNames = h.routes.QueryNames()
+	if err := h.provisionMetrics(ctx); err != nil {
+		return err
+	}
 	if h.own != nil {
 		// Last, once every field is set: a key reload may run at once.
 		registerKeyHolder(ctx, h)
@@ -231,6 +244,8 @@ func (h *Handler) Validate() error {
 // handler, which is reverse_proxy.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	start := time.Now()
+	var upstream upstreamTimer // the time in reverse_proxy, waiting for WeChat Pay
+	defer h.metrics.durations(start, &upstream)
 	if h.mayLogSensitive(r) {
 		// Caddy's access log records the URI as the client sent it:
 		// a request that may carry a sensitive value in its query must
@@ -260,6 +275,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		release(body)
 		return h.refuse(w, r, ae)
 	}
+	h.metrics.fields(encrypted)
 	if out.readBufferFree {
 		defer release(body)
 	}
@@ -268,18 +284,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	if !h.verifying() || h.respondsUnsigned(r) {
-		return h.streamUnverified(w, r, next, rt, encrypted, start)
+		return h.streamUnverified(w, r, next, rt, encrypted, start, &upstream)
 	}
 	resp := newBufferedResponse(w)
 	resp.head = r.Method == http.MethodHead
 	defer resp.release()
-	if ae := proxyInto(resp, r, next); ae != nil {
+	if ae := proxyInto(resp, r, next, &upstream); ae != nil {
 		return h.refuse(w, r, ae)
 	}
 	result, ae := h.deliverVerified(w, r, resp, rt, keys, payment)
 	if ae != nil {
 		return h.refuse(w, r, ae)
 	}
+	h.metrics.request(r, outcomeVerified)
 	h.logForwarded(r, rt, encrypted, start, result)
 	return nil
 }
@@ -301,15 +318,21 @@ func (h *Handler) mayLogSensitive(r *http.Request) bool {
 // allows. A failure before the response begins is answered in WeChat Pay's
 // error shape, as on verified paths: returned to Caddy, it would be logged
 // with the URI as the client sent it, a sensitive query value included.
-func (h *Handler) streamUnverified(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, rt *catalog.Route, encrypted int, start time.Time) error {
+func (h *Handler) streamUnverified(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, rt *catalog.Route, encrypted int, start time.Time, upstream *upstreamTimer) error {
 	sw := newStreamedResponse(w)
-	if ae := upstreamError(next.ServeHTTP(sw, r)); ae != nil {
+	began := time.Now()
+	err := next.ServeHTTP(sw, r)
+	upstream.stop(began)
+	outcome := outcomeUnverified
+	if ae := upstreamError(err); ae != nil {
 		if !sw.wroteHeader {
 			return h.refuse(w, r, ae)
 		}
 		h.logger.Warn("the unverified answer failed after it began", zap.String("method", r.Method),
 			zap.String("path", r.URL.Path), zap.String("code", ae.code))
+		outcome = ae.code
 	}
+	h.metrics.request(r, outcome)
 	h.logForwarded(r, rt, encrypted, start, "unverified")
 	return nil
 }
@@ -353,6 +376,7 @@ func (h *Handler) deliverVerified(w http.ResponseWriter, r *http.Request, resp *
 	signed, err := keys.verifier.Check(resp.header, body)
 	if err != nil {
 		ve := apiv3.AsVerifyError(err)
+		h.metrics.verifyFailed(ve.Code)
 		msg := "WeChat Pay's answer failed verification: " + ve.Reason
 		var hint string
 		if ve.Code == apiv3.CodeTimestampExpired {
@@ -412,6 +436,7 @@ func ruleName(rt *catalog.Route) string {
 
 // refuse answers a JSON error and logs it; nothing goes upstream.
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, ae *apiError) error {
+	h.metrics.request(r, ae.code)
 	if c := h.logger.Check(zapcore.InfoLevel, "refused"); c != nil {
 		c.Write(zap.String("method", r.Method), zap.String("path", r.URL.Path),
 			zap.Int("status", ae.status), zap.String("code", ae.code),

@@ -104,6 +104,8 @@ type NotifyHandler struct {
 	aead  cipher.AEAD
 	store *dedupStore // nil when dedup is off
 	stop  context.CancelFunc
+
+	metrics *notifyMetrics // nil without a metrics registry
 }
 
 // CaddyModule returns the Caddy module information.
@@ -149,6 +151,9 @@ func (h *NotifyHandler) Provision(ctx caddy.Context) error {
 		sweepCtx, cancel := context.WithCancel(context.Background())
 		h.stop = cancel
 		go h.sweepLoop(sweepCtx)
+	}
+	if err := h.provisionMetrics(ctx, scope); err != nil {
+		return err
 	}
 	if h.own != nil {
 		// Last, once every field is set: a key reload may run at once.
@@ -310,6 +315,7 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 				zap.String("id", n.ID), zap.Error(err))
 		}
 		if dup {
+			h.metrics.callback(n.EventType, outcomeDuplicate)
 			h.logNotify("duplicate acknowledged", r, n, 0, start)
 			w.WriteHeader(http.StatusNoContent)
 			return nil
@@ -318,6 +324,7 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 
 	status, failure := h.forward(r, n, envelope, next)
 	if failure != "" {
+		h.metrics.callback(n.EventType, outcomeAppFailed)
 		h.logger.Warn("the app did not acknowledge the notification; WeChat Pay will send it again",
 			zap.String("id", n.ID), zap.String("event_type", n.EventType),
 			zap.String("request_id", requestID(r)), zap.Int("app_status", status), zap.String("reason", failure))
@@ -330,6 +337,7 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 				zap.String("id", n.ID), zap.Error(err))
 		}
 	}
+	h.metrics.callback(n.EventType, outcomeDelivered)
 	h.logNotify("forwarded", r, n, status, start)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -450,6 +458,7 @@ func requestID(r *http.Request) string {
 // id when the body has one (read from the unverified body, for the log
 // only) and the Request-ID; never the plaintext or the body.
 func (h *NotifyHandler) refuse(w http.ResponseWriter, r *http.Request, body []byte, nr *notifyRefusal) error {
+	h.metrics.callback("", nr.code)
 	if c := h.logger.Check(zapcore.WarnLevel, "callback refused"); c != nil {
 		id := ""
 		if v := gjson.GetBytes(body, "id"); v.Type == gjson.String {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
@@ -16,9 +17,12 @@ import (
 // reverse_proxy panics with http.ErrAbortHandler when the upstream response
 // breaks off mid-body (it has already sent the headers, in its view), or
 // when the buffer refused more of a response that is too large; since
-// nothing has reached the client here, that becomes a 502 too.
-func proxyInto(resp *bufferedResponse, r *http.Request, next caddyhttp.Handler) *apiError {
+// nothing has reached the client here, that becomes a 502 too. The time
+// next takes is added to upstream.
+func proxyInto(resp *bufferedResponse, r *http.Request, next caddyhttp.Handler, upstream *upstreamTimer) *apiError {
+	began := time.Now()
 	err := serveNext(resp, r, next)
+	upstream.stop(began)
 	switch {
 	case errors.Is(err, errAborted) && resp.overflow:
 		return responseTooLarge()

@@ -46,6 +46,8 @@ type trustedKeys struct {
 	byID   map[string]*rsa.PublicKey // by public key ID or certificate serial
 	order  []string                  // as configured
 	chosen string                    // the ID or serial that encrypts
+	// notAfter is when each platform certificate expires, by serial.
+	notAfter map[string]time.Time
 }
 
 // resolvePlaceholder resolves {env.X}, {file./path} and the other global
@@ -78,7 +80,7 @@ func (k *WechatPayKeys) load(logger *zap.Logger) (*trustedKeys, error) {
 		return nil, fmt.Errorf("public_key_id must start with %s", apiv3.PublicKeyIDPrefix)
 	}
 
-	t := &trustedKeys{byID: map[string]*rsa.PublicKey{}}
+	t := &trustedKeys{byID: map[string]*rsa.PublicKey{}, notAfter: map[string]time.Time{}}
 	if pubText != "" {
 		pub, err := pemkey.LoadPublicKey(pubText)
 		if err != nil {
@@ -104,6 +106,7 @@ func (k *WechatPayKeys) load(logger *zap.Logger) (*trustedKeys, error) {
 				zap.String("serial", serial), zap.Time("not_after", cert.NotAfter))
 		}
 		t.byID[serial] = cert.PublicKey.(*rsa.PublicKey)
+		t.notAfter[serial] = cert.NotAfter
 		t.order = append(t.order, serial)
 	}
 
@@ -167,6 +170,12 @@ type keySet struct {
 	verifier  *apiv3.Verifier           // verifies under byID
 	encrypter *sensitive.Encrypter      // nil when no key can encrypt
 	serial    string                    // Wechatpay-Serial: the encrypting key
+
+	// For the metrics of a handler with keys of its own (a merchant of
+	// the app keeps these itself): the expiry of each configured platform
+	// certificate, by serial, and the merchant API certificate, if named.
+	notAfter     map[string]time.Time
+	merchantCert *merchantCertificate
 }
 
 // newKeySet builds the key set that signs with signer (none when nil),

@@ -133,6 +133,32 @@ func TestRun(t *testing.T) {
 	if strings.Contains(step9, "\x89PNG") || strings.Contains(step9, "IHDR") {
 		t.Errorf("step 9 prints the image's bytes")
 	}
+	// Step 11 shows the module's series for the demo's own requests.
+	creds, err := sandbox.LoadOrGenerateCredentials(credsDir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(out, "\n11. ")
+	if i < 0 {
+		t.Fatalf("no step 11\n%s", out)
+	}
+	step11 := out[i:]
+	for _, series := range []string{
+		`caddy_wechatpay_requests_total{endpoint="/v3/eduschoolpay/contracts/presign",merchant="` + creds.MchID + `",method="POST",outcome="verified"} 1`,
+		`caddy_wechatpay_requests_total{endpoint="/v3/merchant/media/upload",merchant="` + creds.MchID + `",method="POST",outcome="verified"} 1`,
+		`caddy_wechatpay_encrypted_fields_total{merchant="` + creds.MchID + `"} 5`,
+		`caddy_wechatpay_callbacks_total{event_type="TRANSACTION.SUCCESS",merchant="` + creds.PublicKeyID + `",outcome="delivered"} 1`,
+		`caddy_wechatpay_callbacks_total{event_type="TRANSACTION.SUCCESS",merchant="` + creds.PublicKeyID + `",outcome="duplicate"} 1`,
+		`caddy_wechatpay_callbacks_total{event_type="",merchant="` + creds.PublicKeyID + `",outcome="SIGNATURE_PROBE"} 1`,
+		`caddy_wechatpay_request_duration_seconds_count{merchant="` + creds.MchID + `",stage="upstream"} 3`,
+	} {
+		if !strings.Contains(step11, "     "+series+"\n") {
+			t.Errorf("step 11 lacks %s", series)
+		}
+	}
+	if strings.Contains(step11, "_bucket{") || strings.Contains(step11, "# TYPE") {
+		t.Errorf("step 11 prints buckets or comments")
+	}
 	if t.Failed() || testing.Verbose() {
 		t.Log("\n" + out)
 	}
@@ -167,7 +193,15 @@ func TestRunFailsOnForgedAnswer(t *testing.T) {
 			if !strings.Contains(err.Error(), "HTTP 502 for the upload without a media_id") {
 				t.Errorf("Run = %v, want step 9 to fail too: the upload's answer is forged as well", err)
 			}
-			for _, w := range []string{"HTTP 502", "refused the simulator's faulty answer", "✗ Demo FAILED"} {
+			creds, err := sandbox.LoadOrGenerateCredentials(credsDir, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Step 11 counts the refusals: the presign's, the upload's and the prepay call's.
+			code := map[string]string{"wrong-key": "SIGNATURE_INVALID", "stale-timestamp": "TIMESTAMP_EXPIRED", "omit-signature": "SIGNATURE_MISSING"}[fault]
+			for _, w := range []string{"HTTP 502", "refused the simulator's faulty answer", "✗ Demo FAILED",
+				`endpoint="/v3/eduschoolpay/contracts/presign",merchant="` + creds.MchID + `",method="POST",outcome="` + code + `"} 1`,
+				`caddy_wechatpay_response_verification_failures_total{code="` + code + `",merchant="` + creds.MchID + `"} 3`} {
 				if !strings.Contains(out, w) {
 					t.Errorf("output lacks %q\n%s", w, out)
 				}

@@ -4,8 +4,9 @@
 // reached "WeChat Pay", what it verified and decrypted, and what the app got
 // back. Then WeChat Pay calls back through a wechatpay_notify route (step 8),
 // and the app uploads a small image as multipart/form-data, which the proxy
-// forwards byte for byte, signed over its meta part (step 9). It backs the
-// `caddy wechatpay demo` command.
+// forwards byte for byte, signed over its meta part (step 9). Last, it prints
+// the caddy_wechatpay_ series of Caddy's /metrics for those requests (step
+// 10). It backs the `caddy wechatpay demo` command.
 //
 // The package does not import the wechatpay module itself: the caller must
 // link it in (the caddy binary does; a test imports it with a blank import),

@@ -37,8 +37,10 @@ func (r *run) problem(format string, args ...any) {
 // Content-Type, failed one of its checks (the signature over the meta part,
 // the meta, the file's SHA-256, extension and size), or did not get the app
 // a 200 answer with a media_id, or when the JSAPI prepay call of step 10 got
-// no signed invocation or the simulated WeChat client refused it. Everything it started is stopped before it
-// returns.
+// no signed invocation or the simulated WeChat client refused it. As step 11
+// it prints the module's series in Caddy's metrics registry after these
+// requests (it fails when there are none). Everything it started is stopped
+// before it returns.
 //
 // Caddy is a per-process singleton: Run replaces and then stops any
 // configuration this process's Caddy was running, and must not run
@@ -88,6 +90,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	r.callback(ctx, creds, notifyURL, app)
 	r.upload(ctx, proxyURL, sim)
 	r.payment(ctx, proxyURL, sim, creds.MchID)
+	r.metrics()
 	return r.summary()
 }
 

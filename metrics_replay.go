@@ -1,0 +1,48 @@
+package wechatpay
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/replay"
+)
+
+// replayWindowCollector reports the process's replay window (replayWindow)
+// at each scrape: how many signatures it holds and how many it may hold.
+// Like the window, it is process-wide, one collector registered in every
+// configuration's registry. The refusals are counted where they happen, by
+// merchant and code: response_verification_failures_total and
+// callbacks_total, code SIGNATURE_REPLAYED or REPLAY_WINDOW_FULL.
+type replayWindowCollector struct {
+	window     func() replay.Stats
+	entries    *prometheus.Desc
+	maxEntries *prometheus.Desc
+}
+
+// replayWindowMetrics is the collector of replayWindow.
+var replayWindowMetrics = newReplayWindowCollector(replayWindow.Stats)
+
+func newReplayWindowCollector(stats func() replay.Stats) *replayWindowCollector {
+	name := func(n string) string { return prometheus.BuildFQName(metricsNamespace, metricsSubsystem, n) }
+	return &replayWindowCollector{
+		window: stats,
+		entries: prometheus.NewDesc(name("replay_window_entries"),
+			"Signatures (serial, timestamp, nonce) of answers and callbacks this process accepted whose timestamp "+
+				"is still accepted: the replay window's entries.", nil, nil),
+		maxEntries: prometheus.NewDesc(name("replay_window_max_entries"),
+			"The replay window's cap: full, it refuses new answers and callbacks (REPLAY_WINDOW_FULL) rather than "+
+				"forget signatures still accepted.", nil, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *replayWindowCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.entries
+	ch <- c.maxEntries
+}
+
+// Collect implements prometheus.Collector.
+func (c *replayWindowCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.window()
+	ch <- prometheus.MustNewConstMetric(c.entries, prometheus.GaugeValue, float64(st.Entries))
+	ch <- prometheus.MustNewConstMetric(c.maxEntries, prometheus.GaugeValue, float64(st.MaxEntries))
+}
