@@ -16,8 +16,9 @@ func init() {
 // adminAPI adds two endpoints to Caddy's admin API (admin.api.wechatpay),
 // for rotating keys without a configuration reload:
 //
-//	GET  /wechatpay/keys         the keys in use: merchant serial numbers
-//	                             and WeChat Pay key IDs, never key material
+//	GET  /wechatpay/keys         the keys in use: merchant serial numbers,
+//	                             merchant certificates' expiry and WeChat
+//	                             Pay key IDs, never key material
 //	POST /wechatpay/keys/reload  read every key again from the sources the
 //	                             configuration names (key files,
 //	                             {file./path}; {env.X} cannot change in a

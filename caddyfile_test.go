@@ -189,6 +189,21 @@ func TestCaddyfileExample(t *testing.T) {
 			t.Errorf("handlers %v: want wechatpay before reverse_proxy", names)
 		}
 	})
+	// The optional lines the example leaves commented out adapt once
+	// uncommented.
+	t.Run("Caddyfile.example with merchant_certificate", func(t *testing.T) {
+		const line = "# merchant_certificate {env.WECHATPAY_MERCHANT_CERTIFICATE}"
+		if !strings.Contains(ExampleCaddyfile, line) {
+			t.Fatalf("Caddyfile.example lacks %q", line)
+		}
+		out, err := adaptCaddyfile(t, strings.Replace(ExampleCaddyfile, line, strings.TrimPrefix(line, "# "), 1))
+		if err != nil {
+			t.Fatalf("adapt: %v", err)
+		}
+		if want := `"merchant_certificate":"{env.WECHATPAY_MERCHANT_CERTIFICATE}"`; !strings.Contains(string(out), want) {
+			t.Errorf("adapted to %s, want %s in it", out, want)
+		}
+	})
 }
 
 // TestCaddyfileEveryOption sets every option; placeholders stay verbatim in

@@ -24,7 +24,9 @@ func keysCommand() *cobra.Command {
 Asks a running Caddy, through its admin API, which keys its wechatpay
 merchants and handlers use: merchant number, merchant certificate serial,
 the WeChat Pay key that encrypts, and every WeChat Pay key answers verify
-under (identifiers only, never key material).
+under (identifiers only, never key material). Where merchant_certificate
+is set, it also prints when the merchant API certificate expires, with a
+warning once less than 30 days are left.
 
 With --reload, Caddy first reads every key again from the files the
 configuration names and puts them in use all at once, or, if one fails,
@@ -85,6 +87,9 @@ func adminKeys(out io.Writer, addr string, reload bool) error {
 		if r.MchID != "" {
 			fmt.Fprintf(out, "  signs as    mchid %s, serial_no %s\n", r.MchID, r.SerialNo)
 		}
+		if r.MerchantCertificate != nil {
+			fmt.Fprintf(out, "  certificate %s\n", describeMerchantCertificate(*r.MerchantCertificate, time.Now()))
+		}
 		if r.WechatPaySerial != "" {
 			fmt.Fprintf(out, "  encrypts    %s\n", r.WechatPaySerial)
 		}
@@ -136,4 +141,37 @@ func printClock(out io.Writer, addr string) {
 	}
 	fmt.Fprintf(out, "clock: this host is %s (from %d verified signatures, the last at %s)\n",
 		describeOffset(c.OffsetSeconds), c.Samples, c.MeasuredAt.Format(time.RFC3339))
+}
+
+// describeMerchantCertificate describes the merchant API certificate for
+// the keys command: its serial, when it expires and how long is left (by
+// now, this host's clock), with a warning when it has expired or expires
+// within merchantCertificateWarning, as Caddy's log warns at start: WeChat
+// Pay refuses every request signed under an expired certificate.
+func describeMerchantCertificate(c merchantCertificateReport, now time.Time) string {
+	const renew = "renew it in the merchant platform, update private_key, serial_no and merchant_certificate, then run caddy wechatpay keys --reload"
+	left := c.NotAfter.Sub(now)
+	at := c.NotAfter.UTC().Format(time.RFC3339)
+	switch {
+	case left <= 0:
+		return fmt.Sprintf("serial %s, EXPIRED %s (%s ago): WARNING: WeChat Pay refuses every request signed under it; %s",
+			c.Serial, at, wholeDays(-left), renew)
+	case left < merchantCertificateWarning:
+		return fmt.Sprintf("serial %s, expires %s (%s left): WARNING: %s", c.Serial, at, wholeDays(left), renew)
+	default:
+		return fmt.Sprintf("serial %s, expires %s (%s left)", c.Serial, at, wholeDays(left))
+	}
+}
+
+// wholeDays writes d in whole days, rounded down: "less than a day",
+// "1 day", "12 days".
+func wholeDays(d time.Duration) string {
+	switch n := int64(d / (24 * time.Hour)); n {
+	case 0:
+		return "less than a day"
+	case 1:
+		return "1 day"
+	default:
+		return strconv.FormatInt(n, 10) + " days"
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // keyHolder is something that loaded keys from the configuration and can
@@ -76,16 +77,29 @@ type keysReport struct {
 	// WechatPaySerial is the WeChat Pay key that encrypts (the
 	// Wechatpay-Serial header).
 	WechatPaySerial string `json:"wechatpay_serial,omitempty"`
+	// MerchantCertificate is the merchant API certificate, when
+	// merchant_certificate names it.
+	MerchantCertificate *merchantCertificateReport `json:"merchant_certificate,omitempty"`
 	// WechatPayKeys are all the WeChat Pay keys responses verify under.
 	WechatPayKeys []string `json:"wechatpay_keys"`
 	// Changed tells, in the response to a reload, whether any key changed.
 	Changed *bool `json:"changed,omitempty"`
 }
 
+// merchantCertificateReport is the merchant API certificate in a
+// keysReport: its serial (serial_no's) and when it expires.
+type merchantCertificateReport struct {
+	Serial   string    `json:"serial"`
+	NotAfter time.Time `json:"not_after"`
+}
+
 func reportKeys(name string, k *keySet) keysReport {
 	r := keysReport{Holder: name, WechatPaySerial: k.serial, WechatPayKeys: make([]string, 0, len(k.byID))}
 	if k.signer != nil {
 		r.MchID, r.SerialNo = k.signer.MchID, k.signer.SerialNo
+	}
+	if mc := k.merchantCert; mc != nil {
+		r.MerchantCertificate = &merchantCertificateReport{Serial: mc.serial, NotAfter: mc.notAfter}
 	}
 	for id := range k.byID {
 		r.WechatPayKeys = append(r.WechatPayKeys, id)

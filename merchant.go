@@ -415,5 +415,7 @@ func (m *Merchant) publishLocked() {
 			serial = c.Serial
 		}
 	}
-	m.keys.Store(newKeySet(m.signer, byID, serial))
+	keys := newKeySet(m.signer, byID, serial)
+	keys.merchantCert = m.merchantCert
+	m.keys.Store(keys)
 }

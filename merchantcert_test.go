@@ -49,6 +49,11 @@ func TestMerchantCertificateChecked(t *testing.T) {
 	if mc := h.currentKeys().merchantCert; mc == nil || mc.serial != c.SerialNo || !mc.notAfter.Equal(later.Truncate(time.Second)) {
 		t.Errorf("merchant certificate kept as %+v", mc)
 	}
+	// GET /wechatpay/keys (and so caddy wechatpay keys) shows it.
+	if r := reportKeys(h.holderName(), h.currentKeys()).MerchantCertificate; r == nil || r.Serial != c.SerialNo ||
+		!r.NotAfter.Equal(later.Truncate(time.Second)) {
+		t.Errorf("the keys report of the handler has the certificate as %+v", r)
+	}
 
 	// serial_no in lower case, and a serial with a leading zero, which
 	// the certificate's number drops: the same serial.
@@ -152,6 +157,13 @@ func TestMerchantCertificateOfTheApp(t *testing.T) {
 	if mc := m.merchantCertificate(); mc == nil || mc.serial != old.SerialNo || !mc.notAfter.Equal(later) {
 		t.Fatalf("at start: %+v", mc)
 	}
+	// GET /wechatpay/keys (and so caddy wechatpay keys) shows it.
+	reported := func() *merchantCertificateReport {
+		return reportKeys(m.holderName(), m.currentKeys()).MerchantCertificate
+	}
+	if r := reported(); r == nil || r.Serial != old.SerialNo || !r.NotAfter.Equal(later) {
+		t.Errorf("the keys report at start has the certificate as %+v", r)
+	}
 
 	write(fresh, old) // the new key, the old certificate
 	if _, err := m.prepareReload(); err == nil || !strings.Contains(err.Error(), "merchant_certificate") {
@@ -168,6 +180,9 @@ func TestMerchantCertificateOfTheApp(t *testing.T) {
 	commit()
 	if mc := m.merchantCertificate(); mc == nil || mc.serial != fresh.SerialNo {
 		t.Errorf("after the reload: %+v", mc)
+	}
+	if r := reported(); r == nil || r.Serial != fresh.SerialNo {
+		t.Errorf("the keys report after the reload has the certificate as %+v", r)
 	}
 
 	// At start, the error names the merchant and the option.

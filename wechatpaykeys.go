@@ -173,8 +173,11 @@ type keySet struct {
 
 	// For the metrics of a handler with keys of its own (a merchant of
 	// the app keeps these itself): the expiry of each configured platform
-	// certificate, by serial, and the merchant API certificate, if named.
-	notAfter     map[string]time.Time
+	// certificate, by serial.
+	notAfter map[string]time.Time
+	// merchantCert is the merchant API certificate, if named: for the
+	// metrics of a handler with keys of its own, and for the keys report
+	// of the admin API (of a merchant of the app too).
 	merchantCert *merchantCertificate
 }
 

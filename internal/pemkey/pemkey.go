@@ -123,9 +123,11 @@ func LoadPublicKey(value string) (*rsa.PublicKey, error) {
 	return rsaKey, nil
 }
 
-// LoadCertificate reads a WeChat Pay platform certificate (X.509 PEM, as PEM
-// text or a file path) and returns it with its serial as WeChat Pay writes
-// it: upper-case hex.
+// LoadCertificate reads an X.509 certificate with an RSA key of at least
+// 2048 bits, as PEM text or a file path: a WeChat Pay platform certificate,
+// or the merchant API certificate (apiclient_cert.pem). It returns the
+// certificate with its serial as WeChat Pay writes it: upper-case hex. It
+// does not check the validity dates or who issued it; the caller does.
 func LoadCertificate(value string) (*x509.Certificate, string, error) {
 	data, err := readPEMSource(value)
 	if err != nil {
