@@ -115,12 +115,13 @@ func ReadCertificate(path string) (*x509.Certificate, error) {
 }
 
 // CertificateSerial returns a certificate's serial as WeChat Pay writes it:
-// upper-case hexadecimal, fmt.Sprintf("%X", cert.SerialNumber).
+// the serial's bytes in upper-case hexadecimal, two digits a byte, a
+// leading zero kept ("0A1B...").
 func CertificateSerial(c *x509.Certificate) string {
 	if c == nil || c.SerialNumber == nil {
 		return ""
 	}
-	return fmt.Sprintf("%X", c.SerialNumber)
+	return fmt.Sprintf("%X", c.SerialNumber.Bytes())
 }
 
 func samePublicKey(pub *rsa.PublicKey, priv *rsa.PrivateKey) error {

@@ -80,7 +80,8 @@ type Verifier struct {
 
 // NewVerifier returns a verifier trusting keys, keyed by WeChat Pay
 // public key ID ("PUB_KEY_ID_...") or platform certificate serial (upper-case
-// hex, as fmt.Sprintf("%X", cert.SerialNumber)). The map is copied; nil keys
+// hex of the serial's bytes, leading zero kept, as pemkey.CertificateSerial
+// writes it). The map is copied; nil keys
 // are ignored.
 func NewVerifier(keys map[string]*rsa.PublicKey) *Verifier {
 	v := &Verifier{keys: make(map[string]*rsacrypto.PublicKey, len(keys)), maxSkew: int64(MaxResponseSkew / time.Second)}

@@ -163,9 +163,13 @@ func ParseCertificate(data []byte) (*x509.Certificate, string, error) {
 }
 
 // CertificateSerial returns a certificate's serial the way WeChat Pay names
-// it in Wechatpay-Serial: upper-case hexadecimal.
+// it in Wechatpay-Serial and serial_no: the serial's bytes in upper-case
+// hexadecimal, two digits a byte, so that a serial whose first byte is
+// below 0x10 keeps its leading zero ("0A1B...", 40 digits for WeChat Pay's
+// 20-byte serials), as the official SDKs write it. Written as a number
+// ("A1B..."), it would match no Wechatpay-Serial header.
 func CertificateSerial(cert *x509.Certificate) string {
-	return fmt.Sprintf("%X", cert.SerialNumber)
+	return fmt.Sprintf("%X", cert.SerialNumber.Bytes())
 }
 
 func checkRSASize(bits int) error {

@@ -388,6 +388,10 @@ func TestCertificateSerial(t *testing.T) {
 		"3775b6a45acd588826d15e583a95f5dd12345678",
 		"FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF", // DER adds a zero byte in front
 		"1A2B",
+		// A first byte below 0x10 keeps its zero: WeChat Pay's serials are
+		// 20 bytes, 40 digits, and Wechatpay-Serial carries all of them.
+		"0A1B2C3D4E5F60718293A4B5C6D7E8F901234567",
+		"0ABC",
 	} {
 		n, _ := new(big.Int).SetString(serial, 16)
 		cert := &x509.Certificate{SerialNumber: n}
