@@ -411,7 +411,10 @@ func TestVerifyDifferentialSDK(t *testing.T) {
 	// The SDK reads time.Now itself. Answers are built relative to a clock
 	// second ahead of time, and each is judged by both verifiers within
 	// that second (else judged again), so that the ±300 s boundary cases
-	// are exact however slow the machine is.
+	// are exact however slow the machine is. A set is built for a second
+	// `ahead` seconds away, and the test waits for that second to begin;
+	// when building took longer than that (a loaded machine signs slowly),
+	// ahead doubles.
 	built := map[int64][]verifyRecordedResponse{}
 	responsesAt := func(sec int64) []verifyRecordedResponse {
 		if built[sec] == nil {
@@ -422,6 +425,7 @@ func TestVerifyDifferentialSDK(t *testing.T) {
 	now := func() int64 { return time.Now().Unix() }
 	responsesAt(now())
 	var accepted, rejected int
+	ahead := int64(2)
 	for _, m := range modes {
 		v := NewVerifier(m.keys) // v.Now == nil: time.Now, like the SDK
 		sdk := validators.NewWechatPayResponseValidator(m.sdk)
@@ -435,8 +439,13 @@ func TestVerifyDifferentialSDK(t *testing.T) {
 				start := now()
 				answers, ready := built[start]
 				if !ready { // building would take the second: build ahead
-					responsesAt(start + 1)
-					responsesAt(start + 2)
+					target := start + ahead
+					responsesAt(target)
+					if now() >= target {
+						ahead *= 2
+					} else {
+						time.Sleep(time.Until(time.Unix(target, 0)))
+					}
 					continue
 				}
 				a := answers[i]
