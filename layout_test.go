@@ -50,3 +50,17 @@ func TestProductionBuildCarriesNoDevelopmentTools(t *testing.T) {
 		t.Errorf("caddy wechatpay without the developer tools has %q, want the module's own commands", got)
 	}
 }
+
+// TestSandboxIsIndependent: the simulator, which the tests use as WeChat
+// Pay, shares no code with the module but the reference data (the
+// documented endpoints and their sensitive fields): its signatures,
+// encryption and verification are written apart, so that a mistake in the
+// module's crypto cannot be mirrored by the stand-in that judges it.
+func TestSandboxIsIndependent(t *testing.T) {
+	const module = "github.com/caddy-wechatpay/caddy-wechatpay"
+	for _, dep := range goList(t, "-deps", "-f", "{{.ImportPath}}", "./sandbox") {
+		if strings.HasPrefix(dep, module) && dep != module+"/sandbox" && dep != module+"/internal/reference" {
+			t.Errorf("the sandbox depends on %s", dep)
+		}
+	}
+}
