@@ -99,13 +99,19 @@ func selfCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// runFloor runs the floor process pinned to the server core.
-func (e *env) runFloor(dur time.Duration) (floorStats, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return floorStats{}, err
+// floorBinary is the program whose floorCommand measures the floor of a
+// build: this one for "go".
+func (e *env) floorBinary(build string) (string, error) {
+	switch build {
+	case "go":
+		return os.Executable()
 	}
-	cmd := pinned(e.o.ServerCPU, self, floorCommand, "-t", dur.String(), "-creds", e.creds.Dir)
+	return "", fmt.Errorf("no floor for build %q", build)
+}
+
+// runFloor runs the floor process of bin pinned to the server core.
+func (e *env) runFloor(bin string, dur time.Duration) (floorStats, error) {
+	cmd := pinned(e.o.ServerCPU, bin, floorCommand, "-t", dur.String(), "-creds", e.creds.Dir)
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -25,10 +25,16 @@
 //
 // The server under test (and the floor process) is pinned to one core with
 // taskset and GOMAXPROCS=1; the load generator and the upstream stand-in
-// (bench/upstream, which caches its signed answer per second) share another
-// core. A fresh server process serves every run, so its VmHWM is the run's
-// peak RSS, and its utime+stime over the measured window divided by the
-// requests completed in it is the CPU time per request.
+// (bench/upstream) share another core. The stand-in signs every answer with
+// a nonce of its own, as WeChat Pay does (the module refuses a signature it
+// accepted before): for a row whose proxy verifies answers, a pool of them
+// is signed before the run, on both cores while no server runs, sized from
+// the floor's rate with a margin; a pool that runs out fails the run rather
+// than send a signature twice (standin.go). A fresh server process serves
+// every run, so its VmHWM is the run's peak RSS, and its utime+stime over the
+// measured window divided by the requests completed in it is the CPU time per
+// request. Every answer, warm-up included, is checked (status 200 and the
+// stand-in's body), and one request per run is checked at the stand-in.
 //
 // Then an RSS phase (256 clients, plain Caddy vs module) and a claims phase
 // (256 connections that claim a 1 MiB body, send 1 KiB and stall) show the
@@ -97,9 +103,15 @@ type options struct {
 const pinnedEnv = "CADDY_WECHATPAY_BENCH_PINNED"
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == floorCommand {
-		floorMain(os.Args[2:])
-		return
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case floorCommand:
+			floorMain(os.Args[2:])
+			return
+		case presignCommand:
+			presignMain(os.Args[2:])
+			return
+		}
 	}
 	var o options
 	flag.IntVar(&o.Clients, "c", 32, "concurrent closed-loop clients for the throughput rows")
@@ -152,6 +164,9 @@ func main() {
 	}
 	if o.Rounds < 1 || o.Clients < 1 || o.Duration <= 0 {
 		fatalf("bench: -rounds, -c and -t must be positive")
+	}
+	if o.Soak > maxPooledRun {
+		fatalf("bench: -soak %s: at most %s, since the stand-in signs a soak's answers ahead at one timestamp, which WeChat Pay's 300 s bound", o.Soak, maxPooledRun)
 	}
 	if o.LatencyCalls < 1 || o.LatencyRounds < 1 || o.LatencyRounds > o.LatencyCalls || o.LatencyWarmup < 0 || o.LatencyRTT < 0 {
 		fatalf("bench: -latency-calls and -latency-rounds must be positive (rounds <= calls), -latency-warmup and -latency-rtt not negative")

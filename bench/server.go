@@ -67,6 +67,17 @@ type env struct {
 	up       *upstream.Server
 	runDir   string
 	seq      int
+
+	// presigner is the program whose presignCommand signs the stand-in's
+	// pools ("": this one); presigned, presignTime and presignBackend
+	// count what it did.
+	presigner      string
+	presigned      int64
+	presignTime    time.Duration
+	presignBackend string
+	// floorCPU is the lowest floor CPU time per operation measured for
+	// each build, in µs, which sizes the pools (maxRate).
+	floorCPU map[string]float64
 }
 
 // startServer starts a fresh server of the given kind pinned to the server
@@ -148,8 +159,14 @@ func (e *env) launch(s *server, bin string, args []string) {
 // pinned returns a command that runs bin on cpu (taskset execs the program,
 // so the child's pid is the program's).
 func pinned(cpu int, bin string, args ...string) *exec.Cmd {
+	return pinnedTo(strconv.Itoa(cpu), bin, args...)
+}
+
+// pinnedTo returns a command that runs bin on the CPUs of the list cpus
+// ("0,1"), unpinned when taskset is missing.
+func pinnedTo(cpus, bin string, args ...string) *exec.Cmd {
 	if taskset, err := exec.LookPath("taskset"); err == nil {
-		return exec.Command(taskset, append([]string{"-c", strconv.Itoa(cpu), bin}, args...)...)
+		return exec.Command(taskset, append([]string{"-c", cpus, bin}, args...)...)
 	}
 	return exec.Command(bin, args...)
 }
