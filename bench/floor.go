@@ -32,6 +32,9 @@ type floorStats struct {
 	Checksum    int     `json:"checksum"`
 	AllocsPerOp float64 `json:"allocs_per_op"`
 	BytesPerOp  float64 `json:"alloc_bytes_per_op"`
+	// Backend is the code that made the merchant signatures: "Go
+	// crypto/rsa", or "OpenSSL" in the OpenSSL build when libcrypto loaded.
+	Backend string `json:"backend"`
 }
 
 // floorMain runs the per-request crypto of a presign request in a loop: one
@@ -85,7 +88,8 @@ func floorMain(args []string) {
 	runtime.ReadMemStats(&ms1)
 	slices.Sort(lats)
 	st := floorStats{Ops: int64(len(lats)), Seconds: elapsed.Seconds(), Checksum: checksum,
-		P50ms: quantile(lats, 0.5), P99ms: quantile(lats, 0.99), PeakRSS: procStatus(os.Getpid(), "VmHWM")}
+		P50ms: quantile(lats, 0.5), P99ms: quantile(lats, 0.99), PeakRSS: procStatus(os.Getpid(), "VmHWM"),
+		Backend: work.Backend()}
 	st.OpsPerS = float64(st.Ops) / st.Seconds
 	st.AllocsPerOp = float64(ms1.Mallocs-ms0.Mallocs) / float64(st.Ops)
 	st.BytesPerOp = float64(ms1.TotalAlloc-ms0.TotalAlloc) / float64(st.Ops)
