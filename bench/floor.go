@@ -104,11 +104,16 @@ func selfCPU() time.Duration {
 }
 
 // floorBinary is the program whose floorCommand measures the floor of a
-// build: this one for "go".
+// build: this one for "go", the OpenSSL build of it for "openssl".
 func (e *env) floorBinary(build string) (string, error) {
 	switch build {
 	case "go":
 		return os.Executable()
+	case "openssl":
+		if e.o.BenchOpenSSL == "" {
+			return "", fmt.Errorf("no OpenSSL build of the benchmark (%s)", e.o.OpenSSL)
+		}
+		return e.o.BenchOpenSSL, nil
 	}
 	return "", fmt.Errorf("no floor for build %q", build)
 }

@@ -95,15 +95,28 @@ func run(o options) {
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		fatalf("bench: %v", err)
 	}
-	e := &env{o: o, creds: creds, upstream: ln.Addr().String(), up: up, runDir: runDir, floorCPU: map[string]float64{}}
+	e := &env{o: o, creds: creds, upstream: ln.Addr().String(), up: up, runDir: runDir, floorCPU: map[string]float64{},
+		presigner: o.BenchOpenSSL}
 	if o.Soak > 0 {
 		if !e.soak(o.SoakClients, o.Soak) {
 			os.Exit(1)
 		}
 		return
 	}
+	var rows []string
+	for _, row := range strings.Split(o.Rows, ",") {
+		if _, ok := rowSpecs[row]; !ok {
+			fatalf("bench: unknown row %q", row)
+		}
+		if isOpenSSLRow(row) && (o.BenchOpenSSL == "" || o.CaddyOpenSSL == "") {
+			step("row %s skipped: no OpenSSL build (%s)", row, o.OpenSSL)
+			continue
+		}
+		rows = append(rows, row)
+	}
+	o.Rows = strings.Join(rows, ",")
+	e.o = o
 	res := results{Machine: m, Options: o}
-	rows := strings.Split(o.Rows, ",")
 	step("server on CPU %d, load + stand-in on CPU %d; %d clients, %s runs (+%s warm-up), %d round(s)",
 		o.ServerCPU, o.ClientCPU, o.Clients, o.Duration, o.Warmup, o.Rounds)
 	for r := range o.Rounds {
@@ -151,7 +164,7 @@ func run(o options) {
 	}
 	if o.Profile {
 		for _, row := range strings.Split(o.Rows, ",") {
-			if row == "floor" {
+			if strings.HasPrefix(row, "floor") {
 				continue
 			}
 			res.Profile = append(res.Profile, e.profileRun(row)...)
@@ -188,9 +201,13 @@ func (e *env) floorRun(row string, r int) runResult {
 		fatalf("bench: %v", err)
 	}
 	e.noteFloor(build, st)
-	return runResult{Row: row, Phase: "throughput", Round: r, RPS: st.OpsPerS, P50ms: st.P50ms, P99ms: st.P99ms,
+	rr := runResult{Row: row, Phase: "throughput", Round: r, RPS: st.OpsPerS, P50ms: st.P50ms, P99ms: st.P99ms,
 		CPUus: st.CPUms * 1000, PeakRSS: st.PeakRSS, Completed: st.Ops, Seconds: st.Seconds,
 		AllocsPerReq: st.AllocsPerOp, BytesPerReq: st.BytesPerOp, Check: "ok"}
+	if want := map[string]string{"go": "Go crypto/rsa", "openssl": "OpenSSL"}[build]; st.Backend != want {
+		rr.Check = fmt.Sprintf("the floor signed with %q, not %s", st.Backend, want)
+	}
+	return rr
 }
 
 func progress(r runResult) {
@@ -224,6 +241,8 @@ func (e *env) loadRunRate(row, phase string, round, clients int, warmup, dur tim
 	rr := runResult{Row: row, Phase: phase, Round: round, Clients: clients, Check: "ok", AllocsPerReq: -1, BytesPerReq: -1}
 	if err := checkRun(client, row, url, e.upstreamServer(), e.creds); err != nil {
 		rr.Check = err.Error()
+	} else if msg := s.backendCheck(); msg != "" {
+		rr.Check = msg
 	}
 	var cpu0, cpu1 time.Duration
 	var m0, m1 memstats

@@ -23,7 +23,7 @@ import (
 // server is one process under test: a fresh one per run, so that its VmHWM
 // is the run's peak RSS.
 type server struct {
-	kind  string // caddy, ideal, peer, module
+	kind  string // caddy, ideal, peer, module, module-openssl
 	cmd   *exec.Cmd
 	pid   int
 	addr  string // 127.0.0.1:port of the proxy
@@ -88,7 +88,7 @@ func (e *env) startServer(kind string) *server {
 	var bin string
 	var args []string
 	switch kind {
-	case "caddy", "ideal", "module":
+	case "caddy", "ideal", "module", "module-openssl":
 		s.admin = freePort()
 		cfg := e.caddyConfig(kind, s.addr, s.admin)
 		path := filepath.Join(e.runDir, fmt.Sprintf("%s.json", kind))
@@ -96,6 +96,13 @@ func (e *env) startServer(kind string) *server {
 			fatalf("bench: %v", err)
 		}
 		bin, args = e.o.Caddy, []string{"run", "--config", path}
+		if kind == "module-openssl" {
+			// The same module and configuration, built with cgo and the
+			// tag openssl: the merchant's signatures go through libcrypto.
+			if bin = e.o.CaddyOpenSSL; bin == "" {
+				fatalf("bench: no OpenSSL build of Caddy (%s)", e.o.OpenSSL)
+			}
+		}
 	case "peer":
 		s.admin = freePort()
 		c := e.creds
@@ -180,7 +187,7 @@ func (e *env) caddyConfig(kind, listen, admin string) map[string]any {
 			"handler":     "bench_ideal",
 			"credentials": e.creds.Dir,
 		})
-	case "module":
+	case "module", "module-openssl":
 		c := e.creds
 		handlers = append(handlers, map[string]any{
 			"handler":       "wechatpay",

@@ -51,11 +51,13 @@ type rowSpec struct {
 }
 
 var rowSpecs = map[string]rowSpec{
-	"floor":  {build: "go"},
-	"caddy":  {},
-	"ideal":  {},
-	"peer":   {build: "go", verifies: true},
-	"module": {build: "go", verifies: true},
+	"floor":          {build: "go"},
+	"floor-openssl":  {build: "openssl"},
+	"caddy":          {},
+	"ideal":          {},
+	"peer":           {build: "go", verifies: true},
+	"module":         {build: "go", verifies: true},
+	"module-openssl": {build: "openssl", verifies: true},
 }
 
 // presignMain signs -n answers at the current second on -workers goroutines
