@@ -57,7 +57,9 @@ type goal struct {
 type summary struct {
 	Throughput []rowSummary `json:"throughput"`
 	Paced      []rowSummary `json:"paced,omitempty"`
-	RSS        []rowSummary `json:"rss"`
+	// PacedOpenSSL is plain Caddy paced to the OpenSSL module's rate.
+	PacedOpenSSL []rowSummary `json:"paced_openssl,omitempty"`
+	RSS          []rowSummary `json:"rss"`
 	// Ratios: medians of the per-round ratios (runs of one round are
 	// back to back, so core speed and machine noise mostly cancel).
 	ThroughputRatio float64 `json:"module_over_peer_throughput"`
@@ -66,6 +68,9 @@ type summary struct {
 	// PacedEfficiency uses plain Caddy's CPU per request at the module's
 	// request rate instead of at its own saturation rate (diagnostic).
 	PacedEfficiency float64 `json:"cpu_efficiency_vs_paced_caddy,omitempty"`
+	// PacedOpenSSLEfficiency is OpenSSLEfficiency with plain Caddy paced to
+	// the OpenSSL module's rate (diagnostic).
+	PacedOpenSSLEfficiency float64 `json:"openssl_cpu_efficiency_vs_paced_caddy,omitempty"`
 	// IdealRatio is the ideal row's CPU per request / the module's: how
 	// close the module comes to the least any Caddy handler doing the
 	// floor's crypto costs, in the same process and at a similar rate
@@ -148,7 +153,7 @@ func summarizeRows(runs []runResult, phase string) []rowSummary {
 
 func summarize(res results) summary {
 	s := summary{Throughput: summarizeRows(res.Runs, "throughput"), RSS: summarizeRows(res.Runs, "rss"),
-		Paced: summarizeRows(res.Runs, "paced")}
+		Paced: summarizeRows(res.Runs, "paced"), PacedOpenSSL: summarizeRows(res.Runs, "paced-openssl")}
 	rounds := map[int]map[string]runResult{}
 	for _, r := range res.Runs {
 		if r.Phase != "throughput" {
@@ -189,20 +194,26 @@ func summarize(res results) summary {
 	s.OpenSSLSpeedup, s.OpenSSLEfficiency, s.OpenSSLOverheadUs = median(speedup), median(effO), median(overO)
 	s.ThroughputRatio, s.CPUEfficiency, s.OverheadUs, s.CapacityRatio = median(thr), median(eff), median(over), median(capa)
 	s.IdealRatio = median(ideal)
-	if len(s.Paced) == 1 {
+	pacedEfficiency := func(paced []rowSummary, floor, module string) float64 {
+		if len(paced) != 1 {
+			return 0
+		}
 		var f, m float64
 		for _, r := range s.Throughput {
 			switch r.Row {
-			case "floor":
+			case floor:
 				f = r.CPUus
-			case "module":
+			case module:
 				m = r.CPUus
 			}
 		}
-		if m > 0 {
-			s.PacedEfficiency = (f + s.Paced[0].CPUus) / m
+		if f > 0 && m > 0 {
+			return (f + paced[0].CPUus) / m
 		}
+		return 0
 	}
+	s.PacedEfficiency = pacedEfficiency(s.Paced, "floor", "module")
+	s.PacedOpenSSLEfficiency = pacedEfficiency(s.PacedOpenSSL, "floor-openssl", "module-openssl")
 	var rc, rm *rowSummary
 	for i := range s.RSS {
 		switch s.RSS[i].Row {
@@ -326,10 +337,14 @@ func printTable(w io.Writer, res results) {
 		fmt.Fprintln(w, "2c (diagnostic): Caddy reverse_proxy + the floor's crypto in a bare handler (bench/idealhandler: reads the body,")
 		fmt.Fprintln(w, "    does exactly the floor's sign + 5 encryptions + verify, forwards the original body; no JSON, no headers)")
 	}
-	if len(s.Paced) > 0 {
-		fmt.Fprintln(w, "diagnostic: plain Caddy paced to the module's median request rate:")
+	if len(s.Paced)+len(s.PacedOpenSSL) > 0 {
+		fmt.Fprintln(w, "diagnostic: plain Caddy paced to the median request rate of the module (2b) and of the OpenSSL module (2bo):")
 		for _, r := range s.Paced {
-			r.Label = "2b Caddy reverse_proxy, paced"
+			r.Label = "2b Caddy reverse_proxy, paced to 4"
+			line(r)
+		}
+		for _, r := range s.PacedOpenSSL {
+			r.Label = "2bo Caddy reverse_proxy, paced to 4o"
 			line(r)
 		}
 	}
@@ -355,6 +370,9 @@ func printTable(w io.Writer, res results) {
 	}
 	if s.PacedEfficiency > 0 {
 		fmt.Fprintf(w, "diagnostic: CPU efficiency with plain Caddy measured at the module's rate (row 2b): %.3f\n", s.PacedEfficiency)
+	}
+	if s.PacedOpenSSLEfficiency > 0 {
+		fmt.Fprintf(w, "diagnostic: OpenSSL CPU efficiency with plain Caddy measured at the OpenSSL module's rate (row 2bo): %.3f\n", s.PacedOpenSSLEfficiency)
 	}
 	fmt.Fprintln(w, "goals:")
 	for _, g := range s.Goals {
@@ -482,6 +500,11 @@ func chartSVG(res results) string {
 			bars = append(bars, bar{row: "sum", label: "floor + plain Caddy at module's rate", value: fmt.Sprintf("%.0f µs (diagnostic)", f.CPUus+p),
 				parts: []float64{f.CPUus, p}, partColors: []string{colors["floor"], "#9ab8f5"}})
 			maxCPU = max(maxCPU, f.CPUus+p)
+		}
+		if fo := get(s.Throughput, "floor-openssl"); fo != nil && len(s.PacedOpenSSL) == 1 {
+			p := s.PacedOpenSSL[0].CPUus
+			bars = append(bars, bar{row: "sum", label: "OpenSSL floor + plain at 4o's rate", value: fmt.Sprintf("%.0f µs (diagnostic)", fo.CPUus+p),
+				parts: []float64{fo.CPUus, p}, partColors: []string{colors["floor-openssl"], "#9ab8f5"}})
 		}
 	}
 	cpuTitle := fmt.Sprintf("CPU time per request of the server process (lower is better); efficiency %.3f", s.CPUEfficiency)

@@ -133,17 +133,21 @@ func run(o options) {
 		}
 	}
 	if o.Paced {
-		var mod []float64
-		for _, r := range res.Runs {
-			if r.Row == "module" && r.Phase == "throughput" {
-				mod = append(mod, r.RPS)
+		// Plain Caddy at the module's median rate (phase "paced"), and at
+		// the OpenSSL module's ("paced-openssl").
+		for _, p := range []struct{ module, phase string }{{"module", "paced"}, {"module-openssl", "paced-openssl"}} {
+			var mod []float64
+			for _, r := range res.Runs {
+				if r.Row == p.module && r.Phase == "throughput" {
+					mod = append(mod, r.RPS)
+				}
 			}
-		}
-		if rate := median(mod); rate > 0 {
-			step("paced phase: plain Caddy at the module's rate, %.0f req/s", rate)
-			rr := e.loadRunRate("caddy", "paced", 0, o.Clients, o.Warmup, o.Duration, rate)
-			res.Runs = append(res.Runs, rr)
-			progress(rr)
+			if rate := median(mod); rate > 0 {
+				step("paced phase: plain Caddy at the rate of %s, %.0f req/s", p.module, rate)
+				rr := e.loadRunRate("caddy", p.phase, 0, o.Clients, o.Warmup, o.Duration, rate)
+				res.Runs = append(res.Runs, rr)
+				progress(rr)
+			}
 		}
 	}
 	if o.RSS {
