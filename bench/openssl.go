@@ -37,11 +37,12 @@ func backendMain() {
 	fmt.Printf("%s\t%s\n", name, version)
 }
 
-// prepareOpenSSL builds the OpenSSL builds when -rows names an OpenSSL row,
-// and sets o.BenchOpenSSL, o.CaddyOpenSSL and o.OpenSSL; or drops those
-// rows from o.Rows, saying why.
-func prepareOpenSSL(o *options, bin string) {
-	want := false
+// prepareOpenSSL builds the OpenSSL builds when -rows names an OpenSSL row
+// (or, forRows false, the OpenSSL build of this program alone, to sign the
+// stand-in's answers), and sets o.BenchOpenSSL, o.CaddyOpenSSL and
+// o.OpenSSL; or drops those rows from o.Rows, saying why.
+func prepareOpenSSL(o *options, bin string, forRows bool) {
+	want := !forRows
 	for _, row := range strings.Split(o.Rows, ",") {
 		want = want || isOpenSSLRow(row)
 	}
@@ -58,7 +59,11 @@ func prepareOpenSSL(o *options, bin string) {
 		}
 		o.Rows = strings.Join(rows, ",")
 		o.CaddyOpenSSL, o.BenchOpenSSL, o.OpenSSL = "", "", "skipped: "+why
-		step("OpenSSL rows skipped: %s; the other rows run as usual", why)
+		if forRows {
+			step("OpenSSL rows skipped: %s; the other rows run as usual", why)
+		} else {
+			step("OpenSSL not used to sign the stand-in's answers: %s; Go signs them", why)
+		}
 	}
 	cc := "gcc"
 	if out, err := exec.Command("go", "env", "CC").Output(); err == nil && strings.TrimSpace(string(out)) != "" {
@@ -81,7 +86,7 @@ func prepareOpenSSL(o *options, bin string) {
 		skip(fmt.Sprintf("libcrypto does not load: %s", strings.TrimSpace(string(out))))
 		return
 	}
-	if o.CaddyOpenSSL == "" {
+	if o.CaddyOpenSSL == "" && forRows {
 		step("building Caddy with the wechatpay module, cgo and the tag openssl (bench/caddybin)")
 		caddyBin := filepath.Join(bin, "caddy-openssl")
 		if err := goBuildEnv(caddyBin, "./bench/caddybin", cgo, "-tags", "openssl"); err != nil {
@@ -91,7 +96,9 @@ func prepareOpenSSL(o *options, bin string) {
 		o.CaddyOpenSSL = caddyBin
 	}
 	o.BenchOpenSSL, o.OpenSSL = benchBin, version
-	step("OpenSSL rows: the merchant's signatures through %s", version)
+	if forRows {
+		step("OpenSSL rows: the merchant's signatures through %s", version)
+	}
 }
 
 // backendCheck reads the log of a module server and says what is wrong
