@@ -32,6 +32,9 @@ type floorStats struct {
 	Checksum    int     `json:"checksum"`
 	AllocsPerOp float64 `json:"allocs_per_op"`
 	BytesPerOp  float64 `json:"alloc_bytes_per_op"`
+	// Backend is the code that made the merchant signatures: "Go
+	// crypto/rsa", or "OpenSSL" in the OpenSSL build when libcrypto loaded.
+	Backend string `json:"backend"`
 }
 
 // floorMain runs the per-request crypto of a presign request in a loop: one
@@ -85,7 +88,8 @@ func floorMain(args []string) {
 	runtime.ReadMemStats(&ms1)
 	slices.Sort(lats)
 	st := floorStats{Ops: int64(len(lats)), Seconds: elapsed.Seconds(), Checksum: checksum,
-		P50ms: quantile(lats, 0.5), P99ms: quantile(lats, 0.99), PeakRSS: procStatus(os.Getpid(), "VmHWM")}
+		P50ms: quantile(lats, 0.5), P99ms: quantile(lats, 0.99), PeakRSS: procStatus(os.Getpid(), "VmHWM"),
+		Backend: work.Backend()}
 	st.OpsPerS = float64(st.Ops) / st.Seconds
 	st.AllocsPerOp = float64(ms1.Mallocs-ms0.Mallocs) / float64(st.Ops)
 	st.BytesPerOp = float64(ms1.TotalAlloc-ms0.TotalAlloc) / float64(st.Ops)
@@ -99,13 +103,24 @@ func selfCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// runFloor runs the floor process pinned to the server core.
-func (e *env) runFloor(dur time.Duration) (floorStats, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return floorStats{}, err
+// floorBinary is the program whose floorCommand measures the floor of a
+// build: this one for "go", the OpenSSL build of it for "openssl".
+func (e *env) floorBinary(build string) (string, error) {
+	switch build {
+	case "go":
+		return os.Executable()
+	case "openssl":
+		if e.o.BenchOpenSSL == "" {
+			return "", fmt.Errorf("no OpenSSL build of the benchmark (%s)", e.o.OpenSSL)
+		}
+		return e.o.BenchOpenSSL, nil
 	}
-	cmd := pinned(e.o.ServerCPU, self, floorCommand, "-t", dur.String(), "-creds", e.creds.Dir)
+	return "", fmt.Errorf("no floor for build %q", build)
+}
+
+// runFloor runs the floor process of bin pinned to the server core.
+func (e *env) runFloor(bin string, dur time.Duration) (floorStats, error) {
+	cmd := pinned(e.o.ServerCPU, bin, floorCommand, "-t", dur.String(), "-creds", e.creds.Dir)
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

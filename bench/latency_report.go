@@ -146,9 +146,13 @@ func printLatency(w io.Writer, res latencyResults) {
 	diff("sdk-new-conn-tls12", "sdk-new-conn", "a' - a  TLS 1.2 vs TLS 1.3, new conn per call:")
 	diff("sdk-pooled", "link", "b - 0   SDK on a pooled conn vs the link alone:")
 	fmt.Fprintln(w, "every answer: signature verified (SDK in a/a'/b, the module in c), status 200 and the presign token checked;")
-	fmt.Fprintln(w, "each mode refused an answer with a spoiled signature; one request per mode and round checked at the stand-in.")
+	fmt.Fprintln(w, "each mode refused an answer with a spoiled signature; one request per mode and round checked at the stand-in;")
+	fmt.Fprintln(w, "each answer signed ahead with a nonce of its own, none sent twice.")
 	if res.Stopped != "" {
 		fmt.Fprintf(w, "STOPPED EARLY: %s\n", res.Stopped)
+	}
+	if res.StandInPools != "" {
+		fmt.Fprintf(w, "STAND-IN: %s\n", res.StandInPools)
 	}
 	if !res.OK {
 		fmt.Fprintln(w, "THE RUN FAILED: errors or failed checks above; its figures are not to be used.")

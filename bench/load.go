@@ -45,6 +45,9 @@ type loadStats struct {
 	RPS        float64 `json:"rps"`
 	P50ms      float64 `json:"p50_ms"`
 	P99ms      float64 `json:"p99_ms"`
+	// WarmupErrors counts the wrong answers before the measured window.
+	WarmupErrors     int64  `json:"warmup_errors,omitempty"`
+	FirstWarmupError string `json:"first_warmup_error,omitempty"`
 }
 
 // window hooks run at the start and the end of the measured window; rate,
@@ -76,8 +79,8 @@ func runLoad(client *http.Client, url string, clients int, warmup, dur time.Dura
 		stopping
 	)
 	var phase atomic.Int32
-	var completed, errs atomic.Int64
-	var firstErr atomic.Pointer[string]
+	var completed, errs, warmErrs atomic.Int64
+	var firstErr, firstWarmErr atomic.Pointer[string]
 	lats := make([][]time.Duration, clients)
 	var tokens chan struct{}
 	if w.rate > 0 {
@@ -116,7 +119,13 @@ func runLoad(client *http.Client, url string, clients int, warmup, dur time.Dura
 				t0 := time.Now()
 				err := doPresign(client, url, buf)
 				lat := time.Since(t0)
-				if phase.Load() != measuring {
+				if ph := phase.Load(); ph != measuring {
+					if err != nil && ph == warming {
+						warmErrs.Add(1)
+						msg := err.Error()
+						firstWarmErr.CompareAndSwap(nil, &msg)
+						time.Sleep(10 * time.Millisecond)
+					}
 					continue
 				}
 				if err != nil {
@@ -148,6 +157,9 @@ func runLoad(client *http.Client, url string, clients int, warmup, dur time.Dura
 	st := loadStats{Completed: completed.Load(), Errors: errs.Load(), Seconds: elapsed.Seconds()}
 	if p := firstErr.Load(); p != nil {
 		st.FirstError = *p
+	}
+	if st.WarmupErrors = warmErrs.Load(); st.WarmupErrors > 0 {
+		st.FirstWarmupError = *firstWarmErr.Load()
 	}
 	st.RPS = float64(st.Completed) / st.Seconds
 	st.P50ms = quantile(all, 0.50)

@@ -4,14 +4,19 @@
 // unavoidable crypto of a presign request (one RSA-2048 signature, five
 // RSA-OAEP-SHA1 encryptions, one signature verification).
 //
-//	go run ./bench            # full run, about 5-6 minutes
-//	go run ./bench --quick    # smoke test, about 30 seconds
+//	go run ./bench            # full run, about 6-8 minutes
+//	go run ./bench --quick    # smoke test, about a minute
 //
 // It builds Caddy with the module from this working tree (bench/caddybin)
-// and the peer proxy (bench/peer), then runs closed-loop load with N clients
-// for T seconds against, in turn and interleaved over R rounds:
+// and the peer proxy (bench/peer), and, where a C compiler and libcrypto
+// are, this program and bench/caddybin a second time with cgo and the tag
+// openssl (openssl.go; without them the OpenSSL rows are skipped with a line
+// that says why). Then it runs closed-loop load with N clients for T seconds
+// against, in turn and interleaved over R rounds:
 //
 //  1. floor:  the per-request crypto alone, in-process, no HTTP;
+//     floor-openssl (row 1o): the same, the merchant signature through
+//     OpenSSL's libcrypto (the OpenSSL build of this program);
 //  2. caddy:  plain Caddy reverse_proxy, no wechatpay handler;
 //  3. ideal:  diagnostic (row 2c of the table): Caddy with a bench-only
 //     handler (bench/idealhandler) before reverse_proxy that reads the
@@ -21,19 +26,31 @@
 //     tells the module's own cost apart from what the crypto costs inside
 //     a busy Caddy process;
 //  4. peer:   httputil.ReverseProxy + gjson/sjson + wechatpay-go v0.2.20;
-//  5. module: Caddy with the wechatpay handler before reverse_proxy.
+//  5. module: Caddy with the wechatpay handler before reverse_proxy;
+//     module-openssl (row 4o): the same module and configuration in the
+//     OpenSSL build of Caddy, whose merchant signatures go through
+//     libcrypto (its log must say so, or the run fails its check).
 //
 // The server under test (and the floor process) is pinned to one core with
 // taskset and GOMAXPROCS=1; the load generator and the upstream stand-in
-// (bench/upstream, which caches its signed answer per second) share another
-// core. A fresh server process serves every run, so its VmHWM is the run's
-// peak RSS, and its utime+stime over the measured window divided by the
-// requests completed in it is the CPU time per request.
+// (bench/upstream) share another core. The stand-in signs every answer with
+// a nonce of its own, as WeChat Pay does (the module refuses a signature it
+// accepted before): for a row whose proxy verifies answers, a pool of them
+// is signed before the run, on both cores while no server runs, sized from
+// the floor's rate with a margin; a pool that runs out fails the run rather
+// than send a signature twice (standin.go). A fresh server process serves
+// every run, so its VmHWM is the run's peak RSS, and its utime+stime over the
+// measured window divided by the requests completed in it is the CPU time per
+// request. Every answer, warm-up included, is checked (status 200 and the
+// stand-in's body), and one request per run is checked at the stand-in.
 //
 // Then an RSS phase (256 clients, plain Caddy vs module) and a claims phase
 // (256 connections that claim a 1 MiB body, send 1 KiB and stall) show the
-// memory goals. It prints one table with the ratios and goals, writes the
-// raw results to bench/out/ and the chart to docs/bench.svg.
+// memory goals. It prints one table with the ratios and goals (module / peer
+// throughput, CPU efficiency, peak RSS, claims heap; and for the OpenSSL
+// build, requests per CPU-second against the pure-Go module and CPU
+// efficiency against its own floor), writes the raw results to bench/out/
+// and the chart to docs/bench.svg.
 //
 //	go run ./bench -latency  # the latency a legacy app sees, about 1-2 minutes
 //
@@ -79,11 +96,17 @@ type options struct {
 	ServerCPU   int           `json:"server_cpu"`
 	ClientCPU   int           `json:"client_cpu"`
 	Caddy       string        `json:"caddy"`
-	SVG         string        `json:"-"`
-	Out         string        `json:"-"`
-	Rows        string        `json:"rows"`
-	Soak        time.Duration `json:"soak,omitempty"`
-	SoakClients int           `json:"soak_clients,omitempty"`
+	// CaddyOpenSSL and BenchOpenSSL are the OpenSSL builds (cgo, tag
+	// openssl) of bench/caddybin and of this program, OpenSSL what
+	// libcrypto they load or why the OpenSSL rows are skipped.
+	CaddyOpenSSL string        `json:"caddy_openssl,omitempty"`
+	BenchOpenSSL string        `json:"bench_openssl,omitempty"`
+	OpenSSL      string        `json:"openssl,omitempty"`
+	SVG          string        `json:"-"`
+	Out          string        `json:"-"`
+	Rows         string        `json:"rows"`
+	Soak         time.Duration `json:"soak,omitempty"`
+	SoakClients  int           `json:"soak_clients,omitempty"`
 
 	Latency       bool          `json:"latency,omitempty"`
 	LatencyCalls  int           `json:"latency_calls,omitempty"`
@@ -97,9 +120,18 @@ type options struct {
 const pinnedEnv = "CADDY_WECHATPAY_BENCH_PINNED"
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == floorCommand {
-		floorMain(os.Args[2:])
-		return
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case floorCommand:
+			floorMain(os.Args[2:])
+			return
+		case presignCommand:
+			presignMain(os.Args[2:])
+			return
+		case backendCommand:
+			backendMain()
+			return
+		}
 	}
 	var o options
 	flag.IntVar(&o.Clients, "c", 32, "concurrent closed-loop clients for the throughput rows")
@@ -119,6 +151,9 @@ func main() {
 	flag.IntVar(&o.ServerCPU, "server-cpu", 1, "CPU the server under test and the floor are pinned to")
 	flag.IntVar(&o.ClientCPU, "client-cpu", 0, "CPU the load generator and the upstream stand-in are pinned to")
 	flag.StringVar(&o.Caddy, "caddy", "", "Caddy binary with the module (default: build bench/caddybin from this tree)")
+	flag.StringVar(&o.CaddyOpenSSL, "caddy-openssl", "", "Caddy binary with the module built with cgo and the tag openssl, for the module-openssl row (default: build bench/caddybin so)")
+	flag.StringVar(&o.BenchOpenSSL, "bench-openssl", "", "set by the harness: this program built with cgo and the tag openssl (floor-openssl row, signing the stand-in's answers)")
+	flag.StringVar(&o.OpenSSL, "openssl-status", "", "set by the harness: the libcrypto the OpenSSL rows load, or why they are skipped")
 	flag.StringVar(&o.SVG, "svg", "docs/bench.svg", "where to write the chart (\"\" for none)")
 	flag.StringVar(&o.Out, "out", "bench/out", "directory for binaries, logs, profiles and JSON results")
 	flag.DurationVar(&o.Soak, "soak", 0, "instead of the table, soak the module: -soak-clients clients for this long, RSS sampled every 5 s; fails on any error or RSS growth")
@@ -131,7 +166,8 @@ func main() {
 	flag.DurationVar(&o.LatencyMax, "latency-max", 100*time.Second, "time bound of the measured latency rounds: the run stops (and fails) past it")
 	flag.StringVar(&o.LatencyModes, "latency-modes", strings.Join(latencyModeNames, ","), "latency modes, in order")
 	from := flag.String("from", "", "print the table and write the chart from a saved results JSON (bench/out/results-*.json) instead of running")
-	flag.StringVar(&o.Rows, "rows", "floor,caddy,ideal,peer,module", "rows of the throughput table, in order")
+	flag.StringVar(&o.Rows, "rows", "floor,floor-openssl,caddy,ideal,peer,module,module-openssl",
+		"rows of the throughput table, in order (the -openssl rows are dropped, with a line saying why, where cgo or libcrypto is missing)")
 	flag.Parse()
 	if o.Quick {
 		setIfDefault := func(name string, set func()) {
@@ -152,6 +188,9 @@ func main() {
 	}
 	if o.Rounds < 1 || o.Clients < 1 || o.Duration <= 0 {
 		fatalf("bench: -rounds, -c and -t must be positive")
+	}
+	if o.Soak > maxPooledRun {
+		fatalf("bench: -soak %s: at most %s, since the stand-in signs a soak's answers ahead at one timestamp, which WeChat Pay's 300 s bound", o.Soak, maxPooledRun)
 	}
 	if o.LatencyCalls < 1 || o.LatencyRounds < 1 || o.LatencyRounds > o.LatencyCalls || o.LatencyWarmup < 0 || o.LatencyRTT < 0 {
 		fatalf("bench: -latency-calls and -latency-rounds must be positive (rounds <= calls), -latency-warmup and -latency-rtt not negative")
@@ -196,9 +235,15 @@ func prepare(o *options) {
 		step("building Caddy with the wechatpay module (bench/caddybin)")
 		goBuild(filepath.Join(bin, "caddy"), "./bench/caddybin")
 	}
-	if !o.Latency {
+	switch {
+	case o.Soak > 0:
+		// Only the OpenSSL build's signer, 3-4 times faster at signing the
+		// soak's answers ahead.
+		prepareOpenSSL(o, bin, false)
+	case !o.Latency:
 		step("building the peer (bench/peer)")
 		goBuild(filepath.Join(bin, "peer"), "./bench/peer")
+		prepareOpenSSL(o, bin, true)
 	}
 	if _, err := sandbox.LoadOrGenerateCredentials(filepath.Join(o.Out, "creds"), ""); err != nil {
 		fatalf("bench: throwaway credentials: %v", err)
@@ -206,13 +251,23 @@ func prepare(o *options) {
 }
 
 func goBuild(out, pkg string) {
-	start := time.Now()
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
+	if err := goBuildEnv(out, pkg, nil); err != nil {
 		fatalf("bench: go build %s: %v", pkg, err)
 	}
-	fmt.Fprintf(os.Stderr, "        built %s in %.1fs\n", pkg, time.Since(start).Seconds())
+}
+
+// goBuildEnv builds pkg into out with extra environment and go build flags
+// (before the package).
+func goBuildEnv(out, pkg string, env []string, flags ...string) error {
+	start := time.Now()
+	cmd := exec.Command("go", append(append([]string{"build", "-trimpath"}, flags...), "-o", out, pkg)...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "        built %s in %.1fs\n", strings.Join(append(append(env, flags...), pkg), " "), time.Since(start).Seconds())
+	return nil
 }
 
 // pinSelf re-executes this program under taskset on the client core with
@@ -232,6 +287,9 @@ func pinSelf(o options) {
 	if o.Caddy == "" {
 		args = append(args, "-caddy", filepath.Join(o.Out, "bin", "caddy"))
 	}
+	// What prepare found out about OpenSSL.
+	args = append(args, "-rows", o.Rows, "-caddy-openssl", o.CaddyOpenSSL, "-bench-openssl", o.BenchOpenSSL,
+		"-openssl-status", o.OpenSSL)
 	env := append(os.Environ(), pinnedEnv+"=1", "GOMAXPROCS=1")
 	fatalf("bench: exec taskset: %v", syscall.Exec(taskset, args, env))
 }

@@ -11,11 +11,13 @@ import (
 )
 
 var rowLabels = map[string]string{
-	"floor":  "1 crypto floor (in-process, no HTTP)",
-	"caddy":  "2 Caddy reverse_proxy, no wechatpay",
-	"ideal":  "2c Caddy + floor crypto, bare handler",
-	"peer":   "3 peer: httputil + gjson/sjson + SDK",
-	"module": "4 Caddy + wechatpay (this module)",
+	"floor":          "1 crypto floor (in-process, no HTTP)",
+	"floor-openssl":  "1o crypto floor, OpenSSL signature",
+	"caddy":          "2 Caddy reverse_proxy, no wechatpay",
+	"ideal":          "2c Caddy + floor crypto, bare handler",
+	"peer":           "3 peer: httputil + gjson/sjson + SDK",
+	"module":         "4 Caddy + wechatpay (this module)",
+	"module-openssl": "4o Caddy + wechatpay, OpenSSL build",
 }
 
 func label(row string) string {
@@ -55,7 +57,9 @@ type goal struct {
 type summary struct {
 	Throughput []rowSummary `json:"throughput"`
 	Paced      []rowSummary `json:"paced,omitempty"`
-	RSS        []rowSummary `json:"rss"`
+	// PacedOpenSSL is plain Caddy paced to the OpenSSL module's rate.
+	PacedOpenSSL []rowSummary `json:"paced_openssl,omitempty"`
+	RSS          []rowSummary `json:"rss"`
 	// Ratios: medians of the per-round ratios (runs of one round are
 	// back to back, so core speed and machine noise mostly cancel).
 	ThroughputRatio float64 `json:"module_over_peer_throughput"`
@@ -64,6 +68,9 @@ type summary struct {
 	// PacedEfficiency uses plain Caddy's CPU per request at the module's
 	// request rate instead of at its own saturation rate (diagnostic).
 	PacedEfficiency float64 `json:"cpu_efficiency_vs_paced_caddy,omitempty"`
+	// PacedOpenSSLEfficiency is OpenSSLEfficiency with plain Caddy paced to
+	// the OpenSSL module's rate (diagnostic).
+	PacedOpenSSLEfficiency float64 `json:"openssl_cpu_efficiency_vs_paced_caddy,omitempty"`
 	// IdealRatio is the ideal row's CPU per request / the module's: how
 	// close the module comes to the least any Caddy handler doing the
 	// floor's crypto costs, in the same process and at a similar rate
@@ -72,9 +79,17 @@ type summary struct {
 	// CapacityRatio is peer CPU per request / module CPU per request: the
 	// throughput ratio on a saturated core, less sensitive to noise.
 	CapacityRatio float64 `json:"peer_cpu_over_module_cpu"`
-	RSSRatio      float64 `json:"module_over_caddy_peak_rss_at_rss_clients"`
-	ClaimsPerConn float64 `json:"module_claims_heap_per_conn"`
-	Goals         []goal  `json:"goals"`
+	// OpenSSLSpeedup is the module's CPU per request over the OpenSSL
+	// module's: how many more requests per CPU-second the OpenSSL build
+	// serves. OpenSSLEfficiency is (OpenSSL floor + plain Caddy) / OpenSSL
+	// module, CPU per request, and OpenSSLOverheadUs the OpenSSL module's
+	// CPU per request beyond that sum.
+	OpenSSLSpeedup    float64 `json:"openssl_module_speedup_per_cpu_second,omitempty"`
+	OpenSSLEfficiency float64 `json:"openssl_cpu_efficiency,omitempty"`
+	OpenSSLOverheadUs float64 `json:"openssl_module_overhead_us_per_req,omitempty"`
+	RSSRatio          float64 `json:"module_over_caddy_peak_rss_at_rss_clients"`
+	ClaimsPerConn     float64 `json:"module_claims_heap_per_conn"`
+	Goals             []goal  `json:"goals"`
 }
 
 func median(v []float64) float64 {
@@ -138,7 +153,7 @@ func summarizeRows(runs []runResult, phase string) []rowSummary {
 
 func summarize(res results) summary {
 	s := summary{Throughput: summarizeRows(res.Runs, "throughput"), RSS: summarizeRows(res.Runs, "rss"),
-		Paced: summarizeRows(res.Runs, "paced")}
+		Paced: summarizeRows(res.Runs, "paced"), PacedOpenSSL: summarizeRows(res.Runs, "paced-openssl")}
 	rounds := map[int]map[string]runResult{}
 	for _, r := range res.Runs {
 		if r.Phase != "throughput" {
@@ -149,7 +164,7 @@ func summarize(res results) summary {
 		}
 		rounds[r.Round][r.Row] = r
 	}
-	var thr, eff, over, capa, ideal []float64
+	var thr, eff, over, capa, ideal, speedup, effO, overO []float64
 	for _, rr := range rounds {
 		m, hasM := rr["module"]
 		if p, ok := rr["peer"]; ok && hasM && p.RPS > 0 {
@@ -167,23 +182,38 @@ func summarize(res results) summary {
 			eff = append(eff, (f.CPUus+c.CPUus)/m.CPUus)
 			over = append(over, m.CPUus-f.CPUus-c.CPUus)
 		}
+		mo, hasMO := rr["module-openssl"]
+		if hasM && hasMO && mo.CPUus > 0 {
+			speedup = append(speedup, m.CPUus/mo.CPUus)
+		}
+		if fo, ok := rr["floor-openssl"]; ok && okC && hasMO && mo.CPUus > 0 {
+			effO = append(effO, (fo.CPUus+c.CPUus)/mo.CPUus)
+			overO = append(overO, mo.CPUus-fo.CPUus-c.CPUus)
+		}
 	}
+	s.OpenSSLSpeedup, s.OpenSSLEfficiency, s.OpenSSLOverheadUs = median(speedup), median(effO), median(overO)
 	s.ThroughputRatio, s.CPUEfficiency, s.OverheadUs, s.CapacityRatio = median(thr), median(eff), median(over), median(capa)
 	s.IdealRatio = median(ideal)
-	if len(s.Paced) == 1 {
+	pacedEfficiency := func(paced []rowSummary, floor, module string) float64 {
+		if len(paced) != 1 {
+			return 0
+		}
 		var f, m float64
 		for _, r := range s.Throughput {
 			switch r.Row {
-			case "floor":
+			case floor:
 				f = r.CPUus
-			case "module":
+			case module:
 				m = r.CPUus
 			}
 		}
-		if m > 0 {
-			s.PacedEfficiency = (f + s.Paced[0].CPUus) / m
+		if f > 0 && m > 0 {
+			return (f + paced[0].CPUus) / m
 		}
+		return 0
 	}
+	s.PacedEfficiency = pacedEfficiency(s.Paced, "floor", "module")
+	s.PacedOpenSSLEfficiency = pacedEfficiency(s.PacedOpenSSL, "floor-openssl", "module-openssl")
 	var rc, rm *rowSummary
 	for i := range s.RSS {
 		switch s.RSS[i].Row {
@@ -220,6 +250,10 @@ func summarize(res results) summary {
 			Target: ">= 1.00", Pass: s.ThroughputRatio >= 1, Known: len(thr) > 0},
 		{Name: fmt.Sprintf("peak RSS module / plain Caddy, %d clients", res.Options.RSSClients), Value: fmt.Sprintf("%.2f", s.RSSRatio),
 			Target: "<= 1.50", Pass: s.RSSRatio > 0 && s.RSSRatio <= 1.5, Known: s.RSSRatio > 0},
+		{Name: "OpenSSL build: req per CPU-second, module OpenSSL / module pure Go", Value: ratioText(s.OpenSSLSpeedup, len(speedup)),
+			Target: ">= 2.00", Pass: s.OpenSSLSpeedup >= 2, Known: len(speedup) > 0},
+		{Name: "OpenSSL CPU efficiency (OpenSSL floor + plain Caddy) / OpenSSL module", Value: ratioText(s.OpenSSLEfficiency, len(effO)),
+			Target: ">= 0.95", Pass: s.OpenSSLEfficiency >= 0.95, Known: len(effO) > 0},
 	}
 	if claims != nil && plainClaims != nil {
 		extra := claims.HeapPerConn - plainClaims.HeapPerConn
@@ -231,6 +265,14 @@ func summarize(res results) summary {
 		})
 	}
 	return s
+}
+
+// ratioText is a ratio with three decimals, or "-" when no round had it.
+func ratioText(v float64, n int) string {
+	if n == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f", v)
 }
 
 func mib(b int64) string {
@@ -260,14 +302,22 @@ func printTable(w io.Writer, res results) {
 	fmt.Fprintf(w, "machine: %s, %d cores, %s, %s (load average at start %s)\n", m.CPU, m.Cores, m.Kernel, m.Go, m.LoadAvg)
 	fmt.Fprintf(w, "server (and floor) pinned to CPU %d with GOMAXPROCS=1; load generator + upstream stand-in on CPU %d\n", m.ServerCPU, m.ClientCPU)
 	fmt.Fprintf(w, "busy = req/s x CPU/req, the share of the server core used: below ~95%% the core was shared or the load lagged\n")
-	fmt.Fprintf(w, "presign request, %d-byte body, 5 fields RSA-OAEP + SHA256withRSA sign + verify; %d closed-loop clients, %s per run, %d round(s) interleaved, medians\n\n",
+	fmt.Fprintf(w, "presign request, %d-byte body, 5 fields RSA-OAEP + SHA256withRSA sign + verify; %d closed-loop clients, %s per run, %d round(s) interleaved, medians\n",
 		len(presignBody), o.Clients, o.Duration, o.Rounds)
+	fmt.Fprintf(w, "stand-in: every answer to a verifying row (peer, module) signed ahead with a nonce of its own, none sent twice\n")
+	switch {
+	case strings.HasPrefix(o.OpenSSL, "skipped"):
+		fmt.Fprintf(w, "OpenSSL rows %s\n", o.OpenSSL)
+	case o.OpenSSL != "":
+		fmt.Fprintf(w, "rows 1o and 4o (cgo, tag openssl): the merchant's signature through %s, the rest as in 1 and 4\n", o.OpenSSL)
+	}
+	fmt.Fprintln(w)
 	hdr := fmt.Sprintf("%-38s %7s %9s %9s %9s %18s %5s %10s %16s %6s", "row", "clients", "req/s", "p50 ms", "p99 ms", "CPU µs/req (range)", "busy", "peak RSS", "allocs/req", "errors")
 	fmt.Fprintln(w, hdr)
 	fmt.Fprintln(w, strings.Repeat("-", len([]rune(hdr))))
 	line := func(r rowSummary) {
 		clients := fmt.Sprint(r.Clients)
-		if r.Row == "floor" {
+		if strings.HasPrefix(r.Row, "floor") {
 			clients = "-"
 		}
 		rng := fmt.Sprintf("%.0f (%.0f-%.0f)", r.CPUus, r.CPUusMin, r.CPUusMax)
@@ -287,10 +337,14 @@ func printTable(w io.Writer, res results) {
 		fmt.Fprintln(w, "2c (diagnostic): Caddy reverse_proxy + the floor's crypto in a bare handler (bench/idealhandler: reads the body,")
 		fmt.Fprintln(w, "    does exactly the floor's sign + 5 encryptions + verify, forwards the original body; no JSON, no headers)")
 	}
-	if len(s.Paced) > 0 {
-		fmt.Fprintln(w, "diagnostic: plain Caddy paced to the module's median request rate:")
+	if len(s.Paced)+len(s.PacedOpenSSL) > 0 {
+		fmt.Fprintln(w, "diagnostic: plain Caddy paced to the median request rate of the module (2b) and of the OpenSSL module (2bo):")
 		for _, r := range s.Paced {
-			r.Label = "2b Caddy reverse_proxy, paced"
+			r.Label = "2b Caddy reverse_proxy, paced to 4"
+			line(r)
+		}
+		for _, r := range s.PacedOpenSSL {
+			r.Label = "2bo Caddy reverse_proxy, paced to 4o"
 			line(r)
 		}
 	}
@@ -308,11 +362,17 @@ func printTable(w io.Writer, res results) {
 		}
 	}
 	fmt.Fprintf(w, "\nmodule overhead beyond floor + plain Caddy: %.0f µs of CPU per request\n", s.OverheadUs)
+	if s.OpenSSLEfficiency > 0 {
+		fmt.Fprintf(w, "OpenSSL module overhead beyond OpenSSL floor + plain Caddy: %.0f µs of CPU per request\n", s.OpenSSLOverheadUs)
+	}
 	if s.CapacityRatio > 0 {
 		fmt.Fprintf(w, "diagnostic: peer CPU/req ÷ module CPU/req = %.3f (the throughput ratio on an undisturbed saturated core)\n", s.CapacityRatio)
 	}
 	if s.PacedEfficiency > 0 {
 		fmt.Fprintf(w, "diagnostic: CPU efficiency with plain Caddy measured at the module's rate (row 2b): %.3f\n", s.PacedEfficiency)
+	}
+	if s.PacedOpenSSLEfficiency > 0 {
+		fmt.Fprintf(w, "diagnostic: OpenSSL CPU efficiency with plain Caddy measured at the OpenSSL module's rate (row 2bo): %.3f\n", s.PacedOpenSSLEfficiency)
 	}
 	fmt.Fprintln(w, "goals:")
 	for _, g := range s.Goals {
@@ -341,7 +401,8 @@ func chartSVG(res results) string {
 		barH   = 20
 		gap    = 8
 	)
-	colors := map[string]string{"floor": "#9e9e9e", "caddy": "#5b8def", "ideal": "#8e6cc8", "peer": "#f0a030", "module": "#2e9e5b"}
+	colors := map[string]string{"floor": "#9e9e9e", "floor-openssl": "#6d6d6d", "caddy": "#5b8def", "ideal": "#8e6cc8",
+		"peer": "#f0a030", "module": "#2e9e5b", "module-openssl": "#1b5e37"}
 	var b strings.Builder
 	y := 20
 	body := &strings.Builder{}
@@ -430,18 +491,27 @@ func chartSVG(res results) string {
 			parts: []float64{f.CPUus, c.CPUus}, partColors: []string{colors["floor"], colors["caddy"]}})
 		limit = (f.CPUus + c.CPUus) / 0.97
 		maxCPU = max(maxCPU, limit)
+		if fo := get(s.Throughput, "floor-openssl"); fo != nil {
+			bars = append(bars, bar{row: "sum", label: "OpenSSL floor + plain Caddy", value: fmt.Sprintf("%.0f µs (4o goal: / 0.95 = %.0f µs)", fo.CPUus+c.CPUus, (fo.CPUus+c.CPUus)/0.95),
+				parts: []float64{fo.CPUus, c.CPUus}, partColors: []string{colors["floor-openssl"], colors["caddy"]}})
+		}
 		if len(s.Paced) == 1 {
 			p := s.Paced[0].CPUus
 			bars = append(bars, bar{row: "sum", label: "floor + plain Caddy at module's rate", value: fmt.Sprintf("%.0f µs (diagnostic)", f.CPUus+p),
 				parts: []float64{f.CPUus, p}, partColors: []string{colors["floor"], "#9ab8f5"}})
 			maxCPU = max(maxCPU, f.CPUus+p)
 		}
+		if fo := get(s.Throughput, "floor-openssl"); fo != nil && len(s.PacedOpenSSL) == 1 {
+			p := s.PacedOpenSSL[0].CPUus
+			bars = append(bars, bar{row: "sum", label: "OpenSSL floor + plain at 4o's rate", value: fmt.Sprintf("%.0f µs (diagnostic)", fo.CPUus+p),
+				parts: []float64{fo.CPUus, p}, partColors: []string{colors["floor-openssl"], "#9ab8f5"}})
+		}
 	}
 	cpuTitle := fmt.Sprintf("CPU time per request of the server process (lower is better); efficiency %.3f", s.CPUEfficiency)
 	if s.IdealRatio > 0 {
 		cpuTitle += fmt.Sprintf("; ideal / module %.3f (diagnostic)", s.IdealRatio)
 	}
-	panel(cpuTitle, bars, maxCPU*1.3, limit, "goal: (floor + plain) / 0.97")
+	panel(cpuTitle, bars, maxCPU*1.3, limit, "goal of row 4: (floor + plain) / 0.97")
 
 	// Peak RSS.
 	if len(s.RSS) > 0 {

@@ -36,8 +36,19 @@ type runResult struct {
 	// admin endpoint's memstats), -1 when unknown.
 	AllocsPerReq float64 `json:"allocs_per_req"`
 	BytesPerReq  float64 `json:"alloc_bytes_per_req"`
-	// Check says whether what reached the stand-in was right ("ok").
+	// Check says whether what reached the stand-in was right, every answer
+	// of the run (warm-up included) right, and the stand-in's pool enough
+	// ("ok").
 	Check string `json:"check"`
+	// WarmupErrors counts the wrong answers of the warm-up (not measured,
+	// but any fails the run's check).
+	WarmupErrors int64 `json:"warmup_errors,omitempty"`
+	// Pool is the number of answers signed ahead for the run, each with a
+	// nonce of its own, PoolServed how many the stand-in sent (at most
+	// Pool, none twice); 0 when the row does not verify answers and got one
+	// fixed answer.
+	Pool       int   `json:"stand_in_pool,omitempty"`
+	PoolServed int64 `json:"stand_in_served,omitempty"`
 }
 
 // claimsResult is one run of the claims phase.
@@ -84,29 +95,36 @@ func run(o options) {
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		fatalf("bench: %v", err)
 	}
-	e := &env{o: o, creds: creds, upstream: ln.Addr().String(), up: up, runDir: runDir}
+	e := &env{o: o, creds: creds, upstream: ln.Addr().String(), up: up, runDir: runDir, floorCPU: map[string]float64{},
+		presigner: o.BenchOpenSSL}
 	if o.Soak > 0 {
 		if !e.soak(o.SoakClients, o.Soak) {
 			os.Exit(1)
 		}
 		return
 	}
+	var rows []string
+	for _, row := range strings.Split(o.Rows, ",") {
+		if _, ok := rowSpecs[row]; !ok {
+			fatalf("bench: unknown row %q", row)
+		}
+		if isOpenSSLRow(row) && (o.BenchOpenSSL == "" || o.CaddyOpenSSL == "") {
+			step("row %s skipped: no OpenSSL build (%s)", row, o.OpenSSL)
+			continue
+		}
+		rows = append(rows, row)
+	}
+	o.Rows = strings.Join(rows, ",")
+	e.o = o
 	res := results{Machine: m, Options: o}
-	rows := strings.Split(o.Rows, ",")
 	step("server on CPU %d, load + stand-in on CPU %d; %d clients, %s runs (+%s warm-up), %d round(s)",
 		o.ServerCPU, o.ClientCPU, o.Clients, o.Duration, o.Warmup, o.Rounds)
 	for r := range o.Rounds {
 		for i := range rows {
 			row := rows[(i+r)%len(rows)] // rotate the order each round
 			var rr runResult
-			if row == "floor" {
-				st, err := e.runFloor(o.Duration)
-				if err != nil {
-					fatalf("bench: %v", err)
-				}
-				rr = runResult{Row: "floor", Phase: "throughput", Round: r, RPS: st.OpsPerS, P50ms: st.P50ms, P99ms: st.P99ms,
-					CPUus: st.CPUms * 1000, PeakRSS: st.PeakRSS, Completed: st.Ops, Seconds: st.Seconds,
-					AllocsPerReq: st.AllocsPerOp, BytesPerReq: st.BytesPerOp, Check: "ok"}
+			if strings.HasPrefix(row, "floor") {
+				rr = e.floorRun(row, r)
 			} else {
 				rr = e.loadRun(row, "throughput", r, o.Clients, o.Warmup, o.Duration)
 			}
@@ -115,17 +133,21 @@ func run(o options) {
 		}
 	}
 	if o.Paced {
-		var mod []float64
-		for _, r := range res.Runs {
-			if r.Row == "module" && r.Phase == "throughput" {
-				mod = append(mod, r.RPS)
+		// Plain Caddy at the module's median rate (phase "paced"), and at
+		// the OpenSSL module's ("paced-openssl").
+		for _, p := range []struct{ module, phase string }{{"module", "paced"}, {"module-openssl", "paced-openssl"}} {
+			var mod []float64
+			for _, r := range res.Runs {
+				if r.Row == p.module && r.Phase == "throughput" {
+					mod = append(mod, r.RPS)
+				}
 			}
-		}
-		if rate := median(mod); rate > 0 {
-			step("paced phase: plain Caddy at the module's rate, %.0f req/s", rate)
-			rr := e.loadRunRate("caddy", "paced", 0, o.Clients, o.Warmup, o.Duration, rate)
-			res.Runs = append(res.Runs, rr)
-			progress(rr)
+			if rate := median(mod); rate > 0 {
+				step("paced phase: plain Caddy at the rate of %s, %.0f req/s", p.module, rate)
+				rr := e.loadRunRate("caddy", p.phase, 0, o.Clients, o.Warmup, o.Duration, rate)
+				res.Runs = append(res.Runs, rr)
+				progress(rr)
+			}
 		}
 	}
 	if o.RSS {
@@ -146,7 +168,7 @@ func run(o options) {
 	}
 	if o.Profile {
 		for _, row := range strings.Split(o.Rows, ",") {
-			if row == "floor" {
+			if strings.HasPrefix(row, "floor") {
 				continue
 			}
 			res.Profile = append(res.Profile, e.profileRun(row)...)
@@ -168,12 +190,37 @@ func run(o options) {
 		}
 	}
 	step("raw results: %s; chart: %s", filepath.Join(o.Out, "latest.json"), o.SVG)
+	step("stand-in: %d answers signed ahead in all, in %.0fs, none sent twice", e.presigned, e.presignTime.Seconds())
+}
+
+// floorRun runs a floor row in round r.
+func (e *env) floorRun(row string, r int) runResult {
+	build := rowSpecs[row].build
+	bin, err := e.floorBinary(build)
+	if err != nil {
+		fatalf("bench: %v", err)
+	}
+	st, err := e.runFloor(bin, e.o.Duration)
+	if err != nil {
+		fatalf("bench: %v", err)
+	}
+	e.noteFloor(build, st)
+	rr := runResult{Row: row, Phase: "throughput", Round: r, RPS: st.OpsPerS, P50ms: st.P50ms, P99ms: st.P99ms,
+		CPUus: st.CPUms * 1000, PeakRSS: st.PeakRSS, Completed: st.Ops, Seconds: st.Seconds,
+		AllocsPerReq: st.AllocsPerOp, BytesPerReq: st.BytesPerOp, Check: "ok"}
+	if want := map[string]string{"go": "Go crypto/rsa", "openssl": "OpenSSL"}[build]; st.Backend != want {
+		rr.Check = fmt.Sprintf("the floor signed with %q, not %s", st.Backend, want)
+	}
+	return rr
 }
 
 func progress(r runResult) {
 	extra := ""
 	if r.Errors > 0 {
 		extra = fmt.Sprintf(" errors=%d (%s)", r.Errors, r.FirstError)
+	}
+	if r.Pool > 0 {
+		extra += fmt.Sprintf(" stand-in %d/%d", r.PoolServed, r.Pool)
 	}
 	if r.Check != "ok" {
 		extra += " CHECK FAILED: " + r.Check
@@ -182,13 +229,15 @@ func progress(r runResult) {
 		r.Phase, r.Row, r.Clients, r.RPS, r.P50ms, r.P99ms, r.CPUus, mib(r.PeakRSS), extra)
 }
 
-// loadRun starts a fresh server of the row's kind, checks one request, runs
-// the closed loop and reads the process's CPU time and peak RSS.
+// loadRun readies the stand-in's answers for the row, starts a fresh server
+// of the row's kind, checks one request, runs the closed loop and reads the
+// process's CPU time and peak RSS.
 func (e *env) loadRun(row, phase string, round, clients int, warmup, dur time.Duration) runResult {
 	return e.loadRunRate(row, phase, round, clients, warmup, dur, 0)
 }
 
 func (e *env) loadRunRate(row, phase string, round, clients int, warmup, dur time.Duration, rate float64) runResult {
+	pool := e.standIn(row, clients, warmup+dur)
 	s := e.startServer(row)
 	defer s.stop()
 	client := newClient(clients)
@@ -196,6 +245,8 @@ func (e *env) loadRunRate(row, phase string, round, clients int, warmup, dur tim
 	rr := runResult{Row: row, Phase: phase, Round: round, Clients: clients, Check: "ok", AllocsPerReq: -1, BytesPerReq: -1}
 	if err := checkRun(client, row, url, e.upstreamServer(), e.creds); err != nil {
 		rr.Check = err.Error()
+	} else if msg := s.backendCheck(); msg != "" {
+		rr.Check = msg
 	}
 	var cpu0, cpu1 time.Duration
 	var m0, m1 memstats
@@ -207,6 +258,15 @@ func (e *env) loadRunRate(row, phase string, round, clients int, warmup, dur tim
 	rr.PeakRSS = s.status("VmHWM")
 	rr.RPS, rr.P50ms, rr.P99ms = st.RPS, st.P50ms, st.P99ms
 	rr.Completed, rr.Errors, rr.FirstError, rr.Seconds = st.Completed, st.Errors, st.FirstError, st.Seconds
+	if rr.WarmupErrors = st.WarmupErrors; st.WarmupErrors > 0 && rr.Check == "ok" {
+		rr.Check = fmt.Sprintf("%d wrong answers in the warm-up: %s", st.WarmupErrors, st.FirstWarmupError)
+	}
+	if msg := poolCheck(row, pool); msg != "" {
+		rr.Check = msg
+	}
+	if !pool.IsFixed() {
+		rr.Pool, rr.PoolServed = pool.Len(), pool.Served()
+	}
 	if st.Completed > 0 {
 		rr.CPUus = float64(cpu1-cpu0) / float64(time.Microsecond) / float64(st.Completed)
 		if m0.ok && m1.ok {
@@ -258,6 +318,7 @@ const claimBytes = 1 << 20
 // Content-Length, send 1 KiB of it and stall, and measures how much the
 // server's Go heap and RSS grew per stalled request.
 func (e *env) claimsRun(row string, conns int, stall time.Duration) claimsResult {
+	pool := e.standInN(row, 64) // 20 requests below
 	s := e.startServer(row)
 	defer s.stop()
 	client := newClient(4)
@@ -317,12 +378,16 @@ func (e *env) claimsRun(row string, conns int, stall time.Duration) claimsResult
 		c.RSSPerConn = float64(c.RSSStall-c.RSSBase) / n
 	}
 	c.Conns = len(open)
+	if msg := poolCheck(row, pool); msg != "" {
+		fatalf("bench: claims phase, %s: %s", row, msg)
+	}
 	return c
 }
 
 // profileRun runs the row under load while taking a CPU and an allocation
 // profile of the server through Caddy's admin endpoint.
 func (e *env) profileRun(row string) []string {
+	pool := e.standIn(row, e.o.Clients, e.o.Warmup+e.o.ProfileTime)
 	s := e.startServer(row)
 	defer s.stop()
 	dir := filepath.Join(e.o.Out, "profile")
@@ -357,6 +422,9 @@ func (e *env) profileRun(row string) []string {
 	})
 	wg.Wait()
 	step("  profiled %-7s %.1f req/s over %ds: %s", row, st.RPS, secs, strings.Join(paths, " "))
+	if msg := poolCheck(row, pool); msg != "" || st.Errors > 0 {
+		step("  profile of %s: answers wrong (%d errors: %s) %s", row, st.Errors, st.FirstError, msg)
+	}
 	return paths
 }
 

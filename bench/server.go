@@ -23,7 +23,7 @@ import (
 // server is one process under test: a fresh one per run, so that its VmHWM
 // is the run's peak RSS.
 type server struct {
-	kind  string // caddy, ideal, peer, module
+	kind  string // caddy, ideal, peer, module, module-openssl
 	cmd   *exec.Cmd
 	pid   int
 	addr  string // 127.0.0.1:port of the proxy
@@ -67,6 +67,17 @@ type env struct {
 	up       *upstream.Server
 	runDir   string
 	seq      int
+
+	// presigner is the program whose presignCommand signs the stand-in's
+	// pools ("": this one); presigned, presignTime and presignBackend
+	// count what it did.
+	presigner      string
+	presigned      int64
+	presignTime    time.Duration
+	presignBackend string
+	// floorCPU is the lowest floor CPU time per operation measured for
+	// each build, in µs, which sizes the pools (maxRate).
+	floorCPU map[string]float64
 }
 
 // startServer starts a fresh server of the given kind pinned to the server
@@ -77,7 +88,7 @@ func (e *env) startServer(kind string) *server {
 	var bin string
 	var args []string
 	switch kind {
-	case "caddy", "ideal", "module":
+	case "caddy", "ideal", "module", "module-openssl":
 		s.admin = freePort()
 		cfg := e.caddyConfig(kind, s.addr, s.admin)
 		path := filepath.Join(e.runDir, fmt.Sprintf("%s.json", kind))
@@ -85,6 +96,13 @@ func (e *env) startServer(kind string) *server {
 			fatalf("bench: %v", err)
 		}
 		bin, args = e.o.Caddy, []string{"run", "--config", path}
+		if kind == "module-openssl" {
+			// The same module and configuration, built with cgo and the
+			// tag openssl: the merchant's signatures go through libcrypto.
+			if bin = e.o.CaddyOpenSSL; bin == "" {
+				fatalf("bench: no OpenSSL build of Caddy (%s)", e.o.OpenSSL)
+			}
+		}
 	case "peer":
 		s.admin = freePort()
 		c := e.creds
@@ -148,8 +166,14 @@ func (e *env) launch(s *server, bin string, args []string) {
 // pinned returns a command that runs bin on cpu (taskset execs the program,
 // so the child's pid is the program's).
 func pinned(cpu int, bin string, args ...string) *exec.Cmd {
+	return pinnedTo(strconv.Itoa(cpu), bin, args...)
+}
+
+// pinnedTo returns a command that runs bin on the CPUs of the list cpus
+// ("0,1"), unpinned when taskset is missing.
+func pinnedTo(cpus, bin string, args ...string) *exec.Cmd {
 	if taskset, err := exec.LookPath("taskset"); err == nil {
-		return exec.Command(taskset, append([]string{"-c", strconv.Itoa(cpu), bin}, args...)...)
+		return exec.Command(taskset, append([]string{"-c", cpus, bin}, args...)...)
 	}
 	return exec.Command(bin, args...)
 }
@@ -163,7 +187,7 @@ func (e *env) caddyConfig(kind, listen, admin string) map[string]any {
 			"handler":     "bench_ideal",
 			"credentials": e.creds.Dir,
 		})
-	case "module":
+	case "module", "module-openssl":
 		c := e.creds
 		handlers = append(handlers, map[string]any{
 			"handler":       "wechatpay",

@@ -16,9 +16,11 @@ type soakSample struct {
 // soak runs the module under clients closed-loop clients for dur, sampling
 // its RSS every 5 s, and reports whether it passed: no error, and RSS flat
 // after the first 10 s (the last sample at most 10% or 8 MiB above the
-// one at 10 s, whichever is larger).
+// one at 10 s, whichever is larger). Its answers are signed ahead, one pool
+// at one timestamp (standIn), so it lasts at most maxPooledRun.
 func (e *env) soak(clients int, dur time.Duration) bool {
 	const every = 5 * time.Second
+	pool := e.standIn("module", clients, dur)
 	s := e.startServer("module")
 	defer s.stop()
 	client := newClient(clients)
@@ -63,6 +65,10 @@ func (e *env) soak(clients int, dur time.Duration) bool {
 	ok := st.Errors == 0 && st.Completed > 0
 	if !ok {
 		fmt.Printf("soak: FAIL: %d errors (first: %s)\n", st.Errors, st.FirstError)
+	}
+	if msg := poolCheck("module", pool); msg != "" {
+		ok = false
+		fmt.Printf("soak: FAIL: %s\n", msg)
 	}
 	if len(samples) >= 3 {
 		base, last := samples[1].rss, samples[len(samples)-1].rss

@@ -6,6 +6,13 @@
 // sensitive field values under the WeChat Pay public key, and one
 // SHA256withRSA verification of a fixed answer's signature.
 //
+// The merchant signature goes through internal/rsacrypto's PrivateKey, as
+// the module's does: crypto/rsa in the default build, OpenSSL's libcrypto in
+// a build with the tag openssl and cgo (the benchmark's OpenSSL floor row;
+// Backend says which). The public-key operations stay with crypto/rsa in both
+// builds, unprepared: the floor is what a proxy must spend with the standard
+// library, which the module's prepared keys undercut.
+//
 // It also holds the reference presign request both rows are built from.
 // It imports no Caddy package, so that the floor process stays bare.
 package floorcrypto
@@ -21,6 +28,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/bench/upstream"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/rsacrypto"
 	"github.com/caddy-wechatpay/caddy-wechatpay/sandbox"
 )
 
@@ -43,7 +51,7 @@ var SensitiveFields = []string{
 // Work holds the inputs of the per-request crypto, built once by New; Do
 // performs it. A Work is safe for concurrent use: Do only reads it.
 type Work struct {
-	merchant  *rsa.PrivateKey
+	merchant  *rsacrypto.PrivateKey
 	pub       *rsa.PublicKey
 	values    [][]byte // the SensitiveFields' values in PresignBody
 	msg       []byte   // a request-sized message to sign
@@ -51,14 +59,18 @@ type Work struct {
 	answerSig []byte
 }
 
-// New builds the inputs from a credentials set: it precomputes the merchant
-// private key (in place), extracts the five field values from PresignBody,
+// New builds the inputs from a credentials set: it prepares the merchant
+// private key (rsacrypto.NewPrivateKey: precomputed in place, and loaded into
+// libcrypto in an OpenSSL build), extracts the five field values from PresignBody,
 // builds a message as long as the request once its five fields are
 // ciphertexts, and signs a fixed answer with the WeChat Pay public key's
 // private half.
 func New(creds *sandbox.Credentials) (*Work, error) {
-	w := &Work{merchant: creds.MerchantPrivateKey, pub: creds.PublicKey}
-	w.merchant.Precompute()
+	merchant, err := rsacrypto.NewPrivateKey(creds.MerchantPrivateKey)
+	if err != nil {
+		return nil, err
+	}
+	w := &Work{merchant: merchant, pub: creds.PublicKey}
 
 	for _, f := range SensitiveFields {
 		w.values = append(w.values, []byte(gjson.GetBytes(PresignBody, f).String()))
@@ -83,6 +95,10 @@ func New(creds *sandbox.Credentials) (*Work, error) {
 	return w, nil
 }
 
+// Backend names the code that makes the merchant signature: "Go crypto/rsa"
+// or "OpenSSL" (rsacrypto.PrivateKey.Backend).
+func (w *Work) Backend() string { return w.merchant.Backend() }
+
 // Do performs the per-request crypto once: it signs the message, encrypts
 // the five values and verifies the answer's signature. It returns the sum of
 // the first bytes of the signature and the ciphertexts, for the caller to
@@ -90,7 +106,7 @@ func New(creds *sandbox.Credentials) (*Work, error) {
 func (w *Work) Do() (int, error) {
 	checksum := 0
 	sum := sha256.Sum256(w.msg)
-	sig, err := rsa.SignPKCS1v15(nil, w.merchant, crypto.SHA256, sum[:])
+	sig, err := w.merchant.SignPKCS1v15SHA256(sum[:])
 	if err != nil {
 		return 0, err
 	}
