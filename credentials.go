@@ -80,7 +80,9 @@ func (o keyOptions) loadAPIv3Key(logger *zap.Logger) ([]byte, error) {
 	if !strings.Contains(o.apiv3Key, "{") {
 		logger.Warn("apiv3_key is written literally in the configuration, which Caddy's admin API serves; use {env.X} or {file./path}")
 	}
-	warnIfExposed(logger, "apiv3_key", o.apiv3Key, v)
+	// The key is never a path itself: only a {file./path} placeholder
+	// names a file, so the key text is never looked up (or logged) as one.
+	warnIfExposed(logger, "apiv3_key", o.apiv3Key, "")
 	return []byte(v), nil
 }
 
@@ -107,15 +109,16 @@ func (o keyOptions) loadKeySet(logger *zap.Logger) (*keySet, error) {
 }
 
 // warnIfExposed logs a warning when a key file can be read by its group or
-// by others. raw is the option as configured, resolved its value: the file
-// is the value itself when it is a path, or the path of a {file./path}
-// placeholder.
-func warnIfExposed(logger *zap.Logger, option, raw, resolved string) {
+// by others. raw is the option as configured; the file is the path of a
+// {file./path} placeholder, or else pathValue, the resolved value of an
+// option that takes a path (private_key), when it is not PEM text. An option
+// whose value is never a path (apiv3_key) passes "".
+func warnIfExposed(logger *zap.Logger, option, raw, pathValue string) {
 	path := ""
 	if inner, ok := strings.CutPrefix(raw, "{file."); ok && strings.HasSuffix(inner, "}") && strings.Count(raw, "{") == 1 {
 		path = strings.TrimSuffix(inner, "}")
-	} else if !strings.Contains(resolved, "-----BEGIN") {
-		path = resolved
+	} else if !strings.Contains(pathValue, "-----BEGIN") {
+		path = pathValue
 	}
 	if path == "" {
 		return

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -198,6 +199,36 @@ func TestKeyFilePermissionWarning(t *testing.T) {
 		for _, e := range logs.All() {
 			if strings.Contains(e.Message+fmt.Sprint(e.ContextMap()), "PRIVATE KEY") {
 				t.Error("warning holds key material")
+			}
+		}
+	}
+}
+
+// TestAPIv3KeyIsNeverAFilePath: the APIv3 key's value is not looked up as
+// a file (so never logged as one), even when a file of that name exists;
+// only a {file./path} placeholder names a file.
+func TestAPIv3KeyIsNeverAFilePath(t *testing.T) {
+	const key = "0123456789abcdef0123456789ABCDEF"
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, key), []byte(key), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	t.Setenv("TEST_APIV3_KEY", key)
+	for raw, warn := range map[string]bool{
+		"{env.TEST_APIV3_KEY}":                   false,
+		"{file." + filepath.Join(dir, key) + "}": true,
+	} {
+		core, logs := observer.New(zapcore.DebugLevel)
+		if _, err := (keyOptions{apiv3Key: raw}).loadAPIv3Key(zap.New(core)); err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		if got := logs.FilterMessageSnippet("readable by group or others").Len() == 1; got != warn {
+			t.Errorf("%s: warned=%v, want %v", raw, got, warn)
+		}
+		for _, e := range logs.All() {
+			if strings.Contains(e.Message+fmt.Sprint(e.ContextMap()), key) && !strings.HasPrefix(raw, "{file.") {
+				t.Errorf("%s: a log line holds the key: %s %v", raw, e.Message, e.ContextMap())
 			}
 		}
 	}
