@@ -201,7 +201,9 @@ func (s *scanner) value(node *Set, path *pathSegment, depth int) error {
 		if c == '-' || c >= '0' && c <= '9' {
 			return s.number()
 		}
-		return s.syntaxError("unexpected character " + strconv.QuoteRune(rune(c)))
+		// The byte is not quoted: it may be the first of a value the
+		// client forgot to put in quotes, a sensitive one.
+		return s.syntaxError("unexpected character")
 	}
 }
 

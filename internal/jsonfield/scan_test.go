@@ -104,6 +104,23 @@ func TestFindRefusals(t *testing.T) {
 	}
 }
 
+// TestSyntaxErrorQuotesNoByte: a value sent without quotes is refused
+// without any byte of it in the message (its first byte was quoted once).
+func TestSyntaxErrorQuotesNoByte(t *testing.T) {
+	set, _ := NewSet("name")
+	for _, doc := range []string{`{"name":张三}`, `{"other":Zhang San}`, `{"name":"x",ABC}`} {
+		_, err := Find([]byte(doc), set)
+		if err == nil {
+			t.Fatalf("%s: accepted", doc)
+		}
+		for _, b := range []string{"张", "Z", "A"} {
+			if strings.Contains(doc, b) && strings.Contains(err.Error(), b) {
+				t.Errorf("%s: the error quotes %q: %v", doc, b, err)
+			}
+		}
+	}
+}
+
 func TestFindOptionalSkipsNull(t *testing.T) {
 	set, _ := NewSet("a", "b")
 	got, err := FindOptional([]byte(`{"a":null,"b":"x"}`), set)
