@@ -24,15 +24,6 @@ func NewEncrypter(key *rsa.PublicKey) *Encrypter {
 // under the key can hold (214 bytes for a 2048-bit key).
 func (e *Encrypter) MaxPlaintext() int { return e.key.MaxOAEPSHA1() }
 
-// EncryptValue returns base64(RSA-OAEP-SHA1(plain)).
-func (e *Encrypter) EncryptValue(plain []byte) (string, error) {
-	ct, err := e.key.EncryptOAEPSHA1(plain, nil)
-	if err != nil {
-		return "", err
-	}
-	return base64.StdEncoding.EncodeToString(ct), nil
-}
-
 // EncryptFields replaces the value at every path of fields in the JSON object
 // body with its ciphertext and returns the new body and how many values were
 // encrypted. Every byte outside those values is copied unchanged: key order,

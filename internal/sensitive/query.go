@@ -1,6 +1,7 @@
 package sensitive
 
 import (
+	"encoding/base64"
 	"net/url"
 	"strings"
 
@@ -26,6 +27,7 @@ func (e *Encrypter) EncryptQuery(rawQuery string, names map[string]bool) (string
 	var out strings.Builder
 	seen := map[string]bool{}
 	count := 0
+	var scratch []byte
 	rest := rawQuery
 	for first := true; ; first = false {
 		pair, tail, more := strings.Cut(rest, "&")
@@ -62,13 +64,17 @@ func (e *Encrypter) EncryptQuery(rawQuery string, names map[string]bool) (string
 			if len(plain) > e.MaxPlaintext() {
 				return "", 0, &jsonfield.Error{Field: field, Reason: "is too long to encrypt"}
 			}
-			ct, err := e.EncryptValue([]byte(plain))
+			if scratch == nil {
+				scratch = e.key.Scratch()
+				defer clear(scratch) // it holds encoded plaintext
+			}
+			ct, err := e.key.EncryptOAEPSHA1([]byte(plain), scratch)
 			if err != nil {
 				return "", 0, err
 			}
 			out.WriteString(rawKey)
 			out.WriteByte('=')
-			out.WriteString(url.QueryEscape(ct))
+			out.WriteString(url.QueryEscape(base64.StdEncoding.EncodeToString(ct)))
 			count++
 		}
 		if !more {
@@ -141,11 +147,17 @@ func likeSensitiveName(name string, names []string) bool {
 // case), as sent or percent-decoded, in any case.
 func mentionsAny(rawQuery string, names []string) bool {
 	q := strings.ToLower(rawQuery)
-	if dec, err := url.QueryUnescape(q); err == nil {
-		q += "&" + strings.ToLower(dec)
+	if containsAny(q, names) {
+		return true
 	}
+	dec, err := url.QueryUnescape(q)
+	return err == nil && containsAny(strings.ToLower(dec), names)
+}
+
+// containsAny reports whether s contains any of names.
+func containsAny(s string, names []string) bool {
 	for _, n := range names {
-		if strings.Contains(q, n) {
+		if strings.Contains(s, n) {
 			return true
 		}
 	}
