@@ -104,12 +104,12 @@ func checkInvocation(appID, prepayID, nonce string, timestamp int64) error {
 // signLines signs the lines, each followed by "\n", and returns the
 // signature in standard base64.
 func signLines(key *rsacrypto.PrivateKey, lines ...string) (string, error) {
-	h := sha256.New()
-	for _, l := range lines {
-		h.Write([]byte(l))
-		h.Write(newline)
+	var head []byte
+	for _, l := range lines[:len(lines)-1] {
+		head = append(append(head, l...), '\n')
 	}
-	sig, err := key.SignPKCS1v15SHA256(h.Sum(nil))
+	var sum [sha256.Size]byte
+	sig, err := key.SignPKCS1v15SHA256(messageDigest(head, []byte(lines[len(lines)-1]), &sum))
 	if err != nil {
 		return "", fmt.Errorf("signing the invocation: %w", err)
 	}

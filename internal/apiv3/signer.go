@@ -45,15 +45,9 @@ func (s *Signer) sign(method, uri string, timestamp int64, nonce string, body []
 	head = append(head, '\n')
 	head = append(head, nonce...)
 	head = append(head, '\n')
-	h := sha256.New()
-	h.Write(head)
-	h.Write(body)
-	h.Write(newline)
 	var digest [sha256.Size]byte
-	return s.Key.SignPKCS1v15SHA256(h.Sum(digest[:0]))
+	return s.Key.SignPKCS1v15SHA256(messageDigest(head, body, &digest))
 }
-
-var newline = []byte{'\n'}
 
 // Authorization returns the value of the Authorization header for a request.
 func (s *Signer) Authorization(method, uri string, timestamp int64, nonce string, body []byte) (string, error) {

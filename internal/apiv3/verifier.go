@@ -177,12 +177,8 @@ func (v *Verifier) Check(header http.Header, body []byte) (Signed, error) {
 	prefix = append(prefix, '\n')
 	prefix = append(prefix, nonce...)
 	prefix = append(prefix, '\n')
-	h := sha256.New()
-	h.Write(prefix)
-	h.Write(body)
-	h.Write(verifyNewline)
 	var sum [sha256.Size]byte
-	hashed := h.Sum(sum[:0])
+	hashed := messageDigest(prefix, body, &sum)
 	if err := key.VerifyPKCS1v15SHA256(hashed, raw); err != nil {
 		return fail(CodeSignatureInvalid, "signature does not verify")
 	}
@@ -199,8 +195,6 @@ func (v *Verifier) Check(header http.Header, body []byte) (Signed, error) {
 	}
 	return Signed{Serial: serial, Timestamp: ts, Nonce: nonce}, nil
 }
-
-var verifyNewline = []byte{'\n'}
 
 // AsVerifyError returns err, from Verify, as a *VerifyError; an error of
 // another kind (Verify returns none today) becomes SIGNATURE_INVALID, so a
