@@ -185,20 +185,12 @@ func (h *NotifyHandler) holderName() string {
 func (m *Merchant) holderName() string { return "merchant " + m.name }
 
 func (m *Merchant) prepareReload() (func(), error) {
-	signer, err := m.keyOptions().loadSigner(m.logger)
+	signer, cert, static, err := m.loadKeys()
 	if err != nil {
 		return nil, err
 	}
 	if signer.MchID != m.currentSigner().MchID {
 		return nil, errors.New("mchid changed: a merchant number changes only with a configuration reload")
-	}
-	cert, err := m.keyOptions().loadMerchantCertificate(m.logger, signer)
-	if err != nil {
-		return nil, err
-	}
-	static, err := m.loadStatic()
-	if err != nil {
-		return nil, err
 	}
 	switch {
 	case m.certs == nil && static.empty():

@@ -183,18 +183,11 @@ func (m *Merchant) provision(ctx context.Context, name string, storage certmagic
 	if m.RefreshInterval < 0 || m.RefreshInterval != 0 && time.Duration(m.RefreshInterval) < time.Minute {
 		return errors.New("refresh_interval must be at least 1m: WeChat Pay limits how often certificates may be asked for")
 	}
-	signer, err := m.keyOptions().loadSigner(m.logger)
-	if err != nil {
-		return err
-	}
-	m.signer = signer
-	if m.merchantCert, err = m.keyOptions().loadMerchantCertificate(m.logger, signer); err != nil {
+	var err error
+	if m.signer, m.merchantCert, m.static, err = m.loadKeys(); err != nil {
 		return err
 	}
 	if m.apiv3Key, err = m.keyOptions().loadAPIv3Key(m.logger); err != nil {
-		return err
-	}
-	if m.static, err = m.loadStatic(); err != nil {
 		return err
 	}
 	m.publish(nil)
@@ -219,6 +212,25 @@ func (m *Merchant) provision(ctx context.Context, name string, storage certmagic
 func (m *Merchant) keyOptions() keyOptions {
 	return keyOptions{mchid: m.MchID, serialNo: m.SerialNo, privateKey: m.PrivateKey, apiv3Key: m.APIv3Key,
 		merchantCert: m.MerchantCertificate, WechatPayKeys: m.WechatPayKeys}
+}
+
+// loadKeys loads what a key reload loads again: the signer, the merchant
+// certificate and the configured WeChat Pay keys.
+func (m *Merchant) loadKeys() (*apiv3.Signer, *merchantCertificate, *trustedKeys, error) {
+	opts := m.keyOptions()
+	signer, err := opts.loadSigner(m.logger)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cert, err := opts.loadMerchantCertificate(m.logger, signer)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	static, err := m.loadStatic()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return signer, cert, static, nil
 }
 
 // loadStatic loads the configured WeChat Pay keys; none is fine when
