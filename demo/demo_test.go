@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -290,6 +291,20 @@ func TestRunRefusesBadOptions(t *testing.T) {
 	out, err := runDemo(t, demo.Options{Caddyfile: ":9180 {\n\trespond ok\n}\n", Listen: freeAddr(t)})
 	if err == nil || !strings.Contains(err.Error(), "reverse_proxy") {
 		t.Errorf("a Caddyfile without the WeChat Pay upstream: Run = %v\n%s", err, out)
+	}
+}
+
+// TestApplyFaultsUnknown: an unknown name is refused with the list of
+// every name the demo takes, its own included, sorted.
+func TestApplyFaultsUnknown(t *testing.T) {
+	var opts demo.Options
+	err := demo.ApplyFaults(&opts, []string{"wrong-key,nope"})
+	want := fmt.Sprintf("unknown fault %q (known: %s)", "nope", strings.Join(demo.DemoFaultNames(), ", "))
+	if err == nil || err.Error() != want {
+		t.Fatalf("ApplyFaults = %v, want %s", err, want)
+	}
+	if names := demo.DemoFaultNames(); !slices.IsSorted(names) || !slices.Contains(names, demo.TamperPaySignFault) {
+		t.Errorf("DemoFaultNames = %v", names)
 	}
 }
 

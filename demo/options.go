@@ -91,7 +91,7 @@ func ParseFaults(names []string) (sandbox.Faults, error) {
 			n = strings.TrimSpace(n)
 			set, ok := faultNames[n]
 			if !ok {
-				return sandbox.Faults{}, fmt.Errorf("unknown fault %q (known: %s)", n, strings.Join(FaultNames(), ", "))
+				return sandbox.Faults{}, unknownFault(n, FaultNames())
 			}
 			set(&f)
 		}
@@ -106,7 +106,13 @@ const TamperPaySignFault = "tamper-paysign"
 // DemoFaultNames lists the names ApplyFaults accepts: the simulator's and
 // the demo's own, sorted.
 func DemoFaultNames() []string {
-	return append(FaultNames(), TamperPaySignFault)
+	names := append(FaultNames(), TamperPaySignFault)
+	slices.Sort(names)
+	return names
+}
+
+func unknownFault(name string, known []string) error {
+	return fmt.Errorf("unknown fault %q (known: %s)", name, strings.Join(known, ", "))
 }
 
 // ApplyFaults sets the faults named (a name may also be a comma-separated
@@ -115,16 +121,19 @@ func ApplyFaults(opts *Options, names []string) error {
 	var simulator []string
 	for _, arg := range names {
 		for _, n := range strings.Split(arg, ",") {
-			if strings.TrimSpace(n) == TamperPaySignFault {
+			switch n = strings.TrimSpace(n); {
+			case n == TamperPaySignFault:
 				opts.TamperPaySign = true
-				continue
+			case faultNames[n] == nil:
+				return unknownFault(n, DemoFaultNames())
+			default:
+				simulator = append(simulator, n)
 			}
-			simulator = append(simulator, n)
 		}
 	}
 	f, err := ParseFaults(simulator)
 	if err != nil {
-		return fmt.Errorf("%w, %s", err, TamperPaySignFault)
+		return err
 	}
 	opts.Faults = f
 	return nil
