@@ -47,8 +47,9 @@ const (
 )
 
 // The 502 refusals of a response that fails verification carry the codes of
-// verify.go: SIGNATURE_MISSING, SIGNATURE_PROBE, SERIAL_UNKNOWN,
-// TIMESTAMP_INVALID, TIMESTAMP_EXPIRED and SIGNATURE_INVALID.
+// the verifier (internal/apiv3, Code*): SIGNATURE_MISSING, SIGNATURE_PROBE,
+// SERIAL_UNKNOWN, TIMESTAMP_INVALID, TIMESTAMP_EXPIRED, SIGNATURE_INVALID,
+// SIGNATURE_REPLAYED and REPLAY_WINDOW_FULL.
 
 // apiError is a refusal answered to the client instead of what it asked
 // for. It is deliberately not an error: it travels as *apiError, and nil

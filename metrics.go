@@ -176,8 +176,9 @@ func metricsOf(ctx caddy.Context) (*metricSet, error) {
 
 // handlerMetrics records the requests of one wechatpay handler. Its label
 // sets are curried with the handler's merchant at Provision, so that a
-// request costs a few lock-free lookups and no allocation once a series
-// exists. Its methods do nothing on nil.
+// request costs a few lookups under the label sets' read locks and no
+// allocation once a series exists (BenchmarkHandlerMetrics). Its methods do
+// nothing on nil.
 type handlerMetrics struct {
 	endpoints      *catalog.TemplateIndex
 	requests       *prometheus.CounterVec // method, endpoint, outcome

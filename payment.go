@@ -51,18 +51,14 @@ var prepayEndpoints = map[string]*prepayEndpoint{
 }
 
 func init() {
-	for path, e := range prepayEndpoints {
+	for _, e := range prepayEndpoints {
 		var paths []string
 		for _, p := range []string{e.appID, e.subAppID, e.subWhen, e.partnerID} {
 			if p != "" {
 				paths = append(paths, p)
 			}
 		}
-		set, err := jsonfield.NewSet(paths...)
-		if err != nil {
-			panic("prepay endpoint " + path + ": " + err.Error())
-		}
-		e.fields = set
+		e.fields = mustFieldSet(paths...)
 	}
 }
 
