@@ -25,7 +25,7 @@ const ClientRequestPaymentPath = "/sandbox/client/request-payment"
 // (TIMESTAMP_INVALID). The WeChat client publishes no such limit: the
 // sandbox takes the one WeChat Pay applies to signed requests, to catch a
 // front end that caches an invocation or sends milliseconds.
-const PaymentTimestampWindow = 5 * time.Minute
+const PaymentTimestampWindow = TimestampWindow
 
 // Codes of the simulated client's answers: PaymentOK in {"result": ...},
 // the others in {"code": ..., "message": ...} with status 400.
