@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rsa"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -133,6 +134,45 @@ func TestNonce(t *testing.T) {
 	if len(counts) != 62 {
 		t.Errorf("only %d distinct characters used", len(counts))
 	}
+}
+
+// TestNonceRejectsBiasedBytes: bytes 248-255 are skipped (so each of the
+// 62 characters is drawn from exactly 4 byte values) and the rest map by
+// b % 62, checked on fixed input rather than by chance.
+func TestNonceRejectsBiasedBytes(t *testing.T) {
+	block := func(skipped int, b func(i int) byte) []byte {
+		out := make([]byte, 64)
+		for i := range out {
+			if i < skipped {
+				out[i] = byte(248 + i%8)
+			} else {
+				out[i] = b(i - skipped)
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name  string
+		input []byte
+		want  string
+	}{
+		{"skipped then 0..31", block(8, func(i int) byte { return byte(i) }), nonceAlphabet[:32]},
+		{"62, 124, 186 and 247", block(32, func(i int) byte { return []byte{62, 124, 186, 247}[i%4] }),
+			strings.Repeat(nonceAlphabet[:1]+nonceAlphabet[:1]+nonceAlphabet[:1]+nonceAlphabet[61:62], 8)},
+		{"a whole block skipped", append(block(64, nil), block(0, func(i int) byte { return byte(61 - i%62) })...),
+			reverse(nonceAlphabet[30:62])},
+	} {
+		got, err := newNonce(bytes.NewReader(tc.input))
+		if err != nil || got != tc.want {
+			t.Errorf("%s: %q, %v; want %q", tc.name, got, err, tc.want)
+		}
+	}
+}
+
+func reverse(s string) string {
+	b := []byte(s)
+	slices.Reverse(b)
+	return string(b)
 }
 
 func TestNonceFromFailingReader(t *testing.T) {
