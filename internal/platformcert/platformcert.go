@@ -195,14 +195,13 @@ func (d *Download) decrypt(body []byte) ([]*Certificate, error) {
 			return nil, fmt.Errorf("%s: algorithm %q, want %s", where, ec.Algorithm, apiv3.ResourceAlgorithm)
 		}
 		plain, err := ec.Open(d.AEAD)
-		var re *apiv3.ResourceError
-		switch {
-		case errors.As(err, &re) && re.Problem == apiv3.CiphertextNotBase64:
-			return nil, fmt.Errorf("%s: ciphertext is not base64", where)
-		case errors.As(err, &re) && re.Problem == apiv3.NonceSizeWrong:
-			return nil, fmt.Errorf("%s: nonce is %d bytes, want %d", where, re.NonceSize, d.AEAD.NonceSize())
-		case err != nil:
-			return nil, fmt.Errorf("%s: does not decrypt with the APIv3 key (is apiv3_key the one set in the merchant platform?)", where)
+		if err != nil {
+			// The ResourceError says what is wrong; a failed decryption
+			// gets the likely cause besides.
+			if re := (*apiv3.ResourceError)(nil); errors.As(err, &re) && re.Problem == apiv3.NotAuthentic {
+				return nil, fmt.Errorf("%s: %w (is apiv3_key the one set in the merchant platform?)", where, err)
+			}
+			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 		pc, err := Parse(plain)
 		if err != nil {
