@@ -17,7 +17,6 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 	"go.uber.org/zap"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
@@ -128,19 +127,10 @@ func signedAnswer(t testing.TB, key *rsa.PrivateKey, body string) caddyhttp.Hand
 		key = c.WechatPayKey
 	}
 	return caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		ts, nonce := strconv.FormatInt(time.Now().Unix(), 10), testkit.RandomAlnum(32)
-		sig, err := utils.SignSHA256WithRSA(ts+"\n"+nonce+"\n"+body+"\n", key)
-		if err != nil {
-			t.Error(err)
-		}
-		hd := w.Header()
-		hd.Set("Content-Type", "application/json")
-		hd.Set("Wechatpay-Timestamp", ts)
-		hd.Set("Wechatpay-Nonce", nonce)
-		hd.Set("Wechatpay-Signature", sig)
-		hd.Set("Wechatpay-Serial", c.PublicKeyID)
+		w.Header().Set("Content-Type", "application/json")
+		testkit.SignWechatPay(t, w.Header(), key, c.PublicKeyID, time.Now().Unix(), testkit.RandomAlnum(32), []byte(body), "")
 		w.WriteHeader(http.StatusOK)
-		_, err = w.Write([]byte(body))
+		_, err := w.Write([]byte(body))
 		return err
 	})
 }

@@ -3,7 +3,7 @@ package wechatpay
 import (
 	"context"
 	"crypto/x509"
-	"strconv"
+	"net/http"
 	"testing"
 	"time"
 
@@ -63,13 +63,8 @@ func TestLeadingZeroSerialConfigured(t *testing.T) {
 		t.Fatalf("Wechatpay-Serial sent as %q, want %s", k.serial, serial)
 	}
 	body := `{"trade_state":"SUCCESS"}`
-	ts, nonce := time.Now().Unix(), testkit.RandomAlnum(32)
-	sig, err := utils.SignSHA256WithRSA(strconv.FormatInt(ts, 10)+"\n"+nonce+"\n"+body+"\n", c.PlatformKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	header := map[string][]string{"Wechatpay-Timestamp": {strconv.FormatInt(ts, 10)}, "Wechatpay-Nonce": {nonce},
-		"Wechatpay-Signature": {sig}, "Wechatpay-Serial": {serial}}
+	header := http.Header{}
+	testkit.SignWechatPay(t, header, c.PlatformKey, serial, time.Now().Unix(), testkit.RandomAlnum(32), []byte(body), "")
 	if err := m.currentVerifier().Verify(header, []byte(body)); err != nil {
 		t.Errorf("an answer with Wechatpay-Serial %s: %v", serial, err)
 	}
