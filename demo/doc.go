@@ -4,9 +4,11 @@
 // reached "WeChat Pay", what it verified and decrypted, and what the app got
 // back. Then WeChat Pay calls back through a wechatpay_notify route (step 8),
 // and the app uploads a small image as multipart/form-data, which the proxy
-// forwards byte for byte, signed over its meta part (step 9). Last, it prints
-// the caddy_wechatpay_ series of Caddy's /metrics for those requests (step
-// 10). It backs the `caddy wechatpay demo` command.
+// forwards byte for byte, signed over its meta part (step 9). The app takes
+// a JSAPI payment: the proxy adds the signed invocation to the prepay
+// response, and the simulated WeChat client checks it (step 10). Last, it
+// prints the caddy_wechatpay_ series of Caddy's /metrics for those requests
+// (step 11). It backs the `caddy wechatpay demo` command.
 //
 // The package does not import the wechatpay module itself: the caller must
 // link it in (the caddy binary does; a test imports it with a blank import),
