@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -567,10 +568,20 @@ func TestIntegrationAnswerFlood(t *testing.T) {
 			upstream := floodUpstream(t, tc.kind, done)
 			tester := newTester(t)
 			loadCaddyfile(t, tester, proxySite{upstream: upstream.URL, proxyBlock: tc.proxyBlock}.caddyfile(t))
+			// Caddy runs in this process: what the request allocated, the
+			// decoding included, shows in the heap's running total.
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
 			resp, out := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(testkit.PresignBody))
+			runtime.ReadMemStats(&after)
 			var e struct{ Code, Message string }
 			if resp.StatusCode != 502 || json.Unmarshal(out, &e) != nil || e.Code != codeResponseTooLarge {
 				t.Errorf("status %d %s, want 502 %s", resp.StatusCode, out, codeResponseTooLarge)
+			}
+			// The bomb decodes to 1 GiB; the proxy may allocate a few (32-37 MiB seen)
+			// times its buffer, never what the answer decodes to.
+			if allocated := after.TotalAlloc - before.TotalAlloc; tc.kind == "bomb" && allocated > 6*maxResponseBody {
+				t.Errorf("the request allocated %d MiB, over 6 buffers of %d MiB", allocated>>20, maxResponseBody>>20)
 			}
 			select {
 			case complete := <-done:
