@@ -106,6 +106,10 @@ type headerValues struct {
 }
 
 func (v *headerValues) set(h http.Header, key, value string) {
+	if v.used == len(v.values) { // a header added here without growing values
+		h[key] = []string{value}
+		return
+	}
 	v.values[v.used] = value
 	h[key] = v.values[v.used : v.used+1 : v.used+1]
 	v.used++
