@@ -24,7 +24,10 @@ import (
 
 // testPorts are the ports of this test process's Caddy, picked free when the
 // tests start, so that two test runs on one machine (or anything else on
-// caddytest's usual ports) never meet the same Caddy.
+// caddytest's usual ports) never meet the same Caddy. FreePort holds each for
+// the process: four distinct ports, which no stand-in or outgoing connection
+// takes while a configuration leaves one unused (a run failed once when two
+// calls gave the same port).
 var testPorts = struct{ admin, http, https, reload int }{testkit.FreePort(), testkit.FreePort(), testkit.FreePort(), testkit.FreePort()}
 
 var (
