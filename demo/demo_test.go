@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	wechatpay "github.com/caddy-wechatpay/caddy-wechatpay"
 	"github.com/caddy-wechatpay/caddy-wechatpay/demo"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/caddy-wechatpay/caddy-wechatpay/sandbox"
 )
 
@@ -43,15 +45,11 @@ func runTests(m *testing.M) int {
 	return m.Run()
 }
 
-// freeAddr returns a loopback address with a port nobody listens on.
+// freeAddr returns a loopback address with a port nobody listens on, held
+// for this process so that two calls never give the same one.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return "127.0.0.1:" + strconv.Itoa(testkit.FreePort())
 }
 
 // assertClosed fails if anything still listens on addr.
