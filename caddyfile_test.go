@@ -7,7 +7,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
@@ -474,11 +473,7 @@ func testProvisionKeys(t testing.TB) *provisionKeys {
 		if err != nil {
 			t.Fatal(err)
 		}
-		der, err := x509.MarshalPKCS8PrivateKey(ec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		provKeys.ec = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+		provKeys.ec = testkit.PKCS8(ec)
 		provKeys.secrets = []string{provKeys.pkcs8, provKeys.pkcs1, provKeys.small, provKeys.ec}
 	})
 	return &provKeys

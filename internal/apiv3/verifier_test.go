@@ -8,7 +8,6 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -61,20 +60,7 @@ func testVerifyKeys(tb testing.TB) *verifyTestKeys {
 		k := &verifyKeys
 		k.pubKey, k.certKey, k.rogueKey = gen(), gen(), gen()
 		k.pubKeyID = "PUB_KEY_ID_0114232134912410000000000000"
-		serial, _ := new(big.Int).SetString("4A2C8F3E1B7D90A5C6E2F10B3D4C5E6F7A8B9C0D", 16)
-		tmpl := &x509.Certificate{
-			SerialNumber: serial,
-			Subject:      pkix.Name{CommonName: "Tenpay.com Root CA test"},
-			NotBefore:    time.Now().Add(-time.Hour),
-			NotAfter:     time.Now().Add(24 * time.Hour),
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.certKey.PublicKey, k.certKey)
-		if err != nil {
-			panic(err)
-		}
-		if k.cert, err = x509.ParseCertificate(der); err != nil {
-			panic(err)
-		}
+		k.cert = testkit.SelfSigned(k.certKey, "4A2C8F3E1B7D90A5C6E2F10B3D4C5E6F7A8B9C0D", time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
 		k.certSerial = utils.GetCertificateSerialNumber(*k.cert) // fmt.Sprintf("%X", serial)
 	})
 	return &verifyKeys

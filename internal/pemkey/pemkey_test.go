@@ -7,8 +7,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io/fs"
 	"math/big"
@@ -55,49 +53,11 @@ func newRSA(bits int) *rsa.PrivateKey {
 }
 
 // newCert makes a certificate for pub with the given hex serial and
-// validity, issued by parent (self-signed when nil) under signer.
+// validity, issued by parent under signer; self-signed, and a CA, when
+// parent is nil.
 func newCert(pub crypto.PublicKey, serialHex string, notBefore, notAfter time.Time, parent *x509.Certificate, signer crypto.Signer) *x509.Certificate {
-	serial, ok := new(big.Int).SetString(serialHex, 16)
-	if !ok {
-		panic("serial " + serialHex)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial, Subject: pkix.Name{CommonName: "pemkey test " + serialHex},
-		NotBefore: notBefore, NotAfter: notAfter,
-		IsCA: parent == nil, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-	}
-	if parent == nil {
-		parent = tmpl
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
-	if err != nil {
-		panic(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		panic(err)
-	}
-	return cert
-}
-
-func pemText(blockType string, der []byte) string {
-	return string(pem.EncodeToMemory(&pem.Block{Type: blockType, Bytes: der}))
-}
-
-func pkcs8(key any) string {
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		panic(err)
-	}
-	return pemText("PRIVATE KEY", der)
-}
-
-func pkixPEM(key any) string {
-	der, err := x509.MarshalPKIXPublicKey(key)
-	if err != nil {
-		panic(err)
-	}
-	return pemText("PUBLIC KEY", der)
+	return testkit.IssueCertificate(testkit.CertSpec{Public: pub, SerialHex: serialHex, CommonName: "pemkey test " + serialHex,
+		NotBefore: notBefore, NotAfter: notAfter, Issuer: parent, IssuerKey: signer, CA: parent == nil})
 }
 
 // unarmoured returns a PEM block's base64 body without its BEGIN and END
@@ -151,6 +111,17 @@ func checkErr(t *testing.T, err error, want errCase, text string) {
 	}
 }
 
+// checkBadInputs runs load on each case's input and checks its error.
+func checkBadInputs(t *testing.T, cases map[string]badInput, load func(value string) error) {
+	t.Helper()
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			value, text := c.src.value(t)
+			checkErr(t, load(value), c.want, text)
+		})
+	}
+}
+
 // source is a case's input: PEM text given as is, or written to a file
 // whose path is given instead.
 type source struct {
@@ -184,7 +155,7 @@ func inputErrors(t *testing.T, armour string) map[string]badInput {
 		"file without PEM":      {source{text: "not a key\n", inFile: true}, errCase{has: []string{"holds no PEM block"}}},
 		"garbage text":          {source{text: "hello world\nthis is not a key"}, errCase{has: []string{"neither PEM text nor a readable file path"}}},
 		"armour, no base64":     {source{text: "-----BEGIN " + armour + "-----\n!!not base64!!\n-----END " + armour + "-----\n"}, errCase{has: []string{"holds no PEM block"}}},
-		"armour around garbage": {source{text: pemText(armour, []byte("not DER at all"))}, errCase{has: []string{"parsing"}}},
+		"armour around garbage": {source{text: testkit.PEMBlock(armour, []byte("not DER at all"))}, errCase{has: []string{"parsing"}}},
 	}
 }
 
@@ -227,27 +198,21 @@ func TestLoadPrivateKey(t *testing.T) {
 
 	bad := inputErrors(t, "PRIVATE KEY")
 	for name, c := range map[string]badInput{
-		"EC key, PKCS #8":          {source{text: pkcs8(f.ec)}, errCase{has: []string{"not an RSA key"}}},
-		"EC key, SEC 1":            {source{text: pemText("EC PRIVATE KEY", ecSEC1)}, errCase{has: []string{`"EC PRIVATE KEY"`, "want PRIVATE KEY"}}},
-		"EC key file":              {source{text: pkcs8(f.ec), inFile: true}, errCase{has: []string{"not an RSA key"}}},
+		"EC key, PKCS #8":          {source{text: testkit.PKCS8(f.ec)}, errCase{has: []string{"not an RSA key"}}},
+		"EC key, SEC 1":            {source{text: testkit.PEMBlock("EC PRIVATE KEY", ecSEC1)}, errCase{has: []string{`"EC PRIVATE KEY"`, "want PRIVATE KEY"}}},
+		"EC key file":              {source{text: testkit.PKCS8(f.ec), inFile: true}, errCase{has: []string{"not an RSA key"}}},
 		"1024-bit RSA":             {source{text: testkit.PKCS8(f.short)}, errCase{has: []string{"1024-bit", "2048"}}},
 		"2047-bit RSA, PKCS #1":    {source{text: testkit.PKCS1(f.boundary)}, errCase{has: []string{"2047-bit"}}},
 		"public key":               {source{text: testkit.PublicPEM(&key.PublicKey)}, errCase{has: []string{`"PUBLIC KEY"`}}},
 		"certificate":              {source{text: testkit.CertPEM(f.ca)}, errCase{has: []string{`"CERTIFICATE"`}}},
-		"PKCS #1 labelled PKCS #8": {source{text: pemText("PRIVATE KEY", x509.MarshalPKCS1PrivateKey(key))}, errCase{has: []string{"parsing PRIVATE KEY"}}},
+		"PKCS #1 labelled PKCS #8": {source{text: testkit.PEMBlock("PRIVATE KEY", x509.MarshalPKCS1PrivateKey(key))}, errCase{has: []string{"parsing PRIVATE KEY"}}},
 		"PKCS #8 labelled PKCS #1": {source{text: strings.ReplaceAll(p8, "PRIVATE KEY", "RSA PRIVATE KEY")}, errCase{has: []string{"parsing RSA PRIVATE KEY"}}},
 		"key without its armour":   {source{text: unarmoured(p8)}, errCase{has: []string{"neither PEM text nor a readable file path"}}},
 		"key on one line":          {source{text: strings.ReplaceAll(unarmoured(p8), "\n", "")}, errCase{has: []string{"neither PEM text nor a readable file path"}}},
 	} {
 		bad[name] = c
 	}
-	for name, c := range bad {
-		t.Run(name, func(t *testing.T) {
-			value, text := c.src.value(t)
-			_, err := LoadPrivateKey(value)
-			checkErr(t, err, c.want, text)
-		})
-	}
+	checkBadInputs(t, bad, func(v string) error { _, err := LoadPrivateKey(v); return err })
 }
 
 func TestLoadPublicKey(t *testing.T) {
@@ -257,7 +222,7 @@ func TestLoadPublicKey(t *testing.T) {
 	for name, src := range map[string]source{
 		"PKIX text":                {text: text},
 		"PKIX file":                {text: text, inFile: true},
-		"PKCS #1 text":             {text: pemText("RSA PUBLIC KEY", x509.MarshalPKCS1PublicKey(pub))},
+		"PKCS #1 text":             {text: testkit.PEMBlock("RSA PUBLIC KEY", x509.MarshalPKCS1PublicKey(pub))},
 		"comment before the block": {text: "WeChat Pay public key\n" + text},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -281,24 +246,18 @@ func TestLoadPublicKey(t *testing.T) {
 
 	bad := inputErrors(t, "PUBLIC KEY")
 	for name, c := range map[string]badInput{
-		"EC key":             {source{text: pkixPEM(&f.ec.PublicKey)}, errCase{has: []string{"not an RSA key"}}},
-		"1024-bit RSA":       {source{text: pkixPEM(&f.short.PublicKey)}, errCase{has: []string{"1024-bit"}}},
-		"2047-bit RSA":       {source{text: pkixPEM(&f.boundary.PublicKey)}, errCase{has: []string{"2047-bit"}}},
+		"EC key":             {source{text: testkit.PublicPEM(&f.ec.PublicKey)}, errCase{has: []string{"not an RSA key"}}},
+		"1024-bit RSA":       {source{text: testkit.PublicPEM(&f.short.PublicKey)}, errCase{has: []string{"1024-bit"}}},
+		"2047-bit RSA":       {source{text: testkit.PublicPEM(&f.boundary.PublicKey)}, errCase{has: []string{"2047-bit"}}},
 		"certificate":        {source{text: testkit.CertPEM(f.ca)}, errCase{has: []string{"holds a certificate", "platform_certificate"}}},
 		"private key":        {source{text: testkit.PKCS8(f.rsa)}, errCase{has: []string{`"PRIVATE KEY"`, "want PUBLIC KEY"}}},
 		"private key file":   {source{text: testkit.PKCS1(f.rsa), inFile: true}, errCase{has: []string{`"RSA PRIVATE KEY"`}}},
-		"PKCS #1 as PKIX":    {source{text: pemText("PUBLIC KEY", x509.MarshalPKCS1PublicKey(pub))}, errCase{has: []string{"parsing PUBLIC KEY"}}},
+		"PKCS #1 as PKIX":    {source{text: testkit.PEMBlock("PUBLIC KEY", x509.MarshalPKCS1PublicKey(pub))}, errCase{has: []string{"parsing PUBLIC KEY"}}},
 		"key without armour": {source{text: unarmoured(text)}, errCase{has: []string{"neither PEM text nor a readable file path"}}},
 	} {
 		bad[name] = c
 	}
-	for name, c := range bad {
-		t.Run(name, func(t *testing.T) {
-			value, text := c.src.value(t)
-			_, err := LoadPublicKey(value)
-			checkErr(t, err, c.want, text)
-		})
-	}
+	checkBadInputs(t, bad, func(v string) error { _, err := LoadPublicKey(v); return err })
 }
 
 func TestLoadCertificate(t *testing.T) {
@@ -357,13 +316,7 @@ func TestLoadCertificate(t *testing.T) {
 	} {
 		bad[name] = c
 	}
-	for name, c := range bad {
-		t.Run(name, func(t *testing.T) {
-			value, text := c.src.value(t)
-			_, _, err := LoadCertificate(value)
-			checkErr(t, err, c.want, text)
-		})
-	}
+	checkBadInputs(t, bad, func(v string) error { _, _, err := LoadCertificate(v); return err })
 }
 
 // TestParseCertificateReadsNoFile: ParseCertificate parses the text it is

@@ -4,8 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,23 +75,6 @@ func NewKey() *rsa.PrivateKey {
 // SelfSigned returns a self-signed certificate for key with the given hex
 // serial and validity, as WeChat Pay's platform certificates are shaped.
 func SelfSigned(key *rsa.PrivateKey, serialHex string, notBefore, notAfter time.Time) *x509.Certificate {
-	serial, ok := new(big.Int).SetString(serialHex, 16)
-	if !ok {
-		panic("testkit: serial " + serialHex + " is not hexadecimal")
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: "Tenpay.com Root CA (test)"},
-		NotBefore:    notBefore,
-		NotAfter:     notAfter,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		panic(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		panic(err)
-	}
-	return cert
+	return IssueCertificate(CertSpec{Public: &key.PublicKey, SerialHex: serialHex, CommonName: "Tenpay.com Root CA (test)",
+		NotBefore: notBefore, NotAfter: notAfter, IssuerKey: key})
 }

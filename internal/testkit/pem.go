@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"crypto"
 	"crypto/rsa"
 	"crypto/x509"
 	_ "embed" // for KATKeyPEM
@@ -19,32 +20,39 @@ import (
 //go:embed testdata/kat_key.pem
 var KATKeyPEM string
 
-// PKCS8 returns k as a "PRIVATE KEY" PEM block, as WeChat Pay's tool writes it.
-func PKCS8(k *rsa.PrivateKey) string {
+// PEMBlock returns der in a PEM block of the given type.
+func PEMBlock(blockType string, der []byte) string {
+	return string(pem.EncodeToMemory(&pem.Block{Type: blockType, Bytes: der}))
+}
+
+// PKCS8 returns k (RSA, as WeChat Pay's tool writes it, or another kind) as
+// a "PRIVATE KEY" PEM block.
+func PKCS8(k crypto.PrivateKey) string {
 	der, err := x509.MarshalPKCS8PrivateKey(k)
 	if err != nil {
 		panic(err)
 	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	return PEMBlock("PRIVATE KEY", der)
 }
 
 // PKCS1 returns k as an "RSA PRIVATE KEY" PEM block, as older tools write it.
 func PKCS1(k *rsa.PrivateKey) string {
-	return string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}))
+	return PEMBlock("RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(k))
 }
 
-// PublicPEM returns k as a "PUBLIC KEY" PEM block, as pub_key.pem holds it.
-func PublicPEM(k *rsa.PublicKey) string {
+// PublicPEM returns k as a "PUBLIC KEY" (PKIX) PEM block, as pub_key.pem
+// holds it.
+func PublicPEM(k crypto.PublicKey) string {
 	der, err := x509.MarshalPKIXPublicKey(k)
 	if err != nil {
 		panic(err)
 	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	return PEMBlock("PUBLIC KEY", der)
 }
 
 // CertPEM returns c as a "CERTIFICATE" PEM block.
 func CertPEM(c *x509.Certificate) string {
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))
+	return PEMBlock("CERTIFICATE", c.Raw)
 }
 
 // WriteFile writes content into dir/name with mode 0600 and returns the path.
