@@ -277,10 +277,14 @@ func nonce(prefix string, i uint64) string {
 	return prefix + strings.ToUpper(hex.EncodeToString(raw[:]))
 }
 
+// requestID is the Request-ID of the answer with timestamp ts and nonce:
+// WeChat Pay's shape, unique as the nonce's counter half.
+func requestID(ts, nonce string) string { return "08" + ts + "BENCH" + nonce[16:] }
+
 // signAnswer signs Body at ts with the i-th nonce of prefix.
 func signAnswer(sign Signer, ts int64, prefix string, i uint64) (answer, error) {
 	a := answer{ts: strconv.FormatInt(ts, 10), nonce: nonce(prefix, i)}
-	a.reqID = "08" + a.ts + "BENCH" + a.nonce[16:]
+	a.reqID = requestID(a.ts, a.nonce)
 	h := sha256.New()
 	io.WriteString(h, a.ts+"\n"+a.nonce+"\n")
 	h.Write(Body)
@@ -343,7 +347,7 @@ func ReadPool(r io.Reader) (*Pool, error) {
 			return nil, fmt.Errorf("upstream: pool line %d: nonce %s seen twice", len(p.entries)+2, nc)
 		}
 		seen[nc] = struct{}{}
-		p.entries = append(p.entries, answer{ts: tsText, nonce: nc, sig: sig, reqID: "08" + tsText + "BENCH" + nc[16:]})
+		p.entries = append(p.entries, answer{ts: tsText, nonce: nc, sig: sig, reqID: requestID(tsText, nc)})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("upstream: reading a pool: %w", err)
