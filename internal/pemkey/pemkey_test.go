@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"io/fs"
+	"maps"
 	"math/big"
 	"path/filepath"
 	"strings"
@@ -197,7 +198,7 @@ func TestLoadPrivateKey(t *testing.T) {
 	}
 
 	bad := inputErrors(t, "PRIVATE KEY")
-	for name, c := range map[string]badInput{
+	maps.Copy(bad, map[string]badInput{
 		"EC key, PKCS #8":          {source{text: testkit.PKCS8(f.ec)}, errCase{has: []string{"not an RSA key"}}},
 		"EC key, SEC 1":            {source{text: testkit.PEMBlock("EC PRIVATE KEY", ecSEC1)}, errCase{has: []string{`"EC PRIVATE KEY"`, "want PRIVATE KEY"}}},
 		"EC key file":              {source{text: testkit.PKCS8(f.ec), inFile: true}, errCase{has: []string{"not an RSA key"}}},
@@ -209,9 +210,7 @@ func TestLoadPrivateKey(t *testing.T) {
 		"PKCS #8 labelled PKCS #1": {source{text: strings.ReplaceAll(p8, "PRIVATE KEY", "RSA PRIVATE KEY")}, errCase{has: []string{"parsing RSA PRIVATE KEY"}}},
 		"key without its armour":   {source{text: unarmoured(p8)}, errCase{has: []string{"neither PEM text nor a readable file path"}}},
 		"key on one line":          {source{text: strings.ReplaceAll(unarmoured(p8), "\n", "")}, errCase{has: []string{"neither PEM text nor a readable file path"}}},
-	} {
-		bad[name] = c
-	}
+	})
 	checkBadInputs(t, bad, func(v string) error { _, err := LoadPrivateKey(v); return err })
 }
 
@@ -245,7 +244,7 @@ func TestLoadPublicKey(t *testing.T) {
 	}
 
 	bad := inputErrors(t, "PUBLIC KEY")
-	for name, c := range map[string]badInput{
+	maps.Copy(bad, map[string]badInput{
 		"EC key":             {source{text: testkit.PublicPEM(&f.ec.PublicKey)}, errCase{has: []string{"not an RSA key"}}},
 		"1024-bit RSA":       {source{text: testkit.PublicPEM(&f.short.PublicKey)}, errCase{has: []string{"1024-bit"}}},
 		"2047-bit RSA":       {source{text: testkit.PublicPEM(&f.boundary.PublicKey)}, errCase{has: []string{"2047-bit"}}},
@@ -254,9 +253,7 @@ func TestLoadPublicKey(t *testing.T) {
 		"private key file":   {source{text: testkit.PKCS1(f.rsa), inFile: true}, errCase{has: []string{`"RSA PRIVATE KEY"`}}},
 		"PKCS #1 as PKIX":    {source{text: testkit.PEMBlock("PUBLIC KEY", x509.MarshalPKCS1PublicKey(pub))}, errCase{has: []string{"parsing PUBLIC KEY"}}},
 		"key without armour": {source{text: unarmoured(text)}, errCase{has: []string{"neither PEM text nor a readable file path"}}},
-	} {
-		bad[name] = c
-	}
+	})
 	checkBadInputs(t, bad, func(v string) error { _, err := LoadPublicKey(v); return err })
 }
 
@@ -307,15 +304,13 @@ func TestLoadCertificate(t *testing.T) {
 	ecCert := newCert(&f.ec.PublicKey, "0BAD", now.Add(-time.Hour), now.Add(time.Hour), f.ca, f.caKey)
 	shortCert := newCert(&f.short.PublicKey, "0BAD", now.Add(-time.Hour), now.Add(time.Hour), f.ca, f.caKey)
 	bad := inputErrors(t, "CERTIFICATE")
-	for name, c := range map[string]badInput{
+	maps.Copy(bad, map[string]badInput{
 		"EC certificate":       {source{text: testkit.CertPEM(ecCert)}, errCase{has: []string{"not RSA"}}},
 		"1024-bit certificate": {source{text: testkit.CertPEM(shortCert), inFile: true}, errCase{has: []string{"1024-bit"}}},
 		"public key":           {source{text: testkit.PublicPEM(&f.rsa.PublicKey)}, errCase{has: []string{`"PUBLIC KEY"`, "want CERTIFICATE"}}},
 		"private key":          {source{text: testkit.PKCS8(f.rsa)}, errCase{has: []string{`"PRIVATE KEY"`}}},
 		"private key file":     {source{text: testkit.PKCS8(f.rsa), inFile: true}, errCase{has: []string{`"PRIVATE KEY"`}}},
-	} {
-		bad[name] = c
-	}
+	})
 	checkBadInputs(t, bad, func(v string) error { _, _, err := LoadCertificate(v); return err })
 }
 
