@@ -2,7 +2,6 @@ package wechatpay
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -154,14 +153,9 @@ func metricsOf(ctx caddy.Context) (*metricSet, error) {
 	}
 	s := newMetricSet()
 	for _, c := range s.collectors() {
+		// A set registers once per registry (byRegistry): a collector
+		// already there under one of these names is another module's.
 		if err := reg.Register(c); err != nil {
-			// keyReloadsTotal and replayWindowMetrics are the same
-			// collectors in every registry; anything else taking one of
-			// these names is a conflict.
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) && are.ExistingCollector == c {
-				continue
-			}
 			return nil, fmt.Errorf("registering the wechatpay metrics: %w", err)
 		}
 	}
