@@ -73,6 +73,9 @@ func (s *Server) route(r *http.Request) (route, bool) {
 			validate: func(req *request) *answer { return s.validatePrepay(e, req) },
 			handle:   func(s *Server, req *request) *answer { return s.issuePrepay(e, req) }}, true
 	}
+	if rt, ok := eduRoute(r.Method, path); ok {
+		return rt, true
+	}
 	ep, params, ok := MatchEndpoint(r.Method, path)
 	if !ok {
 		return route{}, false
