@@ -69,6 +69,13 @@ func runSandbox(ctx context.Context, out io.Writer, o sandboxOptions) error {
 		return err
 	}
 	_, statErr := os.Stat(filepath.Join(o.dir, sandbox.CredentialsFile))
+	if statErr != nil {
+		if sets, err := sandbox.LoadCredentialSets(o.dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		} else if len(sets) > 0 {
+			return runSandboxSets(ctx, out, o, faults, sets)
+		}
+	}
 	creds, err := sandbox.LoadOrGenerateCredentials(o.dir, "")
 	if err != nil {
 		return err
@@ -86,8 +93,12 @@ func runSandbox(ctx context.Context, out io.Writer, o sandboxOptions) error {
 		return err
 	}
 	printSandboxBanner(lw, creds, ln.Addr().String(), errors.Is(statErr, fs.ErrNotExist), faults)
+	return serveSandbox(ctx, lw, ln, srv)
+}
 
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+// serveSandbox serves h on ln until ctx ends.
+func serveSandbox(ctx context.Context, lw *lineWriter, ln net.Listener, h http.Handler) error {
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	select {
