@@ -62,6 +62,7 @@ type contractRecord struct {
 	OutContractCode string `json:"out_contract_code"`
 	userID          string
 	schoolID        string
+	seq             int // signing order, for the user's contract list
 }
 
 // eduState is one merchant's 校园轻松付 day: presign tokens, contracts,
@@ -196,7 +197,7 @@ func (s *Server) signContract(r *http.Request, body []byte, x *Exchange) *answer
 	c := &contractRecord{
 		ID: randomDigits(28), MchID: s.cfg.MchID, AppID: p.appID, OpenID: p.openID, PlanID: p.planID,
 		Status: ContractSigned, CreateTime: now.In(chinaZone).Format(time.RFC3339),
-		OutContractCode: p.outContractCode, userID: p.userID, schoolID: p.schoolID,
+		OutContractCode: p.outContractCode, userID: p.userID, schoolID: p.schoolID, seq: len(s.edu.contracts),
 	}
 	s.edu.contracts[c.ID] = c
 	x.step("signing", true, "contract "+c.ID+" signed (plan "+c.PlanID+")")
@@ -213,9 +214,7 @@ func (s *Server) queryContract(req *request) *answer {
 	defer s.edu.mu.Unlock()
 	c, ok := s.edu.contracts[id]
 	if !ok {
-		req.x.step("contract", false, "no contract "+id+" (contracts exist once the user signed)")
-		return errorAnswer(http.StatusNotFound, "NOT_FOUND", "签约协议不存在，请检查contract_id",
-			fieldDetail("path", "contract_id", "no such contract"))
+		return contractNotFound(req.x, id)
 	}
 	req.x.step("contract", true, id+" "+c.Status)
 	return jsonAnswer(http.StatusOK, c)

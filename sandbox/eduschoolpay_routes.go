@@ -9,13 +9,16 @@ var eduRoutes = []struct {
 	method, path string
 	validate     func(*request) *answer
 	handle       func(*Server, *request) *answer
+	bodyless     bool
 }{
-	{http.MethodGet, ContractQueryPath, nil, (*Server).queryContract},
-	{http.MethodPost, EduTransactionsPath, validateEduTransaction, (*Server).eduTransaction},
-	{http.MethodGet, EduOrderByOutTradeNoPath, nil, (*Server).queryEduOrder},
-	{http.MethodGet, EduOrderByIDPath, nil, (*Server).queryEduOrder},
-	{http.MethodPost, RefundPath, validateRefund, (*Server).refund},
-	{http.MethodGet, RefundQueryPath, nil, (*Server).queryRefund},
+	{http.MethodGet, ContractQueryPath, nil, (*Server).queryContract, false},
+	{http.MethodPost, ContractTerminatePath, nil, (*Server).terminateContract, true},
+	{http.MethodGet, UserContractsPath, validateUserContracts, (*Server).userContracts, false},
+	{http.MethodPost, EduTransactionsPath, validateEduTransaction, (*Server).eduTransaction, false},
+	{http.MethodGet, EduOrderByOutTradeNoPath, nil, (*Server).queryEduOrder, false},
+	{http.MethodGet, EduOrderByIDPath, nil, (*Server).queryEduOrder, false},
+	{http.MethodPost, RefundPath, validateRefund, (*Server).refund, false},
+	{http.MethodGet, RefundQueryPath, nil, (*Server).queryRefund, false},
 }
 
 // eduRoute matches one of eduRoutes.
@@ -25,7 +28,7 @@ func eduRoute(method, path string) (route, bool) {
 			continue
 		}
 		if params, _, ok := matchTemplate(e.path, path); ok {
-			return route{ep: Endpoint{Method: method, Path: e.path}, params: params, validate: e.validate, handle: e.handle}, true
+			return route{ep: Endpoint{Method: method, Path: e.path}, params: params, validate: e.validate, handle: e.handle, bodyless: e.bodyless}, true
 		}
 	}
 	return route{}, false

@@ -29,6 +29,9 @@ func (d eduDay) call(method, uri string, body any) (int, map[string]any) {
 		d.t.Fatalf("%s %s: answer not signed by merchant %s's WeChat Pay key: %v", method, uri, d.c.MchID, err)
 	}
 	var out map[string]any
+	if resp.StatusCode == http.StatusNoContent && len(raw) == 0 {
+		return resp.StatusCode, nil
+	}
 	if err := json.Unmarshal(raw, &out); err != nil {
 		d.t.Fatalf("%s %s: %q: %v", method, uri, raw, err)
 	}
@@ -248,4 +251,55 @@ func TestContractSignRoute(t *testing.T) {
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET on the signing route: %d", resp.StatusCode)
 	}
+}
+
+// TestEduschoolpayContracts: the user's contract list and the merchant's
+// termination, after which 扣款 is refused and the user may sign again.
+func TestEduschoolpayContracts(t *testing.T) {
+	d := eduDay{t: t, h: newHarness(t, nil), c: creds}
+	const list = "/v3/eduschoolpay/users/oUpF8uMuAJOM2pxb1Q/contracts?plan_id=101164396123311331&contract_status="
+	status, out := d.call(http.MethodGet, list+"ALL", nil)
+	if status != 200 || out["total_count"] != 0.0 {
+		t.Errorf("no contracts yet: %d %v", status, out)
+	}
+	_, first := d.sign(d.presign("C-FIRST"), "oUpF8uMuAJOM2pxb1Q")
+	id, _ := first["contract_id"].(string)
+
+	status, out = d.call(http.MethodPost, "/v3/eduschoolpay/contracts/"+id+"/terminate", nil)
+	if status != 204 {
+		t.Fatalf("terminate: %d %v", status, out)
+	}
+	status, out = d.call(http.MethodPost, "/v3/eduschoolpay/contracts/"+id+"/terminate", nil)
+	wantCode(t, "terminating twice", status, out, 400, "INVALID_REQUEST")
+	status, out = d.call(http.MethodPost, "/v3/eduschoolpay/contracts/2045011120563805041758214605/terminate", nil)
+	wantCode(t, "terminating an unknown contract", status, out, 404, "NOT_FOUND")
+	status, out = d.call(http.MethodGet, "/v3/eduschoolpay/contracts/"+id, nil)
+	if status != 200 || out["contract_status"] != ContractTerminated {
+		t.Errorf("a terminated contract is still found: %d %v", status, out)
+	}
+	status, out = d.call(http.MethodPost, EduTransactionsPath, transaction(id, "AFTER-TERMINATION", 100))
+	wantCode(t, "扣款 on a terminated contract", status, out, 400, "INVALID_REQUEST")
+
+	_, second := d.sign(d.presign("C-SECOND"), "oUpF8uMuAJOM2pxb1Q")
+	if second["contract_status"] != ContractSigned {
+		t.Fatalf("signing again after termination: %v", second)
+	}
+	status, out = d.call(http.MethodGet, list+"ALL&limit=40", nil)
+	data, _ := out["data"].([]any)
+	if status != 200 || out["total_count"] != 2.0 || len(data) != 2 ||
+		data[0].(map[string]any)["contract_id"] != second["contract_id"] || data[1].(map[string]any)["contract_id"] != id {
+		t.Errorf("ALL, signed first: %d %v", status, out)
+	}
+	if status, out = d.call(http.MethodGet, list+"DELETE", nil); status != 200 || out["total_count"] != 1.0 {
+		t.Errorf("DELETE: %d %v", status, out)
+	}
+	if status, out = d.call(http.MethodGet, list+"ALL&offset=1&limit=1", nil); status != 200 || len(out["data"].([]any)) != 1 || out["limit"] != 1.0 {
+		t.Errorf("a page: %d %v", status, out)
+	}
+	for _, q := range []string{"BOTH", "ADD&limit=41", "ADD&offset=-1", "ADD&limit=x"} {
+		status, out = d.call(http.MethodGet, list+q, nil)
+		wantCode(t, "list "+q, status, out, 400, "PARAM_ERROR")
+	}
+	status, out = d.call(http.MethodGet, "/v3/eduschoolpay/users/oUpF8uMuAJOM2pxb1Q/contracts?contract_status=ADD", nil)
+	wantCode(t, "list without plan_id", status, out, 400, "PARAM_ERROR")
 }

@@ -34,7 +34,9 @@ var eduTransactionRules = []fieldRule{
 	{"payment_mode", nonEmptyString, true},
 }
 
-// eduOrder is a 扣款 order, as the order queries answer it.
+// eduOrder is a 扣款 order, as the order queries answer it. trade_type
+// (optional) is left out: its documented values (JSAPI, NATIVE, APP,
+// MICROPAY, MWEB, FACEPAY) name none for a 扣款.
 type eduOrder struct {
 	MchID          string       `json:"mchid"`
 	AppID          string       `json:"appid"`
@@ -42,7 +44,6 @@ type eduOrder struct {
 	SubAppID       string       `json:"sub_appid,omitempty"`
 	OutTradeNo     string       `json:"out_trade_no"`
 	TransactionID  string       `json:"transaction_id"`
-	TradeType      string       `json:"trade_type"`
 	TradeState     string       `json:"trade_state"`
 	TradeStateDesc string       `json:"trade_state_desc"`
 	BankType       string       `json:"bank_type"`
@@ -164,7 +165,7 @@ func (s *Server) eduTransaction(req *request) *answer {
 	o := &eduOrder{
 		MchID: s.cfg.MchID, AppID: c.AppID, SubMchID: root.Get("sub_mchid").Str, SubAppID: root.Get("sub_appid").Str,
 		OutTradeNo: outTradeNo, TransactionID: s.edu.newTransactionID(now),
-		TradeType: "AUTO", TradeState: TradeStateSuccess, TradeStateDesc: "支付成功", BankType: "OTHERS",
+		TradeState: TradeStateSuccess, TradeStateDesc: "支付成功", BankType: "OTHERS",
 		Attach: root.Get("attach").Str, SuccessTime: now.Format(time.RFC3339),
 		Payer:      eduPayer{OpenID: c.OpenID},
 		Amount:     eduAmount{Total: total, PayerTotal: total, Currency: "CNY"},

@@ -15,7 +15,7 @@ func TestNotSimulatedEndpoint(t *testing.T) {
 		method, uri, endpoint string
 	}{
 		{http.MethodGet, "/v3/eduschoolpay/users/oUpF8uMuAJOM2pxb1Q/debt-state", "GET /v3/eduschoolpay/users/{openid}/debt-state"},
-		{http.MethodPost, "/v3/eduschoolpay/contracts/2045011120563805041758214605/terminate", "POST /v3/eduschoolpay/contracts/{contract_id}/terminate"},
+		{http.MethodGet, "/v3/pay/transactions/id/4200000000202612080000000000?mchid=1900000109", "GET /v3/pay/transactions/id/{transaction_id}"},
 		{http.MethodGet, "/v3/pay/transactions/out-trade-no/1217752501201407033233368018?mchid=1900000109", "GET /v3/pay/transactions/out-trade-no/{out_trade_no}"},
 	} {
 		var body []byte

@@ -43,6 +43,7 @@ type route struct {
 	validate func(*request) *answer // checks before decryption; may be nil
 	handle   func(*Server, *request) *answer
 	formData bool // takes multipart/form-data (the uploads), not JSON
+	bodyless bool // a POST whose page shows no body: an empty one is fine
 }
 
 // route matches r against the special endpoints, then the catalog.

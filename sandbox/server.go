@@ -157,7 +157,7 @@ func (s *Server) handle(r *http.Request, body []byte, x *Exchange, now time.Time
 		return paramError("该接口不支持multipart/form-data，请求体应为JSON", fieldDetail("header", "Content-Type", "multipart/form-data not accepted"))
 	case form != nil:
 		x.step("content-type", true, "multipart/form-data")
-	case hasBody(r.Method):
+	case hasBody(r.Method) && (len(body) > 0 || !rt.bodyless):
 		if !json.Valid(body) {
 			x.step("json body", false, "body is not valid JSON")
 			return paramError("请求体不是合法的JSON", fieldDetail("body", "", "body is not valid JSON"))
