@@ -42,6 +42,11 @@ answers signed JSON. It uses the throwaway credentials in --dir (generated on
 first use) and prints the WECHATPAY_* variables to start the proxy with.
 One line per request is logged; nothing secret or personal.
 
+A --dir that holds no set itself but sets in its subdirectories (written by
+'keygen <dir>/<name> --mchid <n>') is served as one sandbox for all those
+merchants, each judged by its Authorization mchid and answered with its own
+keys.
+
 --fault makes answers misbehave (repeatable): ` + strings.Join(demo.FaultNames(), ", ") + `.
 --listen must be a loopback address unless --allow-remote is given.
 `,
