@@ -23,20 +23,8 @@ func TestCLISandboxServesSets(t *testing.T) {
 			t.Fatalf("keygen %s: %v\n%s", mchid, err, out)
 		}
 	}
-	var out syncBuffer
-	cmd := cliCommand(t, &out, "sandbox", "--dir", dir, "--listen", "127.0.0.1:0")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- cmd.ExecuteContext(ctx) }()
-	var addr string
-	for deadline := time.Now().Add(20 * time.Second); addr == ""; time.Sleep(20 * time.Millisecond) {
-		if m := listeningRE.FindStringSubmatch(out.String()); m != nil {
-			addr = m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("the sandbox did not start\n%s", out.String())
-		}
-	}
+	out, addr, stop := startSandboxCLI(t, "--dir", dir, "--listen", "127.0.0.1:0")
+	ctx := context.Background()
 	for _, mchid := range []string{"1900000001", "1900000002"} {
 		c, err := sandbox.LoadCredentials(filepath.Join(dir, mchid))
 		if err != nil {
@@ -58,16 +46,39 @@ func TestCLISandboxServesSets(t *testing.T) {
 			t.Errorf("the banner lacks merchant %s\n%s", mchid, out.String())
 		}
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("sandbox returned %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the sandbox did not stop when its context ended")
-	}
+	stop()
 	if log := out.String(); !strings.Contains(log, "Credentials: 2 sets in") {
 		t.Errorf("banner:\n%s", log)
+	}
+}
+
+// startSandboxCLI runs `caddy wechatpay sandbox args...` until stop, which
+// checks that it stops cleanly; it returns its output and address.
+func startSandboxCLI(t *testing.T, args ...string) (out *syncBuffer, addr string, stop func()) {
+	t.Helper()
+	out = &syncBuffer{}
+	cmd := cliCommand(t, out, append([]string{"sandbox"}, args...)...)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	for deadline := time.Now().Add(20 * time.Second); addr == ""; time.Sleep(20 * time.Millisecond) {
+		if m := listeningRE.FindStringSubmatch(out.String()); m != nil {
+			addr = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the sandbox did not start\n%s", out.String())
+		}
+	}
+	return out, addr, func() {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("sandbox returned %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the sandbox did not stop when its context ended")
+		}
 	}
 }

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -75,18 +76,14 @@ const (
 
 // validateEduTransaction checks 扣款's fields before anything else.
 func validateEduTransaction(req *request) *answer {
-	root := gjson.ParseBytes(req.body)
-	if !root.IsObject() {
-		req.x.step("required fields", false, "body is not a JSON object")
-		return paramError("请求体应为JSON对象", fieldDetail("body", "", "body is not a JSON object"))
-	}
-	if a := checkFields(root, eduTransactionRules, req.x); a != nil {
+	root, a := checkBody(req, eduTransactionRules)
+	if a != nil {
 		return a
 	}
 	if d := root.Get("description").Str; utf8.RuneCountInString(d) > 127 {
 		return fieldTypeError(req.x, "description", "at most 127 characters", "此字段最长127个字符")
 	}
-	if !isTradeNo(root.Get("out_trade_no").Str) {
+	if !isOrderNo(root.Get("out_trade_no").Str, "") {
 		return fieldTypeError(req.x, "out_trade_no", "at most 64 characters of [0-9A-Za-z_-]", "此字段应为64个字符内的数字、大小写字母和_-")
 	}
 	if c := root.Get("amount.currency"); present(c) && c.Str != "CNY" {
@@ -104,14 +101,24 @@ func validateEduTransaction(req *request) *answer {
 	return nil
 }
 
-// isTradeNo reports whether s is a merchant order or refund number: 1 to
-// 64 characters of [0-9A-Za-z_-].
-func isTradeNo(s string) bool {
+// checkBody checks that the body is a JSON object and applies the rules.
+func checkBody(req *request, rules []fieldRule) (gjson.Result, *answer) {
+	root := gjson.ParseBytes(req.body)
+	if !root.IsObject() {
+		req.x.step("required fields", false, "body is not a JSON object")
+		return root, paramError("请求体应为JSON对象", fieldDetail("body", "", "body is not a JSON object"))
+	}
+	return root, checkFields(root, rules, req.x)
+}
+
+// isOrderNo reports whether s is a merchant order or refund number: 1 to
+// 64 characters of [0-9A-Za-z_-] or of extra.
+func isOrderNo(s, extra string) bool {
 	if s == "" || len(s) > 64 {
 		return false
 	}
 	for _, r := range s {
-		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '_' || r == '-') {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '_' || r == '-' || strings.ContainsRune(extra, r)) {
 			return false
 		}
 	}

@@ -59,18 +59,14 @@ type refundAmount struct {
 
 // validateRefund checks 退款申请's fields.
 func validateRefund(req *request) *answer {
-	root := gjson.ParseBytes(req.body)
-	if !root.IsObject() {
-		req.x.step("required fields", false, "body is not a JSON object")
-		return paramError("请求体应为JSON对象", fieldDetail("body", "", "body is not a JSON object"))
-	}
-	if a := checkFields(root, refundRules, req.x); a != nil {
+	root, a := checkBody(req, refundRules)
+	if a != nil {
 		return a
 	}
 	if !present(root.Get("transaction_id")) && !present(root.Get("out_trade_no")) {
 		return requiredFieldError(req.x, "out_trade_no", "transaction_id or out_trade_no is required")
 	}
-	if !isRefundNo(root.Get("out_refund_no").Str) {
+	if !isOrderNo(root.Get("out_refund_no").Str, "|*@") {
 		return fieldTypeError(req.x, "out_refund_no", "at most 64 characters of [0-9A-Za-z_-|*@]", "此字段应为64个字符内的数字、大小写字母和_-|*@")
 	}
 	if root.Get("amount.currency").Str != "CNY" {
@@ -78,18 +74,6 @@ func validateRefund(req *request) *answer {
 	}
 	req.x.step("required fields", true, "out_refund_no, transaction_id or out_trade_no, amount.refund, amount.total, amount.currency")
 	return nil
-}
-
-func isRefundNo(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '_' || r == '-' || r == '|' || r == '*' || r == '@') {
-			return false
-		}
-	}
-	return true
 }
 
 // refund plays 退款申请 for an order this merchant was paid (a 扣款
