@@ -303,3 +303,16 @@ func TestEduschoolpayContracts(t *testing.T) {
 	status, out = d.call(http.MethodGet, "/v3/eduschoolpay/users/oUpF8uMuAJOM2pxb1Q/contracts?contract_status=ADD", nil)
 	wantCode(t, "list without plan_id", status, out, 400, "PARAM_ERROR")
 }
+
+// TestTerminateNoContentUnderGzip: a 204 stays bodiless with the Gzip fault.
+func TestTerminateNoContentUnderGzip(t *testing.T) {
+	d := eduDay{t: t, h: newHarness(t, func(c *Config) { c.Faults.Gzip = true }), c: creds}
+	_, contract := d.sign(d.presign("C-GZIP"), "oUpF8uMuAJOM2pxb1Q")
+	resp, raw := d.h.do(t, rawRequest{method: http.MethodPost, uri: "/v3/eduschoolpay/contracts/" + contract["contract_id"].(string) + "/terminate"})
+	if resp.StatusCode != 204 || len(raw) != 0 || resp.Header.Get("Content-Encoding") != "" {
+		t.Errorf("terminate: %d %q %v", resp.StatusCode, raw, resp.Header)
+	}
+	if err := validate(resp, raw); err != nil {
+		t.Errorf("the 204 is not signed: %v", err)
+	}
+}
