@@ -20,7 +20,8 @@ func runSandboxSets(ctx context.Context, out io.Writer, o sandboxOptions, faults
 	for _, c := range sets {
 		cfg := c.ServerConfig()
 		cfg.Faults = faults
-		cfg.Observer = lw.logExchange
+		// Each merchant's request lines start with its mchid.
+		cfg.Observer = (&lineWriter{w: prefixWriter{lw: lw, prefix: c.MchID + " | "}}).logExchange
 		srv, err := sandbox.New(cfg)
 		if err != nil {
 			return fmt.Errorf("credential set %s: %w", c.Dir, err)
@@ -60,4 +61,15 @@ func printSetsBanner(lw *lineWriter, dir string, sets []*sandbox.Credentials, ad
 	fmt.Fprintf(&b, "\nand in your Caddyfile use\n  reverse_proxy http://%s\n", addr)
 	b.WriteString("\nOne line per request follows (Ctrl-C to stop).\n")
 	lw.printf("%s", b.String())
+}
+
+// prefixWriter writes each line (one Write) through lw, after a prefix.
+type prefixWriter struct {
+	lw     *lineWriter
+	prefix string
+}
+
+func (p prefixWriter) Write(b []byte) (int, error) {
+	p.lw.printf("%s%s", p.prefix, b)
+	return len(b), nil
 }

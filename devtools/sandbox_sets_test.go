@@ -42,6 +42,9 @@ func TestCLISandboxServesSets(t *testing.T) {
 		} else if res.Response.StatusCode != 200 {
 			t.Errorf("merchant %s: %d", mchid, res.Response.StatusCode)
 		}
+		if !strings.Contains(out.String(), mchid+" | ") || !strings.Contains(out.String(), "POST "+sandbox.NativePayPath+" → 200") {
+			t.Errorf("no request line of merchant %s\n%s", mchid, out.String())
+		}
 		if !strings.Contains(out.String(), "export WECHATPAY_MCHID="+mchid) {
 			t.Errorf("the banner lacks merchant %s\n%s", mchid, out.String())
 		}
