@@ -28,7 +28,11 @@ func eduRoute(method, path string) (route, bool) {
 			continue
 		}
 		if params, _, ok := matchTemplate(e.path, path); ok {
-			return route{ep: Endpoint{Method: method, Path: e.path}, params: params, validate: e.validate, handle: e.handle, bodyless: e.bodyless}, true
+			ep := Endpoint{Method: method, Path: e.path}
+			if c, _, cataloged := MatchEndpoint(method, path); cataloged && c.Path == e.path {
+				ep = c // its sensitive fields, should the catalog list any
+			}
+			return route{ep: ep, params: params, validate: e.validate, handle: e.handle, bodyless: e.bodyless}, true
 		}
 	}
 	return route{}, false

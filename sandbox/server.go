@@ -139,10 +139,10 @@ func (s *Server) handle(r *http.Request, body []byte, x *Exchange, now time.Time
 		return a
 	}
 	rt, ok := s.route(r)
-	if e, documented := DocumentedEndpoint(r.Method, r.URL.Path); !ok && documented {
-		return notSimulated(x, e)
-	}
 	if !ok {
+		if e, documented := DocumentedEndpoint(r.Method, r.URL.Path); documented {
+			return notSimulated(x, e)
+		}
 		x.step("endpoint", false, "no such endpoint in the sandbox")
 		return errorAnswer(http.StatusNotFound, "NOT_FOUND", "请求的接口不存在，请检查请求方法和URL", nil)
 	}
