@@ -21,9 +21,7 @@ func (d eduDay) call(method, uri string, body any) (int, map[string]any) {
 	if body != nil {
 		rr.body = mustJSON(d.t, body)
 	}
-	if method == http.MethodPost && uri == PresignPath {
-		rr.header = map[string]string{"Wechatpay-Serial": d.c.PublicKeyID}
-	}
+	rr.header = map[string]string{"Wechatpay-Serial": d.c.PublicKeyID} // the key the fields are encrypted for
 	resp, raw := d.h.do(d.t, rr)
 	if err := validateWith(d.c, resp, raw); err != nil {
 		d.t.Fatalf("%s %s: answer not signed by merchant %s's WeChat Pay key: %v", method, uri, d.c.MchID, err)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wechatpay-apiv3/wechatpay-go/core"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/validators"
@@ -147,4 +148,29 @@ func TestLoadCredentialSets(t *testing.T) {
 	if _, err := NewMerchants(s, s); err == nil {
 		t.Error("NewMerchants with one merchant twice")
 	}
+}
+
+// TestMerchantsClientRoute: the simulated WeChat client, which carries no
+// Authorization, checks an invocation against the merchant that issued its
+// prepay_id: signed with that merchant's key it opens, with another's not.
+func TestMerchantsClientRoute(t *testing.T) {
+	h, a, b := twoMerchants(t)
+	db := eduDay{t: t, h: h, c: b}
+	status, out := db.call(http.MethodPost, JSAPIPrepayPath, map[string]any{
+		"appid": "wxd678efh567hg6787", "mchid": b.MchID, "description": "d", "out_trade_no": "B1",
+		"notify_url": "https://example.com/n", "amount": map[string]any{"total": 1}, "payer": map[string]any{"openid": "o"}})
+	if status != 200 {
+		t.Fatalf("b's prepay: %d %v", status, out)
+	}
+	id := out["prepay_id"].(string)
+	invocation := func(c *Credentials) map[string]any {
+		saved := creds
+		creds = c // sdkSign signs with the package's set
+		defer func() { creds = saved }()
+		return jsapiObject(t, "wxd678efh567hg6787", id, time.Now())
+	}
+	resp, body, x := h.pay(t, invocation(b))
+	wantPaid(t, resp, body, x, id)
+	resp, body, x = h.pay(t, invocation(a))
+	wantRefused(t, resp, body, x, PaymentSignInvalid, "paySign")
 }
