@@ -39,8 +39,10 @@ func (r *run) problem(format string, args ...any) {
 // a 200 answer with a media_id, or when the JSAPI prepay call of step 10 got
 // no signed invocation or the simulated WeChat client refused it. As step 11
 // it prints the module's series in Caddy's metrics registry after these
-// requests (it fails when there are none). Everything it started is stopped
-// before it returns.
+// requests (it fails when there are none). As step 12 it plays a 校园轻松付
+// day through the proxy (presign, the user's signing, contract query, 扣款,
+// order query, refunds) and fails when an answer is not the expected one.
+// Everything it started is stopped before it returns.
 //
 // Caddy is a per-process singleton: Run replaces and then stops any
 // configuration this process's Caddy was running, and must not run
@@ -91,6 +93,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	r.upload(ctx, proxyURL, sim)
 	r.payment(ctx, proxyURL, sim, creds.MchID)
 	r.metrics()
+	r.eduDay(ctx, proxyURL, sim.url)
 	return r.summary()
 }
 
@@ -119,7 +122,8 @@ func (r *run) summary() error {
 	fmt.Fprintln(r.p.w, "✓ Demo passed: the app sent plaintext; WeChat Pay received ciphertext with a valid signature; the app got a verified answer;")
 	fmt.Fprintln(r.p.w, "  WeChat Pay's callback reached the app verified and decrypted, once; an image upload went through")
 	fmt.Fprintln(r.p.w, "  byte for byte, signed over its meta part, and the app got a verified media_id; a JSAPI prepay")
-	fmt.Fprintln(r.p.w, "  response carried the payment sheet invocation, signed by the proxy, which the WeChat client accepted.")
+	fmt.Fprintln(r.p.w, "  response carried the payment sheet invocation, signed by the proxy, which the WeChat client accepted;")
+	fmt.Fprintln(r.p.w, "  a 校园轻松付 day (presign, signing, contract, 扣款, order, refund) went through the proxy, every answer verified.")
 	fmt.Fprintln(r.p.w, `
 Next:
    - Real credentials: export WECHATPAY_MCHID, WECHATPAY_SERIAL_NO, WECHATPAY_PRIVATE_KEY,

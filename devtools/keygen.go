@@ -23,6 +23,11 @@ missing; an existing set is never overwritten), named as WeChat Pay names
 them, and prints the WECHATPAY_* variables that point Caddyfile.example at
 them. WeChat Pay does not know these keys: they only work with
 'caddy wechatpay sandbox'. NOT FOR PRODUCTION.
+
+Several merchants: write each set into a subdirectory of one directory
+(keygen ./keys/1900000001 --mchid 1900000001, keygen ./keys/1900000002
+--mchid 1900000002) and run 'caddy wechatpay sandbox --dir ./keys': one
+sandbox answers each merchant with its own keys.
 `,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

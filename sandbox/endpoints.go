@@ -58,11 +58,6 @@ func requiredFieldError(x *Exchange, path, issue string) *answer {
 		fieldDetail("body", path, issue))
 }
 
-// presign answers {"presign_token": "..."}.
-func (s *Server) presign(req *request) *answer {
-	return jsonAnswer(http.StatusOK, map[string]string{"presign_token": "sandbox_" + randomNonce(40)})
-}
-
 // nativePay answers a Native payment code_url.
 func (s *Server) nativePay(req *request) *answer {
 	return jsonAnswer(http.StatusOK, map[string]string{"code_url": "weixin://wxpay/bizpayurl?pr=" + randomNonce(7)})

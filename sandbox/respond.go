@@ -171,7 +171,7 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, a *answer, x *Ex
 		s.signAnswer(h, r, a.body, now, f, x)
 	}
 	payload := a.body
-	if f.Gzip {
+	if f.Gzip && a.status != http.StatusNoContent {
 		var buf bytes.Buffer
 		zw := gzip.NewWriter(&buf)
 		_, _ = zw.Write(a.body)

@@ -43,6 +43,7 @@ type route struct {
 	validate func(*request) *answer // checks before decryption; may be nil
 	handle   func(*Server, *request) *answer
 	formData bool // takes multipart/form-data (the uploads), not JSON
+	bodyless bool // a POST whose page shows no body: an empty one is fine
 }
 
 // route matches r against the special endpoints, then the catalog.
@@ -72,6 +73,9 @@ func (s *Server) route(r *http.Request) (route, bool) {
 		return route{ep: ep, params: params,
 			validate: func(req *request) *answer { return s.validatePrepay(e, req) },
 			handle:   func(s *Server, req *request) *answer { return s.issuePrepay(e, req) }}, true
+	}
+	if rt, ok := eduRoute(r.Method, path); ok {
+		return rt, true
 	}
 	ep, params, ok := MatchEndpoint(r.Method, path)
 	if !ok {
