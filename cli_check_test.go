@@ -5,10 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -28,9 +28,9 @@ type checkCase struct {
 	pubOnly bool                  // the simulator has no platform certificate for the merchant
 	options func(o map[string]string)
 	status  int
-	check   string            // the line named
+	check   string             // the line named
 	want    golivecheck.Status // its status
-	text    string            // a fragment of its text or fix
+	text    string             // a fragment of its text or fix
 }
 
 // otherMerchantKey is a merchant key WeChat Pay (the sandbox) does not know.

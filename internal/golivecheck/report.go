@@ -170,17 +170,21 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
-// DaysLeft says how long from now until notAfter, in whole days.
+// DaysLeft says how long from now until notAfter, in whole days, or how
+// long ago it passed.
 func DaysLeft(now, notAfter time.Time) string {
-	days := int(notAfter.Sub(now).Hours() / 24)
-	if notAfter.Before(now) {
-		days = -int(now.Sub(notAfter).Hours()/24) - 1
+	if !now.Before(notAfter) {
+		switch ago := int(now.Sub(notAfter).Hours() / 24); ago {
+		case 0:
+			return "expired today"
+		case 1:
+			return "expired 1 day ago"
+		default:
+			return fmt.Sprintf("expired %d days ago", ago)
+		}
 	}
-	switch {
-	case days < 0:
-		return fmt.Sprintf("expired %d days ago", -days)
-	case days == 1:
-		return "1 day left"
+	if days := int(notAfter.Sub(now).Hours() / 24); days != 1 {
+		return fmt.Sprintf("%d days left", days)
 	}
-	return fmt.Sprintf("%d days left", days)
+	return "1 day left"
 }
