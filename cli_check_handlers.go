@@ -75,9 +75,9 @@ func inlineTarget(h json.RawMessage, after []json.RawMessage) (*checkTarget, err
 			privateKey: wh.PrivateKey, merchantCert: wh.MerchantCertificate, WechatPayKeys: wh.WechatPayKeys}}
 		for _, next := range after {
 			if handlerKind(next) == "reverse_proxy" {
-				if u := upstreamURL(next); u != "" {
+				if u := upstreamURL(next); u != "" && u != defaultCertificatesURLs[0] {
 					t.urls = URLList{u}
-				}
+				} // WeChat Pay's own domain: the default list, its backup domain too
 				break
 			}
 		}
