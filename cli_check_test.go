@@ -133,7 +133,7 @@ func TestCheckMerchants(t *testing.T) {
 			check:   golivecheck.CheckSignature, want: golivecheck.Fail, text: "no answer from " + closed + "/v3/certificates"},
 		{name: "skewed Date", pubOnly: true, status: 1,
 			sandbox: func(cfg *sandbox.Config) { cfg.Now = func() time.Time { return time.Now().Add(-90 * time.Second) } },
-			check:   golivecheck.CheckClock, want: golivecheck.Fail, text: "s ahead of WeChat Pay (against WeChat Pay's Date header)"},
+			check:   golivecheck.CheckClock, want: golivecheck.Fail, text: "s ahead of WeChat Pay, by WeChat Pay's Date header"},
 		{name: "skewed Date past 5 minutes", pubOnly: true, status: 1,
 			sandbox: func(cfg *sandbox.Config) { cfg.Now = func() time.Time { return time.Now().Add(6 * time.Minute) } },
 			check:   golivecheck.CheckSignature, want: golivecheck.Fail, text: "the clock: this host's time is 5 minutes or more away"},

@@ -84,7 +84,9 @@ func TestCheckCommandExitStatus(t *testing.T) {
 	status, stdout, stderr := run("--config", other, "--json")
 	var report struct {
 		OK      bool
-		Targets []struct{ Lines []struct{ Check, Status string } }
+		Targets []struct {
+			Lines []struct{ Check, Status string }
+		}
 	}
 	if err := json.Unmarshal([]byte(stdout), &report); err != nil || status != 1 || report.OK {
 		t.Fatalf("--json: status %d, %v, ok %v\n%s\nstderr:\n%s", status, err, report.OK, stdout, stderr)

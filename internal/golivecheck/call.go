@@ -309,7 +309,7 @@ func clockLine(a *answer) Line {
 			Fix: "keep this host's clock right with NTP"}
 	}
 	skew := a.sentAt.Sub(date).Round(time.Second)
-	text := describeSkew(skew) + " (against WeChat Pay's Date header)"
+	text := describeSkew(skew) + ", by WeChat Pay's Date header"
 	if skew >= MaxSkew || skew <= -MaxSkew {
 		return Line{Check: CheckClock, Status: Fail, Text: text,
 			Fix: "correct this host's clock (NTP): WeChat Pay refuses requests, and the proxy refuses answers, 5 minutes off"}
