@@ -11,7 +11,7 @@ func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "wechatpay",
 		Usage: "<command>",
-		Short: "Operate the wechatpay module: keys, platform certificates (and, in a development build, a local WeChat Pay)",
+		Short: "Operate the wechatpay module: a go-live check, keys, platform certificates (and, in a development build, a local WeChat Pay)",
 		Long: `
 Commands for the wechatpay module:
 

@@ -49,7 +49,9 @@ type Call struct {
 	// decrypts the listed certificates, which verify the answer when no
 	// key is configured.
 	AEAD cipher.AEAD
-	// Now is the local clock; time.Now when nil.
+	// Now is the local clock the skew is measured with and the answer's
+	// timestamp checked against (the request is signed at time.Now);
+	// time.Now when nil.
 	Now func() time.Time
 }
 
@@ -83,24 +85,10 @@ func (c *Call) Run(ctx context.Context) []Line {
 
 // send signs and sends the request and reads the answer.
 func (c *Call) send(ctx context.Context) (*answer, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL, nil)
-	if err != nil {
-		return nil, err
-	}
-	nonce, err := apiv3.NewNonce()
-	if err != nil {
-		return nil, err
-	}
 	start := c.now()
-	auth, err := c.Signer.Authorization(http.MethodGet, req.URL.RequestURI(), start.Unix(), nonce, nil)
+	req, err := platformcert.NewRequest(ctx, c.URL, c.UserAgent, c.Signer, c.Serial)
 	if err != nil {
-		return nil, fmt.Errorf("signing the request: %w", err)
-	}
-	req.Header.Set("Authorization", auth)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", c.UserAgent)
-	if c.Serial != "" {
-		req.Header.Set("Wechatpay-Serial", c.Serial)
+		return nil, err
 	}
 	resp, err := c.Client.Do(req)
 	if err != nil {
