@@ -266,7 +266,8 @@ func (t *checkTarget) checkKeys(out *golivecheck.Target, logger *zap.Logger) (si
 	if err == nil && trusted != nil {
 		switch {
 		case !trusted.empty():
-			out.Add(golivecheck.CheckWechatPayKeys, golivecheck.OK, describeTrusted(trusted, now)+"; encrypting with "+trusted.chosen, "")
+			status, fix := trustedStatus(trusted, now)
+			out.Add(golivecheck.CheckWechatPayKeys, status, describeTrusted(trusted, now)+"; encrypting with "+trusted.chosen, fix)
 		case t.merchant != nil && t.merchant.downloads():
 			out.Add(golivecheck.CheckWechatPayKeys, golivecheck.OK, "none configured: platform certificates are downloaded (apiv3_key)", "")
 		default:
@@ -285,8 +286,11 @@ func (t *checkTarget) checkNotifyKeys(out *golivecheck.Target, logger *zap.Logge
 	now := time.Now()
 	if trusted, err := t.keys.WechatPayKeys.load(logger); err != nil {
 		out.Add(golivecheck.CheckWechatPayKeys, golivecheck.Fail, err.Error(), "public_key_id and public_key (or platform_certificate) are WeChat Pay's keys, from the merchant platform (账户中心 → API安全)")
+	} else if t.keys.WechatPaySerial != "" {
+		out.Add(golivecheck.CheckWechatPayKeys, golivecheck.Fail, "wechatpay_serial has no meaning for wechatpay_notify: callbacks verify under any configured key", "remove wechatpay_serial from the wechatpay_notify block")
 	} else {
-		out.Add(golivecheck.CheckWechatPayKeys, golivecheck.OK, describeTrusted(trusted, now), "")
+		status, fix := trustedStatus(trusted, now)
+		out.Add(golivecheck.CheckWechatPayKeys, status, describeTrusted(trusted, now), fix)
 	}
 	switch key, err := t.keys.loadAPIv3Key(logger); {
 	case err != nil:
@@ -310,6 +314,17 @@ func describeTrusted(t *trustedKeys, now time.Time) string {
 		}
 	}
 	return strings.Join(parts, "; ")
+}
+
+// trustedStatus is a warning when a configured platform certificate has
+// expired: answers WeChat Pay signs with it no longer verify.
+func trustedStatus(t *trustedKeys, now time.Time) (golivecheck.Status, string) {
+	for _, na := range t.notAfter {
+		if !now.Before(na) {
+			return golivecheck.Warn, "an expired platform certificate verifies nothing: replace it with the current one (caddy wechatpay certificates downloads them), or configure the WeChat Pay public key"
+		}
+	}
+	return golivecheck.OK, ""
 }
 
 // describeWarning words a warning the key loading logged: its message and

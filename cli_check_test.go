@@ -56,7 +56,7 @@ func merchantOptionsFor(t *testing.T, dir, url string) map[string]string {
 func merchantCaddyfile(t *testing.T, dir string, o map[string]string) string {
 	var b strings.Builder
 	b.WriteString("{\n\tadmin off\n\tstorage file_system " + dir + "/storage\n\twechatpay {\n\t\tmerchant school {\n")
-	for _, k := range []string{"mchid", "serial_no", "private_key", "merchant_certificate", "public_key_id", "public_key", "apiv3_key", "certificates_url"} {
+	for _, k := range []string{"mchid", "serial_no", "private_key", "merchant_certificate", "public_key_id", "public_key", "platform_certificate", "apiv3_key", "certificates_url"} {
 		if o[k] != "" {
 			fmt.Fprintf(&b, "\t\t\t%s %s\n", k, o[k])
 		}
@@ -91,6 +91,18 @@ func TestCheckMerchants(t *testing.T) {
 				o["apiv3_key"] = "{file." + testkit.WriteFile(t, t.TempDir(), "apiv3_key.txt", testkit.CertAPIv3Key) + "}"
 			},
 			check: golivecheck.CheckAnswer, want: golivecheck.OK, text: "public key " + c.PublicKeyID + " (configured); WeChat Pay still lists platform certificate(s) " + c.PlatformSerial},
+		{name: "good merchant with a configured platform certificate", status: 0,
+			options: func(o map[string]string) {
+				o["public_key_id"], o["public_key"] = "", ""
+				o["platform_certificate"] = testkit.WriteFile(t, t.TempDir(), "wechatpay.pem", testkit.CertPEM(c.PlatformCert))
+			},
+			check: golivecheck.CheckAnswer, want: golivecheck.OK, text: "platform certificate " + c.PlatformSerial + " (configured)"},
+		{name: "an expired platform certificate beside the public key", pubOnly: true, status: 0,
+			options: func(o map[string]string) {
+				old := testkit.SelfSigned(testkit.NewKey(), "1A2B3C", time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour))
+				o["platform_certificate"] = testkit.WriteFile(t, t.TempDir(), "old.pem", testkit.CertPEM(old))
+			},
+			check: golivecheck.CheckWechatPayKeys, want: golivecheck.Warn, text: "platform certificate 1A2B3C (expired 1 day ago)"},
 		{name: "key of another merchant", pubOnly: true, status: 1,
 			options: func(o map[string]string) {
 				o["private_key"] = testkit.WriteFile(t, t.TempDir(), "other_key.pem", testkit.PKCS8(otherMerchantKey))
@@ -360,4 +372,38 @@ func appendFile(path, text string) error {
 	}
 	_, err = f.WriteString(text)
 	return errors.Join(err, f.Close())
+}
+
+// TestCheckNotifyKeys: a wechatpay_notify route's own keys, and the
+// options it refuses at start (wechatpay_serial, no apiv3_key).
+func TestCheckNotifyKeys(t *testing.T) {
+	c := testkit.Creds()
+	pub := testkit.WriteFile(t, t.TempDir(), "pub_key.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey))
+	keys := WechatPayKeys{PublicKeyID: c.PublicKeyID, PublicKey: pub}
+	for _, tc := range []struct {
+		name     string
+		keys     keyOptions
+		wantKeys golivecheck.Status
+		wantV3   golivecheck.Status
+	}{
+		{"good", keyOptions{apiv3Key: testkit.CertAPIv3Key, WechatPayKeys: keys}, golivecheck.OK, golivecheck.OK},
+		{"no apiv3_key", keyOptions{WechatPayKeys: keys}, golivecheck.OK, golivecheck.Fail},
+		{"apiv3_key of 31 bytes", keyOptions{apiv3Key: testkit.CertAPIv3Key[1:], WechatPayKeys: keys}, golivecheck.OK, golivecheck.Fail},
+		{"wechatpay_serial", keyOptions{apiv3Key: testkit.CertAPIv3Key,
+			WechatPayKeys: WechatPayKeys{PublicKeyID: c.PublicKeyID, PublicKey: pub, WechatPaySerial: c.PublicKeyID}}, golivecheck.Fail, golivecheck.OK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := (&checkTarget{name: "wechatpay_notify handler", notify: true, keys: tc.keys}).run(context.Background(), nil)
+			k, v3 := out.Line(golivecheck.CheckWechatPayKeys), out.Line(golivecheck.CheckAPIv3Key)
+			if k == nil || v3 == nil || k.Status != tc.wantKeys || v3.Status != tc.wantV3 {
+				t.Errorf("lines %+v", out.Lines)
+			}
+			if out.URL != "" || out.Line(golivecheck.CheckSignature) != nil {
+				t.Errorf("a notify route made a call: %+v", out)
+			}
+			var b bytes.Buffer
+			_ = golivecheck.NewReport([]*golivecheck.Target{out}).WriteText(&b)
+			assertCheckPrintsNoKey(t, b.String())
+		})
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/logtext"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/platformcert"
 )
 
@@ -144,7 +145,7 @@ func (c *Call) judgeStatus(a *answer) (accepted bool, certs []*platformcert.Cert
 		quoted += " " + strconv.Quote(shorten(e.Message))
 	}
 	if id := a.header.Get("Request-ID"); id != "" {
-		quoted += " (Request-ID " + id + ")"
+		quoted += " (Request-ID " + shownID(id) + ")"
 	}
 	switch {
 	case a.status == http.StatusOK:
@@ -227,6 +228,7 @@ func (c *Call) judgeAnswer(a *answer, accepted bool, certs []*platformcert.Certi
 		return []Line{{Check: CheckAnswer, Status: OK, Text: "verified: WeChat Pay signed with " + keyName(s.Serial) + " (" + from + ")" + c.migrationNote(s.Serial, certs)}}
 	}
 	ve := apiv3.AsVerifyError(err)
+	ve.Serial = shownID(ve.Serial)
 	line := Line{Check: CheckAnswer, Status: Fail, Text: "does not verify: " + ve.Code + ", " + ve.Reason}
 	isPublicKey := strings.HasPrefix(ve.Serial, apiv3.PublicKeyIDPrefix)
 	switch ve.Code {
@@ -315,6 +317,16 @@ func describeSkew(d time.Duration) string {
 		return fmt.Sprintf("this host is %d s behind WeChat Pay", -s)
 	}
 	return "this host is in step with WeChat Pay (within a second)"
+}
+
+// shownID returns an ID from the answer's headers (a serial, a key ID, a
+// Request-ID) as it is when it looks like one, else quoted and cut short:
+// the answer may come from anyone, and a line goes to a terminal.
+func shownID(id string) string {
+	if len(id) <= 64 && strings.Trim(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == "" {
+		return id
+	}
+	return strconv.Quote(logtext.Truncate(id, 64))
 }
 
 // shorten cuts a message from the network for a line.

@@ -148,6 +148,9 @@ func TestCallAnswers(t *testing.T) {
 				signed(t, c.WechatPayKey, c.PublicKeyID, 404, notFound)(w)
 			},
 			want: "signature:ok answer:ok clock:fail", text: "s ahead of WeChat Pay"},
+		{name: "a serial that is not one",
+			answer: signed(t, c.PlatformKey, "5157F09E ✓ answer: verified"+strings.Repeat("!", 100), 404, notFound),
+			want:   "signature:ok answer:fail clock:ok", text: `platform certificate "5157F09E ✓ answer: verified!!!`},
 		{name: "an answer from something else",
 			answer: func(w http.ResponseWriter) { w.WriteHeader(403); _, _ = w.Write([]byte(`{"error":"forbidden"}`)) },
 			want:   "signature:fail answer:skipped clock:ok", text: "unexpected answer to GET /v3/certificates: 403"},
