@@ -77,7 +77,8 @@ type Config struct {
 	PlatformPrivateKey *rsa.PrivateKey
 	// SignWith chooses the key that signs answers; see SigningKey.
 	SignWith SigningKey
-	// Now is the clock (request timestamp window, answer timestamps);
+	// Now is the clock (request timestamp window, answer timestamps, the
+	// Date header);
 	// time.Now when nil. Clients verify answer timestamps against their
 	// own clock, so a skewed Now also makes answers look stale.
 	Now func() time.Time
