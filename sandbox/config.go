@@ -78,9 +78,9 @@ type Config struct {
 	// SignWith chooses the key that signs answers; see SigningKey.
 	SignWith SigningKey
 	// Now is the clock (request timestamp window, answer timestamps, the
-	// Date header);
-	// time.Now when nil. Clients verify answer timestamps against their
-	// own clock, so a skewed Now also makes answers look stale.
+	// Date header); time.Now when nil. Clients verify answer timestamps
+	// against their own clock, so a skewed Now also makes answers look
+	// stale.
 	Now func() time.Time
 	// Observer, when set, receives one Exchange per request, synchronously,
 	// after the answer is built and just before it is written. It may hold
