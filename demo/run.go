@@ -128,6 +128,7 @@ func (r *run) summary() error {
 Next:
    - Real credentials: export WECHATPAY_MCHID, WECHATPAY_SERIAL_NO, WECHATPAY_PRIVATE_KEY,
      WECHATPAY_PUBLIC_KEY_ID and WECHATPAY_PUBLIC_KEY for your merchant account, then
+     ./caddy wechatpay check --config Caddyfile.example   (does WeChat Pay accept these keys? one read-only call)
      ./caddy run --config Caddyfile.example   (and point your app at http://127.0.0.1:9180)
    - Your own app, no real keys: run ./caddy wechatpay sandbox, set the variables it prints,
      use reverse_proxy http://127.0.0.1:9181 in your Caddyfile, and send your app's calls to the proxy.

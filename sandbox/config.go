@@ -77,9 +77,10 @@ type Config struct {
 	PlatformPrivateKey *rsa.PrivateKey
 	// SignWith chooses the key that signs answers; see SigningKey.
 	SignWith SigningKey
-	// Now is the clock (request timestamp window, answer timestamps);
-	// time.Now when nil. Clients verify answer timestamps against their
-	// own clock, so a skewed Now also makes answers look stale.
+	// Now is the clock (request timestamp window, answer timestamps, the
+	// Date header); time.Now when nil. Clients verify answer timestamps
+	// against their own clock, so a skewed Now also makes answers look
+	// stale.
 	Now func() time.Time
 	// Observer, when set, receives one Exchange per request, synchronously,
 	// after the answer is built and just before it is written. It may hold

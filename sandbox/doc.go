@@ -59,7 +59,8 @@
 //     AES-256-GCM encrypted under the APIv3 key ([Server.SetAPIv3Key]),
 //     signed with a platform certificate unless Wechatpay-Serial names a
 //     key; 404 RESOURCE_NOT_EXISTS without a platform certificate or with
-//     [Server.SetPublicKeyOnly]. [Server.RotatePlatformCertificate] and
+//     [Server.SetPublicKeyOnly] (then signed with the public key, as for a
+//     merchant on the public key). [Server.RotatePlatformCertificate] and
 //     [Server.RetirePlatformCertificate] play WeChat Pay's rotation;
 //   - POST /v3/eduschoolpay/contracts/presign checks the documented required
 //     fields and answers {"presign_token": "..."}, remembered for
