@@ -88,6 +88,12 @@ type Merchant struct {
 	// It decrypts downloaded platform certificates (and callbacks).
 	APIv3Key string `json:"apiv3_key,omitempty"`
 
+	// APIv2Key is the APIv2 key (API密钥, 32 characters), as a placeholder
+	// only ({env.X} or {file./path}): handlers naming this merchant then
+	// sign its front-end coupon and payscore forms (see the handler's
+	// apiv2_key).
+	APIv2Key string `json:"apiv2_key,omitempty"`
+
 	// WechatPayKeys are the WeChat Pay public key and/or static platform
 	// certificates. A merchant with apiv3_key may leave them out: its
 	// platform certificates are then downloaded.
@@ -115,6 +121,7 @@ type Merchant struct {
 	name     string
 	logger   *zap.Logger
 	apiv3Key []byte
+	apiv2Key []byte // never log it
 	certs    *certManager           // nil when nothing is downloaded
 	keys     atomic.Pointer[keySet] // published from the three below
 	now      func() time.Time       // time.Now; tests move it
@@ -188,6 +195,9 @@ func (m *Merchant) provision(ctx context.Context, name string, storage certmagic
 		return err
 	}
 	if m.apiv3Key, err = m.keyOptions().loadAPIv3Key(m.logger); err != nil {
+		return err
+	}
+	if m.apiv2Key, err = loadAPIv2Key(m.logger, m.APIv2Key); err != nil {
 		return err
 	}
 	m.publish(nil)
