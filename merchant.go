@@ -121,7 +121,6 @@ type Merchant struct {
 	name     string
 	logger   *zap.Logger
 	apiv3Key []byte
-	apiv2Key []byte // never log it
 	certs    *certManager           // nil when nothing is downloaded
 	keys     atomic.Pointer[keySet] // published from the three below
 	now      func() time.Time       // time.Now; tests move it
@@ -137,6 +136,7 @@ type Merchant struct {
 	// guarded by mu, changed only by a key reload.
 	merchantCert *merchantCertificate
 	metrics      *merchantMetrics // nil without a metrics registry
+	apiv2Key     []byte           // apiv2_key resolved; nil without it. Never log it.
 }
 
 // currentSigner returns the request signer of the merchant in use now.
