@@ -1,6 +1,7 @@
 package wechatpay
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -18,6 +19,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
+	"github.com/caddy-wechatpay/caddy-wechatpay/sandbox"
 )
 
 // testAPIv2Key is a throwaway APIv2 key, given through the environment.
@@ -211,6 +213,47 @@ func TestAPIv2KeyOption(t *testing.T) {
 			t.Errorf("%s: %v, want %q", tc.value, err, tc.want)
 		case err != nil && (strings.Contains(err.Error(), testAPIv2Key) || strings.Contains(err.Error(), short)):
 			t.Errorf("the error quotes the key: %v", err)
+		}
+	}
+}
+
+// TestFrontendFormsPassTheSimulatedClient hands each answer, untouched, to
+// the sandbox's simulated WeChat client (its own HMAC, apart from the
+// module), as a front end would: the <send-coupon> attributes, the H5
+// URL, and the payscore detail as extraData, queryString and query.
+func TestFrontendFormsPassTheSimulatedClient(t *testing.T) {
+	h, _ := apiv2Handler(t)
+	cs := testkit.NewCertSandbox(t, func(cfg *sandbox.Config) { cfg.APIv2Key = testAPIv2Key })
+	client := func(path string, obj []byte) string {
+		rec := httptest.NewRecorder()
+		cs.Srv.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, path, bytes.NewReader(obj)))
+		return rec.Body.String()
+	}
+	ok := `{"result":"OK"}`
+	w, _ := postForm(t, h, sendCouponPath, `{"send_coupon_params":[{"stock_id":"1212","out_request_no":"R1","customize_send_time":"2025-05-20T13:29:35+08:00"}]}`)
+	if got := client(sandbox.ClientSendCouponPath, w.Body.Bytes()); got != ok {
+		t.Errorf("send-coupon: %s", got)
+	}
+	w, _ = postForm(t, h, h5CouponPath, `{"stock_id":"1212","out_request_no":"R2","open_id":"oUpF8u","coupon_code":"C-1","customize_send_time":"2025-05-20T13:29:35+08:00"}`)
+	if got := client(sandbox.ClientH5CouponPath, w.Body.Bytes()); got != ok {
+		t.Errorf("h5-coupon: %s", got)
+	}
+	w, _ = postForm(t, h, payscoreDetailPath, `{"service_id":"88888888000011","out_order_no":"a|b*c"}`)
+	var ps struct {
+		ExtraData json.RawMessage `json:"extra_data"`
+		Query     string          `json:"query"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &ps); err != nil {
+		t.Fatal(err)
+	}
+	query, _ := json.Marshal(ps.Query)
+	for _, obj := range []string{
+		`{"businessType":"wxpayScoreDetail","extraData":` + string(ps.ExtraData) + `}`,
+		`{"businessType":"wxpayScoreDetail","queryString":` + string(query) + `}`,
+		`{"businessType":"wxpayScoreDetail","query":` + string(query) + `}`,
+	} {
+		if got := client(sandbox.ClientPayscoreDetailPath, []byte(obj)); got != ok {
+			t.Errorf("payscore-detail %s: %s", obj, got)
 		}
 	}
 }

@@ -76,6 +76,9 @@ type Credentials struct {
 	// APIv3Key is the merchant's APIv3 key, 32 characters; "" for a set
 	// written before the sandbox made one.
 	APIv3Key string
+	// APIv2Key is the merchant's APIv2 key (API密钥), 32 characters; ""
+	// for a set written before the sandbox made one.
+	APIv2Key string
 	// Files holds the file names, relative to Dir.
 	Files CredentialFiles
 }
@@ -97,6 +100,8 @@ type CredentialFiles struct {
 	PlatformPrivateKey string `json:"sandbox_only_platform_private_key"`
 	// APIv3Key is apiv3_key.txt, the APIv3 key; empty in older sets.
 	APIv3Key string `json:"apiv3_key,omitempty"`
+	// APIv2Key is apiv2_key.txt, the APIv2 key; empty in older sets.
+	APIv2Key string `json:"apiv2_key,omitempty"`
 }
 
 // credentialsDoc is the JSON form of credentials.json.
@@ -124,6 +129,7 @@ func (c *Credentials) ServerConfig() Config {
 		PlatformCertificate: c.PlatformCertificate,
 		PlatformPrivateKey:  c.PlatformPrivateKey,
 		APIv3Key:            c.APIv3Key,
+		APIv2Key:            c.APIv2Key,
 	}
 }
 
@@ -162,6 +168,9 @@ func LoadCredentials(dir string) (*Credentials, error) {
 		}
 	}
 	if err := c.loadAPIv3Key(); err != nil {
+		return nil, fmt.Errorf("sandbox credentials: %w", err)
+	}
+	if err := c.loadAPIv2Key(); err != nil {
 		return nil, fmt.Errorf("sandbox credentials: %w", err)
 	}
 	if err := c.check(); err != nil {

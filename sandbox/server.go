@@ -125,6 +125,9 @@ func (s *Server) handle(r *http.Request, body []byte, x *Exchange, now time.Time
 		// Authorization checks.
 		return s.requestPayment(r, body, x, now)
 	}
+	if check := clientForms[r.URL.Path]; check != nil {
+		return s.clientForm(r, body, x, now, check)
+	}
 	if r.UserAgent() == "" {
 		x.step("user-agent", false, "missing User-Agent header")
 		return paramError("Http头缺少User-Agent", fieldDetail("header", "User-Agent", "missing"))
