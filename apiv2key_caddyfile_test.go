@@ -37,3 +37,19 @@ func TestAPIv2KeyCaddyfile(t *testing.T) {
 		}
 	}
 }
+
+// TestCaddyfileExampleAPIv2Key: the example's commented apiv2_key line
+// adapts once uncommented (the demo turns it on with a {file.} path).
+func TestCaddyfileExampleAPIv2Key(t *testing.T) {
+	const line = "# apiv2_key {env.WECHATPAY_APIV2_KEY}"
+	if !strings.Contains(ExampleCaddyfile, line) {
+		t.Fatalf("Caddyfile.example lacks %q", line)
+	}
+	out, err := adaptCaddyfile(t, strings.Replace(ExampleCaddyfile, line, strings.TrimPrefix(line, "# "), 1))
+	if err != nil {
+		t.Fatalf("adapt: %v", err)
+	}
+	if want := `"apiv2_key":"{env.WECHATPAY_APIV2_KEY}"`; !strings.Contains(string(out), want) {
+		t.Errorf("adapted to %s, want %s in it", out, want)
+	}
+}

@@ -91,6 +91,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	r.upload(ctx, proxyURL, sim)
 	r.payment(ctx, proxyURL, sim, creds.MchID)
 	r.metrics()
+	r.frontendForms(ctx, proxyURL, sim)
 	return r.summary()
 }
 
@@ -114,12 +115,16 @@ func (r *run) summary() error {
 		if r.opts.TamperPaySign {
 			fmt.Fprintf(r.p.w, "   (fault %s: the invocation's paySign was changed on purpose)\n", TamperPaySignFault)
 		}
+		if r.opts.TamperAPIv2Sign {
+			fmt.Fprintf(r.p.w, "   (fault %s: the coupon form's sign was changed on purpose)\n", TamperAPIv2SignFault)
+		}
 		return fmt.Errorf("demo failed: %s", strings.Join(r.problems, "; "))
 	}
 	fmt.Fprintln(r.p.w, "✓ Demo passed: the app sent plaintext; WeChat Pay received ciphertext with a valid signature; the app got a verified answer;")
 	fmt.Fprintln(r.p.w, "  WeChat Pay's callback reached the app verified and decrypted, once; an image upload went through")
 	fmt.Fprintln(r.p.w, "  byte for byte, signed over its meta part, and the app got a verified media_id; a JSAPI prepay")
-	fmt.Fprintln(r.p.w, "  response carried the payment sheet invocation, signed by the proxy, which the WeChat client accepted.")
+	fmt.Fprintln(r.p.w, "  response carried the payment sheet invocation, signed by the proxy, which the WeChat client accepted;")
+	fmt.Fprintln(r.p.w, "  a coupon plugin form and a payscore detail page, signed with the APIv2 key by the proxy, were accepted too.")
 	fmt.Fprintln(r.p.w, `
 Next:
    - Real credentials: export WECHATPAY_MCHID, WECHATPAY_SERIAL_NO, WECHATPAY_PRIVATE_KEY,
