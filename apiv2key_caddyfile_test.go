@@ -3,6 +3,8 @@ package wechatpay
 import (
 	"strings"
 	"testing"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 )
 
 // TestAPIv2KeyCaddyfile: apiv2_key adapts to its placeholder, in the handler
@@ -51,5 +53,17 @@ func TestCaddyfileExampleAPIv2Key(t *testing.T) {
 	}
 	if want := `"apiv2_key":"{env.WECHATPAY_APIV2_KEY}"`; !strings.Contains(string(out), want) {
 		t.Errorf("adapted to %s, want %s in it", out, want)
+	}
+}
+
+// TestFrontendSignaturesDocCaddyfile: the page's example adapts, with the
+// key as its placeholder.
+func TestFrontendSignaturesDocCaddyfile(t *testing.T) {
+	out, err := adaptCaddyfile(t, testkit.DocsCaddyfile(t, "docs/frontend-signatures.md", "# Coupons and payscore: the front-end signatures made with the APIv2 key"))
+	if err != nil {
+		t.Fatalf("adapt: %v", err)
+	}
+	if !strings.Contains(string(out), `"apiv2_key":"{file./etc/wechatpay/apiv2_key.txt}"`) {
+		t.Errorf("adapted to %s", out)
 	}
 }
