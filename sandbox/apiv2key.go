@@ -20,9 +20,21 @@ const APIv2KeySize = 32
 // written before the sandbox made APIv2 keys has none, and keeps
 // APIv2Key "".
 func (c *Credentials) loadAPIv2Key() error {
-	name := c.Files.APIv2Key
+	return c.readKeyFile(&c.Files.APIv2Key, APIv2KeyFile, &c.APIv2Key, func(key string) error {
+		if len(key) != APIv2KeySize || strings.Trim(key, nonceSymbols) != "" {
+			return fmt.Errorf("the APIv2 key must be %d letters and digits", APIv2KeySize)
+		}
+		return nil
+	})
+}
+
+// readKeyFile reads the key file *file names (fallback when it names none)
+// into *key, checked by check; a missing file leaves both alone (a set
+// written before the sandbox made that key). Errors name the file.
+func (c *Credentials) readKeyFile(file *string, fallback string, key *string, check func(string) error) error {
+	name := *file
 	if name == "" {
-		name = APIv2KeyFile
+		name = fallback
 	}
 	raw, err := os.ReadFile(c.Path(name))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -31,11 +43,11 @@ func (c *Credentials) loadAPIv2Key() error {
 	if err != nil {
 		return err
 	}
-	key := strings.TrimSpace(string(raw))
-	if len(key) != APIv2KeySize || strings.Trim(key, nonceSymbols) != "" {
-		return fmt.Errorf("%s: the APIv2 key must be %d letters and digits", name, APIv2KeySize)
+	v := strings.TrimSpace(string(raw))
+	if err := check(v); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
 	}
-	c.APIv2Key, c.Files.APIv2Key = key, name
+	*key, *file = v, name
 	return nil
 }
 

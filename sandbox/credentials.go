@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -183,23 +182,12 @@ func LoadCredentials(dir string) (*Credentials, error) {
 // written before the sandbox made APIv3 keys has none, and keeps
 // APIv3Key "".
 func (c *Credentials) loadAPIv3Key() error {
-	name := c.Files.APIv3Key
-	if name == "" {
-		name = APIv3KeyFile
-	}
-	raw, err := os.ReadFile(c.Path(name))
-	if errors.Is(err, fs.ErrNotExist) {
+	return c.readKeyFile(&c.Files.APIv3Key, APIv3KeyFile, &c.APIv3Key, func(key string) error {
+		if len(key) != APIv3KeySize {
+			return fmt.Errorf("the APIv3 key must be %d bytes, got %d", APIv3KeySize, len(key))
+		}
 		return nil
-	}
-	if err != nil {
-		return err
-	}
-	key := strings.TrimSpace(string(raw))
-	if len(key) != APIv3KeySize {
-		return fmt.Errorf("%s: the APIv3 key must be %d bytes, got %d", name, APIv3KeySize, len(key))
-	}
-	c.APIv3Key, c.Files.APIv3Key = key, name
-	return nil
+	})
 }
 
 // EnsureAPIv3Key gives a set written before the sandbox made APIv3 keys

@@ -84,8 +84,14 @@ type formRun struct {
 }
 
 func (c formRun) refuse(step, code, message, field, issue string) *answer {
-	c.x.step(step, false, issue)
 	c.form.Verdict = code
+	return clientRefusal(c.x, step, code, message, field, issue)
+}
+
+// clientRefusal records the failed step of a simulated client route and
+// builds its 400, unsigned: the client's own answer, not WeChat Pay's.
+func clientRefusal(x *Exchange, step, code, message, field, issue string) *answer {
+	x.step(step, false, issue)
 	var detail any
 	if field != "" {
 		detail = map[string]any{"field": field, "issue": issue}

@@ -93,6 +93,15 @@ func (f fields) read(members []member, prefix string) (map[string]string, error)
 	return got, nil
 }
 
+// parse reads body, one JSON object of string members, against f.
+func (f fields) parse(body []byte) (map[string]string, error) {
+	members, err := readObject(body, "")
+	if err != nil {
+		return nil, err
+	}
+	return f.read(members, "")
+}
+
 // sendCouponMerchant reads send_coupon_merchant: this merchant's number
 // (the key that signs is the sending merchant's), mchid when absent.
 func sendCouponMerchant(got map[string]string, mchid string) (string, error) {
@@ -198,11 +207,7 @@ var h5Fields = fields{kinds: map[string]kind{
 // "open_id", and optionally "coupon_code", "customize_send_time"} strictly;
 // send_coupon_merchant must be mchid, and is filled in when absent.
 func ParseH5Coupon(body []byte, mchid string) (*H5Coupon, error) {
-	members, err := readObject(body, "")
-	if err != nil {
-		return nil, err
-	}
-	got, err := h5Fields.read(members, "")
+	got, err := h5Fields.parse(body)
 	if err != nil {
 		return nil, err
 	}
@@ -236,11 +241,7 @@ var payscoreFields = fields{kinds: map[string]kind{"service_id": serviceID, "out
 // strictly, for merchant mchid, with the timestamp and nonce given (the
 // caller's clock and random source).
 func ParsePayscoreDetail(body []byte, mchid string, now time.Time, nonce string) (*PayscoreDetail, error) {
-	members, err := readObject(body, "")
-	if err != nil {
-		return nil, err
-	}
-	got, err := payscoreFields.read(members, "")
+	got, err := payscoreFields.parse(body)
 	if err != nil {
 		return nil, err
 	}
