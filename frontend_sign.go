@@ -70,6 +70,7 @@ func (h *Handler) serveFrontendSign(w http.ResponseWriter, r *http.Request, keys
 		return h.refuse(w, r, &apiError{status: http.StatusInternalServerError, code: codeProxyError, message: "signing the form failed"})
 	}
 	h.logger.Debug("signed a front-end form", zap.String("form", form.name))
+	w.Header().Set("Cache-Control", "no-store") // a signed form is for one use
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -95,6 +95,9 @@ func TestH5CouponRoute(t *testing.T) {
 	if q.Get("sign") != want || q.Get("open_id") != "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o" || q.Get("send_coupon_merchant") != mchid || len(q) != 5 {
 		t.Errorf("query %v", q)
 	}
+	if w.Header().Get("Cache-Control") != "no-store" {
+		t.Errorf("Cache-Control %q", w.Header().Get("Cache-Control"))
+	}
 	if strings.Contains(w.Body.String(), `\u0026`) {
 		t.Errorf("the URL's & is escaped: %s", w.Body)
 	}
