@@ -130,8 +130,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "request_payment":
 			err = flag(d, option, seen, &h.RequestPayment)
 		case "apiv2_key":
-			if err = single(&h.APIv2Key); err == nil && checkAPIv2Placeholder(h.APIv2Key) != nil {
-				return d.Err(checkAPIv2Placeholder(h.APIv2Key).Error())
+			if err = single(&h.APIv2Key); err == nil {
+				if perr := checkAPIv2Placeholder(h.APIv2Key); perr != nil {
+					return d.Err(perr.Error())
+				}
 			}
 		case "allow_paths":
 			args := d.RemainingArgs()
