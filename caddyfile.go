@@ -35,6 +35,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		catalog              on|off
 //		decrypt_responses    [on|off]
 //		request_payment      [on|off]                   # sign the WeChat client's payment invocation
+//		apiv2_key            <{env.X} or {file./path}>  # sign coupon and payscore front-end forms
 //		max_body             <size>
 //		wechatpay_serial     <public key ID or certificate serial>
 //		verify_responses     on|off
@@ -128,6 +129,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = flag(d, option, seen, &h.DecryptResponses)
 		case "request_payment":
 			err = flag(d, option, seen, &h.RequestPayment)
+		case "apiv2_key":
+			if err = single(&h.APIv2Key); err == nil {
+				if perr := checkAPIv2Placeholder(h.APIv2Key); perr != nil {
+					return d.Err(perr.Error())
+				}
+			}
 		case "allow_paths":
 			args := d.RemainingArgs()
 			if len(args) == 0 {

@@ -88,6 +88,12 @@ type Merchant struct {
 	// It decrypts downloaded platform certificates (and callbacks).
 	APIv3Key string `json:"apiv3_key,omitempty"`
 
+	// APIv2Key is the APIv2 key (API密钥, 32 characters), as a placeholder
+	// only ({env.X} or {file./path}): handlers naming this merchant then
+	// sign its front-end coupon and payscore forms (see the handler's
+	// apiv2_key).
+	APIv2Key string `json:"apiv2_key,omitempty"`
+
 	// WechatPayKeys are the WeChat Pay public key and/or static platform
 	// certificates. A merchant with apiv3_key may leave them out: its
 	// platform certificates are then downloaded.
@@ -130,6 +136,7 @@ type Merchant struct {
 	// guarded by mu, changed only by a key reload.
 	merchantCert *merchantCertificate
 	metrics      *merchantMetrics // nil without a metrics registry
+	apiv2Key     []byte           // apiv2_key resolved; nil without it. Never log it.
 }
 
 // currentSigner returns the request signer of the merchant in use now.
@@ -188,6 +195,9 @@ func (m *Merchant) provision(ctx context.Context, name string, storage certmagic
 		return err
 	}
 	if m.apiv3Key, err = m.keyOptions().loadAPIv3Key(m.logger); err != nil {
+		return err
+	}
+	if m.apiv2Key, err = loadAPIv2Key(m.logger, m.APIv2Key); err != nil {
 		return err
 	}
 	m.publish(nil)

@@ -85,6 +85,14 @@ type Handler struct {
 	// signed is ever signed. Default: false.
 	RequestPayment bool `json:"request_payment,omitempty"`
 
+	// APIv2Key is the APIv2 key (API密钥, 32 characters), as a placeholder
+	// only: {env.X} or {file./path}. With it the handler answers POST
+	// /wechatpay/sign/send-coupon, /wechatpay/sign/h5-coupon and
+	// /wechatpay/sign/payscore-detail, which sign the front-end forms
+	// WeChat Pay defines with this key (see frontend_sign.go). With
+	// merchant set, the merchant's apiv2_key is used instead.
+	APIv2Key string `json:"apiv2_key,omitempty"`
+
 	// MaxBody is the largest request body accepted, in bytes (after
 	// decoding a gzip body). Default: 1 MiB. Larger bodies get 413.
 	MaxBody int64 `json:"max_body,omitempty"`
@@ -111,6 +119,7 @@ type Handler struct {
 	queryNames []string // every sensitive query parameter name, lower case
 	keySource
 	metrics *handlerMetrics // nil without a metrics registry
+	apiv2   []byte          // the resolved APIv2 key; nil without one. Never log it.
 }
 
 // unsignedDownloads are the paths whose GET responses WeChat Pay does not
@@ -148,17 +157,22 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	if h.Merchant != "" {
-		_, err := h.useMerchant(ctx, h.Merchant, [2]string{"mchid", h.MchID}, [2]string{"serial_no", h.SerialNo},
+		m, err := h.useMerchant(ctx, h.Merchant, [2]string{"mchid", h.MchID}, [2]string{"serial_no", h.SerialNo},
 			[2]string{"private_key", h.PrivateKey}, [2]string{"merchant_certificate", h.MerchantCertificate},
 			[2]string{"public_key_id", h.PublicKeyID}, [2]string{"public_key", h.PublicKey},
-			[2]string{"platform_certificate", strings.Join(h.PlatformCertificate, "")}, [2]string{"wechatpay_serial", h.WechatPaySerial})
+			[2]string{"platform_certificate", strings.Join(h.PlatformCertificate, "")}, [2]string{"wechatpay_serial", h.WechatPaySerial}, [2]string{apiv2KeyOption, h.APIv2Key})
 		if err != nil {
 			return err
 		}
+		h.apiv2 = m.apiv2Key
 	} else {
 		own := keyOptions{mchid: h.MchID, serialNo: h.SerialNo, privateKey: h.PrivateKey, WechatPayKeys: h.WechatPayKeys}
 		own.merchantCert = h.MerchantCertificate
 		if err := h.useOwn(func() (*keySet, error) { return own.loadKeySet(h.logger) }); err != nil {
+			return err
+		}
+		var err error
+		if h.apiv2, err = loadAPIv2Key(h.logger, h.APIv2Key); err != nil {
 			return err
 		}
 	}
@@ -259,6 +273,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	if h.RequestPayment && r.URL.Path == requestPaymentPath {
 		return h.serveRequestPayment(w, r, keys)
+	}
+	if form := frontendForms[r.URL.Path]; form != nil && h.apiv2 != nil {
+		return h.serveFrontendSign(w, r, keys, form)
 	}
 	if ae := checkAPIPath(r.URL, h.AllowPaths); ae != nil {
 		return h.refuse(w, r, ae)

@@ -9,7 +9,9 @@
 // response, and the simulated WeChat client checks it (step 10). Last, it
 // prints the caddy_wechatpay_ series of Caddy's /metrics for those requests
 // (step 11), then plays a 校园轻松付 day: presign, the user's signing,
-// contract query, 扣款, order query and refunds (step 12). It backs the `caddy wechatpay demo` command.
+// contract query, 扣款, order query and refunds (step 12); last, the proxy
+// signs a coupon plugin form and a payscore detail form with the APIv2 key
+// (step 13). It backs the `caddy wechatpay demo` command.
 //
 // The package does not import the wechatpay module itself: the caller must
 // link it in (the caddy binary does; a test imports it with a blank import),

@@ -42,6 +42,8 @@ func (r *run) problem(format string, args ...any) {
 // requests (it fails when there are none). As step 12 it plays a 校园轻松付
 // day through the proxy (presign, the user's signing, contract query, 扣款,
 // order query, refunds) and fails when an answer is not the expected one.
+// As step 13 it has the proxy sign a coupon plugin form and a payscore
+// detail form with the APIv2 key and hands them to the simulated client.
 // Everything it started is stopped before it returns.
 //
 // Caddy is a per-process singleton: Run replaces and then stops any
@@ -94,6 +96,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	r.payment(ctx, proxyURL, sim, creds.MchID)
 	r.metrics()
 	r.eduDay(ctx, proxyURL, sim.url)
+	r.frontendForms(ctx, proxyURL, sim)
 	return r.summary()
 }
 
@@ -117,6 +120,9 @@ func (r *run) summary() error {
 		if r.opts.TamperPaySign {
 			fmt.Fprintf(r.p.w, "   (fault %s: the invocation's paySign was changed on purpose)\n", TamperPaySignFault)
 		}
+		if r.opts.TamperAPIv2Sign {
+			fmt.Fprintf(r.p.w, "   (fault %s: the coupon form's sign was changed on purpose)\n", TamperAPIv2SignFault)
+		}
 		return fmt.Errorf("demo failed: %s", strings.Join(r.problems, "; "))
 	}
 	fmt.Fprintln(r.p.w, "✓ Demo passed: the app sent plaintext; WeChat Pay received ciphertext with a valid signature; the app got a verified answer;")
@@ -124,6 +130,7 @@ func (r *run) summary() error {
 	fmt.Fprintln(r.p.w, "  byte for byte, signed over its meta part, and the app got a verified media_id; a JSAPI prepay")
 	fmt.Fprintln(r.p.w, "  response carried the payment sheet invocation, signed by the proxy, which the WeChat client accepted;")
 	fmt.Fprintln(r.p.w, "  a 校园轻松付 day (presign, signing, contract, 扣款, order, refund) went through the proxy, every answer verified.")
+	fmt.Fprintln(r.p.w, "  a coupon plugin form and a payscore detail page, signed with the APIv2 key by the proxy, were accepted too.")
 	fmt.Fprintln(r.p.w, `
 Next:
    - Real credentials: export WECHATPAY_MCHID, WECHATPAY_SERIAL_NO, WECHATPAY_PRIVATE_KEY,

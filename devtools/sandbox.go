@@ -141,6 +141,11 @@ func printSandboxBanner(lw *lineWriter, creds *sandbox.Credentials, addr string,
 	}
 	fmt.Fprintf(&b, "and in your Caddyfile (e.g. a copy of Caddyfile.example) use\n  reverse_proxy http://%s\n", addr)
 	b.WriteString("then run ./caddy run --config <that Caddyfile> and send your app's requests to the proxy.\n")
+	if creds.APIv2Key != "" {
+		keyPath, _ := filepath.Abs(creds.Path(creds.Files.APIv2Key))
+		fmt.Fprintf(&b, "For the coupon and payscore forms add apiv2_key \"{file.%s}\"; the simulated WeChat client\n"+
+			"checks them at http://%s%s, %s and %s.\n", keyPath, addr, sandbox.ClientSendCouponPath, sandbox.ClientH5CouponPath, sandbox.ClientPayscoreDetailPath)
+	}
 	b.WriteString("\nOne line per request follows (Ctrl-C to stop).\n")
 	lw.printf("%s", b.String())
 }

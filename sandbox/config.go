@@ -89,6 +89,10 @@ type Config struct {
 	// APIv3Key, when set (32 bytes), encrypts the certificates that
 	// GET /v3/certificates serves; Server.SetAPIv3Key changes it.
 	APIv3Key string
+	// APIv2Key, when set (32 characters), is the merchant's APIv2 key
+	// (API密钥): the simulated client's coupon and payscore form routes
+	// verify signs with it.
+	APIv2Key string
 	// Faults are the initial answer faults; Server.SetFaults changes them.
 	Faults Faults
 	// Logger, when set, gets one line per request: method, path (no

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -76,6 +77,13 @@ func (m *Merchants) pick(r *http.Request) *Server {
 			}
 		}
 		return m.servers[0]
+	case ClientSendCouponPath, ClientH5CouponPath, ClientPayscoreDetailPath:
+		body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), r.Body))
+		if s := m.byMchID[formMerchant(body)]; err == nil && s != nil {
+			return s
+		}
+		return m.servers[0]
 	}
 	if p, err := parseAuthorization(r.Header.Get("Authorization")); err == nil {
 		if s := m.byMchID[p["mchid"]]; s != nil {
@@ -83,6 +91,32 @@ func (m *Merchants) pick(r *http.Request) *Server {
 		}
 	}
 	return m.servers[0]
+}
+
+// formMerchant is the merchant number a front-end form names: the coupon
+// plugin's send_coupon_merchant, the H5 coupon URL's, or the payscore
+// detail's mch_id (in extraData, queryString or query). That merchant's
+// APIv2 key signed it.
+func formMerchant(body []byte) string {
+	root := gjson.ParseBytes(body)
+	if v := root.Get("send_coupon_merchant").Str; v != "" {
+		return v
+	}
+	if v := root.Get("extraData.mch_id").Str; v != "" {
+		return v
+	}
+	for _, member := range []string{"url", "queryString", "query"} {
+		raw := root.Get(member).Str
+		if u, err := url.Parse(raw); err == nil && u.RawQuery != "" {
+			raw = u.RawQuery
+		}
+		if q, err := url.ParseQuery(raw); err == nil {
+			if v := q.Get("send_coupon_merchant") + q.Get("mch_id"); v != "" {
+				return v
+			}
+		}
+	}
+	return ""
 }
 
 // issued reports whether this Server issued the prepay_id or presign_token

@@ -3,12 +3,17 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -173,4 +178,41 @@ func TestMerchantsClientRoute(t *testing.T) {
 	wantPaid(t, resp, body, x, id)
 	resp, body, x = h.pay(t, invocation(a))
 	wantRefused(t, resp, body, x, PaymentSignInvalid, "paySign")
+}
+
+// TestMerchantsClientForms: a front-end form goes to the merchant it names
+// (send_coupon_merchant, or mch_id of a payscore detail) and is checked
+// with that merchant's APIv2 key, not the first merchant's.
+func TestMerchantsClientForms(t *testing.T) {
+	h, a, b := twoMerchants(t)
+	sign := func(c *Credentials, message string) string {
+		mac := hmac.New(sha256.New, []byte(c.APIv2Key))
+		mac.Write([]byte(message + "&key=" + c.APIv2Key))
+		return fmt.Sprintf("%X", mac.Sum(nil))
+	}
+	coupon := func(c *Credentials, signer *Credentials) string {
+		s := sign(signer, "out_request_no0=R0&send_coupon_merchant="+c.MchID+"&stock_id0=11")
+		return `{"send_coupon_params":[{"stock_id":"11","out_request_no":"R0"}],"send_coupon_merchant":"` + c.MchID + `","sign":"` + s + `"}`
+	}
+	for _, tc := range []struct {
+		name    string
+		body    string
+		status  int
+		verdict string
+	}{
+		{"a's form, a's key", coupon(a, a), 200, PaymentOK},
+		{"b's form, b's key", coupon(b, b), 200, PaymentOK},
+		{"b's form, a's key", coupon(b, a), 400, PaymentSignInvalid},
+	} {
+		status, verdict, _ := postForm(t, h, ClientSendCouponPath, tc.body)
+		if status != tc.status || verdict != tc.verdict {
+			t.Errorf("%s: %d %s, want %d %s", tc.name, status, verdict, tc.status, tc.verdict)
+		}
+	}
+	q := url.Values{"mch_id": {b.MchID}, "service_id": {"500001"}, "out_order_no": {"O1"}, "timestamp": {strconv.FormatInt(time.Now().Unix(), 10)},
+		"nonce_str": {"n1"}, "sign_type": {"HMAC-SHA256"}}
+	q.Set("sign", sign(b, "mch_id="+b.MchID+"&nonce_str=n1&out_order_no=O1&service_id=500001&sign_type=HMAC-SHA256&timestamp="+q.Get("timestamp")))
+	if status, verdict, _ := postForm(t, h, ClientPayscoreDetailPath, `{"businessType":"wxpayScoreDetail","query":"`+q.Encode()+`"}`); status != 200 || verdict != PaymentOK {
+		t.Errorf("b's payscore detail: %d %s", status, verdict)
+	}
 }

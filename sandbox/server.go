@@ -129,6 +129,9 @@ func (s *Server) handle(r *http.Request, body []byte, x *Exchange, now time.Time
 	if r.URL.Path == ContractSignPath {
 		return s.signContract(r, body, x) // the user's mini program, likewise
 	}
+	if check := clientForms[r.URL.Path]; check != nil {
+		return s.clientForm(r, body, x, now, check)
+	}
 	if r.UserAgent() == "" {
 		x.step("user-agent", false, "missing User-Agent header")
 		return paramError("Http头缺少User-Agent", fieldDetail("header", "User-Agent", "missing"))
