@@ -68,6 +68,10 @@ func (s *Spool) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// Err returns the first error of Write: ErrTooLarge past the limit, or the
+// temporary file's.
+func (s *Spool) Err() error { return s.err }
+
 // Size is how many bytes the spool holds.
 func (s *Spool) Size() int64 { return s.size }
 
