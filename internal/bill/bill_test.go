@@ -73,7 +73,7 @@ func TestVerifyPlainAndGzip(t *testing.T) {
 		hash    string
 		covered string
 	}{
-		{"plain", bill, sha1Hex(bill), CoveredFile},
+		{"plain", bill, sha1Hex(bill), CoveredBill},
 		{"gzip, digest of the bill (documented)", packed, sha1Hex(bill), CoveredBill},
 		{"gzip, digest of the file as sent", packed, sha1Hex(packed), CoveredFile},
 	} {

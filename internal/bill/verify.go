@@ -144,8 +144,8 @@ func (d sums) match(want []byte, asFile string) string {
 		return CoveredBill
 	}
 	if subtle.ConstantTimeCompare(d.file, want) == 1 {
-		if asFile == CoveredDecrypted && !d.gzip {
-			return CoveredBill // a decrypted bill that was not compressed is the bill
+		if !d.gzip {
+			return CoveredBill // a file that is not compressed is the bill
 		}
 		return asFile
 	}
