@@ -2,6 +2,7 @@ package wechatpay
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -159,10 +160,11 @@ func (h *Handler) serveBillDownload(w http.ResponseWriter, r *http.Request, next
 	if resp.status != http.StatusOK {
 		return true, h.refuse(w, r, h.billDownloadFailed(resp, keys))
 	}
-	if enc := strings.TrimSpace(resp.header.Get("Content-Encoding")); enc != "" && !strings.EqualFold(enc, "identity") {
-		return true, h.refuse(w, r, &apiError{status: http.StatusBadGateway, code: codeResponseUnreadable,
-			message: "WeChat Pay's bill has Content-Encoding " + strconv.Quote(enc) + ", which the proxy does not check"})
+	spool, ae := h.decodedBill(resp, spool)
+	if ae != nil {
+		return true, h.refuse(w, r, ae)
 	}
+	defer spool.Close()
 	opener := func(b64 []byte) ([]byte, error) { return keys.decrypter.DecryptValue(b64) }
 	res, verr := bill.Verify(&rec, spool, opener)
 	if verr != nil {
@@ -200,6 +202,42 @@ func (h *Handler) serveBillDownload(w http.ResponseWriter, r *http.Request, next
 	h.metrics.request(r, outcomeVerified)
 	h.logForwarded(r, nil, 0, start, result)
 	return true, nil
+}
+
+// decodedBill returns the spool of the bill without its content coding:
+// the spool itself when it has none, or a new one holding the decoded
+// bytes (which the caller closes; closing the same spool twice is fine).
+// The digest and the app are for the file WeChat Pay serves, not for a
+// coding put on it in transit.
+func (h *Handler) decodedBill(resp *billResponse, spool *bill.Spool) (*bill.Spool, *apiError) {
+	enc := strings.ToLower(strings.TrimSpace(resp.header.Get("Content-Encoding")))
+	switch enc {
+	case "", "identity":
+		return spool, nil
+	case "gzip", "x-gzip":
+	default:
+		return nil, &apiError{status: http.StatusBadGateway, code: codeResponseUnreadable,
+			message: "WeChat Pay's bill has Content-Encoding " + strconv.Quote(enc) + ", which the proxy cannot decode to check it"}
+	}
+	src, err := spool.Reader()
+	var zr *gzip.Reader
+	if err == nil {
+		zr, err = gzip.NewReader(src)
+	}
+	decoded := bill.NewSpool(billSpoolDir, billSpoolMemory, h.MaxBillSize)
+	if err == nil {
+		_, err = io.Copy(decoded, zr)
+	}
+	if err != nil {
+		_ = decoded.Close()
+		if errors.Is(err, bill.ErrTooLarge) {
+			return nil, &apiError{status: http.StatusBadGateway, code: codeBillTooLarge,
+				message: "the bill, decoded, is larger than max_bill_size (" + strconv.FormatInt(h.MaxBillSize, 10) + " bytes); raise max_bill_size to download it"}
+		}
+		return nil, &apiError{status: http.StatusBadGateway, code: codeResponseUnreadable, message: "WeChat Pay's gzip-coded bill could not be decoded"}
+	}
+	resp.header.Del("Content-Encoding")
+	return decoded, nil
 }
 
 // billVerdictHeader tells the app what the proxy checked of a bill it

@@ -39,8 +39,11 @@ func (r *run) problem(format string, args ...any) {
 // a 200 answer with a media_id, or when the JSAPI prepay call of step 10 got
 // no signed invocation or the simulated WeChat client refused it. As step 11
 // it prints the module's series in Caddy's metrics registry after these
-// requests (it fails when there are none). Everything it started is stopped
-// before it returns.
+// requests (it fails when there are none). As step 12 the app downloads
+// yesterday's trade bill through the proxy, which checks it against the SHA1
+// of the verified list answer (it fails when the proxy refuses it, as with
+// the corrupt-bill fault). Everything it started is stopped before it
+// returns.
 //
 // Caddy is a per-process singleton: Run replaces and then stops any
 // configuration this process's Caddy was running, and must not run
@@ -91,6 +94,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	r.upload(ctx, proxyURL, sim)
 	r.payment(ctx, proxyURL, sim, creds.MchID)
 	r.metrics()
+	r.bill(ctx, proxyURL)
 	return r.summary()
 }
 
