@@ -296,8 +296,16 @@ func TestIntegrationBills(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("the download never reached the upstream")
 		}
-		if left, _ := filepath.Glob(filepath.Join(spoolDir, billTempPattern)); len(left) != 1 {
-			t.Errorf("%d spool files while 1.5 MiB of the bill is held, want 1", len(left))
+		// 1.5 MiB of the bill is on its way: past the spool's memory,
+		// so a file appears once it has reached the proxy.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			left, _ := filepath.Glob(filepath.Join(spoolDir, billTempPattern))
+			if len(left) == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d spool files while 1.5 MiB of the bill is held, want 1", len(left))
+			}
 		}
 		cancel()
 		<-done

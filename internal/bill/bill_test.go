@@ -302,3 +302,45 @@ func TestSpoolReadTwice(t *testing.T) {
 		t.Fatal("Bytes gave back other bytes", err)
 	}
 }
+
+// TestDigestAgreesWithVerify: the digests made while the file arrives are
+// those of the second pass, for a plain file, a gzip one, a broken gzip
+// one, and writes of one byte.
+func TestDigestAgreesWithVerify(t *testing.T) {
+	bill := sampleBill(3000)
+	packed := gz(t, bill)
+	for name, tc := range map[string]struct {
+		file    []byte
+		hash    string
+		covered string
+	}{
+		"plain":                 {bill, sha1Hex(bill), CoveredBill},
+		"gzip, the bill":        {packed, sha1Hex(bill), CoveredBill},
+		"gzip, the file":        {packed, sha1Hex(packed), CoveredFile},
+		"gzip, one byte off":    {append(bytes.Clone(packed[:100]), packed[101:]...), sha1Hex(bill), ""},
+		"plain, one byte short": {bill[:len(bill)-1], sha1Hex(bill), ""},
+		"one byte":              {[]byte{0x1f}, sha1Hex([]byte{0x1f}), CoveredBill},
+	} {
+		for _, step := range []int{1, 7, 32 << 10} {
+			d := NewDigest(1 << 30)
+			for b := tc.file; len(b) > 0; {
+				n := min(step, len(b))
+				d.Write(b[:n])
+				b = b[n:]
+			}
+			res, err := CheckDigest(&Record{HashValue: tc.hash}, d.Finish())
+			if tc.covered == "" {
+				if !errors.Is(err, ErrMismatch) {
+					t.Errorf("%s, writes of %d: err %v, want ErrMismatch", name, step, err)
+				}
+				continue
+			}
+			if err != nil || res.Covered != tc.covered {
+				t.Errorf("%s, writes of %d: %v %v, want %s", name, step, res, err, tc.covered)
+			}
+		}
+	}
+	d := NewDigest(1 << 30)
+	d.Write(packed[:1000])
+	d.Abort() // the goroutine ends; nothing blocks
+}
