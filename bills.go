@@ -201,17 +201,15 @@ func (h *Handler) serveBillDownload(w http.ResponseWriter, r *http.Request, next
 	dst.Del("Content-Encoding")
 	dst.Del("Transfer-Encoding")
 	dst.Set(billVerdictHeader, "sha1="+res.Covered)
-	var body io.Reader
+	var body io.WriterTo = spool
 	size := spool.Size()
 	if res.Plain != nil && h.DecryptResponses {
 		body, size, result = bytes.NewReader(res.Plain), int64(len(res.Plain)), result+", decrypted"
 		dst.Set(billVerdictHeader, "sha1="+res.Covered+"; decrypted")
-	} else if body, err = spool.Reader(); err != nil {
-		return true, h.refuse(w, r, &apiError{status: http.StatusInternalServerError, code: codeProxyError, message: "the proxy could not read the bill back"})
 	}
 	dst.Set("Content-Length", strconv.FormatInt(size, 10))
 	w.WriteHeader(http.StatusOK)
-	if _, err := io.Copy(w, body); err != nil {
+	if _, err := body.WriteTo(w); err != nil {
 		h.logger.Info("the app went away during a bill download", zap.String("path", r.URL.Path))
 		h.metrics.request(r, "CLIENT_CLOSED_REQUEST")
 		return true, nil

@@ -90,6 +90,24 @@ func (s *Spool) Reader() (io.Reader, error) {
 	return io.LimitReader(s.file, s.size), nil
 }
 
+// WriteTo writes everything written to w, from the start. The temporary
+// file itself goes to w's ReadFrom, when w has one, so that an HTTP
+// response on a TCP connection sends it with sendfile, without copying it
+// through user space.
+func (s *Spool) WriteTo(w io.Writer) (int64, error) {
+	if s.file == nil {
+		n, err := w.Write(s.mem.Bytes())
+		return int64(n), err
+	}
+	if _, err := s.file.Seek(0, io.SeekStart); err != nil {
+		return 0, err
+	}
+	if rf, ok := w.(io.ReaderFrom); ok {
+		return rf.ReadFrom(s.file)
+	}
+	return io.Copy(w, s.file)
+}
+
 // Bytes returns the whole content in memory (reading the temporary file
 // when there is one): for a bill that must be opened in one piece.
 func (s *Spool) Bytes() ([]byte, error) {
