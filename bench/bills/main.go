@@ -78,7 +78,7 @@ func fail(err error) {
 // file is one bill as the stand-in serves it.
 type file struct {
 	kind, path, hash string // hash: SHA1 of the bill (gunzipped)
-	size               int64
+	size             int64
 }
 
 func run(size int64, rounds int) error {
