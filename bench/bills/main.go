@@ -383,7 +383,7 @@ http://%s {
 		}
 		if time.Now().After(deadline) {
 			stop()
-			return nil, nil, fmt.Errorf("Caddy did not start:\n%s", logs.String())
+			return nil, nil, fmt.Errorf("the Caddy process did not start:\n%s", logs.String())
 		}
 	}
 	return &caddyProc{addr: addr, pid: cmd.Process.Pid}, stop, nil
