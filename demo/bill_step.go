@@ -89,22 +89,5 @@ func (r *run) billRefused(what string, a *appAnswer, err error) {
 // get sends a GET as the app does: no Authorization, no proxy from the
 // environment, a fresh connection.
 func get(ctx context.Context, url string) (*appAnswer, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	tr := &http.Transport{Proxy: nil, DisableKeepAlives: true}
-	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return nil, err
-	}
-	return &appAnswer{status: resp.StatusCode, header: resp.Header, body: body}, nil
+	return send(ctx, http.MethodGet, url, "", nil)
 }

@@ -1,17 +1,12 @@
 package integration
 
 import (
-	"bytes"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/caddy-wechatpay/caddy-wechatpay/sandbox"
@@ -29,62 +24,27 @@ func TestTwoCaddyProcessesShareBillRecords(t *testing.T) {
 	c := testkit.Creds()
 	box := testkit.NewCertSandbox(t, nil)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "caddy")
-	if out, err := exec.Command("go", "build", "-o", bin, "../bench/caddybin").CombinedOutput(); err != nil {
-		t.Fatalf("building Caddy: %v\n%s", err, out)
-	}
 	key := testkit.WriteFile(t, dir, "apiclient_key.pem", testkit.PKCS8(c.MerchantKey))
 	pub := testkit.WriteFile(t, dir, "pub_key.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey))
 	storage := filepath.Join(dir, "storage")
-	var addrs []string
-	for i := range 2 {
-		addr := fmt.Sprintf("127.0.0.1:%d", testkit.FreePort())
-		addrs = append(addrs, addr)
-		cfg := testkit.WriteFile(t, dir, fmt.Sprintf("Caddyfile%d", i), `{
+	addrs := startCaddyProcesses(t, dir, 2, func(_ int, addr string) string {
+		return `{
 	admin off
 	persist_config off
-	storage file_system `+storage+`
+	storage file_system ` + storage + `
 }
-http://`+addr+` {
+http://` + addr + ` {
 	wechatpay {
-		mchid         `+c.MchID+`
-		serial_no     `+c.SerialNo+`
-		private_key   `+key+`
-		public_key_id `+c.PublicKeyID+`
-		public_key    `+pub+`
+		mchid         ` + c.MchID + `
+		serial_no     ` + c.SerialNo + `
+		private_key   ` + key + `
+		public_key_id ` + c.PublicKeyID + `
+		public_key    ` + pub + `
 	}
-	reverse_proxy `+strings.TrimPrefix(box.TS.URL, "http://")+`
+	reverse_proxy ` + strings.TrimPrefix(box.TS.URL, "http://") + `
 }
-`)
-		cmd := exec.Command(bin, "run", "--config", cfg, "--adapter", "caddyfile")
-		cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
-		var logs bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &logs, &logs
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			if t.Failed() {
-				t.Logf("instance %d:\n%s", i, logs.String())
-			}
-		})
-	}
-	for _, addr := range addrs {
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			conn, err := net.DialTimeout("tcp", addr, time.Second)
-			if err == nil {
-				conn.Close()
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("Caddy on %s did not start", addr)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
+`
+	})
 	get := func(addr, uri string) (int, []byte) {
 		t.Helper()
 		resp, err := http.Get("http://" + addr + uri)
