@@ -65,9 +65,10 @@ func KeyOf(escapedPath, rawQuery string) (string, error) {
 // Find returns the download records of a verified answer: every object, at
 // any depth, with a string download_url and a string hash_value (and
 // hash_type), so that any endpoint that names a download is covered. An
-// object with encrypt_key must have nonce too, or it is skipped with the
-// others that cannot be checked; skipped counts them, so that the caller
-// can log that a download will be refused.
+// object with encrypt_key must have nonce too. skipped counts the objects
+// with download_url and a digest or key that cannot be checked (another
+// hash_type, say), so that the caller can log that their downloads will be
+// refused; a download_url with neither (some other file) is not counted.
 func Find(body []byte, ttl time.Duration, now time.Time) (records []Record, skipped int) {
 	if !gjson.ValidBytes(body) {
 		return nil, 0
@@ -81,8 +82,8 @@ func Find(body []byte, ttl time.Duration, now time.Time) (records []Record, skip
 			if dl := v.Get("download_url"); dl.Type == gjson.String {
 				if rec, ok := fromObject(v, dl.String(), now.Add(ttl)); ok {
 					records = append(records, rec)
-				} else {
-					skipped++
+				} else if v.Get("hash_value").Exists() || v.Get("hash_type").Exists() || v.Get("encrypt_key").Exists() {
+					skipped++ // a bill's download, but it cannot be checked
 				}
 			}
 		}
