@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/sha1"
 	"encoding/hex"
 	"net/http"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/bill"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
@@ -84,5 +87,57 @@ func TestProvisionMaxBillSize(t *testing.T) {
 	h = &Handler{MaxBillSize: -1}
 	if err := h.provisionBills(ctx); err == nil || !strings.Contains(err.Error(), "max_bill_size") {
 		t.Errorf("a negative max_bill_size: %v", err)
+	}
+}
+
+// TestServeHTTPEncryptedBill: a sub-merchant bill (key sealed with the
+// official SDK, file sealed with Go's GCM and a 16-character nonce) passes
+// as ciphertext without decrypt_responses and as the gzip plaintext with
+// it; a changed byte fails GCM and is refused.
+func TestServeHTTPEncryptedBill(t *testing.T) {
+	text := []byte("记账时间,微信支付业务单号\r\n`2026-12-07 10:00:00,`4200000000\r\n")
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(text)
+	zw.Close()
+	key, nonce := "0123456789abcdefABCDEF0123456789", "a8607ef79034c49c"
+	block, _ := aes.NewCipher([]byte(key))
+	gcm, _ := cipher.NewGCMWithNonceSize(block, len(nonce))
+	ct := gcm.Seal(nil, []byte(nonce), buf.Bytes(), nil)
+	answer := `{"download_bill_count":1,"download_bill_list":[{"bill_sequence":1,"download_url":"https://api.mch.weixin.qq.com/v3/billdownload/file?token=ENC",` +
+		`"encrypt_key":"` + testkit.SealForMerchant(t, key) + `","hash_type":"SHA1","hash_value":"` + sha1Of(text) + `","nonce":"` + nonce + `"}]}`
+	for _, tc := range []struct {
+		name, extra string
+		file, want  []byte
+		verdict     string
+	}{
+		{"ciphertext passed", "", ct, ct, "sha1=bill"},
+		{"decrypted", `,"decrypt_responses":true`, ct, buf.Bytes(), "sha1=bill; decrypted"},
+		{"changed", `,"decrypt_responses":true`, append(bytes.Clone(ct[:len(ct)-1]), ct[len(ct)-1]^1), nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, _ := provisionedHandler(t, tc.extra)
+			list := signedAnswer(t, nil, answer)
+			up := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+				if r.URL.Path == "/v3/billdownload/file" {
+					_, err := w.Write(tc.file)
+					return err
+				}
+				return list.ServeHTTP(w, r)
+			})
+			if w := call(t, h, "GET", "/v3/bill/sub-merchant-fundflowbill?sub_mchid=1900000002&bill_date=2026-12-07&account_type=BASIC&algorithm=AEAD_AES_256_GCM&tar_type=GZIP", "", up); w.Code != 200 {
+				t.Fatalf("list: %d %s", w.Code, w.Body)
+			}
+			w := call(t, h, "GET", "/v3/billdownload/file?token=ENC", "", up)
+			if tc.want == nil {
+				if w.Code != 502 || !strings.Contains(w.Body.String(), codeBillHashMismatch) {
+					t.Fatalf("a changed encrypted bill: %d %s", w.Code, w.Body)
+				}
+				return
+			}
+			if w.Code != 200 || !bytes.Equal(w.Body.Bytes(), tc.want) || w.Header().Get(billVerdictHeader) != tc.verdict {
+				t.Fatalf("%d %q, body equal %v", w.Code, w.Header().Get(billVerdictHeader), bytes.Equal(w.Body.Bytes(), tc.want))
+			}
+		})
 	}
 }
