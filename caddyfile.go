@@ -37,6 +37,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		request_payment      [on|off]                   # sign the WeChat client's payment invocation
 //		apiv2_key            <{env.X} or {file./path}>  # sign coupon and payscore front-end forms
 //		max_body             <size>
+//		max_bill_size        <size>                     # largest bill download checked; default 4GiB
 //		wechatpay_serial     <public key ID or certificate serial>
 //		verify_responses     on|off
 //		skip_verify          <path prefix>...           # repeatable
@@ -106,6 +107,15 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 					return d.Errf("max_body: %q is not a size such as 1MiB or 512KB", v)
 				}
 				h.MaxBody = int64(size)
+			}
+		case "max_bill_size":
+			var v string
+			if err = single(&v); err == nil {
+				size, perr := humanize.ParseBytes(v)
+				if perr != nil || size == 0 || size > 1<<50 {
+					return d.Errf("max_bill_size: %q is not a size such as 4GiB or 500MB", v)
+				}
+				h.MaxBillSize = int64(size)
 			}
 		case "verify_responses":
 			var v string

@@ -44,6 +44,14 @@ const (
 	// codeUpstreamError: an unsigned error response that is not JSON, such as
 	// a gateway's HTML page; the status is WeChat Pay's (or the gateway's).
 	codeUpstreamError = "UPSTREAM_ERROR"
+	// codeBillHashMismatch: a bill download does not match the digest of
+	// its verified list answer, or an encrypted bill does not open (502).
+	codeBillHashMismatch = "BILL_HASH_MISMATCH"
+	// codeBillTooLarge: a bill download is over max_bill_size (502).
+	codeBillTooLarge = "BILL_TOO_LARGE"
+	// codeBillUnverified: a bill download URL that no verified answer
+	// through the proxy (or its cluster) named, or whose record expired (502).
+	codeBillUnverified = "BILL_UNVERIFIED"
 )
 
 // The 502 refusals of a response that fails verification carry the codes of

@@ -183,7 +183,7 @@ func TestHandlerMetrics(t *testing.T) {
 		_, err := w.Write([]byte("bill"))
 		return err
 	})
-	call(t, h, "GET", "/v3/billdownload/file?token=T", "", download) // unsigned: unverified
+	call(t, h, "GET", "/v3/billdownload/file?token=T", "", download) // no record: BILL_UNVERIFIED
 	call(t, h, "POST", "/v3/custom/77/cards", `{"card_no":"6222021234567890123"}`, ok)
 	down := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
 		return caddyhttp.Error(http.StatusBadGateway, errors.New("dial tcp: connection refused"))
@@ -204,13 +204,13 @@ func TestHandlerMetrics(t *testing.T) {
 		`caddy_wechatpay_requests_total{endpoint="/v3/eduschoolpay/contracts/presign",`+mch+`,method="POST",outcome="PARAM_ERROR"} 1`,
 		`caddy_wechatpay_requests_total{endpoint="other",`+mch+`,method="GET",outcome="NOT_FOUND"} 1`,
 		`caddy_wechatpay_requests_total{endpoint="/v3/pay/transactions/out-trade-no/{out_trade_no}",`+mch+`,method="GET",outcome="SIGNATURE_INVALID"} 1`,
-		`caddy_wechatpay_requests_total{endpoint="/v3/billdownload/file",`+mch+`,method="GET",outcome="unverified"} 1`,
+		`caddy_wechatpay_requests_total{endpoint="/v3/billdownload/file",`+mch+`,method="GET",outcome="BILL_UNVERIFIED"} 1`,
 		`caddy_wechatpay_requests_total{endpoint="/v3/custom/{id}/cards",`+mch+`,method="POST",outcome="verified"} 1`,
 		`caddy_wechatpay_requests_total{endpoint="/v3/refund/domestic/refunds",`+mch+`,method="POST",outcome="UPSTREAM_UNREACHABLE"} 1`,
 		`caddy_wechatpay_requests_total{endpoint="other",`+mch+`,method="OTHER",outcome="verified"} 1`,
 		fmt.Sprintf(`caddy_wechatpay_encrypted_fields_total{%s} %d`, mch, len(testkit.PresignPlain)+1),
 		`caddy_wechatpay_request_duration_seconds_count{`+mch+`,stage="module"} 8`,
-		`caddy_wechatpay_request_duration_seconds_count{`+mch+`,stage="upstream"} 6`,
+		`caddy_wechatpay_request_duration_seconds_count{`+mch+`,stage="upstream"} 5`, // the bill download without a record is refused before upstream
 	))
 }
 

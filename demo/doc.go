@@ -11,7 +11,8 @@
 // (step 11), then plays a 校园轻松付 day: presign, the user's signing,
 // contract query, 扣款, order query and refunds (step 12); last, the proxy
 // signs a coupon plugin form and a payscore detail form with the APIv2 key
-// (step 13). It backs the `caddy wechatpay demo` command.
+// (step 13), and the app downloads yesterday's trade bill, which the
+// proxy checks against WeChat Pay's signed SHA1 (step 14). It backs the `caddy wechatpay demo` command.
 //
 // The package does not import the wechatpay module itself: the caller must
 // link it in (the caddy binary does; a test imports it with a blank import),

@@ -73,6 +73,7 @@ var faultNames = map[string]func(*sandbox.Faults){
 	"probe-signature": func(f *sandbox.Faults) { f.ProbeSignature = true },
 	"omit-signature":  func(f *sandbox.Faults) { f.OmitSignature = true },
 	"gzip":            func(f *sandbox.Faults) { f.Gzip = true },
+	"corrupt-bill":    func(f *sandbox.Faults) { f.CorruptBill = true },
 }
 
 // FaultNames lists the names ParseFaults accepts, sorted.

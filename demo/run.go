@@ -44,7 +44,10 @@ func (r *run) problem(format string, args ...any) {
 // order query, refunds) and fails when an answer is not the expected one.
 // As step 13 it has the proxy sign a coupon plugin form and a payscore
 // detail form with the APIv2 key and hands them to the simulated client.
-// Everything it started is stopped before it returns.
+// As step 14 the app downloads yesterday's trade bill through the proxy,
+// which checks it against the SHA1 of the verified list answer (it fails
+// when the proxy refuses it, as with the corrupt-bill fault). Everything
+// it started is stopped before it returns.
 //
 // Caddy is a per-process singleton: Run replaces and then stops any
 // configuration this process's Caddy was running, and must not run
@@ -97,6 +100,7 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	r.metrics()
 	r.eduDay(ctx, proxyURL, sim.url)
 	r.frontendForms(ctx, proxyURL, sim)
+	r.bill(ctx, proxyURL)
 	return r.summary()
 }
 
@@ -129,8 +133,9 @@ func (r *run) summary() error {
 	fmt.Fprintln(r.p.w, "  WeChat Pay's callback reached the app verified and decrypted, once; an image upload went through")
 	fmt.Fprintln(r.p.w, "  byte for byte, signed over its meta part, and the app got a verified media_id; a JSAPI prepay")
 	fmt.Fprintln(r.p.w, "  response carried the payment sheet invocation, signed by the proxy, which the WeChat client accepted;")
-	fmt.Fprintln(r.p.w, "  a 校园轻松付 day (presign, signing, contract, 扣款, order, refund) went through the proxy, every answer verified.")
-	fmt.Fprintln(r.p.w, "  a coupon plugin form and a payscore detail page, signed with the APIv2 key by the proxy, were accepted too.")
+	fmt.Fprintln(r.p.w, "  a 校园轻松付 day (presign, signing, contract, 扣款, order, refund) went through the proxy, every answer verified;")
+	fmt.Fprintln(r.p.w, "  a coupon plugin form and a payscore detail page, signed with the APIv2 key by the proxy, were accepted;")
+	fmt.Fprintln(r.p.w, "  and yesterday's bill reached the app only after its SHA1 matched the one WeChat Pay signed.")
 	fmt.Fprintln(r.p.w, `
 Next:
    - Real credentials: export WECHATPAY_MCHID, WECHATPAY_SERIAL_NO, WECHATPAY_PRIVATE_KEY,

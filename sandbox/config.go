@@ -49,6 +49,10 @@ type Faults struct {
 	// request's Accept-Encoding; the signature covers the decoded bytes,
 	// which is correct, so a client must decode before verifying.
 	Gzip bool
+	// CorruptBill changes one byte of every bill file a list answer
+	// issued (the download stays unsigned, as WeChat Pay's are; the
+	// digest in the signed list answer no longer matches).
+	CorruptBill bool
 }
 
 // Any reports whether any fault is enabled.

@@ -54,7 +54,13 @@
 //     answers it, unsigned;
 //   - every other request must carry a User-Agent and a valid Authorization
 //     header (401 SIGN_ERROR / 400 PARAM_ERROR otherwise), whatever its path;
-//   - GET /v3/billdownload/file answers an unsigned bill file;
+//   - GET /v3/bill/tradebill, /v3/bill/fundflowbill and
+//     /v3/bill/sub-merchant-fundflowbill answer the SHA1 and download URL of a
+//     bill generated for bill_date (gzip with tar_type=GZIP; the sub-merchant
+//     one AES-256-GCM encrypted, encrypt_key RSA-OAEP for the merchant
+//     certificate); GET /v3/billdownload/file serves it unsigned for 5
+//     minutes (one byte changed with [Faults].CorruptBill), and a sample
+//     bill for any other token;
 //   - GET /v3/certificates lists the platform certificates in service, each
 //     AES-256-GCM encrypted under the APIv3 key ([Server.SetAPIv3Key]),
 //     signed with a platform certificate unless Wechatpay-Serial names a

@@ -52,6 +52,8 @@ func (s *Server) route(r *http.Request) (route, bool) {
 	switch {
 	case r.Method == http.MethodGet && path == BillDownloadPath:
 		return route{ep: Endpoint{Method: http.MethodGet, Path: BillDownloadPath}, handle: (*Server).billDownload}, true
+	case r.Method == http.MethodGet && billRoute(path) != nil:
+		return route{ep: Endpoint{Method: http.MethodGet, Path: path}, handle: billRoute(path)}, true
 	case r.Method == http.MethodGet && path == CertificatesPath:
 		return route{ep: Endpoint{Method: http.MethodGet, Path: CertificatesPath}, handle: (*Server).certificates}, true
 	case r.Method == http.MethodPost && path == NativePayPath:
