@@ -1,6 +1,7 @@
 package wechatpay
 
 import (
+	"crypto/cipher"
 	"errors"
 	"fmt"
 	"os"
@@ -84,6 +85,20 @@ func (o keyOptions) loadAPIv3Key(logger *zap.Logger) ([]byte, error) {
 	// names a file, so the key text is never looked up (or logged) as one.
 	warnIfExposed(logger, "apiv3_key", o.apiv3Key, "")
 	return []byte(v), nil
+}
+
+// loadAPIv3AEAD loads apiv3_key as loadAPIv3Key does, with its
+// AES-256-GCM; both nil when none is configured.
+func (o keyOptions) loadAPIv3AEAD(logger *zap.Logger) ([]byte, cipher.AEAD, error) {
+	key, err := o.loadAPIv3Key(logger)
+	if err != nil || key == nil {
+		return nil, nil, err
+	}
+	aead, err := apiv3.NewAEAD(key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("apiv3_key: %w", err)
+	}
+	return key, aead, nil
 }
 
 // loadKeySet loads the keys of a wechatpay handler with keys of its own:
