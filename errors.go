@@ -44,6 +44,9 @@ const (
 	// codeUpstreamError: an unsigned error response that is not JSON, such as
 	// a gateway's HTML page; the status is WeChat Pay's (or the gateway's).
 	codeUpstreamError = "UPSTREAM_ERROR"
+	// codeNoUpstream: no handler after wechatpay answered (no
+	// reverse_proxy): nothing was sent to WeChat Pay (502).
+	codeNoUpstream = "NO_UPSTREAM"
 )
 
 // The 502 refusals of a response that fails verification carry the codes of

@@ -1,8 +1,8 @@
 package wechatpay
 
 import (
-	"crypto/subtle"
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"slices"

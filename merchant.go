@@ -1,8 +1,8 @@
 package wechatpay
 
 import (
-	"crypto/cipher"
 	"context"
+	"crypto/cipher"
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
@@ -115,8 +115,8 @@ type Merchant struct {
 
 	name     string
 	logger   *zap.Logger
-	apiv3Key []byte      // guarded by mu, changed only by a key reload
-	aead     cipher.AEAD // apiv3Key's; guarded by mu
+	apiv3Key []byte                 // guarded by mu, changed only by a key reload
+	aead     cipher.AEAD            // apiv3Key's; guarded by mu
 	certs    *certManager           // nil when nothing is downloaded
 	keys     atomic.Pointer[keySet] // published from the three below
 	now      func() time.Time       // time.Now; tests move it
@@ -270,7 +270,7 @@ func (m *Merchant) startCertificates(ctx context.Context, storage certmagic.Stor
 	}
 	client := &http.Client{Timeout: downloadTimeout}
 	m.certs = &certManager{
-		mchid:     m.signer.MchID, // a key reload never changes it
+		mchid:     m.signer.MchID,            // a key reload never changes it
 		macKey:    storageMACKey(m.apiv3Key), // a key reload changes it
 		publicKey: !m.static.empty(),
 		storage:   storage,

@@ -324,6 +324,9 @@ func (h *Handler) streamUnverified(w http.ResponseWriter, r *http.Request, next 
 	err := next.ServeHTTP(sw, r)
 	upstream.stop(began)
 	outcome := outcomeUnverified
+	if err == nil && !sw.wroteHeader {
+		return h.refuse(w, r, errNoUpstream)
+	}
 	if ae := upstreamError(err); ae != nil {
 		if !sw.wroteHeader {
 			return h.refuse(w, r, ae)
@@ -395,6 +398,7 @@ func (h *Handler) deliverVerified(w http.ResponseWriter, r *http.Request, resp *
 		return "", &apiError{status: http.StatusBadGateway, code: ve.Code, message: msg}
 	}
 	hostClock.observe(h.logger, time.Now(), signed)
+	h.metrics.refusal(resp.status, body)
 	result := "verified"
 	if h.DecryptResponses && rt != nil && rt.Response != nil && resp.status < 300 && len(body) > 0 {
 		plain, _, err := keys.decrypter.DecryptFields(body, rt.Response)
