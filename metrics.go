@@ -217,7 +217,7 @@ func (h *Handler) provisionMetrics(ctx caddy.Context) error {
 		verifyFailures: set.verifyFailures.MustCurryWith(labels),
 		refusals:       set.refusals.MustCurryWith(labels),
 	}
-	if h.verifying() {
+	if h.verifying() && h.perMerchant == nil { // a request no merchant answers is verified by none
 		for _, code := range verifyCodes {
 			m.verifyFailures.WithLabelValues(code)
 		}

@@ -51,7 +51,7 @@ var outcomeCodes = []string{
 	codeParamError, codeBodyTooLarge, codeUnsupportedEncoding, codeNotFound, codeProxyError,
 	codeResponseTooLarge, codeResponseUnreadable, codeResponseDecryptFailed,
 	codeUpstreamUnreachable, codeUpstreamTimeout, codeUpstreamIncomplete, codeUpstreamError,
-	codeNoUpstream,
+	codeNoUpstream, codeMerchantUnknown,
 	"CLIENT_CLOSED_REQUEST", // upstream.go: the client went away (499)
 	apiv3.CodeSignatureMissing, apiv3.CodeSignatureProbe, apiv3.CodeSerialUnknown,
 	apiv3.CodeTimestampInvalid, apiv3.CodeTimestampExpired, apiv3.CodeSignatureInvalid,

@@ -110,7 +110,8 @@ type Handler struct {
 	userAgent  string
 	queryNames []string // every sensitive query parameter name, lower case
 	keySource
-	metrics *handlerMetrics // nil without a metrics registry
+	metrics     *handlerMetrics // nil without a metrics registry
+	perMerchant *perMerchant    // set when merchant is a placeholder (merchant_route.go)
 }
 
 // unsignedDownloads are the paths whose GET responses WeChat Pay does not
@@ -146,6 +147,9 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Provision resolves placeholders, loads the keys and compiles the rules.
 // Every error names the option at fault and never quotes key material.
 func (h *Handler) Provision(ctx caddy.Context) error {
+	if choosesPerRequest(h.Merchant) {
+		return h.provisionPerRequest(ctx)
+	}
 	h.logger = ctx.Logger()
 	if h.Merchant != "" {
 		_, err := h.useMerchant(ctx, h.Merchant, [2]string{"mchid", h.MchID}, [2]string{"serial_no", h.SerialNo},
@@ -234,7 +238,7 @@ func (h *Handler) compileRoutes() error {
 
 // Validate checks the provisioned handler.
 func (h *Handler) Validate() error {
-	if h.keys == nil {
+	if h.keys == nil && h.perMerchant == nil {
 		return errors.New("wechatpay handler is not provisioned")
 	}
 	return nil
@@ -243,6 +247,9 @@ func (h *Handler) Validate() error {
 // ServeHTTP encrypts and signs the request, then hands it to the next
 // handler, which is reverse_proxy.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if h.perMerchant != nil {
+		return h.servePerRequest(w, r, next)
+	}
 	start := time.Now()
 	var upstream upstreamTimer // the time in reverse_proxy, waiting for WeChat Pay
 	defer h.metrics.durations(start, &upstream)
