@@ -106,7 +106,7 @@ type Handler struct {
 	SkipVerify []string `json:"skip_verify,omitempty"`
 
 	logger     *zap.Logger
-	routes     catalog.Table
+	routes     catalog.Layered // the shared built-in catalog, and this handler's encrypt rules over it
 	userAgent  string
 	queryNames []string // every sensitive query parameter name, lower case
 	keySource
@@ -222,14 +222,14 @@ func (h *Handler) checkOptions() error {
 // catalog is off) and the encrypt rules.
 func (h *Handler) compileRoutes() error {
 	if h.Catalog == nil || *h.Catalog {
-		for _, e := range catalog.Entries {
-			if err := h.routes.Add(e.Method, e.Path, catalog.Rules{Body: e.Body, Query: e.Query, Response: e.Response}, false); err != nil {
-				return fmt.Errorf("built-in catalog: %w", err)
-			}
+		builtin, err := catalog.Builtin() // compiled once per process, shared by every handler
+		if err != nil {
+			return fmt.Errorf("built-in catalog: %w", err)
 		}
+		h.routes.Base = builtin
 	}
 	for _, rule := range h.Encrypt {
-		if err := h.routes.Add(rule.Method, rule.Path, catalog.Rules{Body: rule.Fields, Query: rule.Query}, rule.Replace); err != nil {
+		if err := h.routes.AddOwn(catalog.Entries, rule.Method, rule.Path, catalog.Rules{Body: rule.Fields, Query: rule.Query}, rule.Replace); err != nil {
 			return fmt.Errorf("encrypt: %w", err)
 		}
 	}
