@@ -150,6 +150,13 @@ func (h *NotifyHandler) Provision(ctx caddy.Context) error {
 		h.stop = cancel
 		go h.sweepLoop(sweepCtx)
 	}
+	// Every log line names the merchant: the app's merchant name, or the
+	// scope of a handler with keys of its own.
+	if h.Merchant != "" {
+		h.logger = h.logger.With(zap.String("merchant", h.Merchant))
+	} else {
+		h.logger = h.logger.With(zap.String("merchant", scope))
+	}
 	if err := h.provisionMetrics(ctx, scope); err != nil {
 		return err
 	}
@@ -290,6 +297,7 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 		return h.refuse(w, r, body, refusalOf(err))
 	}
 	envelope := n.Envelope(plain)
+	merchants := merchantsOf(plain)
 	clear(plain)
 
 	// The records outlive the request: WeChat Pay hanging up after the
@@ -317,7 +325,7 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 		}
 	}
 
-	status, failure := h.forward(r, n, envelope, next)
+	status, failure := h.forward(r, n, envelope, merchants, next)
 	if failure != "" {
 		h.metrics.callback(n.EventType, outcomeAppFailed)
 		h.logger.Warn("the app did not acknowledge the notification; WeChat Pay will send it again",
@@ -349,7 +357,7 @@ func refusalOf(err error) *notifyRefusal {
 
 // forward sends the plaintext envelope to the next handler and returns the
 // app's status and, unless it acknowledged (2xx), why not.
-func (h *NotifyHandler) forward(r *http.Request, n *notification.Notification, envelope []byte, next caddyhttp.Handler) (status int, failure string) {
+func (h *NotifyHandler) forward(r *http.Request, n *notification.Notification, envelope []byte, merchants callbackMerchants, next caddyhttp.Handler) (status int, failure string) {
 	hdr := r.Header
 	for _, k := range signatureHeaders {
 		hdr.Del(k)
@@ -358,6 +366,7 @@ func (h *NotifyHandler) forward(r *http.Request, n *notification.Notification, e
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Content-Length", strconv.Itoa(len(envelope)))
 	hdr.Set(notificationIDHeader, n.ID)
+	merchants.set(hdr)
 	if n.EventType != "" {
 		hdr.Set(eventTypeHeader, n.EventType)
 	} else {
