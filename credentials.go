@@ -79,7 +79,7 @@ func (o keyOptions) loadAPIv3Key(logger *zap.Logger) ([]byte, error) {
 		return nil, fmt.Errorf("apiv3_key must be %d bytes (the APIv3 key set in the merchant platform), got %d bytes", apiv3.APIv3KeySize, len(v))
 	}
 	if !strings.Contains(o.apiv3Key, "{") {
-		logger.Warn("apiv3_key is written literally in the configuration, which Caddy's admin API serves; use {env.X} or {file./path}")
+		logger.Warn("apiv3_key is written literally in the configuration, which Caddy's admin API serves and autosave.json keeps on disk; use {env.X} or {file./path}")
 	}
 	// The key is never a path itself: only a {file./path} placeholder
 	// names a file, so the key text is never looked up (or logged) as one.
