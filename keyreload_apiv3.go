@@ -52,10 +52,11 @@ func (m *Merchant) loadAPIv3Reload() (*apiv3Reload, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), storageReadTimeout)
 	defer cancel()
 	now := m.now()
-	doc, stored, err := loadStored(ctx, m.certs.storage, m.certs.mchid, r.macKey, now)
+	_, stored, err := loadStored(ctx, m.certs.storage, m.certs.mchid, r.macKey, now)
 	if err != nil && !bytes.Equal(key, current) {
 		// Stored under the previous key, by this instance: still trusted.
 		var errOld error
+		var doc *storedCertificates
 		if doc, stored, errOld = loadStored(ctx, m.certs.storage, m.certs.mchid, storageMACKey(current), now); errOld == nil {
 			err, r.resave = nil, doc
 		}

@@ -169,7 +169,7 @@ func awaitServing(port int, limit time.Duration) error {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return fmt.Errorf("Caddy did not serve within %s", limit)
+	return fmt.Errorf("caddy did not serve within %s", limit)
 }
 
 // rssMB reads the process's resident memory, in MB.
