@@ -9,6 +9,27 @@ import (
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 )
 
+// schoolGlobals is a global options block whose wechatpay app has the
+// merchant school with c's keys (written to dir) and the apiv3_key option
+// given, its storage in dir; extra are more lines of the merchant block.
+func schoolGlobals(t *testing.T, dir string, c *testkit.Credentials, apiv3Key, extra string) (globals, pubFile string) {
+	key := testkit.WriteFile(t, dir, "apiclient_key.pem", testkit.PKCS8(c.MerchantKey))
+	pub := testkit.WriteFile(t, dir, "pub_key.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey))
+	return "{\n" + testGlobals("1ns", "storage file_system "+filepath.Join(dir, "storage")) + `	wechatpay {
+		merchant school {
+			mchid         ` + c.MchID + `
+			serial_no     ` + c.SerialNo + `
+			private_key   ` + key + `
+			apiv3_key     ` + apiv3Key + `
+			public_key_id ` + c.PublicKeyID + `
+			public_key    ` + pub + `
+			` + extra + `
+		}
+	}
+}
+`, pub
+}
+
 // TestIntegrationKeyReloadAPIv3Key rotates the APIv3 key of a merchant of
 // the app and of a wechatpay_notify handler with keys of its own through
 // POST /wechatpay/keys/reload, with no configuration reload: callbacks
@@ -18,25 +39,12 @@ func TestIntegrationKeyReloadAPIv3Key(t *testing.T) {
 	app := newStandInApp(t)
 	c := testkit.Creds()
 	dir := t.TempDir()
-	key := testkit.WriteFile(t, dir, "apiclient_key.pem", testkit.PKCS8(c.MerchantKey))
-	pub := testkit.WriteFile(t, dir, "pub_key.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey))
 	files := keyFiles{dir: dir}
 	files.replace(t, "apiv3_key.txt", testkit.APIv3Key)
 	files.replace(t, "notify_apiv3_key.txt", testkit.APIv3Key)
+	globals, pub := schoolGlobals(t, dir, c, files.placeholder("apiv3_key.txt"), "download_certificates off")
 	tester := newTester(t)
-	loadCaddyfile(t, tester, "{\n"+testGlobals("1ns", "storage file_system "+filepath.Join(dir, "storage"))+`	wechatpay {
-		merchant school {
-			mchid         `+c.MchID+`
-			serial_no     `+c.SerialNo+`
-			private_key   `+key+`
-			apiv3_key     `+files.placeholder("apiv3_key.txt")+`
-			public_key_id `+c.PublicKeyID+`
-			public_key    `+pub+`
-			download_certificates off
-		}
-	}
-}
-`+proxyURL+` {
+	loadCaddyfile(t, tester, globals+proxyURL+` {
 	bind 127.0.0.1
 	handle /notify/merchant {
 		wechatpay_notify {

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,22 +14,10 @@ func TestIntegrationNotifyMerchant(t *testing.T) {
 	app := newStandInApp(t)
 	c := testkit.Creds()
 	dir := t.TempDir()
-	key := testkit.WriteFile(t, dir, "apiclient_key.pem", testkit.PKCS8(c.MerchantKey))
-	pub := testkit.WriteFile(t, dir, "pub_key.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey))
 	apiv3 := testkit.WriteFile(t, dir, "apiv3_key.txt", testkit.APIv3Key)
+	globals, _ := schoolGlobals(t, dir, c, "{file."+apiv3+"}", "")
 	tester := newTester(t)
-	loadCaddyfile(t, tester, "{\n"+testGlobals("1ns", "storage file_system "+filepath.Join(dir, "storage"))+`	wechatpay {
-		merchant school {
-			mchid         `+c.MchID+`
-			serial_no     `+c.SerialNo+`
-			private_key   `+key+`
-			apiv3_key     {file.`+apiv3+`}
-			public_key_id `+c.PublicKeyID+`
-			public_key    `+pub+`
-		}
-	}
-}
-`+proxyURL+` {
+	loadCaddyfile(t, tester, globals+proxyURL+` {
 	bind 127.0.0.1
 	handle /wechatpay/notify {
 		wechatpay_notify {
