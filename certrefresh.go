@@ -39,7 +39,7 @@ const (
 // downloads per period), and publishes the set to the merchant.
 type certManager struct {
 	mchid    string
-	macKey   []byte // authenticates the stored set (derived from the APIv3 key)
+	macKey   []byte // authenticates the stored set (derived from the APIv3 key); guarded by mu
 	storage  certmagic.Storage
 	interval time.Duration
 	now      func() time.Time
@@ -103,7 +103,7 @@ func (c *certManager) adopt(certs []*platformcert.Certificate) {
 // checked less than an interval ago is adopted as it is. On error the
 // stored (or current) unexpired certificates stay in use.
 func (c *certManager) refresh(ctx context.Context, force bool) (refreshResult, error) {
-	doc, stored, err := loadStored(ctx, c.storage, c.mchid, c.macKey, c.now())
+	doc, stored, err := loadStored(ctx, c.storage, c.mchid, c.storageKey(), c.now())
 	if err != nil {
 		c.logger.Warn("platform certificates in storage are unusable; downloading again", zap.Error(err))
 	}
@@ -124,7 +124,7 @@ func (c *certManager) refresh(ctx context.Context, force bool) (refreshResult, e
 		}
 	}()
 	// Another instance may have downloaded while this one waited.
-	if doc, stored, err = loadStored(ctx, c.storage, c.mchid, c.macKey, c.now()); err == nil && doc != nil {
+	if doc, stored, err = loadStored(ctx, c.storage, c.mchid, c.storageKey(), c.now()); err == nil && doc != nil {
 		c.adopt(platformcert.Merge(c.now(), c.certificates(), stored))
 		c.noteChecked(doc.CheckedAt)
 		if !force && c.fresh(doc) {
@@ -144,7 +144,7 @@ func (c *certManager) refresh(ctx context.Context, force bool) (refreshResult, e
 	merged := platformcert.Merge(c.now(), known, downloaded)
 	checked := c.now()
 	c.noteChecked(checked)
-	if err := saveStored(ctx, c.storage, c.mchid, c.macKey, checked, notFound, merged); err != nil {
+	if err := saveStored(ctx, c.storage, c.mchid, c.storageKey(), checked, notFound, merged); err != nil {
 		c.logger.Warn("platform certificates downloaded but not stored", zap.Error(err))
 	}
 	c.adopt(merged)

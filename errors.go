@@ -52,6 +52,12 @@ const (
 	// codeBillUnverified: a bill download URL that no verified answer
 	// through the proxy (or its cluster) named, or whose record expired (502).
 	codeBillUnverified = "BILL_UNVERIFIED"
+	// codeNoUpstream: no handler after wechatpay answered (no
+	// reverse_proxy): nothing was sent to WeChat Pay (502).
+	codeNoUpstream = "NO_UPSTREAM"
+	// codeMerchantUnknown: the merchant placeholder resolved to nothing,
+	// or to a name that is no merchant of the wechatpay app (400).
+	codeMerchantUnknown = "MERCHANT_UNKNOWN"
 )
 
 // The 502 refusals of a response that fails verification carry the codes of

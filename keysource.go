@@ -1,9 +1,7 @@
 package wechatpay
 
 import (
-	"fmt"
 	"net/http"
-	"strings"
 	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
@@ -39,19 +37,8 @@ func (s *keySource) useOwn(load func() (*keySet, error)) error {
 // written in the handler as well (inline: option name, value) are an error:
 // a merchant's keys live in one place.
 func (s *keySource) useMerchant(ctx caddy.Context, name string, inline ...[2]string) (*Merchant, error) {
-	var set []string
-	for _, o := range inline {
-		if o[1] != "" {
-			set = append(set, o[0])
-		}
-	}
-	if len(set) > 0 {
-		verb := "belong"
-		if len(set) == 1 {
-			verb = "belongs"
-		}
-		return nil, fmt.Errorf("merchant %q: %s %s in the merchant's block of the global wechatpay app; with merchant set, write no key options in the handler",
-			name, strings.Join(set, ", "), verb)
+	if err := noInlineKeys(name, inline...); err != nil {
+		return nil, err
 	}
 	m, err := lookupMerchant(ctx, name)
 	if err != nil {

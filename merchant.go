@@ -2,6 +2,7 @@ package wechatpay
 
 import (
 	"context"
+	"crypto/cipher"
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
@@ -120,7 +121,8 @@ type Merchant struct {
 
 	name     string
 	logger   *zap.Logger
-	apiv3Key []byte
+	apiv3Key []byte                 // guarded by mu, changed only by a key reload
+	aead     cipher.AEAD            // apiv3Key's; guarded by mu
 	certs    *certManager           // nil when nothing is downloaded
 	keys     atomic.Pointer[keySet] // published from the three below
 	now      func() time.Time       // time.Now; tests move it
@@ -161,7 +163,7 @@ func (m *Merchant) currentKeys() *keySet { return m.keys.Load() }
 
 // apiv3 returns the APIv3 key bytes, or nil when none is configured. It is
 // a secret: never log it.
-func (m *Merchant) apiv3() []byte { return m.apiv3Key }
+func (m *Merchant) apiv3() []byte { return m.currentKeys().apiv3Key }
 
 // downloads reports whether the merchant's platform certificates are
 // downloaded.
@@ -194,7 +196,7 @@ func (m *Merchant) provision(ctx context.Context, name string, storage certmagic
 	if m.signer, m.merchantCert, m.static, err = m.loadKeys(); err != nil {
 		return err
 	}
-	if m.apiv3Key, err = m.keyOptions().loadAPIv3Key(m.logger); err != nil {
+	if m.apiv3Key, m.aead, err = m.keyOptions().loadAPIv3AEAD(m.logger); err != nil {
 		return err
 	}
 	if m.apiv2Key, err = loadAPIv2Key(m.logger, m.APIv2Key); err != nil {
@@ -276,14 +278,10 @@ func (m *Merchant) startCertificates(ctx context.Context, storage certmagic.Stor
 	if interval == 0 {
 		interval = defaultRefreshInterval
 	}
-	aead, err := apiv3.NewAEAD(m.apiv3Key) // the same AES-256-GCM as callbacks
-	if err != nil {
-		return fmt.Errorf("apiv3_key: %w", err)
-	}
 	client := &http.Client{Timeout: downloadTimeout}
 	m.certs = &certManager{
-		mchid:     m.signer.MchID, // a key reload never changes it
-		macKey:    storageMACKey(m.apiv3Key),
+		mchid:     m.signer.MchID,            // a key reload never changes it
+		macKey:    storageMACKey(m.apiv3Key), // a key reload changes it
 		publicKey: !m.static.empty(),
 		storage:   storage,
 		interval:  interval,
@@ -294,8 +292,9 @@ func (m *Merchant) startCertificates(ctx context.Context, storage certmagic.Stor
 	}
 	m.certs.download = func(ctx context.Context, known []*platformcert.Certificate) ([]*platformcert.Certificate, error) {
 		static := m.staticKeys()
-		d := &platformcert.Download{Client: client, UserAgent: userAgent(), Signer: m.currentSigner(),
-			AEAD: aead, Now: m.certs.now, Anchors: static.byID, Known: known}
+		keys := m.currentKeys() // the APIv3 key (the same AES-256-GCM as callbacks) changes with a key reload
+		d := &platformcert.Download{Client: client, UserAgent: userAgent(), Signer: keys.signer,
+			AEAD: keys.aead, Now: m.certs.now, Anchors: static.byID, Known: known}
 		switch {
 		case !static.empty():
 			d.Serial = static.chosen
@@ -439,5 +438,6 @@ func (m *Merchant) publishLocked() {
 	}
 	keys := newKeySet(m.signer, byID, serial)
 	keys.merchantCert = m.merchantCert
+	keys.apiv3Key, keys.aead = m.apiv3Key, m.aead
 	m.keys.Store(keys)
 }

@@ -52,6 +52,7 @@ var outcomeCodes = []string{
 	codeResponseTooLarge, codeResponseUnreadable, codeResponseDecryptFailed,
 	codeUpstreamUnreachable, codeUpstreamTimeout, codeUpstreamIncomplete, codeUpstreamError,
 	codeBillHashMismatch, codeBillTooLarge, codeBillUnverified,
+	codeNoUpstream, codeMerchantUnknown,
 	"CLIENT_CLOSED_REQUEST", // upstream.go: the client went away (499)
 	apiv3.CodeSignatureMissing, apiv3.CodeSignatureProbe, apiv3.CodeSerialUnknown,
 	apiv3.CodeTimestampInvalid, apiv3.CodeTimestampExpired, apiv3.CodeSignatureInvalid,

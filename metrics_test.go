@@ -164,7 +164,7 @@ func TestHandlerMetrics(t *testing.T) {
 	for _, code := range verifyCodes {
 		want = append(want, `caddy_wechatpay_response_verification_failures_total{code="`+code+`",`+mch+`} 0`)
 	}
-	assertLines(t, without(scrape(t, reg), processWide...), append(want,
+	assertLines(t, without(scrape(t, reg), append(processWide, refusalsMetric)...), append(want,
 		`caddy_wechatpay_encrypted_fields_total{`+mch+`} 0`,
 		`caddy_wechatpay_request_duration_seconds_count{`+mch+`,stage="module"} 0`,
 		`caddy_wechatpay_request_duration_seconds_count{`+mch+`,stage="upstream"} 0`,
@@ -199,7 +199,7 @@ func TestHandlerMetrics(t *testing.T) {
 		}
 		want = append(want, fmt.Sprintf(`caddy_wechatpay_response_verification_failures_total{code="%s",%s} %d`, code, mch, n))
 	}
-	assertLines(t, without(scrape(t, reg), processWide...), append(want,
+	assertLines(t, without(scrape(t, reg), append(processWide, refusalsMetric)...), append(want,
 		`caddy_wechatpay_requests_total{endpoint="/v3/eduschoolpay/contracts/presign",`+mch+`,method="POST",outcome="verified"} 1`,
 		`caddy_wechatpay_requests_total{endpoint="/v3/eduschoolpay/contracts/presign",`+mch+`,method="POST",outcome="PARAM_ERROR"} 1`,
 		`caddy_wechatpay_requests_total{endpoint="other",`+mch+`,method="GET",outcome="NOT_FOUND"} 1`,
@@ -353,12 +353,19 @@ func TestNotifyMetrics(t *testing.T) {
 	deliver(t, h, testkit.BuildCallback(t, testkit.CallbackSpec{EventType: "REFUND.SUCCESS"}), app) // app_failed
 
 	const mch = `merchant="` + "PUB_KEY_ID_0114232134912410000000000000" + `"`
-	assertLines(t, without(scrape(t, reg), processWide...), []string{
+	want := []string{
 		`caddy_wechatpay_callbacks_total{event_type="TRANSACTION.SUCCESS",` + mch + `,outcome="delivered"} 1`,
 		`caddy_wechatpay_callbacks_total{event_type="TRANSACTION.SUCCESS",` + mch + `,outcome="duplicate"} 1`,
-		`caddy_wechatpay_callbacks_total{event_type="",` + mch + `,outcome="SIGNATURE_INVALID"} 1`,
 		`caddy_wechatpay_callbacks_total{event_type="REFUND.SUCCESS",` + mch + `,outcome="app_failed"} 1`,
-	})
+	}
+	for _, code := range callbackRefusalCodes { // at 0 from the start, for the alert
+		n := 0
+		if code == apiv3.CodeSignatureInvalid {
+			n = 1
+		}
+		want = append(want, fmt.Sprintf(`caddy_wechatpay_callbacks_total{event_type="",%s,outcome="%s"} %d`, mch, code, n))
+	}
+	assertLines(t, without(scrape(t, reg), processWide...), want)
 }
 
 // BenchmarkHandlerMetrics is what the metrics add to a request, alone:

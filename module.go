@@ -122,12 +122,13 @@ type Handler struct {
 	MaxBillSize int64 `json:"max_bill_size,omitempty"`
 
 	logger     *zap.Logger
-	routes     catalog.Table
+	routes     catalog.Layered // the shared built-in catalog, and this handler's encrypt rules over it
 	userAgent  string
 	queryNames []string // every sensitive query parameter name, lower case
 	keySource
-	metrics *handlerMetrics // nil without a metrics registry
-	apiv2   []byte          // the resolved APIv2 key; nil without one. Never log it.
+	metrics     *handlerMetrics // nil without a metrics registry
+	perMerchant *perMerchant    // set when merchant is a placeholder (merchant_route.go)
+	apiv2       []byte          // the resolved APIv2 key; nil without one. Never log it.
 
 	bills    *bill.Store     // the download records (bills.go)
 	billsCtx context.Context // the handler's life, for the records' sweep
@@ -166,6 +167,9 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Provision resolves placeholders, loads the keys and compiles the rules.
 // Every error names the option at fault and never quotes key material.
 func (h *Handler) Provision(ctx caddy.Context) error {
+	if choosesPerRequest(h.Merchant) {
+		return h.provisionPerRequest(ctx)
+	}
 	h.logger = ctx.Logger()
 	if h.Merchant != "" {
 		m, err := h.useMerchant(ctx, h.Merchant, [2]string{"mchid", h.MchID}, [2]string{"serial_no", h.SerialNo},
@@ -246,14 +250,14 @@ func (h *Handler) checkOptions() error {
 // catalog is off) and the encrypt rules.
 func (h *Handler) compileRoutes() error {
 	if h.Catalog == nil || *h.Catalog {
-		for _, e := range catalog.Entries {
-			if err := h.routes.Add(e.Method, e.Path, catalog.Rules{Body: e.Body, Query: e.Query, Response: e.Response}, false); err != nil {
-				return fmt.Errorf("built-in catalog: %w", err)
-			}
+		builtin, err := catalog.Builtin() // compiled once per process, shared by every handler
+		if err != nil {
+			return fmt.Errorf("built-in catalog: %w", err)
 		}
+		h.routes.Base = builtin
 	}
 	for _, rule := range h.Encrypt {
-		if err := h.routes.Add(rule.Method, rule.Path, catalog.Rules{Body: rule.Fields, Query: rule.Query}, rule.Replace); err != nil {
+		if err := h.routes.AddOwn(catalog.Entries, rule.Method, rule.Path, catalog.Rules{Body: rule.Fields, Query: rule.Query}, rule.Replace); err != nil {
 			return fmt.Errorf("encrypt: %w", err)
 		}
 	}
@@ -262,7 +266,7 @@ func (h *Handler) compileRoutes() error {
 
 // Validate checks the provisioned handler.
 func (h *Handler) Validate() error {
-	if h.keys == nil {
+	if h.keys == nil && h.perMerchant == nil {
 		return errors.New("wechatpay handler is not provisioned")
 	}
 	return nil
@@ -271,6 +275,9 @@ func (h *Handler) Validate() error {
 // ServeHTTP encrypts and signs the request, then hands it to the next
 // handler, which is reverse_proxy.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if h.perMerchant != nil {
+		return h.servePerRequest(w, r, next)
+	}
 	start := time.Now()
 	var upstream upstreamTimer // the time in reverse_proxy, waiting for WeChat Pay
 	defer h.metrics.durations(start, &upstream)
@@ -358,6 +365,9 @@ func (h *Handler) streamUnverified(w http.ResponseWriter, r *http.Request, next 
 	err := next.ServeHTTP(sw, r)
 	upstream.stop(began)
 	outcome := outcomeUnverified
+	if err == nil && !sw.wroteHeader {
+		return h.refuse(w, r, errNoUpstream)
+	}
 	if ae := upstreamError(err); ae != nil {
 		if !sw.wroteHeader {
 			return h.refuse(w, r, ae)
@@ -430,6 +440,7 @@ func (h *Handler) deliverVerified(w http.ResponseWriter, r *http.Request, resp *
 	}
 	hostClock.observe(h.logger, time.Now(), signed)
 	h.recordBills(r, body, resp.status) // before decryption: encrypt_key as WeChat Pay sent it
+	h.metrics.refusal(resp.status, body)
 	result := "verified"
 	if h.DecryptResponses && rt != nil && rt.Response != nil && resp.status < 300 && len(body) > 0 {
 		plain, _, err := keys.decrypter.DecryptFields(body, rt.Response)

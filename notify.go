@@ -3,7 +3,6 @@ package wechatpay
 import (
 	"bytes"
 	"context"
-	"crypto/cipher"
 	"errors"
 	"fmt"
 	"io"
@@ -101,7 +100,6 @@ type NotifyHandler struct {
 
 	logger *zap.Logger
 	keySource
-	aead  cipher.AEAD
 	store *dedupStore // nil when dedup is off
 	stop  context.CancelFunc
 
@@ -152,6 +150,13 @@ func (h *NotifyHandler) Provision(ctx caddy.Context) error {
 		h.stop = cancel
 		go h.sweepLoop(sweepCtx)
 	}
+	// Every log line names the merchant: the app's merchant name, or the
+	// scope of a handler with keys of its own.
+	if h.Merchant != "" {
+		h.logger = h.logger.With(zap.String("merchant", h.Merchant))
+	} else {
+		h.logger = h.logger.With(zap.String("merchant", scope))
+	}
 	if err := h.provisionMetrics(ctx, scope); err != nil {
 		return err
 	}
@@ -173,9 +178,6 @@ func (h *NotifyHandler) useMerchant(ctx caddy.Context) (string, error) {
 	if m.apiv3() == nil {
 		return "", fmt.Errorf("merchant %q has no apiv3_key, which decrypts callbacks", h.Merchant)
 	}
-	if h.aead, err = apiv3.NewAEAD(m.apiv3()); err != nil {
-		return "", fmt.Errorf("merchant %q: apiv3_key: %w", h.Merchant, err)
-	}
 	return m.currentSigner().MchID, nil
 }
 
@@ -184,18 +186,15 @@ func (h *NotifyHandler) useMerchant(ctx caddy.Context) (string, error) {
 // configured at start.
 func (h *NotifyHandler) useInlineKeys() (string, error) {
 	own := keyOptions{apiv3Key: h.APIv3Key, WechatPayKeys: h.WechatPayKeys}
-	key, err := own.loadAPIv3Key(h.logger)
-	if err != nil {
-		return "", err
-	}
-	if key == nil {
-		return "", errors.New("apiv3_key is required: the merchant's APIv3 key, which decrypts callbacks")
-	}
-	if h.aead, err = apiv3.NewAEAD(key); err != nil {
-		return "", fmt.Errorf("apiv3_key: %w", err)
-	}
 	var scope string
-	err = h.useOwn(func() (*keySet, error) {
+	err := h.useOwn(func() (*keySet, error) { // at start and at each key reload
+		key, aead, err := own.loadAPIv3AEAD(h.logger)
+		if err != nil {
+			return nil, err
+		}
+		if key == nil {
+			return nil, errors.New("apiv3_key is required: the merchant's APIv3 key, which decrypts callbacks")
+		}
 		trusted, err := own.WechatPayKeys.load(h.logger)
 		if err != nil {
 			return nil, err
@@ -203,7 +202,9 @@ func (h *NotifyHandler) useInlineKeys() (string, error) {
 		if scope == "" {
 			scope = trusted.order[0]
 		}
-		return newKeySet(nil, trusted.byID, ""), nil
+		keys := newKeySet(nil, trusted.byID, "")
+		keys.apiv3Key, keys.aead = key, aead
+		return keys, nil
 	})
 	return scope, err
 }
@@ -237,7 +238,7 @@ func (h *NotifyHandler) Cleanup() error {
 
 // Validate checks the provisioned handler.
 func (h *NotifyHandler) Validate() error {
-	if h.keys == nil || h.aead == nil {
+	if h.keys == nil || h.keys().aead == nil {
 		return errors.New("wechatpay_notify handler is not provisioned")
 	}
 	return nil
@@ -271,7 +272,8 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 		return h.refuse(w, r, body, &notifyRefusal{http.StatusUnauthorized, "SIGNATURE_TYPE_UNSUPPORTED",
 			"Wechatpay-Signature-Type " + strconv.Quote(logtext.Truncate(st, 40)) + " is not " + notification.SignatureType})
 	}
-	signed, err := h.keys().verifier.Check(r.Header, body)
+	keys := h.keys() // one set for the whole callback: a key reload may switch them meanwhile
+	signed, err := keys.verifier.Check(r.Header, body)
 	if err != nil {
 		ve := apiv3.AsVerifyError(err)
 		status, reason := http.StatusUnauthorized, "signature verification failed: "+ve.Reason
@@ -290,11 +292,12 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 	if err != nil {
 		return h.refuse(w, r, body, refusalOf(err))
 	}
-	plain, err := n.Decrypt(h.aead)
+	plain, err := n.Decrypt(keys.aead)
 	if err != nil {
 		return h.refuse(w, r, body, refusalOf(err))
 	}
 	envelope := n.Envelope(plain)
+	merchants := merchantsOf(plain)
 	clear(plain)
 
 	// The records outlive the request: WeChat Pay hanging up after the
@@ -322,7 +325,7 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 		}
 	}
 
-	status, failure := h.forward(r, n, envelope, next)
+	status, failure := h.forward(r, n, envelope, merchants, next)
 	if failure != "" {
 		h.metrics.callback(n.EventType, outcomeAppFailed)
 		h.logger.Warn("the app did not acknowledge the notification; WeChat Pay will send it again",
@@ -354,7 +357,7 @@ func refusalOf(err error) *notifyRefusal {
 
 // forward sends the plaintext envelope to the next handler and returns the
 // app's status and, unless it acknowledged (2xx), why not.
-func (h *NotifyHandler) forward(r *http.Request, n *notification.Notification, envelope []byte, next caddyhttp.Handler) (status int, failure string) {
+func (h *NotifyHandler) forward(r *http.Request, n *notification.Notification, envelope []byte, merchants callbackMerchants, next caddyhttp.Handler) (status int, failure string) {
 	hdr := r.Header
 	for _, k := range signatureHeaders {
 		hdr.Del(k)
@@ -363,6 +366,7 @@ func (h *NotifyHandler) forward(r *http.Request, n *notification.Notification, e
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Content-Length", strconv.Itoa(len(envelope)))
 	hdr.Set(notificationIDHeader, n.ID)
+	merchants.set(hdr)
 	if n.EventType != "" {
 		hdr.Set(eventTypeHeader, n.EventType)
 	} else {

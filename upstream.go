@@ -28,9 +28,17 @@ func proxyInto(resp *bufferedResponse, r *http.Request, next caddyhttp.Handler, 
 		return responseTooLarge()
 	case errors.Is(err, errAborted):
 		return &apiError{status: http.StatusBadGateway, code: codeUpstreamIncomplete, message: "WeChat Pay's answer was cut short"}
+	case err == nil && !resp.wroteHeader:
+		return errNoUpstream
 	}
 	return upstreamError(err)
 }
+
+// errNoUpstream answers a request that no handler after wechatpay
+// answered: the route has no reverse_proxy, so nothing reached WeChat Pay.
+// It is not a verification failure, and is not counted as one.
+var errNoUpstream = &apiError{status: http.StatusBadGateway, code: codeNoUpstream,
+	message: "nothing answered after wechatpay: put reverse_proxy (to WeChat Pay) after wechatpay in the route; the request was not sent"}
 
 // errAborted is serveNext's error when the next handler aborted its
 // response.
