@@ -50,7 +50,7 @@ func downloadedOnce(t *testing.T) (*testkit.CertSandbox, *certmagic.FileStorage,
 	cs := testkit.NewCertSandbox(t, nil)
 	storage := fileStorage(t)
 	first := &App{Merchants: map[string]*Merchant{"school": testMerchant(t, cs.TS.URL)}}
-	if err := first.provision(context.Background(), storage, zap.NewNop()); err != nil {
+	if err := startApp(context.Background(), first, storage, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	return cs, storage, first
@@ -96,7 +96,7 @@ func TestCertificatesFirstDownload(t *testing.T) {
 	cs := testkit.NewCertSandbox(t, nil)
 	storage := fileStorage(t)
 	m := testMerchant(t, cs.TS.URL)
-	if err := m.provision(context.Background(), "school", storage, zap.NewNop()); err != nil {
+	if err := startMerchant(context.Background(), m, "school", storage, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	k := m.currentKeys()
@@ -131,7 +131,7 @@ func TestCertificatesPublicKeyVerifiesDownload(t *testing.T) {
 		}
 	})
 	m := withPublicKey(t, testMerchant(t, cs.TS.URL))
-	if err := m.provision(context.Background(), "school", fileStorage(t), zap.NewNop()); err != nil {
+	if err := startMerchant(context.Background(), m, "school", fileStorage(t), zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	if len(named) != 2 || named[0] != c.PublicKeyID || named[1] != c.PublicKeyID {
@@ -161,7 +161,7 @@ func TestCertificatesRefused(t *testing.T) {
 			if tc.apiv3 != "" {
 				m.APIv3Key = tc.apiv3
 			}
-			err := m.provision(context.Background(), "school", fileStorage(t), zap.NewNop())
+			err := startMerchant(context.Background(), m, "school", fileStorage(t), zap.NewNop())
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want an error about %s", err, tc.want)
 			}
@@ -176,7 +176,7 @@ func TestCertificatesRotation(t *testing.T) {
 	c := testkit.Creds()
 	cs := testkit.NewCertSandbox(t, nil)
 	m := testMerchant(t, cs.TS.URL)
-	if err := m.provision(context.Background(), "school", fileStorage(t), zap.NewNop()); err != nil {
+	if err := startMerchant(context.Background(), m, "school", fileStorage(t), zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	next, err := cs.Srv.RotatePlatformCertificate(0)
@@ -228,7 +228,7 @@ func TestCertificatesExpiry(t *testing.T) {
 	now.Store(&start)
 	m := testMerchant(t, cs.TS.URL)
 	m.now = func() time.Time { return *now.Load() }
-	if err := m.provision(context.Background(), "school", fileStorage(t), zap.NewNop()); err != nil {
+	if err := startMerchant(context.Background(), m, "school", fileStorage(t), zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	if len(m.platformCertificates()) != 2 {
@@ -262,7 +262,7 @@ func TestCertificatesPublicKeyOnly(t *testing.T) {
 	core, logs := observer.New(zap.InfoLevel)
 	storage := fileStorage(t)
 	m := withPublicKey(t, testMerchant(t, cs.TS.URL))
-	if err := m.provision(context.Background(), "school", storage, zap.New(core)); err != nil {
+	if err := startMerchant(context.Background(), m, "school", storage, zap.New(core)); err != nil {
 		t.Fatal(err)
 	}
 	if k := m.currentKeys(); k.serial != c.PublicKeyID || len(k.byID) != 1 {
@@ -291,7 +291,7 @@ func TestCertificatesPublicKeyOnly(t *testing.T) {
 	}
 	// Without any configured key, a public-key-only answer leaves nothing.
 	m2 := testMerchant(t, cs.TS.URL)
-	if err := m2.provision(context.Background(), "school", fileStorage(t), zap.NewNop()); err == nil {
+	if err := startMerchant(context.Background(), m2, "school", fileStorage(t), zap.NewNop()); err == nil {
 		t.Error("a merchant with no key at all was accepted")
 	}
 }
@@ -308,7 +308,7 @@ func TestCertificatesSharedStorage(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			// Each instance has its own storage value on the same directory.
-			errs[i] = apps[i].provision(context.Background(), &certmagic.FileStorage{Path: storage.Path}, zap.NewNop())
+			errs[i] = startApp(context.Background(), apps[i], &certmagic.FileStorage{Path: storage.Path}, zap.NewNop())
 		}()
 	}
 	wg.Wait()
@@ -339,7 +339,7 @@ func TestCertificatesRestartOffline(t *testing.T) {
 			}
 			core, logs := observer.New(zap.InfoLevel)
 			again := &App{Merchants: map[string]*Merchant{"school": testMerchant(t, offline)}}
-			if err := again.provision(context.Background(), storage, zap.New(core)); err != nil {
+			if err := startApp(context.Background(), again, storage, zap.New(core)); err != nil {
 				t.Fatalf("restart without network: %v", err)
 			}
 			if k := again.Merchants["school"].currentKeys(); k.serial != c.PlatformSerial {
@@ -353,7 +353,7 @@ func TestCertificatesRestartOffline(t *testing.T) {
 	}
 	// No storage and no network: nothing to work with.
 	lost := &App{Merchants: map[string]*Merchant{"school": testMerchant(t, offline)}}
-	if err := lost.provision(context.Background(), fileStorage(t), zap.NewNop()); err == nil {
+	if err := startApp(context.Background(), lost, fileStorage(t), zap.NewNop()); err == nil {
 		t.Error("no key, no storage, no network: accepted")
 	}
 }
@@ -363,10 +363,10 @@ func TestCertificatesWorker(t *testing.T) {
 	m := testMerchant(t, cs.TS.URL)
 	m.RefreshInterval = 0
 	app := &App{Merchants: map[string]*Merchant{"school": m}}
-	if err := app.provision(context.Background(), fileStorage(t), zap.NewNop()); err != nil {
+	if err := app.provision(fileStorage(t), zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
-	m.certs.interval = 50 * time.Millisecond
+	m.certs.interval = 50 * time.Millisecond // Start downloads once, then the worker
 	if err := app.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -413,7 +413,7 @@ func TestMerchantRotationReachesItsHandler(t *testing.T) {
 	c := testkit.Creds()
 	cs := testkit.NewCertSandbox(t, nil)
 	app := &App{Merchants: map[string]*Merchant{"school": testMerchant(t, cs.TS.URL)}}
-	if err := app.provision(context.Background(), fileStorage(t), zap.NewNop()); err != nil {
+	if err := startApp(context.Background(), app, fileStorage(t), zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	m, err := app.merchant("school")

@@ -84,8 +84,7 @@ func runCertificates(ctx context.Context, out io.Writer, configFile, adapter, on
 			continue
 		}
 		m := app.Merchants[name]
-		m.deferRefresh = true
-		if err := m.provision(ctx, name, storage, logger); err != nil {
+		if err := m.provision(name, storage, logger); err != nil {
 			failed = append(failed, fmt.Errorf("merchant %s: %w", name, err))
 			continue
 		}

@@ -93,7 +93,11 @@ func adminKeys(out io.Writer, addr string, reload bool) error {
 		if r.WechatPaySerial != "" {
 			fmt.Fprintf(out, "  encrypts    %s\n", r.WechatPaySerial)
 		}
-		fmt.Fprintf(out, "  verifies    %s\n", strings.Join(r.WechatPayKeys, ", "))
+		if len(r.WechatPayKeys) == 0 {
+			fmt.Fprintln(out, "  verifies    nothing: "+noWechatPayKey)
+		} else {
+			fmt.Fprintf(out, "  verifies    %s\n", strings.Join(r.WechatPayKeys, ", "))
+		}
 		if r.Changed != nil {
 			state := "unchanged"
 			if *r.Changed {
@@ -104,6 +108,10 @@ func adminKeys(out io.Writer, addr string, reload bool) error {
 	}
 	return nil
 }
+
+// noWechatPayKey is what the keys command says of a holder with no WeChat
+// Pay key: a merchant whose platform certificates are not downloaded yet.
+const noWechatPayKey = "NO WeChat Pay key yet: requests are answered 503 until platform certificates are downloaded (the log says why they are not); configure public_key_id and public_key, or run caddy wechatpay certificates"
 
 // adminStatusRE reads the status out of AdminAPIRequest's error, the only
 // place it reports one: for a status of 400 or more it answers no response

@@ -40,7 +40,7 @@ func TestKeyReloadKeepsDownloadedCertificates(t *testing.T) {
 	m := testMerchant(t, cs.TS.URL)
 	m.SerialNo = "{file." + filepath.Join(dir, "serial_no") + "}"
 	m.PrivateKey = filepath.Join(dir, "key.pem")
-	if err := m.provision(context.Background(), "school", fileStorage(t), zap.NewNop()); err != nil {
+	if err := startMerchant(context.Background(), m, "school", fileStorage(t), zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	before := m.currentKeys()
@@ -118,7 +118,7 @@ func TestKeyReloadDuringProvision(t *testing.T) {
 	m := withPublicKey(t, testMerchant(t, "http://127.0.0.1:1"))
 	m.DownloadCertificates = &off
 	app := &App{Merchants: map[string]*Merchant{"school": m}}
-	if err := app.provision(context.Background(), fileStorage(t), zap.NewNop()); err != nil {
+	if err := startApp(context.Background(), app, fileStorage(t), zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	isolateKeyHolders(t)

@@ -118,8 +118,6 @@ type Merchant struct {
 	certs    *certManager           // nil when nothing is downloaded
 	keys     atomic.Pointer[keySet] // published from the three below
 	now      func() time.Time       // time.Now; tests move it
-	// deferRefresh leaves the first refresh to the caller (the CLI).
-	deferRefresh bool
 
 	mu         sync.Mutex                  // guards signer, static and downloaded
 	signer     *apiv3.Signer               // changed only by a key reload
@@ -171,11 +169,12 @@ func checkName(name string) error {
 	return nil
 }
 
-// provision resolves and loads the merchant's keys. It loads downloaded
-// certificates from storage, and downloads them when the stored set is
-// missing or stale (an error only when the merchant then has no WeChat Pay
-// key at all). Errors name the option and never quote key material.
-func (m *Merchant) provision(ctx context.Context, name string, storage certmagic.Storage, logger *zap.Logger) error {
+// provision resolves and loads the merchant's keys and sets up the
+// download of its platform certificates. It reads no storage and makes no
+// network call: startCertificates does, from the app's Start, so that
+// `caddy validate` has no side effects. Errors name the option and never
+// quote key material.
+func (m *Merchant) provision(name string, storage certmagic.Storage, logger *zap.Logger) error {
 	m.name, m.logger = name, logger
 	if m.now == nil {
 		m.now = time.Now
@@ -205,7 +204,7 @@ func (m *Merchant) provision(ctx context.Context, name string, storage certmagic
 		}
 		return nil
 	}
-	return m.startCertificates(ctx, storage)
+	return m.setUpCertificates(storage)
 }
 
 // keyOptions returns the merchant's key options.
@@ -255,9 +254,8 @@ func (m *Merchant) staticKeys() *trustedKeys {
 
 func (t *trustedKeys) empty() bool { return t == nil || len(t.order) == 0 }
 
-// startCertificates sets up the certificate manager and brings the
-// certificates up to date.
-func (m *Merchant) startCertificates(ctx context.Context, storage certmagic.Storage) error {
+// setUpCertificates sets up the certificate manager, without a download.
+func (m *Merchant) setUpCertificates(storage certmagic.Storage) error {
 	urls, err := certificatesURLs(m.CertificatesURL)
 	if err != nil {
 		return err
@@ -294,10 +292,23 @@ func (m *Merchant) startCertificates(ctx context.Context, storage certmagic.Stor
 		}
 		return m.downloadFirst(ctx, d, urls)
 	}
-	if m.deferRefresh {
+	return nil
+}
+
+// startCertificates brings the downloaded certificates up to date: those
+// in storage, or WeChat Pay's when the stored set is missing or stale. The
+// app's Start runs it. It returns an error only when the merchant is left
+// with no WeChat Pay key at all (its handlers answer 503 meanwhile); a
+// failure with keys in hand is logged. After a failure the refresh worker
+// retries soon, not a whole interval later.
+func (m *Merchant) startCertificates(ctx context.Context) error {
+	if m.certs == nil {
 		return nil
 	}
 	res, err := m.certs.refresh(ctx, false)
+	if err != nil {
+		m.certs.startFailed = true
+	}
 	if err == nil && m.currentKeys().encrypter == nil && res == refreshNotFound {
 		return errors.New("WeChat Pay has no platform certificate for this merchant (it uses the WeChat Pay public key): configure public_key_id and public_key")
 	}
@@ -307,7 +318,6 @@ func (m *Merchant) startCertificates(ctx context.Context, storage certmagic.Stor
 	if m.currentKeys().encrypter == nil {
 		return fmt.Errorf("downloading platform certificates: %w (and no WeChat Pay key is configured or stored)", err)
 	}
-	m.certs.startFailed = true
 	m.logger.Warn("downloading platform certificates failed; using the keys configured or stored, retrying in the background",
 		zap.Error(err))
 	return nil

@@ -48,7 +48,7 @@ func provisionAppIn(t *testing.T, ctx caddy.Context, a *App, storage certmagic.S
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.provision(ctx, storage, zap.NewNop()); err != nil {
+	if err := startApp(ctx, a, storage, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	metrics.watchApp(a)

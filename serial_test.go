@@ -37,7 +37,7 @@ func TestLeadingZeroSerialDownloaded(t *testing.T) {
 	cert, serial := leadingZeroCert(t)
 	cs := testkit.NewCertSandbox(t, func(cfg *sandbox.Config) { cfg.PlatformCertificate = cert })
 	m := testMerchant(t, cs.TS.URL)
-	if err := m.provision(context.Background(), "school", fileStorage(t), zap.NewNop()); err != nil {
+	if err := startMerchant(context.Background(), m, "school", fileStorage(t), zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	if k := m.currentKeys(); k.serial != serial {
@@ -56,7 +56,7 @@ func TestLeadingZeroSerialConfigured(t *testing.T) {
 	c := testkit.Creds()
 	m := &Merchant{MchID: c.MchID, SerialNo: c.SerialNo, PrivateKey: testkit.PKCS8(c.MerchantKey)}
 	m.PlatformCertificate = []string{testkit.CertPEM(cert)}
-	if err := m.provision(context.Background(), "school", fileStorage(t), zap.NewNop()); err != nil {
+	if err := startMerchant(context.Background(), m, "school", fileStorage(t), zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	if k := m.currentKeys(); k.serial != serial {

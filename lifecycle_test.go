@@ -1,0 +1,64 @@
+package wechatpay
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
+	"github.com/caddy-wechatpay/caddy-wechatpay/sandbox"
+)
+
+// TestMerchantWithoutKeyWaits: a merchant whose platform certificates are
+// downloaded has no WeChat Pay key between Provision and Start (nothing is
+// downloaded before Start), nor after a Start whose download fails. Its
+// handlers answer 503 meanwhile; Start does not fail, but logs, as an
+// error, that the merchant has no key and why; the keys report lists no
+// WeChat Pay key.
+func TestMerchantWithoutKeyWaits(t *testing.T) {
+	offline := "http://" + closedAddr(t)
+	core, logs := observer.New(zap.InfoLevel)
+	app := &App{Merchants: map[string]*Merchant{"school": testMerchant(t, offline)}}
+	if err := app.provision(fileStorage(t), zap.New(core)); err != nil {
+		t.Fatal(err)
+	}
+	m := app.Merchants["school"]
+	h, _ := provisionedHandler(t, "")
+	h.keySource = keySource{keys: m.currentKeys} // as useMerchant binds it
+	answers503 := func(when string) {
+		t.Helper()
+		reached := false
+		next := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { reached = true; return nil })
+		r := httptest.NewRequest("POST", sandbox.PresignPath, strings.NewReader(testkit.PresignBody))
+		r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, caddyhttp.NewTestReplacer(r)))
+		w := httptest.NewRecorder()
+		_ = h.ServeHTTP(w, r, next)
+		var body struct{ Code, Message string }
+		_ = json.Unmarshal(w.Body.Bytes(), &body)
+		if w.Code != http.StatusServiceUnavailable || body.Message != errNoMerchantKey.message || reached {
+			t.Errorf("%s: %d %s (upstream reached: %v), want 503 %q", when, w.Code, w.Body, reached, errNoMerchantKey.message)
+		}
+	}
+	answers503("before Start")
+
+	if err := app.Start(); err != nil {
+		t.Fatalf("Start failed for a merchant whose download failed: %v", err)
+	}
+	defer func() { _ = app.Stop() }()
+	answers503("after a failed Start")
+	said := logs.FilterLevelExact(zap.ErrorLevel).FilterMessageSnippet("no WeChat Pay key").All()
+	if len(said) != 1 || !strings.Contains(said[0].ContextMap()["error"].(string), offline) {
+		t.Errorf("logged %v, want one error naming the merchant's failed download", said)
+	}
+	if r := reportKeys(m.holderName(), m.currentKeys()); len(r.WechatPayKeys) != 0 || r.WechatPaySerial != "" {
+		t.Errorf("keys report %+v, want no WeChat Pay key", r)
+	}
+}
