@@ -112,7 +112,6 @@ func TestStateMetrics(t *testing.T) {
 	t.Setenv("TEST_WECHATPAY_APIV3_KEY", testkit.APIv3Key)
 	notify := new(NotifyHandler)
 	provisionIn(t, ctx, notify, `{"apiv3_key":"{env.TEST_WECHATPAY_APIV3_KEY}","platform_certificate":["`+handlerCert+`"],"dedup":false}`)
-	t.Cleanup(func() { _ = notify.Cleanup() })
 
 	assertLines(t, only(scrape(t, reg), stateNames...), []string{
 		`caddy_wechatpay_platform_certificate_expiry_timestamp_seconds{merchant="canteen",serial="AAAA0000000000000000000000000000000000A1"} ` + canteenExpiry,

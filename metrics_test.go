@@ -341,7 +341,6 @@ func TestNotifyMetrics(t *testing.T) {
 	pub := testkit.WriteFile(t, t.TempDir(), "pub_key.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey))
 	h := new(NotifyHandler)
 	provisionIn(t, ctx, h, `{"apiv3_key":"{env.TEST_WECHATPAY_APIV3_KEY}","public_key_id":"`+c.PublicKeyID+`","public_key":"`+pub+`","dedup":false}`)
-	t.Cleanup(func() { _ = h.Cleanup() })
 	h.store = &dedupStore{storage: newMemStorage(), scope: c.PublicKeyID, now: time.Now}
 
 	app := &fakeApp{status: 200}

@@ -103,7 +103,6 @@ type NotifyHandler struct {
 	keySource
 	aead  cipher.AEAD
 	store *dedupStore // nil when dedup is off
-	stop  context.CancelFunc
 
 	metrics *notifyMetrics // nil without a metrics registry
 }
@@ -148,9 +147,7 @@ func (h *NotifyHandler) Provision(ctx caddy.Context) error {
 		// public key ID (or first certificate serial): public and per
 		// merchant, unlike anything derived from the APIv3 key.
 		h.store = &dedupStore{storage: ctx.Storage(), scope: scope, now: time.Now}
-		sweepCtx, cancel := context.WithCancel(context.Background())
-		h.stop = cancel
-		go h.sweepLoop(sweepCtx)
+		startSweeper(ctx.Context, h.store, h.logger)
 	}
 	if err := h.provisionMetrics(ctx, scope); err != nil {
 		return err
@@ -206,33 +203,6 @@ func (h *NotifyHandler) useInlineKeys() (string, error) {
 		return newKeySet(nil, trusted.byID, ""), nil
 	})
 	return scope, err
-}
-
-// sweepLoop deletes expired dedup records a minute after start, then hourly,
-// until Cleanup.
-func (h *NotifyHandler) sweepLoop(ctx context.Context) {
-	wait := time.Minute
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		wait = time.Hour
-		if n, err := h.store.sweep(ctx); err != nil && ctx.Err() == nil {
-			h.logger.Warn("deleting expired notification records failed", zap.Error(err))
-		} else if n > 0 {
-			h.logger.Debug("deleted expired notification records", zap.Int("count", n))
-		}
-	}
-}
-
-// Cleanup stops the sweeping of expired records.
-func (h *NotifyHandler) Cleanup() error {
-	if h.stop != nil {
-		h.stop()
-	}
-	return nil
 }
 
 // Validate checks the provisioned handler.
@@ -492,6 +462,5 @@ func remoteIP(r *http.Request) string {
 var (
 	_ caddy.Provisioner           = (*NotifyHandler)(nil)
 	_ caddy.Validator             = (*NotifyHandler)(nil)
-	_ caddy.CleanerUpper          = (*NotifyHandler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*NotifyHandler)(nil)
 )

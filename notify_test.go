@@ -41,7 +41,6 @@ func provisionNotify(t *testing.T, extraJSON string) (*NotifyHandler, error) {
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	t.Cleanup(cancel)
 	err := h.Provision(ctx)
-	t.Cleanup(func() { _ = h.Cleanup() })
 	return h, err
 }
 
