@@ -43,20 +43,18 @@ const (
 )
 
 // outcomeCodes are the codes a client (or WeChat Pay, for a callback) can
-// be answered with: the module's own (errors.go), the verifier's, the
-// callback parser's, and the few written where they are answered. They
-// are the outcome label's closed set, with the outcomes above;
-// TestOutcomeCodesAreEveryCode checks that no code is missing.
+// be answered with: the module's own (errors.go), the verifier's and the
+// callback parser's. They are the outcome label's closed set, with the
+// outcomes above.
 var outcomeCodes = []string{
 	codeParamError, codeBodyTooLarge, codeUnsupportedEncoding, codeNotFound, codeProxyError,
 	codeResponseTooLarge, codeResponseUnreadable, codeResponseDecryptFailed,
 	codeUpstreamUnreachable, codeUpstreamTimeout, codeUpstreamIncomplete, codeUpstreamError,
-	"CLIENT_CLOSED_REQUEST", // upstream.go: the client went away (499)
+	codeClientClosedRequest, codeMethodNotAllowed, codeSignatureTypeUnsupported,
 	apiv3.CodeSignatureMissing, apiv3.CodeSignatureProbe, apiv3.CodeSerialUnknown,
 	apiv3.CodeTimestampInvalid, apiv3.CodeTimestampExpired, apiv3.CodeSignatureInvalid,
 	apiv3.CodeSignatureReplayed, apiv3.CodeReplayWindowFull,
 	notification.CodeNotificationMalformed, notification.CodeAlgorithmUnsupported, notification.CodeDecryptFailed,
-	"METHOD_NOT_ALLOWED", "SIGNATURE_TYPE_UNSUPPORTED", // notify.go
 }
 
 // verifyCodes are the codes of an answer or callback that fails

@@ -213,13 +213,6 @@ func (h *NotifyHandler) Validate() error {
 	return nil
 }
 
-// notifyRefusal is a callback refused before the app sees it.
-type notifyRefusal struct {
-	status int
-	code   string // for the log and the message
-	reason string
-}
-
 // ServeHTTP verifies and decrypts one callback, forwards the plaintext
 // envelope to the next handler (reverse_proxy to the app) and answers WeChat
 // Pay 204 when the app acknowledged it with a 2xx, else 500 FAIL so that
@@ -228,18 +221,18 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 	start := time.Now()
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		return h.refuse(w, r, nil, &notifyRefusal{http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "callbacks are POST requests"})
+		return h.refuse(w, r, nil, &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed, message: "callbacks are POST requests"})
 	}
 	buf, ae := readRequestBody(r, h.MaxBody)
 	if ae != nil {
-		return h.refuse(w, r, nil, &notifyRefusal{ae.status, ae.code, ae.message})
+		return h.refuse(w, r, nil, ae)
 	}
 	defer release(buf)
 	body := buf.Bytes()
 
 	if st := strings.TrimSpace(r.Header.Get("Wechatpay-Signature-Type")); st != "" && st != notification.SignatureType {
-		return h.refuse(w, r, body, &notifyRefusal{http.StatusUnauthorized, "SIGNATURE_TYPE_UNSUPPORTED",
-			"Wechatpay-Signature-Type " + strconv.Quote(logtext.Truncate(st, 40)) + " is not " + notification.SignatureType})
+		return h.refuse(w, r, body, &apiError{status: http.StatusUnauthorized, code: codeSignatureTypeUnsupported,
+			message: "Wechatpay-Signature-Type " + strconv.Quote(logtext.Truncate(st, 40)) + " is not " + notification.SignatureType})
 	}
 	signed, err := h.keys().verifier.Check(r.Header, body)
 	if err != nil {
@@ -253,7 +246,7 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 				reason += "; " + hint
 			}
 		}
-		return h.refuse(w, r, body, &notifyRefusal{status, ve.Code, reason})
+		return h.refuse(w, r, body, &apiError{status: status, code: ve.Code, message: reason})
 	}
 	hostClock.observe(h.logger, time.Now(), signed)
 	n, err := notification.Parse(body)
@@ -314,12 +307,12 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 }
 
 // refusalOf turns a parse or decrypt error into a refusal.
-func refusalOf(err error) *notifyRefusal {
+func refusalOf(err error) *apiError {
 	var ne *notification.Error
 	if errors.As(err, &ne) {
-		return &notifyRefusal{http.StatusBadRequest, ne.Code, ne.Reason}
+		return &apiError{status: http.StatusBadRequest, code: ne.Code, message: ne.Reason}
 	}
-	return &notifyRefusal{http.StatusBadRequest, notification.CodeNotificationMalformed, "callback could not be read"}
+	return &apiError{status: http.StatusBadRequest, code: notification.CodeNotificationMalformed, message: "callback could not be read"}
 }
 
 // forward sends the plaintext envelope to the next handler and returns the
@@ -427,7 +420,7 @@ func requestID(r *http.Request) string {
 // refuse answers WeChat Pay a JSON FAIL and logs why, with the notification
 // id when the body has one (read from the unverified body, for the log
 // only) and the Request-ID; never the plaintext or the body.
-func (h *NotifyHandler) refuse(w http.ResponseWriter, r *http.Request, body []byte, nr *notifyRefusal) error {
+func (h *NotifyHandler) refuse(w http.ResponseWriter, r *http.Request, body []byte, nr *apiError) error {
 	h.metrics.callback("", nr.code)
 	if c := h.logger.Check(zapcore.WarnLevel, "callback refused"); c != nil {
 		id := ""
@@ -435,10 +428,10 @@ func (h *NotifyHandler) refuse(w http.ResponseWriter, r *http.Request, body []by
 			id = logtext.Truncate(v.Str, 64)
 		}
 		c.Write(zap.String("id", id), zap.String("request_id", requestID(r)),
-			zap.Int("status", nr.status), zap.String("code", nr.code), zap.String("reason", nr.reason),
+			zap.Int("status", nr.status), zap.String("code", nr.code), zap.String("reason", nr.message),
 			zap.String("remote_ip", remoteIP(r)))
 	}
-	writeError(w, nr.status, notifyFail, nr.code+": "+nr.reason)
+	writeError(w, nr.status, notifyFail, nr.code+": "+nr.message)
 	return nil
 }
 

@@ -218,7 +218,7 @@ const maxReSignBody = 4 << 10
 func (h *Handler) serveRequestPayment(w http.ResponseWriter, r *http.Request, keys *keySet) error {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		return h.refuse(w, r, &apiError{status: http.StatusMethodNotAllowed, code: "METHOD_NOT_ALLOWED",
+		return h.refuse(w, r, &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed,
 			message: requestPaymentPath + " takes POST"})
 	}
 	buf, ae := readRequestBody(r, maxReSignBody)

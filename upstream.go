@@ -73,7 +73,7 @@ func upstreamError(err error) *apiError {
 		return &apiError{status: http.StatusBadGateway, code: codeUpstreamUnreachable,
 			message: "WeChat Pay could not be reached or the connection failed after the request was sent: query the order's state before sending it again"}
 	default: // 499: the client went away; nobody is left to answer
-		return &apiError{status: status, code: "CLIENT_CLOSED_REQUEST", message: "the client closed the request (" + strconv.Itoa(status) + ")"}
+		return &apiError{status: status, code: codeClientClosedRequest, message: "the client closed the request (" + strconv.Itoa(status) + ")"}
 	}
 }
 
