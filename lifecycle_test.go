@@ -48,12 +48,28 @@ func TestMerchantWithoutKeyWaits(t *testing.T) {
 		}
 	}
 	answers503("before Start")
+	notify, _ := notifyHandler(t, nil)
+	notify.keySource = keySource{keys: m.currentKeys}
+	callbackAnswers503 := func(when string) {
+		t.Helper()
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("POST", "/notify", strings.NewReader(`{"id":"EV-1"}`))
+		_ = notify.ServeHTTP(w, r, caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
+			t.Errorf("%s: the callback reached the app", when)
+			return nil
+		}))
+		if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), errNoMerchantKey.message) {
+			t.Errorf("%s: callback answered %d %s, want 503", when, w.Code, w.Body)
+		}
+	}
+	callbackAnswers503("before Start")
 
 	if err := app.Start(); err != nil {
 		t.Fatalf("Start failed for a merchant whose download failed: %v", err)
 	}
 	defer func() { _ = app.Stop() }()
 	answers503("after a failed Start")
+	callbackAnswers503("after a failed Start")
 	said := logs.FilterLevelExact(zap.ErrorLevel).FilterMessageSnippet("no WeChat Pay key").All()
 	if len(said) != 1 || !strings.Contains(said[0].ContextMap()["error"].(string), offline) {
 		t.Errorf("logged %v, want one error naming the merchant's failed download", said)

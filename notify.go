@@ -234,7 +234,11 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 		return h.refuse(w, r, body, &apiError{status: http.StatusUnauthorized, code: codeSignatureTypeUnsupported,
 			message: "Wechatpay-Signature-Type " + strconv.Quote(logtext.Truncate(st, 40)) + " is not " + notification.SignatureType})
 	}
-	signed, err := h.keys().verifier.Check(r.Header, body)
+	keys := h.keys()
+	if len(keys.byID) == 0 {
+		return h.refuse(w, r, body, errNoMerchantKey) // WeChat Pay sends it again later
+	}
+	signed, err := keys.verifier.Check(r.Header, body)
 	if err != nil {
 		ve := apiv3.AsVerifyError(err)
 		status, reason := http.StatusUnauthorized, "signature verification failed: "+ve.Reason
