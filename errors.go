@@ -70,6 +70,9 @@ type apiError struct {
 	code    string
 	message string
 	field   string // the field concerned, for the log; never its value
+	// cause is why the proxy failed (a 5xx of its own), for the log only:
+	// an error that quotes no key material and no field value.
+	cause error
 }
 
 func paramError(err error) *apiError {

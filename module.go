@@ -280,7 +280,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		defer release(body)
 	}
 	if err := h.signRequest(r, out, keys); err != nil {
-		return h.refuse(w, r, &apiError{status: http.StatusInternalServerError, code: codeProxyError, message: "signing the request failed"})
+		return h.refuse(w, r, &apiError{status: http.StatusInternalServerError, code: codeProxyError, message: "signing the request failed", cause: err})
 	}
 
 	if !h.verifying() || h.respondsUnsigned(r) {
@@ -440,7 +440,7 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, ae *apiError) e
 	if c := h.logger.Check(zapcore.InfoLevel, "refused"); c != nil {
 		c.Write(zap.String("method", r.Method), zap.String("path", r.URL.Path),
 			zap.Int("status", ae.status), zap.String("code", ae.code),
-			zap.String("field", ae.field), zap.String("reason", ae.message))
+			zap.String("field", ae.field), zap.String("reason", ae.message), zap.NamedError("cause", ae.cause))
 	}
 	writeError(w, ae.status, ae.code, ae.message)
 	return nil

@@ -432,7 +432,7 @@ func (h *NotifyHandler) refuse(w http.ResponseWriter, r *http.Request, body []by
 			id = logtext.Truncate(v.Str, 64)
 		}
 		c.Write(zap.String("id", id), zap.String("request_id", requestID(r)),
-			zap.Int("status", nr.status), zap.String("code", nr.code), zap.String("reason", nr.message),
+			zap.Int("status", nr.status), zap.String("code", nr.code), zap.String("reason", nr.message), zap.NamedError("cause", nr.cause),
 			zap.String("remote_ip", remoteIP(r)))
 	}
 	writeError(w, nr.status, notifyFail, nr.code+": "+nr.message)
