@@ -44,8 +44,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //
 // Values may use placeholders such as {env.WECHATPAY_PRIVATE_KEY} or
 // {file./etc/wechatpay/apiclient_key.pem}; they are resolved at start. The
-// parser maps tokens to fields; what the values must be is checked once,
-// when Caddy provisions the handler.
+// parser checks what it needs to read the tokens (an option's arguments,
+// an option given twice, on|off, a size, encrypt's form) and maps them to
+// fields; what the values must be (keys, paths, bounds) is checked when
+// Caddy provisions the handler, the same for a JSON configuration.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
 	if d.NextArg() {

@@ -434,7 +434,9 @@ func ruleName(rt *catalog.Route) string {
 	return rt.Method + " " + rt.Template
 }
 
-// refuse answers a JSON error and logs it; nothing goes upstream.
+// refuse answers a JSON error instead of what was asked for, and logs it.
+// Before the request is forwarded nothing goes upstream; after, it replaces
+// WeChat Pay's answer (one that failed verification, say).
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, ae *apiError) error {
 	h.metrics.request(r, ae.code)
 	if c := h.logger.Check(zapcore.InfoLevel, "refused"); c != nil {
