@@ -94,7 +94,8 @@ func scrape(t testing.TB, reg prometheus.Gatherer) []string {
 // processWide are the series of the whole process, which other tests
 // change: each has a test of its own.
 var processWide = []string{"caddy_wechatpay_key_reloads_total",
-	"caddy_wechatpay_replay_window_entries", "caddy_wechatpay_replay_window_max_entries"}
+	"caddy_wechatpay_replay_window_entries", "caddy_wechatpay_replay_window_max_entries",
+	"caddy_wechatpay_replay_window_checks_total"}
 
 // without drops the lines of the named metrics.
 func without(lines []string, names ...string) []string {
@@ -215,8 +216,8 @@ func TestHandlerMetrics(t *testing.T) {
 }
 
 // TestHandlerMetricsReplay: an answer played a second time is refused and
-// counted as a failed verification with its own code, and the process's
-// replay window holds the first.
+// counted as a failed verification with its own code; the process's replay
+// window holds the first, and counts one fresh signature and one replay.
 func TestHandlerMetricsReplay(t *testing.T) {
 	ctx, reg := newConfigContext(t)
 	h := new(Handler)
@@ -236,7 +237,7 @@ func TestHandlerMetricsReplay(t *testing.T) {
 		_, err := w.Write(recorded.Body.Bytes())
 		return err
 	})
-	before := replayWindow.Len()
+	before := replayWindow.Stats()
 	const uri = "/v3/pay/transactions/out-trade-no/ORDER-1?mchid=1900000001"
 	if w := call(t, h, "GET", uri, "", replayed); w.Code != 200 {
 		t.Fatalf("first answer: %d %s", w.Code, w.Body)
@@ -256,18 +257,20 @@ func TestHandlerMetricsReplay(t *testing.T) {
 			t.Errorf("no %s in\n\t%s", want, strings.Join(lines, "\n\t"))
 		}
 	}
-	// Other tests of the package use the window too: it has grown by at
-	// least this test's one answer.
-	for _, l := range lines {
-		if strings.HasPrefix(l, "caddy_wechatpay_replay_window_entries{} ") {
-			n, err := strconv.Atoi(strings.TrimPrefix(l, "caddy_wechatpay_replay_window_entries{} "))
-			if err != nil || n < before+1 {
-				t.Errorf("%s, want at least %d", l, before+1)
-			}
-			return
+	// The window is the process's, and no other test runs meanwhile: this
+	// test's answer is its one new entry, its two checks the only new ones.
+	for _, want := range []string{
+		fmt.Sprintf("caddy_wechatpay_replay_window_entries{} %d", before.Entries+1),
+		fmt.Sprintf(`caddy_wechatpay_replay_window_checks_total{verdict="fresh"} %d`, before.Fresh+1),
+		fmt.Sprintf(`caddy_wechatpay_replay_window_checks_total{verdict="replay"} %d`, before.Replays+1),
+		fmt.Sprintf(`caddy_wechatpay_replay_window_checks_total{verdict="full"} %d`, before.Full),
+		fmt.Sprintf(`caddy_wechatpay_replay_window_checks_total{verdict="out_of_window"} %d`, before.OutOfWindow),
+		fmt.Sprintf(`caddy_wechatpay_replay_window_checks_total{verdict="forgotten"} %d`, before.Forgotten),
+	} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("no %s in\n\t%s", want, strings.Join(lines, "\n\t"))
 		}
 	}
-	t.Errorf("no caddy_wechatpay_replay_window_entries")
 }
 
 // TestRequestDurationBuckets: each stage has buckets for its own scale,

@@ -83,6 +83,9 @@ func scrapeMetrics(t *testing.T, url string) (lines []string, process map[string
 			case "caddy_wechatpay_replay_window_entries", "caddy_wechatpay_replay_window_max_entries":
 				process[strings.TrimPrefix(name, "caddy_wechatpay_")] = value
 				continue
+			case "caddy_wechatpay_replay_window_checks_total":
+				process["replay_window_checks_total/"+m.GetLabel()[0].GetValue()] = value
+				continue
 			}
 			lines = append(lines, name+"{"+strings.Join(labels, ",")+"} "+strconv.FormatFloat(value, 'f', -1, 64))
 		}
