@@ -276,8 +276,8 @@ func TestIntegrationMetrics(t *testing.T) {
 			}
 		}
 	}
-	if _, ok := reloads["key_reloads_total/ok"]; !ok || len(reloads) != 4 {
-		t.Errorf("process-wide series: %v, want key_reloads_total's ok and failed and the replay window's two", reloads)
+	if _, ok := reloads["key_reloads_total/ok"]; !ok || len(reloads) != 4+5 {
+		t.Errorf("process-wide series: %v, want key_reloads_total's ok and failed, the replay window's two gauges and its five verdicts", reloads)
 	}
 	// The verified answers and callbacks of the mix are in the process's
 	// replay window (with those of earlier tests still inside it).
