@@ -114,7 +114,7 @@ func TestCertificatesFirstDownload(t *testing.T) {
 		t.Fatalf("stored document: %v\n%s", err, raw)
 	}
 	header, body := signedBy(t, cs, m, c.PlatformSerial)
-	if err := m.currentVerifier().Verify(header, body); err != nil {
+	if err := m.currentKeys().verifier.Verify(header, body); err != nil {
 		t.Errorf("an answer signed by the downloaded certificate: %v", err)
 	}
 }
@@ -184,7 +184,7 @@ func TestCertificatesRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	nextSerial := pemkey.CertificateSerial(next)
-	before := m.currentVerifier()
+	before := m.currentKeys().verifier
 	if _, err := m.certs.refresh(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestCertificatesRotation(t *testing.T) {
 	}
 	for _, serial := range []string{c.PlatformSerial, nextSerial} {
 		header, body := signedBy(t, cs, m, serial)
-		if err := m.currentVerifier().Verify(header, body); err != nil {
+		if err := m.currentKeys().verifier.Verify(header, body); err != nil {
 			t.Errorf("answer signed by %s: %v", serial, err)
 		}
 	}

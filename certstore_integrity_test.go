@@ -65,7 +65,7 @@ func TestPlantedStoredCertificateIgnored(t *testing.T) {
 	h.Set("Wechatpay-Nonce", nonce)
 	h.Set("Wechatpay-Signature", base64.StdEncoding.EncodeToString(sig))
 	h.Set("Wechatpay-Serial", evil.Serial)
-	if err := m.currentVerifier().Verify(h, body); err == nil {
+	if err := m.currentKeys().verifier.Verify(h, body); err == nil {
 		t.Errorf("a forged answer signed by a certificate planted in storage verifies")
 	}
 	if k.serial == evil.Serial {

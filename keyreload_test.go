@@ -203,3 +203,27 @@ func TestKeyHolderLeavesWhenItsConfigurationStops(t *testing.T) {
 		stopNew()
 	}
 }
+
+// TestHandlerKeyReloadRefusesAnotherMchID: a handler with keys of its own
+// refuses a key reload that changes its merchant number, as a merchant of
+// the app does, and keeps its keys.
+func TestHandlerKeyReloadRefusesAnotherMchID(t *testing.T) {
+	c := testkit.Creds()
+	dir := t.TempDir()
+	mchid := testkit.WriteFile(t, dir, "mchid", c.MchID)
+	h, _ := provisionedHandler(t, `,"mchid":"{file.`+mchid+`}"`)
+	before := h.currentKeys()
+	testkit.WriteFile(t, dir, "mchid", "1900000002")
+	if _, err := h.prepareReload(); err == nil || !strings.Contains(err.Error(), "mchid changed") {
+		t.Fatalf("reload with another mchid: %v", err)
+	}
+	if h.currentKeys() != before {
+		t.Error("a refused reload changed the keys")
+	}
+	testkit.WriteFile(t, dir, "mchid", c.MchID)
+	commit, err := h.prepareReload()
+	if err != nil {
+		t.Fatalf("reload with the same mchid: %v", err)
+	}
+	commit()
+}

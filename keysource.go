@@ -1,6 +1,7 @@
 package wechatpay
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -65,11 +66,20 @@ func (s *keySource) useMerchant(ctx caddy.Context, name string, inline ...[2]str
 func (s *keySource) currentKeys() *keySet { return s.keys() }
 
 // prepareReload loads the own keys again, changing nothing; the returned
-// commit puts them in use.
+// commit puts them in use. A merchant number that changed is refused, as a
+// merchant's key reload refuses it: the handler's metrics and records are
+// keyed by it.
 func (s *keySource) prepareReload() (func(), error) {
 	keys, err := s.load()
 	if err != nil {
 		return nil, err
 	}
+	if was, now := s.own.Load().signer, keys.signer; was != nil && now != nil && now.MchID != was.MchID {
+		return nil, errMchIDChanged
+	}
 	return func() { s.own.Store(keys) }, nil
 }
+
+// errMchIDChanged refuses a key reload that would change the merchant
+// number.
+var errMchIDChanged = errors.New("mchid changed: a merchant number changes only with a configuration reload")

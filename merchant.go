@@ -133,11 +133,6 @@ type Merchant struct {
 // currentSigner returns the request signer of the merchant in use now.
 func (m *Merchant) currentSigner() *apiv3.Signer { return m.currentKeys().signer }
 
-// currentVerifier returns a verifier trusting the merchant's keys as they
-// are now: call it for each response or callback, since downloaded
-// certificates change.
-func (m *Merchant) currentVerifier() *apiv3.Verifier { return m.currentKeys().verifier }
-
 // platformCertificates returns the downloaded platform certificates in use,
 // newest first; nil when none are downloaded.
 func (m *Merchant) platformCertificates() []*platformcert.Certificate {

@@ -44,7 +44,7 @@ func TestLeadingZeroSerialDownloaded(t *testing.T) {
 		t.Fatalf("Wechatpay-Serial sent as %q, want %s", k.serial, serial)
 	}
 	header, body := signedBy(t, cs, m, serial)
-	if err := m.currentVerifier().Verify(header, body); err != nil {
+	if err := m.currentKeys().verifier.Verify(header, body); err != nil {
 		t.Errorf("an answer with Wechatpay-Serial %s: %v", serial, err)
 	}
 }
@@ -65,7 +65,7 @@ func TestLeadingZeroSerialConfigured(t *testing.T) {
 	body := `{"trade_state":"SUCCESS"}`
 	header := http.Header{}
 	testkit.SignWechatPay(t, header, c.PlatformKey, serial, time.Now().Unix(), testkit.RandomAlnum(32), []byte(body), "")
-	if err := m.currentVerifier().Verify(header, []byte(body)); err != nil {
+	if err := m.currentKeys().verifier.Verify(header, []byte(body)); err != nil {
 		t.Errorf("an answer with Wechatpay-Serial %s: %v", serial, err)
 	}
 }
