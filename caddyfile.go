@@ -103,10 +103,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			var v string
 			if err = single(&v); err == nil {
 				size, perr := humanize.ParseBytes(v)
-				if perr != nil || size == 0 || size > 1<<40 {
+				if perr != nil || size == 0 {
 					return d.Errf("max_body: %q is not a size such as 1MiB or 512KB", v)
 				}
-				h.MaxBody = int64(size)
+				h.MaxBody = maxBodyOf(size) // its bounds are checked at Provision
 			}
 		case "verify_responses":
 			var v string

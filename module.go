@@ -193,8 +193,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 // checkOptions checks the handler's own options, with keys of its own or a
 // merchant's.
 func (h *Handler) checkOptions() error {
-	if h.MaxBody < 0 {
-		return errors.New("max_body must not be negative")
+	if err := checkMaxBody(h.MaxBody); err != nil {
+		return err
 	}
 	for _, rule := range h.Encrypt {
 		if !validMethod(strings.ToUpper(rule.Method)) {

@@ -122,8 +122,8 @@ func (h *NotifyHandler) Provision(ctx caddy.Context) error {
 	if h.WechatPaySerial != "" {
 		return errors.New("wechatpay_serial has no meaning for wechatpay_notify: callbacks verify under any configured key")
 	}
-	if h.MaxBody < 0 {
-		return errors.New("max_body must not be negative")
+	if err := checkMaxBody(h.MaxBody); err != nil {
+		return err
 	}
 	if h.MaxBody == 0 {
 		h.MaxBody = defaultNotifyMaxBody

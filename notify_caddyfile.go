@@ -66,10 +66,10 @@ func (h *NotifyHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.APIv3Key = v
 		case "max_body":
 			size, err := humanize.ParseBytes(v)
-			if err != nil || size == 0 || size > 1<<30 {
+			if err != nil || size == 0 {
 				return d.Errf("max_body: %q is not a size such as 64KiB or 1MiB", v)
 			}
-			h.MaxBody = int64(size)
+			h.MaxBody = maxBodyOf(size) // its bounds are checked at Provision
 		case "dedup":
 			on, ok := onOff(v)
 			if !ok {
