@@ -45,7 +45,7 @@ func TestReplayWindowMetrics(t *testing.T) {
 			t.Fatalf("nonce %s: %v", nonce, v)
 		}
 	}
-	expect(3) // full: the fourth was refused, not recorded
+	expect(3)                                 // full: the fourth was refused, not recorded
 	w.Seen("SERIAL", now.Unix(), "a")         // a replay
 	w.Seen("SERIAL", now.Unix()-3600, "late") // out of the window
 	now = now.Add(301 * time.Second)
