@@ -45,9 +45,10 @@ func TestReplayWindowMetrics(t *testing.T) {
 			t.Fatalf("nonce %s: %v", nonce, v)
 		}
 	}
-	expect(3)                                 // full: the fourth was refused, not recorded
-	w.Seen("SERIAL", now.Unix(), "a")         // a replay
-	w.Seen("SERIAL", now.Unix()-3600, "late") // out of the window
+	expect(3) // full: the fourth was refused, not recorded
+	// A replay, and a timestamp out of the window.
+	w.Seen("SERIAL", now.Unix(), "a")
+	w.Seen("SERIAL", now.Unix()-3600, "late")
 	now = now.Add(301 * time.Second)
 	expect(0) // expired with the window
 	families, err := reg.Gather()
