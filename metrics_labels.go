@@ -17,6 +17,9 @@ const (
 	// outcomeUnverified: the answer passed unverified (an unsigned
 	// download, a skip_verify path, verify_responses off).
 	outcomeUnverified = "unverified"
+	// outcomeSigned: the proxy signed a payment invocation again
+	// (/wechatpay/request-payment); nothing went to WeChat Pay.
+	outcomeSigned = "signed"
 	// outcomeDelivered: the app acknowledged the callback.
 	outcomeDelivered = "delivered"
 	// outcomeDuplicate: the resend of an acknowledged callback, answered
@@ -64,7 +67,7 @@ var verifyCodes = []string{apiv3.CodeSignatureMissing, apiv3.CodeSignatureProbe,
 	apiv3.CodeSignatureReplayed, apiv3.CodeReplayWindowFull}
 
 var knownOutcomes = func() map[string]bool {
-	known := map[string]bool{outcomeVerified: true, outcomeUnverified: true,
+	known := map[string]bool{outcomeVerified: true, outcomeUnverified: true, outcomeSigned: true,
 		outcomeDelivered: true, outcomeDuplicate: true, outcomeAppFailed: true}
 	for _, c := range outcomeCodes {
 		known[c] = true

@@ -31,7 +31,7 @@ func TestOutcomeCodes(t *testing.T) {
 }
 
 func TestOutcomeLabel(t *testing.T) {
-	for _, o := range append([]string{outcomeVerified, outcomeUnverified, outcomeDelivered, outcomeDuplicate, outcomeAppFailed}, outcomeCodes...) {
+	for _, o := range append([]string{outcomeVerified, outcomeUnverified, outcomeSigned, outcomeDelivered, outcomeDuplicate, outcomeAppFailed}, outcomeCodes...) {
 		if got := outcomeLabel(o); got != o {
 			t.Errorf("%s labelled %s", o, got)
 		}

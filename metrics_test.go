@@ -383,3 +383,25 @@ func BenchmarkHandlerMetrics(b *testing.B) {
 		h.metrics.durations(start, &upstream)
 	}
 }
+
+// TestReSignMetrics: a payment invocation signed again is counted in
+// requests_total, outcome signed, as its refusals are with their codes.
+func TestReSignMetrics(t *testing.T) {
+	ctx, reg := newConfigContext(t)
+	h := new(Handler)
+	provisionIn(t, ctx, h, handlerJSON(t, `,"request_payment":true`))
+	if w := reSign(t, h, http.MethodPost, `{"type":"jsapi","appid":"`+testAppID+`","prepay_id":"wx201410272009395522657a690389285100"}`); w.Code != 200 {
+		t.Fatalf("re-sign: %d %s", w.Code, w.Body)
+	}
+	reSign(t, h, http.MethodPost, `{"type":"jsapi","appid":"wx1"}`) // PARAM_ERROR
+	const mch = `merchant="1900000001"`
+	lines := scrape(t, reg)
+	for _, want := range []string{
+		`caddy_wechatpay_requests_total{endpoint="other",` + mch + `,method="POST",outcome="signed"} 1`,
+		`caddy_wechatpay_requests_total{endpoint="other",` + mch + `,method="POST",outcome="PARAM_ERROR"} 1`,
+	} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("no %s in\n\t%s", want, strings.Join(lines, "\n\t"))
+		}
+	}
+}

@@ -240,6 +240,7 @@ func (h *Handler) serveRequestPayment(w http.ResponseWriter, r *http.Request, ke
 		return h.refuse(w, r, &apiError{status: http.StatusInternalServerError, code: codeProxyError, message: "signing the invocation failed", cause: err})
 	}
 	h.logger.Debug("signed a payment invocation again", zap.Bool("app", inv.app))
+	h.metrics.request(r, outcomeSigned)
 	writeJSON(w, http.StatusOK, obj)
 	return nil
 }
