@@ -6,7 +6,6 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/dustin/go-humanize"
 )
 
 func init() {
@@ -102,11 +101,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "max_body":
 			var v string
 			if err = single(&v); err == nil {
-				size, perr := humanize.ParseBytes(v)
-				if perr != nil || size == 0 {
-					return d.Errf("max_body: %q is not a size such as 1MiB or 512KB", v)
-				}
-				h.MaxBody = maxBodyOf(size) // its bounds are checked at Provision
+				h.MaxBody, err = parseMaxBody(d, v, "1MiB or 512KB")
 			}
 		case "verify_responses":
 			var v string
