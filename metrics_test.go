@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/dedup"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 )
 
@@ -344,7 +345,7 @@ func TestNotifyMetrics(t *testing.T) {
 	pub := testkit.WriteFile(t, t.TempDir(), "pub_key.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey))
 	h := new(NotifyHandler)
 	provisionIn(t, ctx, h, `{"apiv3_key":"{env.TEST_WECHATPAY_APIV3_KEY}","public_key_id":"`+c.PublicKeyID+`","public_key":"`+pub+`","dedup":false}`)
-	h.store = &dedupStore{storage: newMemStorage(), scope: c.PublicKeyID, now: time.Now}
+	h.store = &dedup.Store{Storage: testkit.NewMemStorage(), Scope: c.PublicKeyID, Now: time.Now}
 
 	app := &fakeApp{status: 200}
 	cb := testkit.BuildCallback(t, testkit.CallbackSpec{})

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/dedup"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/logtext"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/notification"
 	"github.com/caddyserver/caddy/v2"
@@ -102,7 +103,7 @@ type NotifyHandler struct {
 	logger *zap.Logger
 	keySource
 	aead  cipher.AEAD
-	store *dedupStore // nil when dedup is off
+	store *dedup.Store // nil when dedup is off
 
 	metrics *notifyMetrics // nil without a metrics registry
 }
@@ -146,7 +147,7 @@ func (h *NotifyHandler) Provision(ctx caddy.Context) error {
 		// shared storage: the merchant number, or for inline keys the
 		// public key ID (or first certificate serial): public and per
 		// merchant, unlike anything derived from the APIv3 key.
-		h.store = &dedupStore{storage: ctx.Storage(), scope: scope, now: time.Now}
+		h.store = &dedup.Store{Storage: ctx.Storage(), Scope: scope, Now: time.Now}
 		startSweeper(ctx.Context, h.store, h.logger)
 	}
 	if err := h.provisionMetrics(ctx, scope); err != nil {
@@ -268,13 +269,13 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 	// app's response must not keep the acknowledgement from being recorded.
 	storeCtx := context.WithoutCancel(r.Context())
 	if h.store != nil {
-		unlock, err := h.store.lock(storeCtx, n.ID)
+		unlock, err := h.store.Lock(storeCtx, n.ID)
 		if err != nil {
 			h.logger.Warn("could not lock the notification's record; forwarding without it (the app may see a concurrent resend too)",
 				zap.String("id", n.ID), zap.Error(err))
 		}
 		defer unlock()
-		dup, err := h.store.acknowledged(storeCtx, n.ID)
+		dup, err := h.store.Acknowledged(storeCtx, n.ID)
 		if err != nil {
 			// WeChat Pay's resends are limited; a possible duplicate for
 			// an idempotent app is better than a lost notification.
@@ -299,7 +300,7 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 		return nil
 	}
 	if h.store != nil {
-		if err := h.store.record(storeCtx, n.ID); err != nil {
+		if err := h.store.Record(storeCtx, n.ID); err != nil {
 			h.logger.Error("could not record the acknowledged notification; a resend would reach the app again",
 				zap.String("id", n.ID), zap.Error(err))
 		}

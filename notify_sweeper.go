@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/dedup"
 )
 
 // sweepers are the dedup sweepers running: one per configuration and dedup
@@ -26,8 +28,8 @@ type sweeperKey struct {
 // startSweeper starts the sweeper of store's scope for the configuration
 // whose context is config, unless one runs already; it stops when Caddy
 // cancels config. It reports whether it started one.
-func startSweeper(config context.Context, store *dedupStore, logger *zap.Logger) bool {
-	key := sweeperKey{config, store.scope}
+func startSweeper(config context.Context, store *dedup.Store, logger *zap.Logger) bool {
+	key := sweeperKey{config, store.Scope}
 	sweepers.Lock()
 	defer sweepers.Unlock()
 	if sweepers.running[key] || config.Err() != nil {
@@ -45,7 +47,7 @@ func startSweeper(config context.Context, store *dedupStore, logger *zap.Logger)
 
 // sweepLoop deletes expired dedup records a minute after start, then
 // hourly, until ctx ends.
-func sweepLoop(ctx context.Context, store *dedupStore, logger *zap.Logger) {
+func sweepLoop(ctx context.Context, store *dedup.Store, logger *zap.Logger) {
 	wait := time.Minute
 	for {
 		t := time.NewTimer(wait)
@@ -56,7 +58,7 @@ func sweepLoop(ctx context.Context, store *dedupStore, logger *zap.Logger) {
 		case <-t.C:
 		}
 		wait = time.Hour
-		if n, err := store.sweep(ctx); err != nil && ctx.Err() == nil {
+		if n, err := store.Sweep(ctx); err != nil && ctx.Err() == nil {
 			logger.Warn("deleting expired notification records failed", zap.Error(err))
 		} else if n > 0 {
 			logger.Debug("deleted expired notification records", zap.Int("count", n))
