@@ -1,6 +1,7 @@
 package wechatpay
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,9 +15,12 @@ import (
 // wechatpay app's merchant it names, or keys of its own, which a key reload
 // through the admin API replaces (the handler is then a key holder).
 type keySource struct {
-	keys func() *keySet          // the keys in use now
-	own  *atomic.Pointer[keySet] // a handler's own keys; nil with a merchant
-	load func() (*keySet, error) // loads the own keys again, for a key reload
+	keys func() *keySet // the keys in use now
+	// started is closed once the merchant's certificates are brought in
+	// at the app's Start; nil with keys of its own.
+	started <-chan struct{}
+	own     *atomic.Pointer[keySet] // a handler's own keys; nil with a merchant
+	load    func() (*keySet, error) // loads the own keys again, for a key reload
 }
 
 // errNoMerchantKey answers a request while the merchant has no usable
@@ -59,7 +63,22 @@ func (s *keySource) useMerchant(ctx caddy.Context, name string, inline ...[2]str
 		return nil, err
 	}
 	s.keys = m.currentKeys
+	s.started = m.started
 	return m, nil
+}
+
+// awaitStart waits, while ctx lasts, until the merchant's platform
+// certificates have been brought in at the app's Start (Caddy may start
+// the servers first), then returns the keys in use. A request that comes
+// in meanwhile is answered with the keys rather than 503.
+func (s *keySource) awaitStart(ctx context.Context) *keySet {
+	if s.started != nil {
+		select {
+		case <-s.started:
+		case <-ctx.Done():
+		}
+	}
+	return s.keys()
 }
 
 // currentKeys returns the keys in use now.

@@ -115,9 +115,13 @@ type Merchant struct {
 	name     string
 	logger   *zap.Logger
 	apiv3Key []byte
-	certs    *certManager           // nil when nothing is downloaded
-	keys     atomic.Pointer[keySet] // published from the three below
-	now      func() time.Time       // time.Now; tests move it
+	certs    *certManager // nil when nothing is downloaded
+	// started is closed once startCertificates has run, at the app's
+	// Start: handlers wait for it rather than answer 503 at once.
+	started   chan struct{}
+	startOnce sync.Once
+	keys      atomic.Pointer[keySet] // published from the three below
+	now       func() time.Time       // time.Now; tests move it
 
 	mu         sync.Mutex                  // guards signer, static and downloaded
 	signer     *apiv3.Signer               // changed only by a key reload
@@ -171,6 +175,7 @@ func checkName(name string) error {
 // quote key material.
 func (m *Merchant) provision(name string, storage certmagic.Storage, logger *zap.Logger) error {
 	m.name, m.logger = name, logger
+	m.started = make(chan struct{})
 	if m.now == nil {
 		m.now = time.Now
 	}
@@ -297,6 +302,7 @@ func (m *Merchant) setUpCertificates(storage certmagic.Storage) error {
 // failure with keys in hand is logged. After a failure the refresh worker
 // retries soon, not a whole interval later.
 func (m *Merchant) startCertificates(ctx context.Context) error {
+	defer m.markStarted()
 	if m.certs == nil {
 		return nil
 	}
@@ -316,6 +322,12 @@ func (m *Merchant) startCertificates(ctx context.Context) error {
 	m.logger.Warn("downloading platform certificates failed; using the keys configured or stored, retrying in the background",
 		zap.Error(err))
 	return nil
+}
+
+// markStarted records that the merchant's start has run: requests waiting
+// for it (awaitStart) go on. It may be called more than once.
+func (m *Merchant) markStarted() {
+	m.startOnce.Do(func() { close(m.started) })
 }
 
 // certificatesURLs returns the download URLs of the certificates_url list

@@ -255,7 +255,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	keys := h.keys() // certificates downloaded or keys reloaded change them while Caddy runs
 	if keys.encrypter == nil {
-		return h.refuse(w, r, errNoMerchantKey)
+		if keys = h.awaitStart(r.Context()); keys.encrypter == nil {
+			return h.refuse(w, r, errNoMerchantKey)
+		}
 	}
 	if h.RequestPayment && r.URL.Path == requestPaymentPath {
 		return h.serveRequestPayment(w, r, keys)

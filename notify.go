@@ -237,7 +237,9 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 	}
 	keys := h.keys()
 	if len(keys.byID) == 0 {
-		return h.refuse(w, r, body, errNoMerchantKey) // WeChat Pay sends it again later
+		if keys = h.awaitStart(r.Context()); len(keys.byID) == 0 {
+			return h.refuse(w, r, body, errNoMerchantKey) // WeChat Pay sends it again later
+		}
 	}
 	signed, err := keys.verifier.Check(r.Header, body)
 	if err != nil {
