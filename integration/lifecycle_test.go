@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -102,7 +103,7 @@ func TestIntegrationValidateHasNoSideEffects(t *testing.T) {
 func caddyCommand(name string, args ...string) (string, error) {
 	reg, ok := caddycmd.Commands()[name]
 	if !ok {
-		return "", os.ErrNotExist
+		return "", fmt.Errorf("the %s command is not registered", name)
 	}
 	cmd := &cobra.Command{Use: name, SilenceUsage: true, SilenceErrors: true}
 	reg.CobraFunc(cmd)
