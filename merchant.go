@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,11 +19,6 @@ import (
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
 )
-
-// defaultCertificatesURLs are where platform certificates are downloaded
-// from, in order: WeChat Pay's API domain, then its backup domain (the
-// official Go SDK's WechatPayAPIServerBackup).
-var defaultCertificatesURLs = URLList{"https://api.mch.weixin.qq.com", "https://api2.mch.weixin.qq.com"}
 
 // URLList is the value of certificates_url: URLs tried in order. In JSON it
 // is an array of strings or, as before it became a list, one string; a
@@ -333,87 +326,23 @@ func (m *Merchant) markStarted() {
 // certificatesURLs returns the download URLs of the certificates_url list
 // (the default when empty), each an http(s) URL given once.
 func certificatesURLs(list URLList) ([]string, error) {
-	if len(list) == 0 {
-		list = defaultCertificatesURLs
-	}
-	urls := make([]string, 0, len(list))
-	for _, base := range list {
-		u, err := url.Parse(strings.TrimSuffix(base, "/") + platformcert.Path)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return nil, fmt.Errorf("certificates_url: %q is not an http(s) URL", base)
-		}
-		if slices.Contains(urls, u.String()) {
-			return nil, fmt.Errorf("certificates_url: %q is given twice", base)
-		}
-		urls = append(urls, u.String())
+	urls, err := platformcert.URLs(list)
+	if err != nil {
+		return nil, fmt.Errorf("certificates_url: %w", err)
 	}
 	return urls, nil
 }
 
-// downloadFirst runs d, with each of urls in turn as its URL, until one
-// gives an answer to go by: the certificates, or a failure that another
-// address would give too (a refusal, ErrNotFound). A URL that cannot be reached, times out or
-// answers 5xx (platformcert.UnavailableError) passes on to the next. Each
-// attempt may take its share of the time left in ctx, and what one leaves
-// goes to the next.
+// downloadFirst runs d at each of urls in turn until one answers
+// (platformcert.Download.RunFirst), and warns when a later URL did.
 func (m *Merchant) downloadFirst(ctx context.Context, d *platformcert.Download, urls []string) ([]*platformcert.Certificate, error) {
-	var tried []string
-	for i, u := range urls {
-		attempt := *d
-		attempt.URL = u
-		actx, cancel := shareOfTime(ctx, len(urls)-i)
-		certs, err := attempt.Run(actx)
-		cancel()
-		if err == nil {
-			if len(tried) > 0 {
-				m.logger.Warn("platform certificates downloaded from a later certificates_url", zap.String("url", u),
-					zap.Strings("failed", tried))
-			}
-			return certs, nil
-		}
-		tried = append(tried, u+": "+withoutURL(err))
-		var unavailable *platformcert.UnavailableError
-		if !errors.As(err, &unavailable) || i == len(urls)-1 || ctx.Err() != nil {
-			return nil, &downloadError{tried: tried, last: err}
-		}
+	certs, failed, err := d.RunFirst(ctx, urls)
+	if err == nil && len(failed) > 0 {
+		m.logger.Warn("platform certificates downloaded from a later certificates_url", zap.String("url", urls[len(failed)]),
+			zap.Strings("failed", failed))
 	}
-	return nil, errors.New("certificates_url: no URL to download from")
+	return certs, err
 }
-
-// shareOfTime returns ctx with a deadline of 1/n of the time ctx has left,
-// for the first of n attempts; ctx itself (cancellable) when it has no
-// deadline or n is 1.
-func shareOfTime(ctx context.Context, n int) (context.Context, context.CancelFunc) {
-	deadline, ok := ctx.Deadline()
-	if !ok || n <= 1 {
-		return context.WithCancel(ctx)
-	}
-	return context.WithTimeout(ctx, time.Until(deadline)/time.Duration(n))
-}
-
-// withoutURL returns err's message without net/http's `Get "<url>":` when
-// that is all it adds, since the caller names the URL once itself.
-func withoutURL(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) && ue.Error() == err.Error() {
-		return ue.Err.Error()
-	}
-	return err.Error()
-}
-
-// downloadError is a download that failed at every URL tried: it names
-// each with its failure, in order, and wraps the last, which says what the
-// download came to (platformcert.ErrNotFound, a refusal, or the last URL
-// out of reach).
-type downloadError struct {
-	tried []string // "<url>: <failure>"
-	last  error
-}
-
-func (e *downloadError) Error() string { return strings.Join(e.tried, "; ") }
-
-// Unwrap returns the last failure.
-func (e *downloadError) Unwrap() error { return e.last }
 
 // publish makes the configured keys plus downloaded certificates the keys
 // in use. The configured choice (public key, or wechatpay_serial) encrypts;
