@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/certstore"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/pemkey"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/caddy-wechatpay/caddy-wechatpay/sandbox"
@@ -109,7 +110,7 @@ func TestCertificatesFirstDownload(t *testing.T) {
 	if n := cs.Downloads.Load(); n != 1 {
 		t.Errorf("%d downloads", n)
 	}
-	raw, err := storage.Load(context.Background(), certificatesKey(c.MchID))
+	raw, err := storage.Load(context.Background(), certstore.Key(c.MchID))
 	if err != nil || !strings.Contains(string(raw), c.PlatformSerial) || strings.Contains(string(raw), testkit.CertAPIv3Key) {
 		t.Fatalf("stored document: %v\n%s", err, raw)
 	}
@@ -285,7 +286,7 @@ func TestCertificatesPublicKeyOnly(t *testing.T) {
 	if n := logs.Filter(literal).FilterLevelExact(zap.WarnLevel).Len() + logs.FilterLevelExact(zap.ErrorLevel).Len(); n != 0 {
 		t.Errorf("%d warnings or errors for a normal state", n)
 	}
-	doc, _, err := loadStored(context.Background(), storage, c.MchID, storageMACKey([]byte(testkit.CertAPIv3Key)), time.Now())
+	doc, _, err := certstore.Load(context.Background(), storage, c.MchID, certstore.MACKey([]byte(testkit.CertAPIv3Key)), time.Now())
 	if err != nil || doc == nil || !doc.NotFound {
 		t.Errorf("stored: %+v %v", doc, err)
 	}
@@ -333,7 +334,7 @@ func TestCertificatesRestartOffline(t *testing.T) {
 		t.Run(age.String(), func(t *testing.T) {
 			if age > 0 {
 				certs := first.Merchants["school"].platformCertificates()
-				if err := saveStored(context.Background(), storage, c.MchID, storageMACKey([]byte(testkit.CertAPIv3Key)), time.Now().Add(-age), false, certs); err != nil {
+				if err := certstore.Save(context.Background(), storage, c.MchID, certstore.MACKey([]byte(testkit.CertAPIv3Key)), time.Now().Add(-age), false, certs); err != nil {
 					t.Fatal(err)
 				}
 			}

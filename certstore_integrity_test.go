@@ -19,6 +19,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/certstore"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/platformcert"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"go.uber.org/zap"
@@ -41,7 +42,7 @@ func TestPlantedStoredCertificateIgnored(t *testing.T) {
 	certs := append(first.Merchants["school"].platformCertificates(), evil)
 	// Whoever can write to the storage but does not hold the APIv3 key
 	// cannot make a valid MAC.
-	if err := saveStored(context.Background(), storage, c.MchID, storageMACKey([]byte("not-the-merchants-apiv3-key-0000")), time.Now().Add(-7*time.Hour), false, certs); err != nil {
+	if err := certstore.Save(context.Background(), storage, c.MchID, certstore.MACKey([]byte("not-the-merchants-apiv3-key-0000")), time.Now().Add(-7*time.Hour), false, certs); err != nil {
 		t.Fatal(err)
 	}
 	// Restart with WeChat Pay reachable (the stored set is stale: a real download happens).
@@ -71,8 +72,8 @@ func TestPlantedStoredCertificateIgnored(t *testing.T) {
 	if k.serial == evil.Serial {
 		t.Errorf("sensitive fields are encrypted for the planted certificate")
 	}
-	raw, _ := storage.Load(context.Background(), certificatesKey(c.MchID))
-	var doc storedCertificates
+	raw, _ := storage.Load(context.Background(), certstore.Key(c.MchID))
+	var doc certstore.Document
 	_ = json.Unmarshal(raw, &doc)
 	for _, sc := range doc.Certificates {
 		if sc.SerialNo == evil.Serial {
@@ -95,7 +96,7 @@ func TestStartupFailureRetriedSoon(t *testing.T) {
 	c := testkit.Creds()
 	_, storage, first := downloadedOnce(t)
 	certs := first.Merchants["school"].platformCertificates()
-	if err := saveStored(context.Background(), storage, c.MchID, storageMACKey([]byte(testkit.CertAPIv3Key)), time.Now().Add(-7*time.Hour), false, certs); err != nil {
+	if err := certstore.Save(context.Background(), storage, c.MchID, certstore.MACKey([]byte(testkit.CertAPIv3Key)), time.Now().Add(-7*time.Hour), false, certs); err != nil {
 		t.Fatal(err)
 	}
 	offline := "http://" + closedAddr(t)
@@ -137,7 +138,7 @@ func TestRecentEmptyStoredSetAsksAgain(t *testing.T) {
 	c := testkit.Creds()
 	cs := testkit.NewCertSandbox(t, nil)
 	storage := fileStorage(t)
-	if err := saveStored(context.Background(), storage, c.MchID, storageMACKey([]byte(testkit.CertAPIv3Key)), time.Now(), false, nil); err != nil {
+	if err := certstore.Save(context.Background(), storage, c.MchID, certstore.MACKey([]byte(testkit.CertAPIv3Key)), time.Now(), false, nil); err != nil {
 		t.Fatal(err)
 	}
 	app := &App{Merchants: map[string]*Merchant{"school": testMerchant(t, cs.TS.URL)}}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/certstore"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/logtext"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/platformcert"
 	"github.com/caddyserver/caddy/v2"
@@ -264,7 +265,7 @@ func (m *Merchant) setUpCertificates(storage certmagic.Storage) error {
 	client := &http.Client{Timeout: downloadTimeout}
 	m.certs = &certManager{
 		mchid:     m.signer.MchID, // a key reload never changes it
-		macKey:    storageMACKey(m.apiv3Key),
+		macKey:    certstore.MACKey(m.apiv3Key),
 		publicKey: !m.static.empty(),
 		storage:   storage,
 		interval:  interval,

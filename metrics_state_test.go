@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/certstore"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 )
 
@@ -65,11 +66,11 @@ func certFile(t *testing.T, serial string, notAfter time.Time) (string, string) 
 // certificates, in the gauge's form.
 func storedCheckedAt(t *testing.T, storage *certmagic.FileStorage, mchid string) string {
 	t.Helper()
-	raw, err := os.ReadFile(storage.Filename(certificatesKey(mchid)))
+	raw, err := os.ReadFile(storage.Filename(certstore.Key(mchid)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc storedCertificates
+	var doc certstore.Document
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
 	}
