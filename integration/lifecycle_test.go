@@ -75,6 +75,9 @@ func TestIntegrationValidateHasNoSideEffects(t *testing.T) {
 	if out, err := caddyCommand("validate", "--config", file, "--adapter", "caddyfile"); err != nil {
 		t.Fatalf("caddy validate: %v\n%s", err, out)
 	}
+	if out, err := caddyCommand("adapt", "--config", file, "--adapter", "caddyfile", "--validate"); err != nil {
+		t.Fatalf("caddy adapt --validate: %v\n%s", err, out)
+	}
 	if n := requests.Load(); n != 0 {
 		t.Errorf("validate sent %d requests to WeChat Pay, want none", n)
 	}
