@@ -1,23 +1,18 @@
 package wechatpay
 
 import (
-	"context"
 	"crypto/rsa"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
-	"github.com/caddy-wechatpay/caddy-wechatpay/internal/certstore"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/logtext"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/platformcert"
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
 )
 
@@ -160,189 +155,6 @@ func checkName(name string) error {
 		return fmt.Errorf("merchant name %q: use letters, digits, '-', '_' and '.'", name)
 	}
 	return nil
-}
-
-// provision resolves and loads the merchant's keys and sets up the
-// download of its platform certificates. It reads no storage and makes no
-// network call: startCertificates does, from the app's Start, so that
-// `caddy validate` has no side effects. Errors name the option and never
-// quote key material.
-func (m *Merchant) provision(name string, storage certmagic.Storage, logger *zap.Logger) error {
-	m.name, m.logger = name, logger
-	m.started = make(chan struct{})
-	if m.now == nil {
-		m.now = time.Now
-	}
-	if m.RefreshInterval < 0 || m.RefreshInterval != 0 && time.Duration(m.RefreshInterval) < time.Minute {
-		return errors.New("refresh_interval must be at least 1m: WeChat Pay limits how often certificates may be asked for")
-	}
-	var err error
-	if m.signer, m.merchantCert, m.static, err = m.loadKeys(); err != nil {
-		return err
-	}
-	if m.apiv3Key, err = m.keyOptions().loadAPIv3Key(m.logger); err != nil {
-		return err
-	}
-	m.publish(nil)
-	if m.DownloadCertificates != nil && *m.DownloadCertificates {
-		switch {
-		case m.apiv3Key == nil:
-			return errors.New("download_certificates on needs apiv3_key, which decrypts the downloaded certificates")
-		case len(m.PlatformCertificate) > 0:
-			return errors.New("download_certificates on and platform_certificate exclude each other: downloaded certificates replace the configured ones")
-		}
-	}
-	if !m.downloads() {
-		if m.static.empty() {
-			return errors.New("public_key (with public_key_id) or platform_certificate is required, or apiv3_key to download platform certificates")
-		}
-		return nil
-	}
-	return m.setUpCertificates(storage)
-}
-
-// keyOptions returns the merchant's key options.
-func (m *Merchant) keyOptions() keyOptions {
-	return keyOptions{mchid: m.MchID, serialNo: m.SerialNo, privateKey: m.PrivateKey, apiv3Key: m.APIv3Key,
-		merchantCert: m.MerchantCertificate, WechatPayKeys: m.WechatPayKeys}
-}
-
-// loadKeys loads what a key reload loads again: the signer, the merchant
-// certificate and the configured WeChat Pay keys.
-func (m *Merchant) loadKeys() (*apiv3.Signer, *merchantCertificate, *trustedKeys, error) {
-	opts := m.keyOptions()
-	signer, err := opts.loadSigner(m.logger)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	cert, err := opts.loadMerchantCertificate(m.logger, signer)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	static, err := m.loadStatic()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return signer, cert, static, nil
-}
-
-// loadStatic loads the configured WeChat Pay keys; none is fine when
-// platform certificates are downloaded.
-func (m *Merchant) loadStatic() (*trustedKeys, error) {
-	k := m.WechatPayKeys
-	if k.PublicKey == "" && k.PublicKeyID == "" && len(k.PlatformCertificate) == 0 {
-		if k.WechatPaySerial != "" {
-			return nil, errors.New("wechatpay_serial needs public_key or platform_certificate")
-		}
-		return &trustedKeys{byID: map[string]*rsa.PublicKey{}}, nil
-	}
-	return k.load(m.logger)
-}
-
-// staticKeys returns the configured WeChat Pay keys in use now.
-func (m *Merchant) staticKeys() *trustedKeys {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.static
-}
-
-func (t *trustedKeys) empty() bool { return t == nil || len(t.order) == 0 }
-
-// setUpCertificates sets up the certificate manager, without a download.
-func (m *Merchant) setUpCertificates(storage certmagic.Storage) error {
-	urls, err := certificatesURLs(m.CertificatesURL)
-	if err != nil {
-		return err
-	}
-	interval := time.Duration(m.RefreshInterval)
-	if interval == 0 {
-		interval = defaultRefreshInterval
-	}
-	aead, err := apiv3.NewAEAD(m.apiv3Key) // the same AES-256-GCM as callbacks
-	if err != nil {
-		return fmt.Errorf("apiv3_key: %w", err)
-	}
-	client := &http.Client{Timeout: downloadTimeout}
-	m.certs = &certManager{
-		mchid:     m.signer.MchID, // a key reload never changes it
-		macKey:    certstore.MACKey(m.apiv3Key),
-		publicKey: !m.static.empty(),
-		storage:   storage,
-		interval:  interval,
-		now:       m.now,
-		logger:    m.logger,
-		publish:   m.publish,
-		metrics:   m.metrics,
-	}
-	m.certs.download = func(ctx context.Context, known []*platformcert.Certificate) ([]*platformcert.Certificate, error) {
-		static := m.staticKeys()
-		d := &platformcert.Download{Client: client, UserAgent: userAgent(), Signer: m.currentSigner(),
-			AEAD: aead, Now: m.certs.now, Anchors: static.byID, Known: known}
-		switch {
-		case !static.empty():
-			d.Serial = static.chosen
-		case len(known) > 0:
-			d.Serial = known[0].Serial
-		}
-		return m.downloadFirst(ctx, d, urls)
-	}
-	return nil
-}
-
-// startCertificates brings the downloaded certificates up to date: those
-// in storage, or WeChat Pay's when the stored set is missing or stale. The
-// app's Start runs it. It returns an error only when the merchant is left
-// with no WeChat Pay key at all (its handlers answer 503 meanwhile); a
-// failure with keys in hand is logged. After a failure the refresh worker
-// retries soon, not a whole interval later.
-func (m *Merchant) startCertificates(ctx context.Context) error {
-	defer m.markStarted()
-	if m.certs == nil {
-		return nil
-	}
-	res, err := m.certs.refresh(ctx, false)
-	if err != nil {
-		m.certs.startFailed = true
-	}
-	if err == nil && m.currentKeys().encrypter == nil && res == refreshNotFound {
-		return errors.New("WeChat Pay has no platform certificate for this merchant (it uses the WeChat Pay public key): configure public_key_id and public_key")
-	}
-	if err == nil {
-		return nil
-	}
-	if m.currentKeys().encrypter == nil {
-		return fmt.Errorf("downloading platform certificates: %w (and no WeChat Pay key is configured or stored)", err)
-	}
-	m.logger.Warn("downloading platform certificates failed; using the keys configured or stored, retrying in the background",
-		zap.Error(err))
-	return nil
-}
-
-// markStarted records that the merchant's start has run: requests waiting
-// for it (awaitStart) go on. It may be called more than once.
-func (m *Merchant) markStarted() {
-	m.startOnce.Do(func() { close(m.started) })
-}
-
-// certificatesURLs returns the download URLs of the certificates_url list
-// (the default when empty), each an http(s) URL given once.
-func certificatesURLs(list URLList) ([]string, error) {
-	urls, err := platformcert.URLs(list)
-	if err != nil {
-		return nil, fmt.Errorf("certificates_url: %w", err)
-	}
-	return urls, nil
-}
-
-// downloadFirst runs d at each of urls in turn until one answers
-// (platformcert.Download.RunFirst), and warns when a later URL did.
-func (m *Merchant) downloadFirst(ctx context.Context, d *platformcert.Download, urls []string) ([]*platformcert.Certificate, error) {
-	certs, failed, err := d.RunFirst(ctx, urls)
-	if err == nil && len(failed) > 0 {
-		m.logger.Warn("platform certificates downloaded from a later certificates_url", zap.String("url", urls[len(failed)]),
-			zap.Strings("failed", failed))
-	}
-	return certs, err
 }
 
 // publish makes the configured keys plus downloaded certificates the keys
