@@ -12,6 +12,8 @@ import (
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/clockskew"
 )
 
 func keysCommand() *cobra.Command {
@@ -138,7 +140,7 @@ func printClock(out io.Writer, addr string) {
 		return
 	}
 	defer resp.Body.Close()
-	var c clockReport
+	var c clockskew.Report
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&c); err != nil {
 		fmt.Fprintf(out, "clock: not measured (%v)\n", err)
 		return
@@ -148,7 +150,7 @@ func printClock(out io.Writer, addr string) {
 		return
 	}
 	fmt.Fprintf(out, "clock: this host is %s (from %d verified signatures, the last at %s)\n",
-		describeOffset(c.OffsetSeconds), c.Samples, c.MeasuredAt.Format(time.RFC3339))
+		clockskew.Describe(c.OffsetSeconds), c.Samples, c.MeasuredAt.Format(time.RFC3339))
 }
 
 // describeMerchantCertificate describes the merchant API certificate for
