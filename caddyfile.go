@@ -46,8 +46,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //
 // Values may use placeholders such as {env.WECHATPAY_PRIVATE_KEY} or
 // {file./etc/wechatpay/apiclient_key.pem}; they are resolved at start. The
-// parser maps tokens to fields; what the values must be is checked once,
-// when Caddy provisions the handler.
+// parser checks what it needs to read the tokens (an option's arguments,
+// an option given twice, on|off, a size, encrypt's form) and maps them to
+// fields; what the values must be (keys, paths, bounds) is checked when
+// Caddy provisions the handler, the same for a JSON configuration.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
 	if d.NextArg() {
@@ -102,11 +104,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "max_body":
 			var v string
 			if err = single(&v); err == nil {
-				size, perr := humanize.ParseBytes(v)
-				if perr != nil || size == 0 || size > 1<<40 {
-					return d.Errf("max_body: %q is not a size such as 1MiB or 512KB", v)
-				}
-				h.MaxBody = int64(size)
+				h.MaxBody, err = parseMaxBody(d, v, "1MiB or 512KB")
 			}
 		case "max_bill_size":
 			var v string

@@ -6,6 +6,8 @@ import (
 	"net"
 	"slices"
 	"strings"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/platformcert"
 )
 
 // inlineHandlers returns a check target for every wechatpay and
@@ -75,7 +77,7 @@ func inlineTarget(h json.RawMessage, after []json.RawMessage) (*checkTarget, err
 			privateKey: wh.PrivateKey, merchantCert: wh.MerchantCertificate, WechatPayKeys: wh.WechatPayKeys}}
 		for _, next := range after {
 			if handlerKind(next) == "reverse_proxy" {
-				if u := upstreamURL(next); u != "" && u != defaultCertificatesURLs[0] {
+				if u := upstreamURL(next); u != "" && u != platformcert.DefaultBaseURLs[0] {
 					t.urls = URLList{u}
 				} // WeChat Pay's own domain: the default list, its backup domain too
 				break

@@ -38,37 +38,6 @@ func TestClockSkewWarnsHourly(t *testing.T) {
 	}
 }
 
-func TestClockHint(t *testing.T) {
-	now := time.Unix(1_800_000_000, 0)
-	header := func(ts int64, date time.Time) http.Header {
-		h := http.Header{}
-		h.Set("Wechatpay-Timestamp", itoa(int(ts)))
-		if !date.IsZero() {
-			h.Set("Date", date.UTC().Format(http.TimeFormat))
-		}
-		return h
-	}
-	var c clockSkew
-	for _, tc := range []struct {
-		name   string
-		header http.Header
-		want   string
-	}{
-		{"WeChat Pay ahead, its Date agrees", header(now.Unix()+412, now.Add(412*time.Second)), "this host's clock is 412 s behind WeChat Pay"},
-		{"WeChat Pay behind, its Date agrees", header(now.Unix()-400, now.Add(-395*time.Second)), "this host's clock is 400 s ahead of WeChat Pay"},
-		{"Date disagrees: a replay", header(now.Unix()-400, now), ""},
-		{"no Date, nothing measured", header(now.Unix()-400, time.Time{}), ""},
-	} {
-		if got := c.clockHint(now, tc.header); !strings.HasPrefix(got, tc.want) || (tc.want == "") != (got == "") {
-			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
-		}
-	}
-	c.observe(zap.NewNop(), now.Add(-time.Minute), apiv3.Signed{Timestamp: now.Unix() - 60 - 290})
-	if got := c.clockHint(now, header(now.Unix()-400, time.Time{})); !strings.Contains(got, "measured this host's clock 290 s ahead") {
-		t.Errorf("no Date, a recent measure: %q", got)
-	}
-}
-
 // TestServeHTTPNamesTheClock: a response refused as stale whose Date header
 // agrees with its timestamp tells the app that this host's clock is off.
 func TestServeHTTPNamesTheClock(t *testing.T) {

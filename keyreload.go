@@ -192,7 +192,7 @@ func (m *Merchant) prepareReload() (func(), error) {
 		return nil, err
 	}
 	if signer.MchID != m.currentSigner().MchID {
-		return nil, errors.New("mchid changed: a merchant number changes only with a configuration reload")
+		return nil, errMchIDChanged
 	}
 	switch {
 	case m.certs == nil && static.empty():

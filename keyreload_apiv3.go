@@ -7,6 +7,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/certstore"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/platformcert"
 	"go.uber.org/zap"
 )
@@ -28,7 +29,7 @@ type apiv3Reload struct {
 	// resave holds the stored document when it verified only under the
 	// previous APIv3 key: it is written again under the new one, so that
 	// the next refresh (of any instance with the new key) trusts it.
-	resave *storedCertificates
+	resave *certstore.Document
 }
 
 // loadAPIv3Reload resolves apiv3_key again and reads the stored platform
@@ -48,16 +49,16 @@ func (m *Merchant) loadAPIv3Reload() (*apiv3Reload, error) {
 	if m.certs == nil {
 		return r, nil
 	}
-	r.macKey = storageMACKey(key)
+	r.macKey = certstore.MACKey(key)
 	ctx, cancel := context.WithTimeout(context.Background(), storageReadTimeout)
 	defer cancel()
 	now := m.now()
-	_, stored, err := loadStored(ctx, m.certs.storage, m.certs.mchid, r.macKey, now)
+	_, stored, err := certstore.Load(ctx, m.certs.storage, m.certs.mchid, r.macKey, now)
 	if err != nil && !bytes.Equal(key, current) {
 		// Stored under the previous key, by this instance: still trusted.
 		var errOld error
-		var doc *storedCertificates
-		if doc, stored, errOld = loadStored(ctx, m.certs.storage, m.certs.mchid, storageMACKey(current), now); errOld == nil {
+		var doc *certstore.Document
+		if doc, stored, errOld = certstore.Load(ctx, m.certs.storage, m.certs.mchid, certstore.MACKey(current), now); errOld == nil {
 			err, r.resave = nil, doc
 		}
 	}
@@ -86,7 +87,7 @@ func (r *apiv3Reload) commitCertificates(m *Merchant) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), storageReadTimeout)
 	defer cancel()
-	if err := saveStored(ctx, c.storage, c.mchid, r.macKey, r.resave.CheckedAt, r.resave.NotFound, merged); err != nil {
+	if err := certstore.Save(ctx, c.storage, c.mchid, r.macKey, r.resave.CheckedAt, r.resave.NotFound, merged); err != nil {
 		m.logger.Warn("key reload: the platform certificates could not be stored again under the new APIv3 key; the next refresh downloads them", zap.Error(err))
 	}
 }

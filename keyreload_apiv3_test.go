@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/certstore"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/pemkey"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 )
@@ -20,7 +21,7 @@ func TestKeyReloadAdoptsStoredCertificates(t *testing.T) {
 	cs := testkit.NewCertSandbox(t, nil)
 	storage := fileStorage(t)
 	m := testMerchant(t, cs.TS.URL)
-	if err := m.provision(context.Background(), "school", storage, zap.NewNop()); err != nil {
+	if err := startMerchant(context.Background(), m, "school", storage, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	next, err := cs.Srv.RotatePlatformCertificate(0)
@@ -31,8 +32,7 @@ func TestKeyReloadAdoptsStoredCertificates(t *testing.T) {
 
 	// The CLI downloads into the same storage.
 	cli := testMerchant(t, cs.TS.URL)
-	cli.deferRefresh = true
-	if err := cli.provision(context.Background(), "school", storage, zap.NewNop()); err != nil {
+	if err := cli.provision("school", storage, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := cli.certs.refresh(context.Background(), true); err != nil {
@@ -69,11 +69,11 @@ func TestKeyReloadAdoptsStoredCertificates(t *testing.T) {
 	if k.byID[nextSerial] == nil {
 		t.Error("the certificates in use were lost with the APIv3 key rotation")
 	}
-	doc, stored, err := loadStored(context.Background(), storage, m.MchID, storageMACKey([]byte(newKey)), time.Now())
+	doc, stored, err := certstore.Load(context.Background(), storage, m.MchID, certstore.MACKey([]byte(newKey)), time.Now())
 	if err != nil || doc == nil || len(stored) != 2 {
 		t.Errorf("the stored set under the new APIv3 key: %v, %d certificates", err, len(stored))
 	}
-	if string(m.certs.storageKey()) != string(storageMACKey([]byte(newKey))) {
+	if string(m.certs.storageKey()) != string(certstore.MACKey([]byte(newKey))) {
 		t.Error("the refresh would still store under the old APIv3 key")
 	}
 

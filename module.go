@@ -225,8 +225,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 // checkOptions checks the handler's own options, with keys of its own or a
 // merchant's.
 func (h *Handler) checkOptions() error {
-	if h.MaxBody < 0 {
-		return errors.New("max_body must not be negative")
+	if err := checkMaxBody(h.MaxBody); err != nil {
+		return err
 	}
 	for _, rule := range h.Encrypt {
 		if !validMethod(strings.ToUpper(rule.Method)) {
@@ -290,7 +290,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	keys := h.keys() // certificates downloaded or keys reloaded change them while Caddy runs
 	if keys.encrypter == nil {
-		return h.refuse(w, r, errNoMerchantKey)
+		if keys = h.awaitStart(r.Context()); keys.encrypter == nil {
+			return h.refuse(w, r, errNoMerchantKey)
+		}
 	}
 	if h.RequestPayment && r.URL.Path == requestPaymentPath {
 		return h.serveRequestPayment(w, r, keys)
@@ -318,7 +320,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		defer release(body)
 	}
 	if err := h.signRequest(r, out, keys); err != nil {
-		return h.refuse(w, r, &apiError{status: http.StatusInternalServerError, code: codeProxyError, message: "signing the request failed"})
+		return h.refuse(w, r, &apiError{status: http.StatusInternalServerError, code: codeProxyError, message: "signing the request failed", cause: err})
 	}
 
 	if !h.verifying() || h.respondsUnsigned(r) {
@@ -480,13 +482,15 @@ func ruleName(rt *catalog.Route) string {
 	return rt.Method + " " + rt.Template
 }
 
-// refuse answers a JSON error and logs it; nothing goes upstream.
+// refuse answers a JSON error instead of what was asked for, and logs it.
+// Before the request is forwarded nothing goes upstream; after, it replaces
+// WeChat Pay's answer (one that failed verification, say).
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, ae *apiError) error {
 	h.metrics.request(r, ae.code)
 	if c := h.logger.Check(zapcore.InfoLevel, "refused"); c != nil {
 		c.Write(zap.String("method", r.Method), zap.String("path", r.URL.Path),
 			zap.Int("status", ae.status), zap.String("code", ae.code),
-			zap.String("field", ae.field), zap.String("reason", ae.message))
+			zap.String("field", ae.field), zap.String("reason", ae.message), zap.NamedError("cause", ae.cause))
 	}
 	writeError(w, ae.status, ae.code, ae.message)
 	return nil

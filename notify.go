@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/dedup"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/logtext"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/notification"
 	"github.com/caddyserver/caddy/v2"
@@ -100,8 +101,7 @@ type NotifyHandler struct {
 
 	logger *zap.Logger
 	keySource
-	store *dedupStore // nil when dedup is off
-	stop  context.CancelFunc
+	store *dedup.Store // nil when dedup is off
 
 	metrics *notifyMetrics // nil without a metrics registry
 }
@@ -121,8 +121,8 @@ func (h *NotifyHandler) Provision(ctx caddy.Context) error {
 	if h.WechatPaySerial != "" {
 		return errors.New("wechatpay_serial has no meaning for wechatpay_notify: callbacks verify under any configured key")
 	}
-	if h.MaxBody < 0 {
-		return errors.New("max_body must not be negative")
+	if err := checkMaxBody(h.MaxBody); err != nil {
+		return err
 	}
 	if h.MaxBody == 0 {
 		h.MaxBody = defaultNotifyMaxBody
@@ -145,10 +145,8 @@ func (h *NotifyHandler) Provision(ctx caddy.Context) error {
 		// shared storage: the merchant number, or for inline keys the
 		// public key ID (or first certificate serial): public and per
 		// merchant, unlike anything derived from the APIv3 key.
-		h.store = &dedupStore{storage: ctx.Storage(), scope: scope, now: time.Now}
-		sweepCtx, cancel := context.WithCancel(context.Background())
-		h.stop = cancel
-		go h.sweepLoop(sweepCtx)
+		h.store = &dedup.Store{Storage: ctx.Storage(), Scope: scope, Now: time.Now}
+		startSweeper(ctx.Context, h.store, h.logger)
 	}
 	// Every log line names the merchant: the app's merchant name, or the
 	// scope of a handler with keys of its own.
@@ -209,46 +207,12 @@ func (h *NotifyHandler) useInlineKeys() (string, error) {
 	return scope, err
 }
 
-// sweepLoop deletes expired dedup records a minute after start, then hourly,
-// until Cleanup.
-func (h *NotifyHandler) sweepLoop(ctx context.Context) {
-	wait := time.Minute
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		wait = time.Hour
-		if n, err := h.store.sweep(ctx); err != nil && ctx.Err() == nil {
-			h.logger.Warn("deleting expired notification records failed", zap.Error(err))
-		} else if n > 0 {
-			h.logger.Debug("deleted expired notification records", zap.Int("count", n))
-		}
-	}
-}
-
-// Cleanup stops the sweeping of expired records.
-func (h *NotifyHandler) Cleanup() error {
-	if h.stop != nil {
-		h.stop()
-	}
-	return nil
-}
-
 // Validate checks the provisioned handler.
 func (h *NotifyHandler) Validate() error {
 	if h.keys == nil || h.keys().aead == nil {
 		return errors.New("wechatpay_notify handler is not provisioned")
 	}
 	return nil
-}
-
-// notifyRefusal is a callback refused before the app sees it.
-type notifyRefusal struct {
-	status int
-	code   string // for the log and the message
-	reason string
 }
 
 // ServeHTTP verifies and decrypts one callback, forwards the plaintext
@@ -259,20 +223,25 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 	start := time.Now()
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		return h.refuse(w, r, nil, &notifyRefusal{http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "callbacks are POST requests"})
+		return h.refuse(w, r, nil, &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed, message: "callbacks are POST requests"})
 	}
 	buf, ae := readRequestBody(r, h.MaxBody)
 	if ae != nil {
-		return h.refuse(w, r, nil, &notifyRefusal{ae.status, ae.code, ae.message})
+		return h.refuse(w, r, nil, ae)
 	}
 	defer release(buf)
 	body := buf.Bytes()
 
 	if st := strings.TrimSpace(r.Header.Get("Wechatpay-Signature-Type")); st != "" && st != notification.SignatureType {
-		return h.refuse(w, r, body, &notifyRefusal{http.StatusUnauthorized, "SIGNATURE_TYPE_UNSUPPORTED",
-			"Wechatpay-Signature-Type " + strconv.Quote(logtext.Truncate(st, 40)) + " is not " + notification.SignatureType})
+		return h.refuse(w, r, body, &apiError{status: http.StatusUnauthorized, code: codeSignatureTypeUnsupported,
+			message: "Wechatpay-Signature-Type " + strconv.Quote(logtext.Truncate(st, 40)) + " is not " + notification.SignatureType})
 	}
 	keys := h.keys() // one set for the whole callback: a key reload may switch them meanwhile
+	if len(keys.byID) == 0 {
+		if keys = h.awaitStart(r.Context()); len(keys.byID) == 0 {
+			return h.refuse(w, r, body, errNoMerchantKey) // WeChat Pay sends it again later
+		}
+	}
 	signed, err := keys.verifier.Check(r.Header, body)
 	if err != nil {
 		ve := apiv3.AsVerifyError(err)
@@ -285,7 +254,7 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 				reason += "; " + hint
 			}
 		}
-		return h.refuse(w, r, body, &notifyRefusal{status, ve.Code, reason})
+		return h.refuse(w, r, body, &apiError{status: status, code: ve.Code, message: reason})
 	}
 	hostClock.observe(h.logger, time.Now(), signed)
 	n, err := notification.Parse(body)
@@ -304,13 +273,13 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 	// app's response must not keep the acknowledgement from being recorded.
 	storeCtx := context.WithoutCancel(r.Context())
 	if h.store != nil {
-		unlock, err := h.store.lock(storeCtx, n.ID)
+		unlock, err := h.store.Lock(storeCtx, n.ID)
 		if err != nil {
 			h.logger.Warn("could not lock the notification's record; forwarding without it (the app may see a concurrent resend too)",
 				zap.String("id", n.ID), zap.Error(err))
 		}
 		defer unlock()
-		dup, err := h.store.acknowledged(storeCtx, n.ID)
+		dup, err := h.store.Acknowledged(storeCtx, n.ID)
 		if err != nil {
 			// WeChat Pay's resends are limited; a possible duplicate for
 			// an idempotent app is better than a lost notification.
@@ -335,7 +304,7 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 		return nil
 	}
 	if h.store != nil {
-		if err := h.store.record(storeCtx, n.ID); err != nil {
+		if err := h.store.Record(storeCtx, n.ID); err != nil {
 			h.logger.Error("could not record the acknowledged notification; a resend would reach the app again",
 				zap.String("id", n.ID), zap.Error(err))
 		}
@@ -347,12 +316,12 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 }
 
 // refusalOf turns a parse or decrypt error into a refusal.
-func refusalOf(err error) *notifyRefusal {
+func refusalOf(err error) *apiError {
 	var ne *notification.Error
 	if errors.As(err, &ne) {
-		return &notifyRefusal{http.StatusBadRequest, ne.Code, ne.Reason}
+		return &apiError{status: http.StatusBadRequest, code: ne.Code, message: ne.Reason}
 	}
-	return &notifyRefusal{http.StatusBadRequest, notification.CodeNotificationMalformed, "callback could not be read"}
+	return &apiError{status: http.StatusBadRequest, code: notification.CodeNotificationMalformed, message: "callback could not be read"}
 }
 
 // forward sends the plaintext envelope to the next handler and returns the
@@ -461,7 +430,7 @@ func requestID(r *http.Request) string {
 // refuse answers WeChat Pay a JSON FAIL and logs why, with the notification
 // id when the body has one (read from the unverified body, for the log
 // only) and the Request-ID; never the plaintext or the body.
-func (h *NotifyHandler) refuse(w http.ResponseWriter, r *http.Request, body []byte, nr *notifyRefusal) error {
+func (h *NotifyHandler) refuse(w http.ResponseWriter, r *http.Request, body []byte, nr *apiError) error {
 	h.metrics.callback("", nr.code)
 	if c := h.logger.Check(zapcore.WarnLevel, "callback refused"); c != nil {
 		id := ""
@@ -469,10 +438,10 @@ func (h *NotifyHandler) refuse(w http.ResponseWriter, r *http.Request, body []by
 			id = logtext.Truncate(v.Str, 64)
 		}
 		c.Write(zap.String("id", id), zap.String("request_id", requestID(r)),
-			zap.Int("status", nr.status), zap.String("code", nr.code), zap.String("reason", nr.reason),
+			zap.Int("status", nr.status), zap.String("code", nr.code), zap.String("reason", nr.message), zap.NamedError("cause", nr.cause),
 			zap.String("remote_ip", remoteIP(r)))
 	}
-	writeError(w, nr.status, notifyFail, nr.code+": "+nr.reason)
+	writeError(w, nr.status, notifyFail, nr.code+": "+nr.message)
 	return nil
 }
 
@@ -496,6 +465,5 @@ func remoteIP(r *http.Request) string {
 var (
 	_ caddy.Provisioner           = (*NotifyHandler)(nil)
 	_ caddy.Validator             = (*NotifyHandler)(nil)
-	_ caddy.CleanerUpper          = (*NotifyHandler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*NotifyHandler)(nil)
 )

@@ -73,15 +73,15 @@ func upstreamError(err error) *apiError {
 	}
 	switch {
 	case status == http.StatusGatewayTimeout:
-		return &apiError{status: status, code: codeUpstreamTimeout, message: "WeChat Pay did not answer in time"}
+		return &apiError{status: status, code: codeUpstreamTimeout, message: "WeChat Pay did not answer in time", cause: err}
 	case status >= 500 && notSent(err, status):
 		return &apiError{status: http.StatusBadGateway, code: codeUpstreamUnreachable,
-			message: "WeChat Pay could not be reached: the request was not sent, and may be sent again"}
+			message: "WeChat Pay could not be reached: the request was not sent, and may be sent again", cause: err}
 	case status >= 500:
 		return &apiError{status: http.StatusBadGateway, code: codeUpstreamUnreachable,
-			message: "WeChat Pay could not be reached or the connection failed after the request was sent: query the order's state before sending it again"}
+			message: "WeChat Pay could not be reached or the connection failed after the request was sent: query the order's state before sending it again", cause: err}
 	default: // 499: the client went away; nobody is left to answer
-		return &apiError{status: status, code: "CLIENT_CLOSED_REQUEST", message: "the client closed the request (" + strconv.Itoa(status) + ")"}
+		return &apiError{status: status, code: codeClientClosedRequest, message: "the client closed the request (" + strconv.Itoa(status) + ")"}
 	}
 }
 

@@ -166,7 +166,7 @@ func (k *WechatPayKeys) unmarshalOption(d *caddyfile.Dispenser, option string, s
 // reload through the admin API publishes new ones everywhere.
 type keySet struct {
 	signer    *apiv3.Signer             // nil in wechatpay_notify, which signs nothing
-	decrypter *sensitive.Decrypter      // response fields, under the merchant key; nil with signer
+	decrypter *sensitive.Decrypter      // response fields, under the merchant key; nil without signer
 	byID      map[string]*rsa.PublicKey // every trusted key
 	verifier  *apiv3.Verifier           // verifies under byID
 	encrypter *sensitive.Encrypter      // nil when no key can encrypt

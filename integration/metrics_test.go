@@ -83,6 +83,9 @@ func scrapeMetrics(t *testing.T, url string) (lines []string, process map[string
 			case "caddy_wechatpay_replay_window_entries", "caddy_wechatpay_replay_window_max_entries":
 				process[strings.TrimPrefix(name, "caddy_wechatpay_")] = value
 				continue
+			case "caddy_wechatpay_replay_window_checks_total":
+				process["replay_window_checks_total/"+m.GetLabel()[0].GetValue()] = value
+				continue
 			}
 			lines = append(lines, name+"{"+strings.Join(labels, ",")+"} "+strconv.FormatFloat(value, 'f', -1, 64))
 		}
@@ -293,8 +296,8 @@ func TestIntegrationMetrics(t *testing.T) {
 			}
 		}
 	}
-	if _, ok := reloads["key_reloads_total/ok"]; !ok || len(reloads) != 4 {
-		t.Errorf("process-wide series: %v, want key_reloads_total's ok and failed and the replay window's two", reloads)
+	if _, ok := reloads["key_reloads_total/ok"]; !ok || len(reloads) != 4+5 {
+		t.Errorf("process-wide series: %v, want key_reloads_total's ok and failed, the replay window's two gauges and its five verdicts", reloads)
 	}
 	// The verified answers and callbacks of the mix are in the process's
 	// replay window (with those of earlier tests still inside it).
