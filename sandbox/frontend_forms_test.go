@@ -22,6 +22,15 @@ func v2Sign(message string) string {
 	return fmt.Sprintf("%X", mac.Sum(nil))
 }
 
+// otherHexDigit is an upper-case hexadecimal digit other than c, to spoil
+// a sign by its first digit whatever that digit is.
+func otherHexDigit(c byte) string {
+	if c == '0' {
+		return "1"
+	}
+	return "0"
+}
+
 func postForm(t *testing.T, h *harness, path, body string) (int, string, Exchange) {
 	t.Helper()
 	resp, err := h.ts.Client().Post(h.ts.URL+path, "application/json", bytes.NewReader([]byte(body)))
@@ -69,7 +78,7 @@ func TestClientSendCoupon(t *testing.T) {
 		verdict string
 	}{
 		{obj(m, good, ""), 200, PaymentOK},
-		{obj(m, "A"+good[1:], ""), 400, PaymentSignInvalid},
+		{obj(m, otherHexDigit(good[0])+good[1:], ""), 400, PaymentSignInvalid},
 		{obj(m, good, `,"customize_send_time":"2025-05-20T13:29:35+08:00"`), 400, PaymentSignInvalid}, // a member the sign does not cover
 		{obj("1900000002", good, ""), 400, FormMchIDMismatch},
 		{obj(m, good, `,"appid":"wx1"`), 400, PaymentParamError},
@@ -91,7 +100,7 @@ func TestClientH5Coupon(t *testing.T) {
 		{base + sign + "#wechat_pay&wechat_redirect", PaymentOK},
 		{base + sign + "#wechat_redirect", PaymentOK},
 		{base + sign, FormRedirectMissing},
-		{base + "0" + sign[1:] + "#wechat_redirect", PaymentSignInvalid},
+		{base + otherHexDigit(sign[0]) + sign[1:] + "#wechat_redirect", PaymentSignInvalid},
 		{base + sign + "&coupon_code=C#wechat_redirect", PaymentSignInvalid},
 		{strings.Replace(base, "action.weixin.qq.com", "example.com", 1) + sign + "#wechat_redirect", PaymentParamError},
 	} {
