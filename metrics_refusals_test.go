@@ -82,7 +82,7 @@ func TestNoUpstream(t *testing.T) {
 	h := new(Handler)
 	provisionIn(t, ctx, h, handlerJSON(t, ""))
 	nothing := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil })
-	for _, target := range []string{"/v3/pay/transactions/out-trade-no/ORDER-1?mchid=1900000001", "/v3/billdownload/file?token=T"} {
+	for _, target := range []string{"/v3/pay/transactions/out-trade-no/ORDER-1?mchid=1900000001", "/v3/merchant-service/images/media-1"} { // a verified path, and an unsigned download
 		w := call(t, h, "GET", target, "", nothing)
 		if w.Code != http.StatusBadGateway || !strings.Contains(w.Body.String(), `"code":"NO_UPSTREAM"`) ||
 			!strings.Contains(w.Body.String(), "reverse_proxy") {
