@@ -22,6 +22,7 @@ import (
 type keyOptions struct {
 	mchid, serialNo, privateKey string // the merchant key that signs
 	apiv3Key                    string // decrypts callbacks and certificate downloads
+	apiv2Key                    string // apiv2_key, optional: signs the front-end forms
 	merchantCert                string // merchant_certificate, optional: checked against the signer
 	WechatPayKeys
 }
@@ -118,8 +119,13 @@ func (o keyOptions) loadKeySet(logger *zap.Logger) (*keySet, error) {
 	if err != nil {
 		return nil, err
 	}
+	apiv2, err := loadAPIv2Key(logger, o.apiv2Key)
+	if err != nil {
+		return nil, err
+	}
 	keys := newKeySet(signer, trusted.byID, trusted.chosen)
 	keys.merchantCert, keys.notAfter = cert, trusted.notAfter
+	keys.apiv2Key = apiv2
 	return keys, nil
 }
 

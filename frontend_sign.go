@@ -59,7 +59,7 @@ func (h *Handler) serveFrontendSign(w http.ResponseWriter, r *http.Request, keys
 		return h.refuse(w, r, ae)
 	}
 	defer release(buf)
-	out, err := form.sign(buf.Bytes(), keys.signer.MchID, h.apiv2)
+	out, err := form.sign(buf.Bytes(), keys.signer.MchID, keys.apiv2Key)
 	if err != nil {
 		var fe *apiv2sign.FieldError
 		if errors.As(err, &fe) {

@@ -158,7 +158,7 @@ func reloadAllKeys() ([]keysReport, error) {
 // roles.
 func sameKeys(a, b *keySet) bool {
 	if a.serial != b.serial || len(a.byID) != len(b.byID) || (a.signer == nil) != (b.signer == nil) ||
-		subtle.ConstantTimeCompare(a.apiv3Key, b.apiv3Key) != 1 {
+		subtle.ConstantTimeCompare(a.apiv3Key, b.apiv3Key) != 1 || subtle.ConstantTimeCompare(a.apiv2Key, b.apiv2Key) != 1 {
 		return false
 	}
 	if a.signer != nil && (a.signer.MchID != b.signer.MchID || a.signer.SerialNo != b.signer.SerialNo ||
@@ -204,12 +204,17 @@ func (m *Merchant) prepareReload() (func(), error) {
 	if err != nil {
 		return nil, err
 	}
+	apiv2, err := loadAPIv2Key(m.logger, m.APIv2Key)
+	if err != nil {
+		return nil, err
+	}
 	return func() {
 		apiv3.commitCertificates(m)
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		m.signer, m.merchantCert, m.static = signer, cert, static
 		m.apiv3Key, m.aead = apiv3.key, apiv3.aead
+		m.apiv2Key = apiv2
 		if m.certs != nil {
 			m.downloaded = m.certs.certificates()
 		}

@@ -198,5 +198,6 @@ func (m *Merchant) publishLocked() {
 	keys := newKeySet(m.signer, byID, serial)
 	keys.merchantCert = m.merchantCert
 	keys.apiv3Key, keys.aead = m.apiv3Key, m.aead
+	keys.apiv2Key = m.apiv2Key
 	m.keys.Store(keys)
 }

@@ -128,7 +128,6 @@ type Handler struct {
 	keySource
 	metrics     *handlerMetrics // nil without a metrics registry
 	perMerchant *perMerchant    // set when merchant is a placeholder (merchant_route.go)
-	apiv2       []byte          // the resolved APIv2 key; nil without one. Never log it.
 
 	bills    *bill.Store     // the download records (bills.go)
 	billsCtx context.Context // the handler's life, for the records' sweep
@@ -172,22 +171,17 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.logger = ctx.Logger()
 	if h.Merchant != "" {
-		m, err := h.useMerchant(ctx, h.Merchant, [2]string{"mchid", h.MchID}, [2]string{"serial_no", h.SerialNo},
+		_, err := h.useMerchant(ctx, h.Merchant, [2]string{"mchid", h.MchID}, [2]string{"serial_no", h.SerialNo},
 			[2]string{"private_key", h.PrivateKey}, [2]string{"merchant_certificate", h.MerchantCertificate},
 			[2]string{"public_key_id", h.PublicKeyID}, [2]string{"public_key", h.PublicKey},
 			[2]string{"platform_certificate", strings.Join(h.PlatformCertificate, "")}, [2]string{"wechatpay_serial", h.WechatPaySerial}, [2]string{apiv2KeyOption, h.APIv2Key})
 		if err != nil {
 			return err
 		}
-		h.apiv2 = m.apiv2Key
 	} else {
 		own := keyOptions{mchid: h.MchID, serialNo: h.SerialNo, privateKey: h.PrivateKey, WechatPayKeys: h.WechatPayKeys}
-		own.merchantCert = h.MerchantCertificate
+		own.merchantCert, own.apiv2Key = h.MerchantCertificate, h.APIv2Key
 		if err := h.useOwn(func() (*keySet, error) { return own.loadKeySet(h.logger) }); err != nil {
-			return err
-		}
-		var err error
-		if h.apiv2, err = loadAPIv2Key(h.logger, h.APIv2Key); err != nil {
 			return err
 		}
 	}
@@ -297,7 +291,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if h.RequestPayment && r.URL.Path == requestPaymentPath {
 		return h.serveRequestPayment(w, r, keys)
 	}
-	if form := frontendForms[r.URL.Path]; form != nil && h.apiv2 != nil {
+	if form := frontendForms[r.URL.Path]; form != nil && keys.apiv2Key != nil {
 		return h.serveFrontendSign(w, r, keys, form)
 	}
 	if ae := checkAPIPath(r.URL, h.AllowPaths); ae != nil {

@@ -185,6 +185,9 @@ type keySet struct {
 	// secret: never log or report it.
 	apiv3Key []byte
 	aead     cipher.AEAD
+	// apiv2Key signs the front-end forms (frontend_sign.go); nil without
+	// apiv2_key. A secret: never log or report it.
+	apiv2Key []byte
 }
 
 // newKeySet builds the key set that signs with signer (none when nil),
