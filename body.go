@@ -41,9 +41,15 @@ func readRequestBody(r *http.Request, max int64) (*bytes.Buffer, *apiError) {
 			message: "request body is larger than max_body (" + strconv.FormatInt(max, 10) + " bytes)"}
 	}
 	if r.ContentLength > max {
+		// Refused on the claim alone, at once: the client may never send
+		// what it claims, and waiting for it would hold the connection
+		// until a read timeout. Nothing of the body is read, so the
+		// connection is closed after the answer (Go's server gives a
+		// client still sending half a second to read it first).
 		release(buf)
-		discardRefusedBody(r, false)
-		return nil, tooLarge()
+		ae := tooLarge()
+		ae.closeConnection = true
+		return nil, ae
 	}
 	var src io.Reader = io.LimitReader(r.Body, max+1)
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {

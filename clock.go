@@ -83,8 +83,13 @@ func (c *clockSkew) report() clockReport {
 // Pay's Date header agrees (within a minute) with the stale or future
 // timestamp, so it is this host that is off; or, without a Date header,
 // the last verified signature measured this host off by more than a
-// minute. It returns "" otherwise.
-func (c *clockSkew) clockHint(now time.Time, header http.Header) string {
+// minute. It returns "" otherwise, and always for a message WeChat Pay
+// did not sign (ve not Authentic): a forged one must neither raise a
+// clock warning nor be told of this host's clock.
+func (c *clockSkew) clockHint(now time.Time, header http.Header, ve *apiv3.VerifyError) string {
+	if ve == nil || !ve.Authentic {
+		return ""
+	}
 	ts, err := strconv.ParseInt(strings.TrimSpace(header.Get("Wechatpay-Timestamp")), 10, 64)
 	if err != nil {
 		return ""

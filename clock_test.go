@@ -49,6 +49,7 @@ func TestClockHint(t *testing.T) {
 		return h
 	}
 	var c clockSkew
+	signedStale := &apiv3.VerifyError{Code: apiv3.CodeTimestampExpired, Authentic: true}
 	for _, tc := range []struct {
 		name   string
 		header http.Header
@@ -59,13 +60,17 @@ func TestClockHint(t *testing.T) {
 		{"Date disagrees: a replay", header(now.Unix()-400, now), ""},
 		{"no Date, nothing measured", header(now.Unix()-400, time.Time{}), ""},
 	} {
-		if got := c.clockHint(now, tc.header); !strings.HasPrefix(got, tc.want) || (tc.want == "") != (got == "") {
+		if got := c.clockHint(now, tc.header, signedStale); !strings.HasPrefix(got, tc.want) || (tc.want == "") != (got == "") {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
 	}
 	c.observe(zap.NewNop(), now.Add(-time.Minute), apiv3.Signed{Timestamp: now.Unix() - 60 - 290})
-	if got := c.clockHint(now, header(now.Unix()-400, time.Time{})); !strings.Contains(got, "measured this host's clock 290 s ahead") {
+	if got := c.clockHint(now, header(now.Unix()-400, time.Time{}), signedStale); !strings.Contains(got, "measured this host's clock 290 s ahead") {
 		t.Errorf("no Date, a recent measure: %q", got)
+	}
+	forged := &apiv3.VerifyError{Code: apiv3.CodeTimestampExpired}
+	if got := c.clockHint(now, header(now.Unix()+412, now.Add(412*time.Second)), forged); got != "" {
+		t.Errorf("a message WeChat Pay did not sign: %q", got)
 	}
 }
 

@@ -59,6 +59,9 @@ type apiError struct {
 	code    string
 	message string
 	field   string // the field concerned, for the log; never its value
+	// closeConnection asks for Connection: close, when a body the client
+	// announced was left unread.
+	closeConnection bool
 }
 
 func paramError(err error) *apiError {

@@ -263,6 +263,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if ae := checkAPIPath(r.URL, h.AllowPaths); ae != nil {
 		return h.refuse(w, r, ae)
 	}
+	if r.Method == http.MethodHead {
+		// WeChat Pay's signature covers the body, which the answer to a
+		// HEAD leaves out: it could never be verified.
+		w.Header().Set("Allow", "GET, POST, PUT, PATCH, DELETE")
+		return h.refuse(w, r, &apiError{status: http.StatusMethodNotAllowed, code: "METHOD_NOT_ALLOWED",
+			message: "HEAD is not forwarded: WeChat Pay's signature covers the body that a HEAD answer leaves out; send GET"})
+	}
 	body, ae := readRequestBody(r, h.MaxBody)
 	if ae != nil {
 		return h.refuse(w, r, ae)
@@ -287,7 +294,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return h.streamUnverified(w, r, next, rt, encrypted, start, &upstream)
 	}
 	resp := newBufferedResponse(w)
-	resp.head = r.Method == http.MethodHead
 	defer resp.release()
 	if ae := proxyInto(resp, r, next, &upstream); ae != nil {
 		return h.refuse(w, r, ae)
@@ -340,10 +346,9 @@ func (h *Handler) streamUnverified(w http.ResponseWriter, r *http.Request, next 
 func (h *Handler) verifying() bool { return h.VerifyResponses == nil || *h.VerifyResponses }
 
 // respondsUnsigned reports whether WeChat Pay answers r unsigned: a
-// download (GET or HEAD) of a built-in download path, or a skip_verify path.
+// download (GET) of a built-in download path, or a skip_verify path.
 func (h *Handler) respondsUnsigned(r *http.Request) bool {
-	download := r.Method == http.MethodGet || r.Method == http.MethodHead
-	return download && hasPathPrefix(r.URL.Path, unsignedDownloads) || hasPathPrefix(r.URL.Path, h.SkipVerify)
+	return r.Method == http.MethodGet && hasPathPrefix(r.URL.Path, unsignedDownloads) || hasPathPrefix(r.URL.Path, h.SkipVerify)
 }
 
 // deliverVerified checks the buffered response and writes it to the client, or
@@ -380,7 +385,7 @@ func (h *Handler) deliverVerified(w http.ResponseWriter, r *http.Request, resp *
 		msg := "WeChat Pay's answer failed verification: " + ve.Reason
 		var hint string
 		if ve.Code == apiv3.CodeTimestampExpired {
-			hint = hostClock.clockHint(time.Now(), resp.header)
+			hint = hostClock.clockHint(time.Now(), resp.header, ve)
 		}
 		h.logger.Error("WeChat Pay's answer failed verification",
 			zap.String("code", ve.Code), zap.String("reason", ve.Reason),
@@ -441,6 +446,9 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, ae *apiError) e
 		c.Write(zap.String("method", r.Method), zap.String("path", r.URL.Path),
 			zap.Int("status", ae.status), zap.String("code", ae.code),
 			zap.String("field", ae.field), zap.String("reason", ae.message))
+	}
+	if ae.closeConnection {
+		w.Header().Set("Connection", "close")
 	}
 	writeError(w, ae.status, ae.code, ae.message)
 	return nil

@@ -262,6 +262,9 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 	}
 	buf, ae := readRequestBody(r, h.MaxBody)
 	if ae != nil {
+		if ae.closeConnection {
+			w.Header().Set("Connection", "close")
+		}
 		return h.refuse(w, r, nil, &notifyRefusal{ae.status, ae.code, ae.message})
 	}
 	defer release(buf)
@@ -279,7 +282,7 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 		case apiv3.CodeReplayWindowFull:
 			status = http.StatusServiceUnavailable // not the sender's fault: WeChat Pay sends it again later
 		case apiv3.CodeTimestampExpired:
-			if hint := hostClock.clockHint(time.Now(), r.Header); hint != "" {
+			if hint := hostClock.clockHint(time.Now(), r.Header, ve); hint != "" {
 				reason += "; " + hint
 			}
 		}
