@@ -49,6 +49,7 @@ const (
 // TestOutcomeCodesAreEveryCode checks that no code is missing.
 var outcomeCodes = []string{
 	codeParamError, codeBodyTooLarge, codeUnsupportedEncoding, codeNotFound, codeProxyError,
+	codeBrowserRequestRefused, codeHostNotAllowed, codeUnsupportedMediaType,
 	codeResponseTooLarge, codeResponseUnreadable, codeResponseDecryptFailed,
 	codeUpstreamUnreachable, codeUpstreamTimeout, codeUpstreamIncomplete, codeUpstreamError,
 	"CLIENT_CLOSED_REQUEST", // upstream.go: the client went away (499)

@@ -99,6 +99,15 @@ type Handler struct {
 	// with 404, so that the merchant's key signs only API calls.
 	AllowPaths []string `json:"allow_paths,omitempty"`
 
+	// AllowHosts lists the names, besides IP literals and localhost, that
+	// a plain-HTTP request may carry in Host: the names apps call the
+	// proxy by (a Docker or Kubernetes service name, say). Exact names,
+	// compared without regard to case, the port ignored; a leading "*."
+	// matches one label. Any other Host is refused with 403, as a web
+	// page after DNS rebinding sends its own name. Not checked over TLS,
+	// whose certificate binds the name, nor over a Unix socket.
+	AllowHosts []string `json:"allow_hosts,omitempty"`
+
 	// SkipVerify lists more path prefixes whose responses are not signed by
 	// WeChat Pay and pass unverified, besides GET requests of the built-in
 	// downloads /v3/billdownload/file and /v3/merchant-service/images/. A
@@ -109,6 +118,7 @@ type Handler struct {
 	routes     catalog.Table
 	userAgent  string
 	queryNames []string // every sensitive query parameter name, lower case
+	hostRules  hostRules
 	keySource
 	metrics *handlerMetrics // nil without a metrics registry
 }
@@ -211,7 +221,9 @@ func (h *Handler) checkOptions() error {
 			return fmt.Errorf("allow_paths: prefix %q must start and end with /", p)
 		}
 	}
-	return nil
+	var err error
+	h.hostRules, err = compileAllowHosts(h.AllowHosts)
+	return err
 }
 
 // compileRoutes builds the route table from the built-in catalog (unless
@@ -253,6 +265,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		// (the module's own line names the path only).
 		caddyhttp.SetVar(r.Context(), caddyhttp.LogSkipVar, true)
 	}
+	// Before anything else, on every route: no browser, no rebound name.
+	if ae := h.checkTrustBoundary(r); ae != nil {
+		return h.refuse(w, r, ae)
+	}
 	keys := h.keys() // certificates downloaded or keys reloaded change them while Caddy runs
 	if keys.encrypter == nil {
 		return h.refuse(w, r, errNoMerchantKey)
@@ -269,6 +285,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		w.Header().Set("Allow", "GET, POST, PUT, PATCH, DELETE")
 		return h.refuse(w, r, &apiError{status: http.StatusMethodNotAllowed, code: "METHOD_NOT_ALLOWED",
 			message: "HEAD is not forwarded: WeChat Pay's signature covers the body that a HEAD answer leaves out; send GET"})
+	}
+	if ae := checkBodyType(r); ae != nil {
+		return h.refuse(w, r, ae)
 	}
 	body, ae := readRequestBody(r, h.MaxBody)
 	if ae != nil {

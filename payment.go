@@ -221,6 +221,9 @@ func (h *Handler) serveRequestPayment(w http.ResponseWriter, r *http.Request, ke
 		return h.refuse(w, r, &apiError{status: http.StatusMethodNotAllowed, code: "METHOD_NOT_ALLOWED",
 			message: requestPaymentPath + " takes POST"})
 	}
+	if ae := checkBodyType(r); ae != nil {
+		return h.refuse(w, r, ae)
+	}
 	buf, ae := readRequestBody(r, maxReSignBody)
 	if ae != nil {
 		return h.refuse(w, r, ae)
