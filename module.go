@@ -81,8 +81,10 @@ type Handler struct {
 	// (wx.requestPayment, getBrandWCPayRequest, the OpenSDK's PayReq),
 	// signed with the merchant key; and answers POST
 	// /wechatpay/request-payment, which signs it again for a stored
-	// prepay_id. It needs verify_responses: only a prepay_id WeChat Pay
-	// signed is ever signed. Default: false.
+	// prepay_id. The splice signs only a prepay_id that WeChat Pay signed,
+	// hence it needs verify_responses; the re-sign route signs any
+	// well-formed prepay_id for whoever may use the proxy, as the proxy
+	// signs any API call for them. Default: false.
 	RequestPayment bool `json:"request_payment,omitempty"`
 
 	// MaxBody is the largest request body accepted, in bytes (after
