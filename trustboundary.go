@@ -43,7 +43,7 @@ func checkBrowser(r *http.Request) *apiError {
 // hostRules are the names allowed in Host besides IP literals and
 // localhost: allow_hosts, lower-cased, without a trailing dot.
 type hostRules struct {
-	exact    map[string]bool
+	exact    []string
 	suffixes []string // ".example.internal" for "*.example.internal"
 }
 
@@ -51,7 +51,7 @@ type hostRules struct {
 // is a whole first label ("*.svc.cluster.local") over at least two more
 // labels, so that "*" or "*.com" cannot let an attacker's name through.
 func compileAllowHosts(names []string) (hostRules, error) {
-	rules := hostRules{exact: make(map[string]bool, len(names))}
+	var rules hostRules
 	for _, raw := range names {
 		name := strings.TrimSuffix(strings.ToLower(raw), ".")
 		bad := func(why string) error {
@@ -75,7 +75,7 @@ func compileAllowHosts(names []string) (hostRules, error) {
 		if wildcard {
 			rules.suffixes = append(rules.suffixes, "."+rest)
 		} else {
-			rules.exact[name] = true
+			rules.exact = append(rules.exact, name)
 		}
 	}
 	return rules, nil
@@ -125,15 +125,16 @@ func (rules *hostRules) allows(host string) bool {
 	if strings.EqualFold(name, "localhost") {
 		return true
 	}
-	if len(rules.exact) == 0 && len(rules.suffixes) == 0 {
-		return false
-	}
-	name = strings.ToLower(name)
-	if rules.exact[name] {
-		return true
+	// The lists are short: compared one by one, folding case, so that
+	// nothing is allocated.
+	for _, allowed := range rules.exact {
+		if strings.EqualFold(name, allowed) {
+			return true
+		}
 	}
 	for _, suffix := range rules.suffixes {
-		if first, ok := strings.CutSuffix(name, suffix); ok && first != "" && !strings.Contains(first, ".") {
+		first := len(name) - len(suffix)
+		if first > 0 && strings.EqualFold(name[first:], suffix) && strings.IndexByte(name[:first], '.') < 0 {
 			return true
 		}
 	}

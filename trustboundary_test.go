@@ -158,3 +158,57 @@ func TestAllowHostsOption(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// appRequest is a request as an app sends it: by 127.0.0.1, a JSON body,
+// the headers curl or a Node client adds, over loopback TCP.
+func appRequest(host string) *http.Request {
+	r := httptest.NewRequest("POST", "/v3/eduschoolpay/contracts/presign", strings.NewReader("{}"))
+	r.Host = host
+	for k, v := range map[string]string{"Content-Type": "application/json", "Accept": "*/*", "User-Agent": "node",
+		"Sec-Fetch-Mode": "cors", "Accept-Language": "*", "Accept-Encoding": "gzip, deflate"} {
+		r.Header.Set(k, v)
+	}
+	return r.WithContext(context.WithValue(context.Background(), http.LocalAddrContextKey, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9180}))
+}
+
+// TestTrustBoundaryAllocatesNothing: the checks of a request that passes
+// are a few header and map look-ups, without allocation.
+func TestTrustBoundaryAllocatesNothing(t *testing.T) {
+	h := new(Handler)
+	h.AllowHosts = []string{"wechatpay-proxy", "*.payments.svc.cluster.local"}
+	if err := h.checkOptions(); err != nil {
+		t.Fatal(err)
+	}
+	for _, host := range []string{"127.0.0.1:9180", "localhost:9180", "[::1]:9180", "WeChatPay-Proxy:9180", "p.payments.svc.cluster.local"} {
+		r := appRequest(host)
+		if allocs := testing.AllocsPerRun(100, func() {
+			if ae := h.checkTrustBoundary(r); ae != nil {
+				t.Fatalf("%s refused: %s", host, ae.message)
+			}
+		}); allocs != 0 {
+			t.Errorf("Host %s: %.1f allocations", host, allocs)
+		}
+	}
+}
+
+// BenchmarkTrustBoundary is what the checks add to a request of an app.
+//
+//	go test -run XXX -bench TrustBoundary -benchmem .
+func BenchmarkTrustBoundary(b *testing.B) {
+	h := new(Handler)
+	h.AllowHosts = []string{"wechatpay-proxy"}
+	if err := h.checkOptions(); err != nil {
+		b.Fatal(err)
+	}
+	for _, host := range []string{"127.0.0.1:9180", "wechatpay-proxy:9180"} {
+		r := appRequest(host)
+		b.Run(host, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if h.checkTrustBoundary(r) != nil {
+					b.Fatal("refused")
+				}
+			}
+		})
+	}
+}
