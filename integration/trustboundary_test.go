@@ -2,11 +2,8 @@ package integration
 
 import (
 	"bytes"
-	"context"
-	"crypto/tls"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -154,19 +151,15 @@ func TestIntegrationTrustBoundaryOverTLS(t *testing.T) {
 	loadCaddyfile(t, tester, proxySite{upstream: stub.URL, address: "https://:" + strconv.Itoa(testPorts.https),
 		site: "tls " + cert + " " + key}.caddyfile(t))
 	post := func(host string, header ...string) (int, string) {
-		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pki.pool, ServerName: "localhost"},
-			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-				var d net.Dialer
-				return d.DialContext(ctx, network, "127.0.0.1:"+strconv.Itoa(testPorts.https))
-			}}
-		defer tr.CloseIdleConnections()
+		c := pki.httpsClient()
+		defer c.CloseIdleConnections()
 		req, _ := http.NewRequest("POST", "https://localhost/v3/eduschoolpay/contracts/presign", strings.NewReader(testkit.PresignBody))
 		req.Host = host
 		req.Header.Set("Content-Type", "application/json")
 		for i := 0; i+1 < len(header); i += 2 {
 			req.Header.Set(header[i], header[i+1])
 		}
-		resp, err := (&http.Client{Timeout: 10 * time.Second, Transport: tr}).Do(req)
+		resp, err := c.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
