@@ -44,11 +44,13 @@ func readRequestBody(r *http.Request, max int64) (*bytes.Buffer, *apiError) {
 		// Refused on the claim alone, at once: the client may never send
 		// what it claims, and waiting for it would hold the connection
 		// until a read timeout. Nothing of the body is read, so the
-		// connection is closed after the answer (Go's server gives a
-		// client still sending half a second to read it first).
+		// HTTP/1 connection is closed after the answer (Go's server gives
+		// a client still sending half a second to read it first); an
+		// HTTP/2 stream needs no such thing, and the connection carries
+		// other streams.
 		release(buf)
 		ae := tooLarge()
-		ae.closeConnection = true
+		ae.closeConnection = r.ProtoMajor < 2
 		return nil, ae
 	}
 	var src io.Reader = io.LimitReader(r.Body, max+1)
