@@ -212,3 +212,37 @@ func BenchmarkTrustBoundary(b *testing.B) {
 		})
 	}
 }
+
+// TestTrustBoundaryRefusalsCounted: each refusal is counted in
+// requests_total under its code, by the request's endpoint.
+func TestTrustBoundaryRefusalsCounted(t *testing.T) {
+	ctx, reg := newConfigContext(t)
+	h := new(Handler)
+	provisionIn(t, ctx, h, handlerJSON(t, ""))
+	send := func(host string, header ...string) {
+		r := httptest.NewRequest("POST", "http://127.0.0.1/v3/refund/domestic/refunds", strings.NewReader(`{}`))
+		r.Host = host
+		for i := 0; i+1 < len(header); i += 2 {
+			r.Header.Set(header[i], header[i+1])
+		}
+		if _, fw, _ := serve(t, h, r, nil); fw != nil {
+			t.Fatal("forwarded")
+		}
+	}
+	send("127.0.0.1", "Origin", "http://attacker.test")
+	send("127.0.0.1", "Sec-Fetch-Site", "cross-site")
+	send("rebind.test")
+	send("127.0.0.1", "Content-Type", "text/plain")
+	var got []string
+	for _, l := range scrape(t, reg) {
+		if strings.HasPrefix(l, "caddy_wechatpay_requests_total{") {
+			got = append(got, l)
+		}
+	}
+	const series = `caddy_wechatpay_requests_total{endpoint="/v3/refund/domestic/refunds",merchant="1900000001",method="POST",outcome=`
+	assertLines(t, got, []string{
+		series + `"BROWSER_REQUEST_REFUSED"} 2`,
+		series + `"HOST_NOT_ALLOWED"} 1`,
+		series + `"UNSUPPORTED_MEDIA_TYPE"} 1`,
+	})
+}
