@@ -28,6 +28,7 @@ type App struct {
 	Merchants map[string]*Merchant `json:"merchants,omitempty"`
 
 	logger *zap.Logger
+	ctx    context.Context // the configuration's, which Caddy cancels when it stops
 	cancel context.CancelFunc
 	wg     *sync.WaitGroup // the refresh workers
 }
@@ -40,14 +41,16 @@ func (App) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision loads every merchant's keys, and its platform certificates from
-// storage or from WeChat Pay.
+// Provision loads every merchant's keys. It reads no storage and makes no
+// network call (so `caddy validate` has no side effects): Start brings the
+// platform certificates in.
 func (a *App) Provision(ctx caddy.Context) error {
 	metrics, err := a.provisionMetrics(ctx)
 	if err != nil {
 		return err
 	}
-	if err := a.provision(ctx, ctx.Storage(), ctx.Logger()); err != nil {
+	a.ctx = ctx
+	if err := a.provision(ctx.Storage(), ctx.Logger()); err != nil {
 		return err
 	}
 	metrics.watchApp(a)
@@ -60,7 +63,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 }
 
 // provision is Provision with the storage and logger given, for tests.
-func (a *App) provision(ctx context.Context, storage certmagic.Storage, logger *zap.Logger) error {
+func (a *App) provision(storage certmagic.Storage, logger *zap.Logger) error {
 	a.logger = logger
 	for _, name := range a.names() {
 		m := a.Merchants[name]
@@ -70,18 +73,32 @@ func (a *App) provision(ctx context.Context, storage certmagic.Storage, logger *
 		if m == nil {
 			return fmt.Errorf("merchant %s: no configuration", name)
 		}
-		if err := m.provision(ctx, name, storage, logger.With(zap.String("merchant", name))); err != nil {
+		if err := m.provision(name, storage, logger.With(zap.String("merchant", name))); err != nil {
 			return fmt.Errorf("merchant %s: %w", name, err)
 		}
 	}
 	return nil
 }
 
-// Start starts refreshing platform certificates in the background.
+// Start brings each merchant's downloaded platform certificates up to date
+// (from storage, or from WeChat Pay), then refreshes them in the
+// background until Stop. A merchant left without any WeChat Pay key does
+// not stop Caddy: it is logged as an error, its handlers answer 503 and
+// the refresh retries.
 func (a *App) Start() error {
-	ctx, cancel := context.WithCancel(context.Background())
+	parent := a.ctx
+	if parent == nil {
+		parent = context.Background() // a test's app, provisioned without Caddy
+	}
+	ctx, cancel := context.WithCancel(parent)
 	a.cancel = cancel
 	a.wg = new(sync.WaitGroup)
+	for _, name := range a.names() {
+		m := a.Merchants[name]
+		if err := m.startCertificates(ctx); err != nil {
+			m.logger.Error("this merchant has no WeChat Pay key: the handlers that name it answer 503 until a download succeeds", zap.Error(err))
+		}
+	}
 	for _, name := range a.names() {
 		if c := a.Merchants[name].certs; c != nil {
 			a.wg.Add(1)

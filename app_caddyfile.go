@@ -23,6 +23,7 @@ func init() {
 //			private_key           <path or PEM>
 //			merchant_certificate  <path or PEM>   # apiclient_cert.pem, optional
 //			apiv3_key             <key, as {env.X} or {file./path}>
+//			apiv2_key             <{env.X} or {file./path} only>  # signs coupon and payscore front-end forms
 //			public_key_id         <PUB_KEY_ID_...>
 //			public_key            <path or PEM>
 //			platform_certificate  <path or PEM>   # repeatable
@@ -106,6 +107,11 @@ func (m *Merchant) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			m.MerchantCertificate = v
 		case "apiv3_key":
 			m.APIv3Key = v
+		case "apiv2_key":
+			if err := checkAPIv2Placeholder(v); err != nil {
+				return d.Err(err.Error())
+			}
+			m.APIv2Key = v
 		case "download_certificates":
 			on, ok := onOff(v)
 			if !ok {

@@ -174,7 +174,7 @@ func TestAppValuesCheckedAtProvision(t *testing.T) {
 		if err := json.Unmarshal(cfg.Apps.WechatPay, app); err != nil {
 			t.Fatal(err)
 		}
-		if err := app.provision(context.Background(), fileStorage(t), zap.NewNop()); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if err := startApp(context.Background(), app, fileStorage(t), zap.NewNop()); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
 	}

@@ -35,7 +35,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		catalog              on|off
 //		decrypt_responses    [on|off]
 //		request_payment      [on|off]                   # sign the WeChat client's payment invocation
+//		apiv2_key            <{env.X} or {file./path}>  # sign coupon and payscore front-end forms
 //		max_body             <size>
+//		max_bill_size        <size>                     # largest bill download checked; default 4GiB
 //		wechatpay_serial     <public key ID or certificate serial>
 //		verify_responses     on|off
 //		skip_verify          <path prefix>...           # repeatable
@@ -45,8 +47,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //
 // Values may use placeholders such as {env.WECHATPAY_PRIVATE_KEY} or
 // {file./etc/wechatpay/apiclient_key.pem}; they are resolved at start. The
-// parser maps tokens to fields; what the values must be is checked once,
-// when Caddy provisions the handler.
+// parser checks what it needs to read the tokens (an option's arguments,
+// an option given twice, on|off, a size, encrypt's form) and maps them to
+// fields; what the values must be (keys, paths, bounds) is checked when
+// Caddy provisions the handler, the same for a JSON configuration.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
 	if d.NextArg() {
@@ -101,11 +105,16 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "max_body":
 			var v string
 			if err = single(&v); err == nil {
+				h.MaxBody, err = parseMaxBody(d, v, "1MiB or 512KB")
+			}
+		case "max_bill_size":
+			var v string
+			if err = single(&v); err == nil {
 				size, perr := humanize.ParseBytes(v)
-				if perr != nil || size == 0 || size > 1<<40 {
-					return d.Errf("max_body: %q is not a size such as 1MiB or 512KB", v)
+				if perr != nil || size == 0 || size > 1<<50 {
+					return d.Errf("max_bill_size: %q is not a size such as 4GiB or 500MB", v)
 				}
-				h.MaxBody = int64(size)
+				h.MaxBillSize = int64(size)
 			}
 		case "verify_responses":
 			var v string
@@ -129,6 +138,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = flag(d, option, seen, &h.DecryptResponses)
 		case "request_payment":
 			err = flag(d, option, seen, &h.RequestPayment)
+		case "apiv2_key":
+			if err = single(&h.APIv2Key); err == nil {
+				if perr := checkAPIv2Placeholder(h.APIv2Key); perr != nil {
+					return d.Err(perr.Error())
+				}
+			}
 		case "allow_paths":
 			args := d.RemainingArgs()
 			if len(args) == 0 {

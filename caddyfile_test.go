@@ -385,8 +385,8 @@ func TestCaddyfileErrors(t *testing.T) {
 }
 
 // TestCaddyfileValuesCheckedAtProvision: the parser maps tokens to fields;
-// what a value must be is checked once, when Caddy provisions the handler
-// (caddy validate, caddy run), and the error names the option.
+// what a value must be is checked when Caddy provisions the handler (caddy
+// validate, caddy run), and the error names the option.
 func TestCaddyfileValuesCheckedAtProvision(t *testing.T) {
 	c := testkit.Creds()
 	keys := testProvisionKeys(t)

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/certstore"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/pemkey"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/caddy-wechatpay/caddy-wechatpay/sandbox"
@@ -50,7 +51,7 @@ func downloadedOnce(t *testing.T) (*testkit.CertSandbox, *certmagic.FileStorage,
 	cs := testkit.NewCertSandbox(t, nil)
 	storage := fileStorage(t)
 	first := &App{Merchants: map[string]*Merchant{"school": testMerchant(t, cs.TS.URL)}}
-	if err := first.provision(context.Background(), storage, zap.NewNop()); err != nil {
+	if err := startApp(context.Background(), first, storage, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	return cs, storage, first
@@ -96,7 +97,7 @@ func TestCertificatesFirstDownload(t *testing.T) {
 	cs := testkit.NewCertSandbox(t, nil)
 	storage := fileStorage(t)
 	m := testMerchant(t, cs.TS.URL)
-	if err := m.provision(context.Background(), "school", storage, zap.NewNop()); err != nil {
+	if err := startMerchant(context.Background(), m, "school", storage, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	k := m.currentKeys()
@@ -109,12 +110,12 @@ func TestCertificatesFirstDownload(t *testing.T) {
 	if n := cs.Downloads.Load(); n != 1 {
 		t.Errorf("%d downloads", n)
 	}
-	raw, err := storage.Load(context.Background(), certificatesKey(c.MchID))
+	raw, err := storage.Load(context.Background(), certstore.Key(c.MchID))
 	if err != nil || !strings.Contains(string(raw), c.PlatformSerial) || strings.Contains(string(raw), testkit.CertAPIv3Key) {
 		t.Fatalf("stored document: %v\n%s", err, raw)
 	}
 	header, body := signedBy(t, cs, m, c.PlatformSerial)
-	if err := m.currentVerifier().Verify(header, body); err != nil {
+	if err := m.currentKeys().verifier.Verify(header, body); err != nil {
 		t.Errorf("an answer signed by the downloaded certificate: %v", err)
 	}
 }
@@ -131,7 +132,7 @@ func TestCertificatesPublicKeyVerifiesDownload(t *testing.T) {
 		}
 	})
 	m := withPublicKey(t, testMerchant(t, cs.TS.URL))
-	if err := m.provision(context.Background(), "school", fileStorage(t), zap.NewNop()); err != nil {
+	if err := startMerchant(context.Background(), m, "school", fileStorage(t), zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	if len(named) != 2 || named[0] != c.PublicKeyID || named[1] != c.PublicKeyID {
@@ -161,7 +162,7 @@ func TestCertificatesRefused(t *testing.T) {
 			if tc.apiv3 != "" {
 				m.APIv3Key = tc.apiv3
 			}
-			err := m.provision(context.Background(), "school", fileStorage(t), zap.NewNop())
+			err := startMerchant(context.Background(), m, "school", fileStorage(t), zap.NewNop())
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want an error about %s", err, tc.want)
 			}
@@ -176,7 +177,7 @@ func TestCertificatesRotation(t *testing.T) {
 	c := testkit.Creds()
 	cs := testkit.NewCertSandbox(t, nil)
 	m := testMerchant(t, cs.TS.URL)
-	if err := m.provision(context.Background(), "school", fileStorage(t), zap.NewNop()); err != nil {
+	if err := startMerchant(context.Background(), m, "school", fileStorage(t), zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	next, err := cs.Srv.RotatePlatformCertificate(0)
@@ -184,7 +185,7 @@ func TestCertificatesRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	nextSerial := pemkey.CertificateSerial(next)
-	before := m.currentVerifier()
+	before := m.currentKeys().verifier
 	if _, err := m.certs.refresh(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +197,7 @@ func TestCertificatesRotation(t *testing.T) {
 	}
 	for _, serial := range []string{c.PlatformSerial, nextSerial} {
 		header, body := signedBy(t, cs, m, serial)
-		if err := m.currentVerifier().Verify(header, body); err != nil {
+		if err := m.currentKeys().verifier.Verify(header, body); err != nil {
 			t.Errorf("answer signed by %s: %v", serial, err)
 		}
 	}
@@ -228,7 +229,7 @@ func TestCertificatesExpiry(t *testing.T) {
 	now.Store(&start)
 	m := testMerchant(t, cs.TS.URL)
 	m.now = func() time.Time { return *now.Load() }
-	if err := m.provision(context.Background(), "school", fileStorage(t), zap.NewNop()); err != nil {
+	if err := startMerchant(context.Background(), m, "school", fileStorage(t), zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	if len(m.platformCertificates()) != 2 {
@@ -262,7 +263,7 @@ func TestCertificatesPublicKeyOnly(t *testing.T) {
 	core, logs := observer.New(zap.InfoLevel)
 	storage := fileStorage(t)
 	m := withPublicKey(t, testMerchant(t, cs.TS.URL))
-	if err := m.provision(context.Background(), "school", storage, zap.New(core)); err != nil {
+	if err := startMerchant(context.Background(), m, "school", storage, zap.New(core)); err != nil {
 		t.Fatal(err)
 	}
 	if k := m.currentKeys(); k.serial != c.PublicKeyID || len(k.byID) != 1 {
@@ -285,13 +286,13 @@ func TestCertificatesPublicKeyOnly(t *testing.T) {
 	if n := logs.Filter(literal).FilterLevelExact(zap.WarnLevel).Len() + logs.FilterLevelExact(zap.ErrorLevel).Len(); n != 0 {
 		t.Errorf("%d warnings or errors for a normal state", n)
 	}
-	doc, _, err := loadStored(context.Background(), storage, c.MchID, storageMACKey([]byte(testkit.CertAPIv3Key)), time.Now())
+	doc, _, err := certstore.Load(context.Background(), storage, c.MchID, certstore.MACKey([]byte(testkit.CertAPIv3Key)), time.Now())
 	if err != nil || doc == nil || !doc.NotFound {
 		t.Errorf("stored: %+v %v", doc, err)
 	}
 	// Without any configured key, a public-key-only answer leaves nothing.
 	m2 := testMerchant(t, cs.TS.URL)
-	if err := m2.provision(context.Background(), "school", fileStorage(t), zap.NewNop()); err == nil {
+	if err := startMerchant(context.Background(), m2, "school", fileStorage(t), zap.NewNop()); err == nil {
 		t.Error("a merchant with no key at all was accepted")
 	}
 }
@@ -308,7 +309,7 @@ func TestCertificatesSharedStorage(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			// Each instance has its own storage value on the same directory.
-			errs[i] = apps[i].provision(context.Background(), &certmagic.FileStorage{Path: storage.Path}, zap.NewNop())
+			errs[i] = startApp(context.Background(), apps[i], &certmagic.FileStorage{Path: storage.Path}, zap.NewNop())
 		}()
 	}
 	wg.Wait()
@@ -333,13 +334,13 @@ func TestCertificatesRestartOffline(t *testing.T) {
 		t.Run(age.String(), func(t *testing.T) {
 			if age > 0 {
 				certs := first.Merchants["school"].platformCertificates()
-				if err := saveStored(context.Background(), storage, c.MchID, storageMACKey([]byte(testkit.CertAPIv3Key)), time.Now().Add(-age), false, certs); err != nil {
+				if err := certstore.Save(context.Background(), storage, c.MchID, certstore.MACKey([]byte(testkit.CertAPIv3Key)), time.Now().Add(-age), false, certs); err != nil {
 					t.Fatal(err)
 				}
 			}
 			core, logs := observer.New(zap.InfoLevel)
 			again := &App{Merchants: map[string]*Merchant{"school": testMerchant(t, offline)}}
-			if err := again.provision(context.Background(), storage, zap.New(core)); err != nil {
+			if err := startApp(context.Background(), again, storage, zap.New(core)); err != nil {
 				t.Fatalf("restart without network: %v", err)
 			}
 			if k := again.Merchants["school"].currentKeys(); k.serial != c.PlatformSerial {
@@ -353,7 +354,7 @@ func TestCertificatesRestartOffline(t *testing.T) {
 	}
 	// No storage and no network: nothing to work with.
 	lost := &App{Merchants: map[string]*Merchant{"school": testMerchant(t, offline)}}
-	if err := lost.provision(context.Background(), fileStorage(t), zap.NewNop()); err == nil {
+	if err := startApp(context.Background(), lost, fileStorage(t), zap.NewNop()); err == nil {
 		t.Error("no key, no storage, no network: accepted")
 	}
 }
@@ -363,10 +364,10 @@ func TestCertificatesWorker(t *testing.T) {
 	m := testMerchant(t, cs.TS.URL)
 	m.RefreshInterval = 0
 	app := &App{Merchants: map[string]*Merchant{"school": m}}
-	if err := app.provision(context.Background(), fileStorage(t), zap.NewNop()); err != nil {
+	if err := app.provision(fileStorage(t), zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
-	m.certs.interval = 50 * time.Millisecond
+	m.certs.interval = 50 * time.Millisecond // Start downloads once, then the worker
 	if err := app.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -413,7 +414,7 @@ func TestMerchantRotationReachesItsHandler(t *testing.T) {
 	c := testkit.Creds()
 	cs := testkit.NewCertSandbox(t, nil)
 	app := &App{Merchants: map[string]*Merchant{"school": testMerchant(t, cs.TS.URL)}}
-	if err := app.provision(context.Background(), fileStorage(t), zap.NewNop()); err != nil {
+	if err := startApp(context.Background(), app, fileStorage(t), zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	m, err := app.merchant("school")

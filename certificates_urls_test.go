@@ -78,7 +78,7 @@ func TestCertificatesURLFailover(t *testing.T) {
 			m := testMerchant(t, "")
 			m.CertificatesURL = URLList{first, cs.TS.URL}
 			core, logs := observer.New(zap.InfoLevel)
-			if err := m.provision(context.Background(), "school", fileStorage(t), zap.New(core)); err != nil {
+			if err := startMerchant(context.Background(), m, "school", fileStorage(t), zap.New(core)); err != nil {
 				t.Fatal(err)
 			}
 			if k := m.currentKeys(); k.serial != c.PlatformSerial {
@@ -106,8 +106,8 @@ func TestCertificatesURLTimeShared(t *testing.T) {
 	cs := testkit.NewCertSandbox(t, nil)
 	m := testMerchant(t, "")
 	m.CertificatesURL = URLList{silent(t), cs.TS.URL}
-	m.deferRefresh = true // the download is run below, with a short deadline
-	if err := m.provision(context.Background(), "school", fileStorage(t), zap.NewNop()); err != nil {
+	// Provisioned only: the download is run below, with a short deadline.
+	if err := m.provision("school", fileStorage(t), zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
@@ -143,7 +143,7 @@ func TestCertificatesURLRefusalIsFinal(t *testing.T) {
 				m = withPublicKey(t, m)
 			}
 			m.CertificatesURL = URLList{first.TS.URL, second.TS.URL}
-			err := m.provision(context.Background(), "school", fileStorage(t), zap.NewNop())
+			err := startMerchant(context.Background(), m, "school", fileStorage(t), zap.NewNop())
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatal(err)
@@ -172,7 +172,7 @@ func TestCertificatesURLAllDown(t *testing.T) {
 	refused, gateway := "http://"+closedAddr(t), answering(t, http.StatusBadGateway, &served)
 	m := testMerchant(t, "")
 	m.CertificatesURL = URLList{refused, gateway}
-	err := m.provision(context.Background(), "school", fileStorage(t), zap.NewNop())
+	err := startMerchant(context.Background(), m, "school", fileStorage(t), zap.NewNop())
 	if err == nil {
 		t.Fatal("no key, every URL down: accepted")
 	}
@@ -199,7 +199,7 @@ func TestCertificatesURLValues(t *testing.T) {
 	for _, bad := range []URLList{{""}, {"ftp://example.com"}, {"api.mch.weixin.qq.com"}, {"https://a.example", "https://a.example/"}} {
 		m := testMerchant(t, "")
 		m.CertificatesURL = bad
-		if err := m.provision(context.Background(), "school", fileStorage(t), zap.NewNop()); err == nil || !strings.HasPrefix(err.Error(), "certificates_url: ") {
+		if err := startMerchant(context.Background(), m, "school", fileStorage(t), zap.NewNop()); err == nil || !strings.HasPrefix(err.Error(), "certificates_url: ") {
 			t.Errorf("%q: %v, want an error about certificates_url", bad, err)
 		}
 	}
@@ -255,7 +255,7 @@ func TestCertificatesURLJSON(t *testing.T) {
 	if err := json.Unmarshal(raw, app); err != nil {
 		t.Fatal(err)
 	}
-	if err := app.provision(context.Background(), fileStorage(t), zap.NewNop()); err != nil {
+	if err := startApp(context.Background(), app, fileStorage(t), zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	if n := cs.Downloads.Load(); n != 1 {

@@ -3,10 +3,12 @@ package wechatpay
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/certstore"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/platformcert"
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
@@ -39,7 +41,7 @@ const (
 // downloads per period), and publishes the set to the merchant.
 type certManager struct {
 	mchid    string
-	macKey   []byte // authenticates the stored set (derived from the APIv3 key)
+	macKey   []byte // authenticates the stored set (derived from the APIv3 key); guarded by mu
 	storage  certmagic.Storage
 	interval time.Duration
 	now      func() time.Time
@@ -103,7 +105,7 @@ func (c *certManager) adopt(certs []*platformcert.Certificate) {
 // checked less than an interval ago is adopted as it is. On error the
 // stored (or current) unexpired certificates stay in use.
 func (c *certManager) refresh(ctx context.Context, force bool) (refreshResult, error) {
-	doc, stored, err := loadStored(ctx, c.storage, c.mchid, c.macKey, c.now())
+	doc, stored, err := certstore.Load(ctx, c.storage, c.mchid, c.storageKey(), c.now())
 	if err != nil {
 		c.logger.Warn("platform certificates in storage are unusable; downloading again", zap.Error(err))
 	}
@@ -115,16 +117,16 @@ func (c *certManager) refresh(ctx context.Context, force bool) (refreshResult, e
 		}
 	}
 
-	if err := c.storage.Lock(ctx, certificatesLock(c.mchid)); err != nil {
+	if err := c.storage.Lock(ctx, certstore.LockName(c.mchid)); err != nil {
 		return 0, err
 	}
 	defer func() {
-		if err := c.storage.Unlock(context.WithoutCancel(ctx), certificatesLock(c.mchid)); err != nil {
+		if err := c.storage.Unlock(context.WithoutCancel(ctx), certstore.LockName(c.mchid)); err != nil {
 			c.logger.Warn("unlocking platform certificates in storage", zap.Error(err))
 		}
 	}()
 	// Another instance may have downloaded while this one waited.
-	if doc, stored, err = loadStored(ctx, c.storage, c.mchid, c.macKey, c.now()); err == nil && doc != nil {
+	if doc, stored, err = certstore.Load(ctx, c.storage, c.mchid, c.storageKey(), c.now()); err == nil && doc != nil {
 		c.adopt(platformcert.Merge(c.now(), c.certificates(), stored))
 		c.noteChecked(doc.CheckedAt)
 		if !force && c.fresh(doc) {
@@ -144,7 +146,7 @@ func (c *certManager) refresh(ctx context.Context, force bool) (refreshResult, e
 	merged := platformcert.Merge(c.now(), known, downloaded)
 	checked := c.now()
 	c.noteChecked(checked)
-	if err := saveStored(ctx, c.storage, c.mchid, c.macKey, checked, notFound, merged); err != nil {
+	if err := certstore.Save(ctx, c.storage, c.mchid, c.storageKey(), checked, notFound, merged); err != nil {
 		c.logger.Warn("platform certificates downloaded but not stored", zap.Error(err))
 	}
 	c.adopt(merged)
@@ -153,19 +155,19 @@ func (c *certManager) refresh(ctx context.Context, force bool) (refreshResult, e
 		return refreshNotFound, nil
 	}
 	c.logger.Info("platform certificates downloaded", zap.Strings("serials", serials(merged)),
-		zap.String("storage", storageLocation(c.storage, certificatesKey(c.mchid))))
+		zap.String("storage", storageLocation(c.storage, certstore.Key(c.mchid))))
 	return refreshDownloaded, nil
 }
 
 // fresh reports whether a stored set can be used as it is: checked less
 // than an interval ago, and either WeChat Pay's "none" or at least one
 // certificate still in use (a set emptied by expiry is asked for again).
-func (c *certManager) fresh(doc *storedCertificates) bool {
+func (c *certManager) fresh(doc *certstore.Document) bool {
 	age := c.now().Sub(doc.CheckedAt)
 	return age >= 0 && age < c.interval && (doc.NotFound || len(c.certificates()) > 0)
 }
 
-func (c *certManager) adoptedResult(doc *storedCertificates) refreshResult {
+func (c *certManager) adoptedResult(doc *certstore.Document) refreshResult {
 	if doc.NotFound {
 		c.sayNotFound()
 		return refreshNotFound
@@ -265,4 +267,16 @@ func serials(certs []*platformcert.Certificate) []string {
 		out[i] = c.Serial
 	}
 	return out
+}
+
+// storageLocation describes where a key lives in storage, for people: the
+// file path for the file system storage, else the storage and the key.
+func storageLocation(storage certmagic.Storage, key string) string {
+	if fsys, ok := storage.(*certmagic.FileStorage); ok {
+		return fsys.Filename(key)
+	}
+	if s, ok := storage.(fmt.Stringer); ok {
+		return s.String() + " key " + key
+	}
+	return fmt.Sprintf("%T key %s", storage, key)
 }

@@ -11,13 +11,17 @@ func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "wechatpay",
 		Usage: "<command>",
-		Short: "Operate the wechatpay module: keys, platform certificates (and, in a development build, a local WeChat Pay)",
+		Short: "Operate the wechatpay module: a go-live check, keys, platform certificates (and, in a development build, a local WeChat Pay)",
 		Long: `
 Commands for the wechatpay module:
 
   caddy wechatpay certificates
                            downloads the platform certificates of the
                            merchants of a config now, into its storage
+  caddy wechatpay check    checks, before going live, that WeChat Pay
+                           accepts the keys of a config and that they
+                           verify its answers (one read-only call per
+                           merchant; starts nothing)
   caddy wechatpay keys     lists the keys a running Caddy uses; --reload
                            reads them again from their files, restarting
                            nothing
@@ -32,6 +36,7 @@ this build is listed below.
 	})
 	clicmd.Register(certificatesCommand)
 	clicmd.Register(keysCommand)
+	clicmd.Register(checkCommand)
 }
 
 // addCommands adds the registered subcommands to `caddy wechatpay`.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/certstore"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/clicmd"
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
@@ -84,8 +85,7 @@ func runCertificates(ctx context.Context, out io.Writer, configFile, adapter, on
 			continue
 		}
 		m := app.Merchants[name]
-		m.deferRefresh = true
-		if err := m.provision(ctx, name, storage, logger); err != nil {
+		if err := m.provision(name, storage, logger); err != nil {
 			failed = append(failed, fmt.Errorf("merchant %s: %w", name, err))
 			continue
 		}
@@ -107,7 +107,7 @@ func runCertificates(ctx context.Context, out io.Writer, configFile, adapter, on
 			fmt.Fprintf(out, "  serial %s  valid %s to %s\n", c.Serial,
 				c.NotBefore().UTC().Format(time.RFC3339), c.NotAfter().UTC().Format(time.RFC3339))
 		}
-		fmt.Fprintf(out, "  stored in %s\n", storageLocation(storage, certificatesKey(m.currentSigner().MchID)))
+		fmt.Fprintf(out, "  stored in %s\n", storageLocation(storage, certstore.Key(m.currentSigner().MchID)))
 	}
 	return errors.Join(failed...)
 }

@@ -12,6 +12,8 @@ import (
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/clockskew"
 )
 
 func keysCommand() *cobra.Command {
@@ -93,7 +95,11 @@ func adminKeys(out io.Writer, addr string, reload bool) error {
 		if r.WechatPaySerial != "" {
 			fmt.Fprintf(out, "  encrypts    %s\n", r.WechatPaySerial)
 		}
-		fmt.Fprintf(out, "  verifies    %s\n", strings.Join(r.WechatPayKeys, ", "))
+		if len(r.WechatPayKeys) == 0 {
+			fmt.Fprintln(out, "  verifies    nothing: "+noWechatPayKey)
+		} else {
+			fmt.Fprintf(out, "  verifies    %s\n", strings.Join(r.WechatPayKeys, ", "))
+		}
 		if r.Changed != nil {
 			state := "unchanged"
 			if *r.Changed {
@@ -104,6 +110,10 @@ func adminKeys(out io.Writer, addr string, reload bool) error {
 	}
 	return nil
 }
+
+// noWechatPayKey is what the keys command says of a holder with no WeChat
+// Pay key: a merchant whose platform certificates are not downloaded yet.
+const noWechatPayKey = "NO WeChat Pay key yet: requests are answered 503 until platform certificates are downloaded (the log says why they are not); configure public_key_id and public_key, or run caddy wechatpay certificates"
 
 // adminStatusRE reads the status out of AdminAPIRequest's error, the only
 // place it reports one: for a status of 400 or more it answers no response
@@ -130,7 +140,7 @@ func printClock(out io.Writer, addr string) {
 		return
 	}
 	defer resp.Body.Close()
-	var c clockReport
+	var c clockskew.Report
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&c); err != nil {
 		fmt.Fprintf(out, "clock: not measured (%v)\n", err)
 		return
@@ -140,7 +150,7 @@ func printClock(out io.Writer, addr string) {
 		return
 	}
 	fmt.Fprintf(out, "clock: this host is %s (from %d verified signatures, the last at %s)\n",
-		describeOffset(c.OffsetSeconds), c.Samples, c.MeasuredAt.Format(time.RFC3339))
+		clockskew.Describe(c.OffsetSeconds), c.Samples, c.MeasuredAt.Format(time.RFC3339))
 }
 
 // describeMerchantCertificate describes the merchant API certificate for

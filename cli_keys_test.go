@@ -85,6 +85,7 @@ func TestAdminKeysPrintsMerchantCertificate(t *testing.T) {
 {"holder":"merchant ok","mchid":"1900000001","serial_no":"AAAA","merchant_certificate":{"serial":"AAAA","not_after":"` + stamp(far) + `"},"wechatpay_serial":"PUB_KEY_ID_1","wechatpay_keys":["PUB_KEY_ID_1"]},
 {"holder":"merchant plain","mchid":"1900000002","serial_no":"BBBB","wechatpay_serial":"PUB_KEY_ID_2","wechatpay_keys":["PUB_KEY_ID_2"]},
 {"holder":"merchant soon","mchid":"1900000003","serial_no":"CCCC","merchant_certificate":{"serial":"CCCC","not_after":"` + stamp(soon) + `"},"wechatpay_serial":"PUB_KEY_ID_3","wechatpay_keys":["PUB_KEY_ID_3"]},
+{"holder":"merchant waiting","mchid":"1900000005","serial_no":"EEEE","wechatpay_keys":[]},
 {"holder":"wechatpay handler (mchid 1900000004)","mchid":"1900000004","serial_no":"DDDD","merchant_certificate":{"serial":"DDDD","not_after":"` + stamp(gone) + `"},"wechatpay_serial":"PUB_KEY_ID_4","wechatpay_keys":["PUB_KEY_ID_4"]}
 ]`
 	admin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -119,6 +120,9 @@ merchant soon
   certificate serial CCCC, expires ` + stamp(soon) + ` (10 days left): WARNING: ` + renew + `
   encrypts    PUB_KEY_ID_3
   verifies    PUB_KEY_ID_3
+merchant waiting
+  signs as    mchid 1900000005, serial_no EEEE
+  verifies    nothing: ` + noWechatPayKey + `
 wechatpay handler (mchid 1900000004)
   signs as    mchid 1900000004, serial_no DDDD
   certificate serial DDDD, EXPIRED ` + stamp(gone) + ` (2 days ago): WARNING: WeChat Pay refuses every request signed under it; ` + renew + `

@@ -38,42 +38,6 @@ func TestClockSkewWarnsHourly(t *testing.T) {
 	}
 }
 
-func TestClockHint(t *testing.T) {
-	now := time.Unix(1_800_000_000, 0)
-	header := func(ts int64, date time.Time) http.Header {
-		h := http.Header{}
-		h.Set("Wechatpay-Timestamp", itoa(int(ts)))
-		if !date.IsZero() {
-			h.Set("Date", date.UTC().Format(http.TimeFormat))
-		}
-		return h
-	}
-	var c clockSkew
-	signedStale := &apiv3.VerifyError{Code: apiv3.CodeTimestampExpired, Authentic: true}
-	for _, tc := range []struct {
-		name   string
-		header http.Header
-		want   string
-	}{
-		{"WeChat Pay ahead, its Date agrees", header(now.Unix()+412, now.Add(412*time.Second)), "this host's clock is 412 s behind WeChat Pay"},
-		{"WeChat Pay behind, its Date agrees", header(now.Unix()-400, now.Add(-395*time.Second)), "this host's clock is 400 s ahead of WeChat Pay"},
-		{"Date disagrees: a replay", header(now.Unix()-400, now), ""},
-		{"no Date, nothing measured", header(now.Unix()-400, time.Time{}), ""},
-	} {
-		if got := c.clockHint(now, tc.header, signedStale); !strings.HasPrefix(got, tc.want) || (tc.want == "") != (got == "") {
-			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
-		}
-	}
-	c.observe(zap.NewNop(), now.Add(-time.Minute), apiv3.Signed{Timestamp: now.Unix() - 60 - 290})
-	if got := c.clockHint(now, header(now.Unix()-400, time.Time{}), signedStale); !strings.Contains(got, "measured this host's clock 290 s ahead") {
-		t.Errorf("no Date, a recent measure: %q", got)
-	}
-	forged := &apiv3.VerifyError{Code: apiv3.CodeTimestampExpired}
-	if got := c.clockHint(now, header(now.Unix()+412, now.Add(412*time.Second)), forged); got != "" {
-		t.Errorf("a message WeChat Pay did not sign: %q", got)
-	}
-}
-
 // TestServeHTTPNamesTheClock: a response refused as stale whose Date header
 // agrees with its timestamp tells the app that this host's clock is off.
 func TestServeHTTPNamesTheClock(t *testing.T) {
@@ -89,5 +53,24 @@ func TestServeHTTPNamesTheClock(t *testing.T) {
 	}
 	if e := logs.FilterMessage("WeChat Pay's answer failed verification").All(); len(e) != 1 || !strings.Contains(e[0].ContextMap()["clock"].(string), "behind WeChat Pay") {
 		t.Errorf("the log line does not name the clock: %v", e)
+	}
+}
+
+// TestClockHintNeedsASignedMessage: the hint is given only for a stale
+// message whose signature verified (VerifyError.Authentic); the hint's own
+// rules are internal/clockskew's.
+func TestClockHintNeedsASignedMessage(t *testing.T) {
+	var c clockSkew
+	now := time.Unix(1_800_000_000, 0)
+	h := http.Header{}
+	h.Set("Wechatpay-Timestamp", itoa(int(now.Unix()+412)))
+	h.Set("Date", now.Add(412*time.Second).UTC().Format(http.TimeFormat))
+	if got := c.clockHint(now, h, &apiv3.VerifyError{Code: apiv3.CodeTimestampExpired, Authentic: true}); !strings.HasPrefix(got, "this host's clock is 412 s behind WeChat Pay") {
+		t.Errorf("signed: %q", got)
+	}
+	for _, ve := range []*apiv3.VerifyError{{Code: apiv3.CodeTimestampExpired}, nil} {
+		if got := c.clockHint(now, h, ve); got != "" {
+			t.Errorf("not signed (%v): %q", ve, got)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package wechatpay
 
 import (
+	"crypto/cipher"
 	"errors"
 	"fmt"
 	"os"
@@ -78,12 +79,26 @@ func (o keyOptions) loadAPIv3Key(logger *zap.Logger) ([]byte, error) {
 		return nil, fmt.Errorf("apiv3_key must be %d bytes (the APIv3 key set in the merchant platform), got %d bytes", apiv3.APIv3KeySize, len(v))
 	}
 	if !strings.Contains(o.apiv3Key, "{") {
-		logger.Warn("apiv3_key is written literally in the configuration, which Caddy's admin API serves; use {env.X} or {file./path}")
+		logger.Warn("apiv3_key is written literally in the configuration, which Caddy's admin API serves and autosave.json keeps on disk; use {env.X} or {file./path}")
 	}
 	// The key is never a path itself: only a {file./path} placeholder
 	// names a file, so the key text is never looked up (or logged) as one.
 	warnIfExposed(logger, "apiv3_key", o.apiv3Key, "")
 	return []byte(v), nil
+}
+
+// loadAPIv3AEAD loads apiv3_key as loadAPIv3Key does, with its
+// AES-256-GCM; both nil when none is configured.
+func (o keyOptions) loadAPIv3AEAD(logger *zap.Logger) ([]byte, cipher.AEAD, error) {
+	key, err := o.loadAPIv3Key(logger)
+	if err != nil || key == nil {
+		return nil, nil, err
+	}
+	aead, err := apiv3.NewAEAD(key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("apiv3_key: %w", err)
+	}
+	return key, aead, nil
 }
 
 // loadKeySet loads the keys of a wechatpay handler with keys of its own:

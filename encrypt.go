@@ -34,7 +34,7 @@ func encryptRequest(r *http.Request, rt *catalog.Route, body []byte, encrypter *
 		if errors.As(err, &fe) {
 			return outgoingBody{}, 0, paramError(fe)
 		}
-		return outgoingBody{}, 0, &apiError{status: http.StatusInternalServerError, code: codeProxyError, message: "encrypting a sensitive field failed"}
+		return outgoingBody{}, 0, &apiError{status: http.StatusInternalServerError, code: codeProxyError, message: "encrypting a sensitive field failed", cause: err}
 	}
 	n := 0
 	if ct := r.Header.Get("Content-Type"); upload.IsMultipart(ct) {

@@ -51,9 +51,33 @@ const (
 	codeUpstreamTimeout = "UPSTREAM_TIMEOUT"
 	// codeUpstreamIncomplete: WeChat Pay's response was cut short (502).
 	codeUpstreamIncomplete = "UPSTREAM_INCOMPLETE"
-	// codeUpstreamError: an unsigned error response that is not JSON, such as
-	// a gateway's HTML page; the status is WeChat Pay's (or the gateway's).
+	// codeUpstreamError: an error response (status >= 400) that does not
+	// verify and is passed on unverified, such as a gateway's HTML page or
+	// an unsigned JSON error; the status is WeChat Pay's (or the gateway's).
 	codeUpstreamError = "UPSTREAM_ERROR"
+	// codeBillHashMismatch: a bill download does not match the digest of
+	// its verified list answer, or an encrypted bill does not open (502).
+	codeBillHashMismatch = "BILL_HASH_MISMATCH"
+	// codeBillTooLarge: a bill download is over max_bill_size (502).
+	codeBillTooLarge = "BILL_TOO_LARGE"
+	// codeBillUnverified: a bill download URL that no verified answer
+	// through the proxy (or its cluster) named, or whose record expired (502).
+	codeBillUnverified = "BILL_UNVERIFIED"
+	// codeNoUpstream: no handler after wechatpay answered (no
+	// reverse_proxy): nothing was sent to WeChat Pay (502).
+	codeNoUpstream = "NO_UPSTREAM"
+	// codeMerchantUnknown: the merchant placeholder resolved to nothing,
+	// or to a name that is no merchant of the wechatpay app (400).
+	codeMerchantUnknown = "MERCHANT_UNKNOWN"
+	// codeClientClosedRequest: the client went away before the answer (499);
+	// for the log and the metrics, since nobody is left to read it.
+	codeClientClosedRequest = "CLIENT_CLOSED_REQUEST"
+	// codeMethodNotAllowed: a route the proxy answers itself (a callback,
+	// the payment re-signing) asked with a method other than POST (405).
+	codeMethodNotAllowed = "METHOD_NOT_ALLOWED"
+	// codeSignatureTypeUnsupported: a callback whose
+	// Wechatpay-Signature-Type is not WECHATPAY2-SHA256-RSA2048 (401).
+	codeSignatureTypeUnsupported = "SIGNATURE_TYPE_UNSUPPORTED"
 )
 
 // The 502 refusals of a response that fails verification carry the codes of
@@ -61,14 +85,18 @@ const (
 // SERIAL_UNKNOWN, TIMESTAMP_INVALID, TIMESTAMP_EXPIRED, SIGNATURE_INVALID,
 // SIGNATURE_REPLAYED and REPLAY_WINDOW_FULL.
 
-// apiError is a refusal answered to the client instead of what it asked
-// for. It is deliberately not an error: it travels as *apiError, and nil
+// apiError is a refusal answered instead of what was asked for: to a client
+// of the wechatpay handler, or to WeChat Pay by wechatpay_notify (which
+// wraps it in its FAIL answer). It is deliberately not an error: it travels as *apiError, and nil
 // means no refusal, so no nil *apiError can turn into a non-nil error.
 type apiError struct {
 	status  int
 	code    string
 	message string
 	field   string // the field concerned, for the log; never its value
+	// cause is why the proxy failed (a 5xx of its own), for the log only:
+	// an error that quotes no key material and no field value.
+	cause error
 	// closeConnection asks for Connection: close, when a body the client
 	// announced was left unread.
 	closeConnection bool

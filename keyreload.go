@@ -2,6 +2,7 @@ package wechatpay
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"slices"
@@ -156,7 +157,8 @@ func reloadAllKeys() ([]keysReport, error) {
 // sameKeys reports whether two key sets hold the same keys in the same
 // roles.
 func sameKeys(a, b *keySet) bool {
-	if a.serial != b.serial || len(a.byID) != len(b.byID) || (a.signer == nil) != (b.signer == nil) {
+	if a.serial != b.serial || len(a.byID) != len(b.byID) || (a.signer == nil) != (b.signer == nil) ||
+		subtle.ConstantTimeCompare(a.apiv3Key, b.apiv3Key) != 1 {
 		return false
 	}
 	if a.signer != nil && (a.signer.MchID != b.signer.MchID || a.signer.SerialNo != b.signer.SerialNo ||
@@ -190,7 +192,7 @@ func (m *Merchant) prepareReload() (func(), error) {
 		return nil, err
 	}
 	if signer.MchID != m.currentSigner().MchID {
-		return nil, errors.New("mchid changed: a merchant number changes only with a configuration reload")
+		return nil, errMchIDChanged
 	}
 	switch {
 	case m.certs == nil && static.empty():
@@ -198,10 +200,19 @@ func (m *Merchant) prepareReload() (func(), error) {
 	case m.certs != nil && static.empty() != m.staticKeys().empty():
 		return nil, errors.New("a WeChat Pay key was added to or removed from a merchant whose platform certificates are downloaded: that changes only with a configuration reload")
 	}
+	apiv3, err := m.loadAPIv3Reload()
+	if err != nil {
+		return nil, err
+	}
 	return func() {
+		apiv3.commitCertificates(m)
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		m.signer, m.merchantCert, m.static = signer, cert, static
+		m.apiv3Key, m.aead = apiv3.key, apiv3.aead
+		if m.certs != nil {
+			m.downloaded = m.certs.certificates()
+		}
 		m.publishLocked()
 	}, nil
 }

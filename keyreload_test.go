@@ -40,7 +40,7 @@ func TestKeyReloadKeepsDownloadedCertificates(t *testing.T) {
 	m := testMerchant(t, cs.TS.URL)
 	m.SerialNo = "{file." + filepath.Join(dir, "serial_no") + "}"
 	m.PrivateKey = filepath.Join(dir, "key.pem")
-	if err := m.provision(context.Background(), "school", fileStorage(t), zap.NewNop()); err != nil {
+	if err := startMerchant(context.Background(), m, "school", fileStorage(t), zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	before := m.currentKeys()
@@ -118,7 +118,7 @@ func TestKeyReloadDuringProvision(t *testing.T) {
 	m := withPublicKey(t, testMerchant(t, "http://127.0.0.1:1"))
 	m.DownloadCertificates = &off
 	app := &App{Merchants: map[string]*Merchant{"school": m}}
-	if err := app.provision(context.Background(), fileStorage(t), zap.NewNop()); err != nil {
+	if err := startApp(context.Background(), app, fileStorage(t), zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	isolateKeyHolders(t)
@@ -202,4 +202,28 @@ func TestKeyHolderLeavesWhenItsConfigurationStops(t *testing.T) {
 		}
 		stopNew()
 	}
+}
+
+// TestHandlerKeyReloadRefusesAnotherMchID: a handler with keys of its own
+// refuses a key reload that changes its merchant number, as a merchant of
+// the app does, and keeps its keys.
+func TestHandlerKeyReloadRefusesAnotherMchID(t *testing.T) {
+	c := testkit.Creds()
+	dir := t.TempDir()
+	mchid := testkit.WriteFile(t, dir, "mchid", c.MchID)
+	h, _ := provisionedHandler(t, `,"mchid":"{file.`+mchid+`}"`)
+	before := h.currentKeys()
+	testkit.WriteFile(t, dir, "mchid", "1900000002")
+	if _, err := h.prepareReload(); err == nil || !strings.Contains(err.Error(), "mchid changed") {
+		t.Fatalf("reload with another mchid: %v", err)
+	}
+	if h.currentKeys() != before {
+		t.Error("a refused reload changed the keys")
+	}
+	testkit.WriteFile(t, dir, "mchid", c.MchID)
+	commit, err := h.prepareReload()
+	if err != nil {
+		t.Fatalf("reload with the same mchid: %v", err)
+	}
+	commit()
 }

@@ -1,9 +1,9 @@
 package wechatpay
 
 import (
-	"fmt"
+	"context"
+	"errors"
 	"net/http"
-	"strings"
 	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
@@ -13,9 +13,12 @@ import (
 // wechatpay app's merchant it names, or keys of its own, which a key reload
 // through the admin API replaces (the handler is then a key holder).
 type keySource struct {
-	keys func() *keySet          // the keys in use now
-	own  *atomic.Pointer[keySet] // a handler's own keys; nil with a merchant
-	load func() (*keySet, error) // loads the own keys again, for a key reload
+	keys func() *keySet // the keys in use now
+	// started is closed once the merchant's certificates are brought in
+	// at the app's Start; nil with keys of its own.
+	started <-chan struct{}
+	own     *atomic.Pointer[keySet] // a handler's own keys; nil with a merchant
+	load    func() (*keySet, error) // loads the own keys again, for a key reload
 }
 
 // errNoMerchantKey answers a request while the merchant has no usable
@@ -39,37 +42,50 @@ func (s *keySource) useOwn(load func() (*keySet, error)) error {
 // written in the handler as well (inline: option name, value) are an error:
 // a merchant's keys live in one place.
 func (s *keySource) useMerchant(ctx caddy.Context, name string, inline ...[2]string) (*Merchant, error) {
-	var set []string
-	for _, o := range inline {
-		if o[1] != "" {
-			set = append(set, o[0])
-		}
-	}
-	if len(set) > 0 {
-		verb := "belong"
-		if len(set) == 1 {
-			verb = "belongs"
-		}
-		return nil, fmt.Errorf("merchant %q: %s %s in the merchant's block of the global wechatpay app; with merchant set, write no key options in the handler",
-			name, strings.Join(set, ", "), verb)
+	if err := noInlineKeys(name, inline...); err != nil {
+		return nil, err
 	}
 	m, err := lookupMerchant(ctx, name)
 	if err != nil {
 		return nil, err
 	}
 	s.keys = m.currentKeys
+	s.started = m.started
 	return m, nil
+}
+
+// awaitStart waits, while ctx lasts, until the merchant's platform
+// certificates have been brought in at the app's Start (Caddy may start
+// the servers first), then returns the keys in use. A request that comes
+// in meanwhile is answered with the keys rather than 503.
+func (s *keySource) awaitStart(ctx context.Context) *keySet {
+	if s.started != nil {
+		select {
+		case <-s.started:
+		case <-ctx.Done():
+		}
+	}
+	return s.keys()
 }
 
 // currentKeys returns the keys in use now.
 func (s *keySource) currentKeys() *keySet { return s.keys() }
 
 // prepareReload loads the own keys again, changing nothing; the returned
-// commit puts them in use.
+// commit puts them in use. A merchant number that changed is refused, as a
+// merchant's key reload refuses it: the handler's metrics and records are
+// keyed by it.
 func (s *keySource) prepareReload() (func(), error) {
 	keys, err := s.load()
 	if err != nil {
 		return nil, err
 	}
+	if was, now := s.own.Load().signer, keys.signer; was != nil && now != nil && now.MchID != was.MchID {
+		return nil, errMchIDChanged
+	}
 	return func() { s.own.Store(keys) }, nil
 }
+
+// errMchIDChanged refuses a key reload that would change the merchant
+// number.
+var errMchIDChanged = errors.New("mchid changed: a merchant number changes only with a configuration reload")

@@ -1,14 +1,10 @@
 package wechatpay
 
 import (
-	"context"
+	"crypto/cipher"
 	"crypto/rsa"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,14 +14,8 @@ import (
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/logtext"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/platformcert"
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
 )
-
-// defaultCertificatesURLs are where platform certificates are downloaded
-// from, in order: WeChat Pay's API domain, then its backup domain (the
-// official Go SDK's WechatPayAPIServerBackup).
-var defaultCertificatesURLs = URLList{"https://api.mch.weixin.qq.com", "https://api2.mch.weixin.qq.com"}
 
 // URLList is the value of certificates_url: URLs tried in order. In JSON it
 // is an array of strings or, as before it became a list, one string; a
@@ -88,6 +78,12 @@ type Merchant struct {
 	// It decrypts downloaded platform certificates (and callbacks).
 	APIv3Key string `json:"apiv3_key,omitempty"`
 
+	// APIv2Key is the APIv2 key (API密钥, 32 characters), as a placeholder
+	// only ({env.X} or {file./path}): handlers naming this merchant then
+	// sign its front-end coupon and payscore forms (see the handler's
+	// apiv2_key).
+	APIv2Key string `json:"apiv2_key,omitempty"`
+
 	// WechatPayKeys are the WeChat Pay public key and/or static platform
 	// certificates. A merchant with apiv3_key may leave them out: its
 	// platform certificates are then downloaded.
@@ -114,12 +110,15 @@ type Merchant struct {
 
 	name     string
 	logger   *zap.Logger
-	apiv3Key []byte
-	certs    *certManager           // nil when nothing is downloaded
-	keys     atomic.Pointer[keySet] // published from the three below
-	now      func() time.Time       // time.Now; tests move it
-	// deferRefresh leaves the first refresh to the caller (the CLI).
-	deferRefresh bool
+	apiv3Key []byte       // guarded by mu, changed only by a key reload
+	aead     cipher.AEAD  // apiv3Key's; guarded by mu
+	certs    *certManager // nil when nothing is downloaded
+	// started is closed once startCertificates has run, at the app's
+	// Start: handlers wait for it rather than answer 503 at once.
+	started   chan struct{}
+	startOnce sync.Once
+	keys      atomic.Pointer[keySet] // published from the three below
+	now       func() time.Time       // time.Now; tests move it
 
 	mu         sync.Mutex                  // guards signer, static and downloaded
 	signer     *apiv3.Signer               // changed only by a key reload
@@ -130,15 +129,11 @@ type Merchant struct {
 	// guarded by mu, changed only by a key reload.
 	merchantCert *merchantCertificate
 	metrics      *merchantMetrics // nil without a metrics registry
+	apiv2Key     []byte           // apiv2_key resolved; nil without it. Never log it.
 }
 
 // currentSigner returns the request signer of the merchant in use now.
 func (m *Merchant) currentSigner() *apiv3.Signer { return m.currentKeys().signer }
-
-// currentVerifier returns a verifier trusting the merchant's keys as they
-// are now: call it for each response or callback, since downloaded
-// certificates change.
-func (m *Merchant) currentVerifier() *apiv3.Verifier { return m.currentKeys().verifier }
 
 // platformCertificates returns the downloaded platform certificates in use,
 // newest first; nil when none are downloaded.
@@ -154,7 +149,7 @@ func (m *Merchant) currentKeys() *keySet { return m.keys.Load() }
 
 // apiv3 returns the APIv3 key bytes, or nil when none is configured. It is
 // a secret: never log it.
-func (m *Merchant) apiv3() []byte { return m.apiv3Key }
+func (m *Merchant) apiv3() []byte { return m.currentKeys().apiv3Key }
 
 // downloads reports whether the merchant's platform certificates are
 // downloaded.
@@ -170,233 +165,6 @@ func checkName(name string) error {
 	}
 	return nil
 }
-
-// provision resolves and loads the merchant's keys. It loads downloaded
-// certificates from storage, and downloads them when the stored set is
-// missing or stale (an error only when the merchant then has no WeChat Pay
-// key at all). Errors name the option and never quote key material.
-func (m *Merchant) provision(ctx context.Context, name string, storage certmagic.Storage, logger *zap.Logger) error {
-	m.name, m.logger = name, logger
-	if m.now == nil {
-		m.now = time.Now
-	}
-	if m.RefreshInterval < 0 || m.RefreshInterval != 0 && time.Duration(m.RefreshInterval) < time.Minute {
-		return errors.New("refresh_interval must be at least 1m: WeChat Pay limits how often certificates may be asked for")
-	}
-	var err error
-	if m.signer, m.merchantCert, m.static, err = m.loadKeys(); err != nil {
-		return err
-	}
-	if m.apiv3Key, err = m.keyOptions().loadAPIv3Key(m.logger); err != nil {
-		return err
-	}
-	m.publish(nil)
-	if m.DownloadCertificates != nil && *m.DownloadCertificates {
-		switch {
-		case m.apiv3Key == nil:
-			return errors.New("download_certificates on needs apiv3_key, which decrypts the downloaded certificates")
-		case len(m.PlatformCertificate) > 0:
-			return errors.New("download_certificates on and platform_certificate exclude each other: downloaded certificates replace the configured ones")
-		}
-	}
-	if !m.downloads() {
-		if m.static.empty() {
-			return errors.New("public_key (with public_key_id) or platform_certificate is required, or apiv3_key to download platform certificates")
-		}
-		return nil
-	}
-	return m.startCertificates(ctx, storage)
-}
-
-// keyOptions returns the merchant's key options.
-func (m *Merchant) keyOptions() keyOptions {
-	return keyOptions{mchid: m.MchID, serialNo: m.SerialNo, privateKey: m.PrivateKey, apiv3Key: m.APIv3Key,
-		merchantCert: m.MerchantCertificate, WechatPayKeys: m.WechatPayKeys}
-}
-
-// loadKeys loads what a key reload loads again: the signer, the merchant
-// certificate and the configured WeChat Pay keys.
-func (m *Merchant) loadKeys() (*apiv3.Signer, *merchantCertificate, *trustedKeys, error) {
-	opts := m.keyOptions()
-	signer, err := opts.loadSigner(m.logger)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	cert, err := opts.loadMerchantCertificate(m.logger, signer)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	static, err := m.loadStatic()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return signer, cert, static, nil
-}
-
-// loadStatic loads the configured WeChat Pay keys; none is fine when
-// platform certificates are downloaded.
-func (m *Merchant) loadStatic() (*trustedKeys, error) {
-	k := m.WechatPayKeys
-	if k.PublicKey == "" && k.PublicKeyID == "" && len(k.PlatformCertificate) == 0 {
-		if k.WechatPaySerial != "" {
-			return nil, errors.New("wechatpay_serial needs public_key or platform_certificate")
-		}
-		return &trustedKeys{byID: map[string]*rsa.PublicKey{}}, nil
-	}
-	return k.load(m.logger)
-}
-
-// staticKeys returns the configured WeChat Pay keys in use now.
-func (m *Merchant) staticKeys() *trustedKeys {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.static
-}
-
-func (t *trustedKeys) empty() bool { return t == nil || len(t.order) == 0 }
-
-// startCertificates sets up the certificate manager and brings the
-// certificates up to date.
-func (m *Merchant) startCertificates(ctx context.Context, storage certmagic.Storage) error {
-	urls, err := certificatesURLs(m.CertificatesURL)
-	if err != nil {
-		return err
-	}
-	interval := time.Duration(m.RefreshInterval)
-	if interval == 0 {
-		interval = defaultRefreshInterval
-	}
-	aead, err := apiv3.NewAEAD(m.apiv3Key) // the same AES-256-GCM as callbacks
-	if err != nil {
-		return fmt.Errorf("apiv3_key: %w", err)
-	}
-	client := &http.Client{Timeout: downloadTimeout}
-	m.certs = &certManager{
-		mchid:     m.signer.MchID, // a key reload never changes it
-		macKey:    storageMACKey(m.apiv3Key),
-		publicKey: !m.static.empty(),
-		storage:   storage,
-		interval:  interval,
-		now:       m.now,
-		logger:    m.logger,
-		publish:   m.publish,
-		metrics:   m.metrics,
-	}
-	m.certs.download = func(ctx context.Context, known []*platformcert.Certificate) ([]*platformcert.Certificate, error) {
-		static := m.staticKeys()
-		d := &platformcert.Download{Client: client, UserAgent: userAgent(), Signer: m.currentSigner(),
-			AEAD: aead, Now: m.certs.now, Anchors: static.byID, Known: known}
-		switch {
-		case !static.empty():
-			d.Serial = static.chosen
-		case len(known) > 0:
-			d.Serial = known[0].Serial
-		}
-		return m.downloadFirst(ctx, d, urls)
-	}
-	if m.deferRefresh {
-		return nil
-	}
-	res, err := m.certs.refresh(ctx, false)
-	if err == nil && m.currentKeys().encrypter == nil && res == refreshNotFound {
-		return errors.New("WeChat Pay has no platform certificate for this merchant (it uses the WeChat Pay public key): configure public_key_id and public_key")
-	}
-	if err == nil {
-		return nil
-	}
-	if m.currentKeys().encrypter == nil {
-		return fmt.Errorf("downloading platform certificates: %w (and no WeChat Pay key is configured or stored)", err)
-	}
-	m.certs.startFailed = true
-	m.logger.Warn("downloading platform certificates failed; using the keys configured or stored, retrying in the background",
-		zap.Error(err))
-	return nil
-}
-
-// certificatesURLs returns the download URLs of the certificates_url list
-// (the default when empty), each an http(s) URL given once.
-func certificatesURLs(list URLList) ([]string, error) {
-	if len(list) == 0 {
-		list = defaultCertificatesURLs
-	}
-	urls := make([]string, 0, len(list))
-	for _, base := range list {
-		u, err := url.Parse(strings.TrimSuffix(base, "/") + platformcert.Path)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return nil, fmt.Errorf("certificates_url: %q is not an http(s) URL", base)
-		}
-		if slices.Contains(urls, u.String()) {
-			return nil, fmt.Errorf("certificates_url: %q is given twice", base)
-		}
-		urls = append(urls, u.String())
-	}
-	return urls, nil
-}
-
-// downloadFirst runs d, with each of urls in turn as its URL, until one
-// gives an answer to go by: the certificates, or a failure that another
-// address would give too (a refusal, ErrNotFound). A URL that cannot be reached, times out or
-// answers 5xx (platformcert.UnavailableError) passes on to the next. Each
-// attempt may take its share of the time left in ctx, and what one leaves
-// goes to the next.
-func (m *Merchant) downloadFirst(ctx context.Context, d *platformcert.Download, urls []string) ([]*platformcert.Certificate, error) {
-	var tried []string
-	for i, u := range urls {
-		attempt := *d
-		attempt.URL = u
-		actx, cancel := shareOfTime(ctx, len(urls)-i)
-		certs, err := attempt.Run(actx)
-		cancel()
-		if err == nil {
-			if len(tried) > 0 {
-				m.logger.Warn("platform certificates downloaded from a later certificates_url", zap.String("url", u),
-					zap.Strings("failed", tried))
-			}
-			return certs, nil
-		}
-		tried = append(tried, u+": "+withoutURL(err))
-		var unavailable *platformcert.UnavailableError
-		if !errors.As(err, &unavailable) || i == len(urls)-1 || ctx.Err() != nil {
-			return nil, &downloadError{tried: tried, last: err}
-		}
-	}
-	return nil, errors.New("certificates_url: no URL to download from")
-}
-
-// shareOfTime returns ctx with a deadline of 1/n of the time ctx has left,
-// for the first of n attempts; ctx itself (cancellable) when it has no
-// deadline or n is 1.
-func shareOfTime(ctx context.Context, n int) (context.Context, context.CancelFunc) {
-	deadline, ok := ctx.Deadline()
-	if !ok || n <= 1 {
-		return context.WithCancel(ctx)
-	}
-	return context.WithTimeout(ctx, time.Until(deadline)/time.Duration(n))
-}
-
-// withoutURL returns err's message without net/http's `Get "<url>":` when
-// that is all it adds, since the caller names the URL once itself.
-func withoutURL(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) && ue.Error() == err.Error() {
-		return ue.Err.Error()
-	}
-	return err.Error()
-}
-
-// downloadError is a download that failed at every URL tried: it names
-// each with its failure, in order, and wraps the last, which says what the
-// download came to (platformcert.ErrNotFound, a refusal, or the last URL
-// out of reach).
-type downloadError struct {
-	tried []string // "<url>: <failure>"
-	last  error
-}
-
-func (e *downloadError) Error() string { return strings.Join(e.tried, "; ") }
-
-// Unwrap returns the last failure.
-func (e *downloadError) Unwrap() error { return e.last }
 
 // publish makes the configured keys plus downloaded certificates the keys
 // in use. The configured choice (public key, or wechatpay_serial) encrypts;
@@ -429,5 +197,6 @@ func (m *Merchant) publishLocked() {
 	}
 	keys := newKeySet(m.signer, byID, serial)
 	keys.merchantCert = m.merchantCert
+	keys.apiv3Key, keys.aead = m.apiv3Key, m.aead
 	m.keys.Store(keys)
 }

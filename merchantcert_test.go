@@ -112,7 +112,7 @@ func TestMerchantCertificateExpiryWarning(t *testing.T) {
 		m := &Merchant{MchID: c.MchID, SerialNo: c.SerialNo, PrivateKey: testkit.PKCS8(c.MerchantKey),
 			WechatPayKeys:       WechatPayKeys{PublicKeyID: c.PublicKeyID, PublicKey: testkit.PublicPEM(&c.WechatPayKey.PublicKey)},
 			MerchantCertificate: merchantCertFile(t, c.SerialNo, time.Now().Add(tc.left))}
-		if err := m.provision(context.Background(), "school", fileStorage(t), zap.New(core)); err != nil {
+		if err := startMerchant(context.Background(), m, "school", fileStorage(t), zap.New(core)); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
 		var got []string
@@ -150,7 +150,7 @@ func TestMerchantCertificateOfTheApp(t *testing.T) {
 		SerialNo: "{file." + filepath.Join(dir, "serial_no") + "}", PrivateKey: filepath.Join(dir, "key.pem"),
 		MerchantCertificate: filepath.Join(dir, "cert.pem"),
 		WechatPayKeys:       WechatPayKeys{PublicKeyID: old.PublicKeyID, PublicKey: testkit.PublicPEM(&old.WechatPayKey.PublicKey)}}}}
-	if err := app.provision(context.Background(), fileStorage(t), zap.NewNop()); err != nil {
+	if err := startApp(context.Background(), app, fileStorage(t), zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	m := app.Merchants["school"]
@@ -190,7 +190,7 @@ func TestMerchantCertificateOfTheApp(t *testing.T) {
 	again := &App{Merchants: map[string]*Merchant{"school": {MchID: old.MchID, SerialNo: old.SerialNo,
 		PrivateKey: filepath.Join(dir, "key.pem"), MerchantCertificate: filepath.Join(dir, "cert.pem"),
 		WechatPayKeys: WechatPayKeys{PublicKeyID: old.PublicKeyID, PublicKey: testkit.PublicPEM(&old.WechatPayKey.PublicKey)}}}}
-	if err := again.provision(context.Background(), fileStorage(t), zap.NewNop()); err == nil ||
+	if err := startApp(context.Background(), again, fileStorage(t), zap.NewNop()); err == nil ||
 		!strings.HasPrefix(err.Error(), "merchant school: merchant_certificate: ") {
 		t.Errorf("a mismatched certificate at start: %v", err)
 	}

@@ -81,6 +81,7 @@ type metricSet struct {
 	verifyFailures   *prometheus.CounterVec   // merchant, code
 	callbacks        *prometheus.CounterVec   // merchant, event_type, outcome
 	downloads        *prometheus.CounterVec   // merchant, outcome
+	refusals         *prometheus.CounterVec   // merchant, class, code (metrics_refusals.go)
 	state            *stateCollector
 }
 
@@ -120,14 +121,15 @@ func newMetricSet() *metricSet {
 			"Platform certificate downloads from WeChat Pay, by merchant and outcome (ok, not_found: the merchant "+
 				"uses the public key, failed).",
 			"merchant", "outcome"),
-		state: newStateCollector(),
+		refusals: newRefusalsCounter(),
+		state:    newStateCollector(),
 	}
 }
 
 // collectors returns what metricsOf registers.
 func (s *metricSet) collectors() []prometheus.Collector {
 	return []prometheus.Collector{s.requests, s.moduleDuration, s.upstreamDuration, s.encryptedFields,
-		s.verifyFailures, s.callbacks, s.downloads, s.state, keyReloadsTotal, replayWindowMetrics}
+		s.verifyFailures, s.callbacks, s.downloads, s.refusals, s.state, keyReloadsTotal, replayWindowMetrics}
 }
 
 // metricSets are the metric sets of the configurations running, by
@@ -180,6 +182,7 @@ type handlerMetrics struct {
 	upstream       prometheus.Observer
 	encrypted      prometheus.Counter
 	verifyFailures *prometheus.CounterVec // code
+	refusals       *prometheus.CounterVec // class, code
 }
 
 // provisionMetrics sets up the handler's metrics; the merchant label is the
@@ -212,11 +215,13 @@ func (h *Handler) provisionMetrics(ctx caddy.Context) error {
 		upstream:       set.upstreamDuration.With(labels),
 		encrypted:      set.encryptedFields.With(labels),
 		verifyFailures: set.verifyFailures.MustCurryWith(labels),
+		refusals:       set.refusals.MustCurryWith(labels),
 	}
-	if h.verifying() {
+	if h.verifying() && h.perMerchant == nil { // a request no merchant answers is verified by none
 		for _, code := range verifyCodes {
 			m.verifyFailures.WithLabelValues(code)
 		}
+		startRefusals(m.refusals)
 	}
 	h.metrics = m
 	return nil
@@ -299,6 +304,7 @@ func (h *NotifyHandler) provisionMetrics(ctx caddy.Context, scope string) error 
 		set.state.addOwnKeys(merchant, h.currentKeys, true)
 	}
 	h.metrics = &notifyMetrics{callbacks: set.callbacks.MustCurryWith(prometheus.Labels{"merchant": merchant})}
+	h.metrics.start()
 	return nil
 }
 

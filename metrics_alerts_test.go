@@ -69,8 +69,8 @@ func exportedMetricNames(t *testing.T) map[string]bool {
 			}
 		}
 	}
-	if len(names) != 12+3 {
-		t.Fatalf("the module exports %d names; the test expects 12 series families (and a histogram's 3): %v", len(names), names)
+	if len(names) != 13+3 {
+		t.Fatalf("the module exports %d names; the test expects 13 series families (and a histogram's 3): %v", len(names), names)
 	}
 	return names
 }
@@ -173,9 +173,36 @@ var alertCases = map[string]struct {
 		series: map[string]string{
 			`caddy_wechatpay_callbacks_total{instance="a",merchant="school",event_type="TRANSACTION.SUCCESS",outcome="app_failed"}`: "0x10 1 2 3x8",
 			`caddy_wechatpay_callbacks_total{instance="a",merchant="school",event_type="TRANSACTION.SUCCESS",outcome="delivered"}`:  "0+5x20",
+			// canteen's first app_failed is a series that appears at 1:
+			// increase() cannot see it, the second half does.
+			`caddy_wechatpay_callbacks_total{instance="a",merchant="canteen",event_type="REFUND.SUCCESS",outcome="app_failed"}`: "_x18 1x2",
+			`caddy_wechatpay_callbacks_total{instance="a",merchant="canteen",event_type="REFUND.SUCCESS",outcome="delivered"}`:  "0+5x20",
 		},
 		evalTime: "20m",
-		samples:  map[string]float64{`{instance="a",merchant="school"}`: 3},
+		samples:  map[string]float64{`{instance="a",merchant="school"}`: 3, `{instance="a",merchant="canteen"}`: 1},
+	},
+	"WeChatPayRefusesSignatures": {
+		series: map[string]string{
+			`caddy_wechatpay_upstream_refusals_total{instance="a",merchant="school",class="4xx",code="SIGN_ERROR"}`:      "0x15 1x5",
+			`caddy_wechatpay_upstream_refusals_total{instance="a",merchant="school",class="4xx",code="ORDER_NOT_EXIST"}`: "0+1x20",
+			`caddy_wechatpay_upstream_refusals_total{instance="a",merchant="canteen",class="4xx",code="SIGN_ERROR"}`:     "0x20",
+			`caddy_wechatpay_upstream_refusals_total{instance="a",merchant="canteen",class="5xx",code="SYSTEM_ERROR"}`:   "0+1x20",
+		},
+		evalTime: "20m",
+		samples:  map[string]float64{`{instance="a",merchant="school"}`: 1},
+	},
+	"WeChatPayRefusalsRising": {
+		series: map[string]string{
+			// Over a day: 10 verified answers a minute, 1 of them refused
+			// (10%). Then school's refusals jump to 5 a minute (50%);
+			// canteen stays at 10%.
+			`caddy_wechatpay_requests_total{instance="a",merchant="school",method="POST",endpoint="/v3/pay/transactions/jsapi",outcome="verified"}`:  "0+10x1500",
+			`caddy_wechatpay_upstream_refusals_total{instance="a",merchant="school",class="5xx",code="SYSTEM_ERROR"}`:                                "0+1x1470 1470+5x30",
+			`caddy_wechatpay_requests_total{instance="a",merchant="canteen",method="POST",endpoint="/v3/pay/transactions/jsapi",outcome="verified"}`: "0+10x1500",
+			`caddy_wechatpay_upstream_refusals_total{instance="a",merchant="canteen",class="4xx",code="ORDER_NOT_EXIST"}`:                            "0+1x1500",
+		},
+		evalTime: "1500m",
+		samples:  map[string]float64{`{instance="a",merchant="school"}`: 0.5},
 	},
 	"WeChatPayCallbacksRefused": {
 		series: map[string]string{

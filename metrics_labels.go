@@ -17,6 +17,9 @@ const (
 	// outcomeUnverified: the answer passed unverified (an unsigned
 	// download, a skip_verify path, verify_responses off).
 	outcomeUnverified = "unverified"
+	// outcomeSigned: the proxy signed a payment invocation again
+	// (/wechatpay/request-payment); nothing went to WeChat Pay.
+	outcomeSigned = "signed"
 	// outcomeDelivered: the app acknowledged the callback.
 	outcomeDelivered = "delivered"
 	// outcomeDuplicate: the resend of an acknowledged callback, answered
@@ -43,21 +46,21 @@ const (
 )
 
 // outcomeCodes are the codes a client (or WeChat Pay, for a callback) can
-// be answered with: the module's own (errors.go), the verifier's, the
-// callback parser's, and the few written where they are answered. They
-// are the outcome label's closed set, with the outcomes above;
-// TestOutcomeCodesAreEveryCode checks that no code is missing.
+// be answered with: the module's own (errors.go), the verifier's and the
+// callback parser's. They are the outcome label's closed set, with the
+// outcomes above.
 var outcomeCodes = []string{
 	codeParamError, codeBodyTooLarge, codeUnsupportedEncoding, codeNotFound, codeProxyError,
 	codeBrowserRequestRefused, codeHostNotAllowed, codeUnsupportedMediaType,
 	codeResponseTooLarge, codeResponseUnreadable, codeResponseDecryptFailed,
 	codeUpstreamUnreachable, codeUpstreamTimeout, codeUpstreamIncomplete, codeUpstreamError,
-	"CLIENT_CLOSED_REQUEST", // upstream.go: the client went away (499)
+	codeBillHashMismatch, codeBillTooLarge, codeBillUnverified,
+	codeNoUpstream, codeMerchantUnknown,
+	codeClientClosedRequest, codeMethodNotAllowed, codeSignatureTypeUnsupported,
 	apiv3.CodeSignatureMissing, apiv3.CodeSignatureProbe, apiv3.CodeSerialUnknown,
 	apiv3.CodeTimestampInvalid, apiv3.CodeTimestampExpired, apiv3.CodeSignatureInvalid,
 	apiv3.CodeSignatureReplayed, apiv3.CodeReplayWindowFull,
 	notification.CodeNotificationMalformed, notification.CodeAlgorithmUnsupported, notification.CodeDecryptFailed,
-	"METHOD_NOT_ALLOWED", "SIGNATURE_TYPE_UNSUPPORTED", // notify.go
 }
 
 // verifyCodes are the codes of an answer or callback that fails
@@ -67,7 +70,7 @@ var verifyCodes = []string{apiv3.CodeSignatureMissing, apiv3.CodeSignatureProbe,
 	apiv3.CodeSignatureReplayed, apiv3.CodeReplayWindowFull}
 
 var knownOutcomes = func() map[string]bool {
-	known := map[string]bool{outcomeVerified: true, outcomeUnverified: true,
+	known := map[string]bool{outcomeVerified: true, outcomeUnverified: true, outcomeSigned: true,
 		outcomeDelivered: true, outcomeDuplicate: true, outcomeAppFailed: true}
 	for _, c := range outcomeCodes {
 		known[c] = true

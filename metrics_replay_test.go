@@ -1,6 +1,7 @@
 package wechatpay
 
 import (
+	"maps"
 	"testing"
 	"time"
 
@@ -10,7 +11,7 @@ import (
 )
 
 // TestReplayWindowMetrics: the gauges follow the window, entries expiring
-// with it, and the cap is the window's.
+// with it, and the cap is the window's; the checks count its verdicts.
 func TestReplayWindowMetrics(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	w := replay.New(replay.Config{Window: 300 * time.Second, MaxEntries: 3, Now: func() time.Time { return now }})
@@ -24,6 +25,9 @@ func TestReplayWindowMetrics(t *testing.T) {
 		}
 		got := map[string]float64{}
 		for _, f := range families {
+			if f.GetName() == "caddy_wechatpay_replay_window_checks_total" {
+				continue // below
+			}
 			if len(f.GetMetric()) != 1 || f.GetMetric()[0].GetGauge() == nil {
 				t.Fatalf("%s: want one gauge, got %v", f.GetName(), f.GetMetric())
 			}
@@ -42,8 +46,27 @@ func TestReplayWindowMetrics(t *testing.T) {
 		}
 	}
 	expect(3) // full: the fourth was refused, not recorded
+	// A replay, and a timestamp out of the window.
+	w.Seen("SERIAL", now.Unix(), "a")
+	w.Seen("SERIAL", now.Unix()-3600, "late")
 	now = now.Add(301 * time.Second)
 	expect(0) // expired with the window
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := map[string]float64{}
+	for _, f := range families {
+		if f.GetName() == "caddy_wechatpay_replay_window_checks_total" {
+			for _, m := range f.GetMetric() {
+				checks[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	want := map[string]float64{"fresh": 3, "replay": 1, "full": 1, "out_of_window": 1, "forgotten": 0}
+	if !maps.Equal(checks, want) {
+		t.Errorf("checks %v, want %v", checks, want)
+	}
 }
 
 // TestReplayWindowMetricsRegistered: every configuration's registry has the
@@ -61,12 +84,13 @@ func TestReplayWindowMetricsRegistered(t *testing.T) {
 		found := 0
 		for _, f := range families {
 			switch f.GetName() {
-			case "caddy_wechatpay_replay_window_entries", "caddy_wechatpay_replay_window_max_entries":
+			case "caddy_wechatpay_replay_window_entries", "caddy_wechatpay_replay_window_max_entries",
+				"caddy_wechatpay_replay_window_checks_total":
 				found++
 			}
 		}
-		if found != 2 {
-			t.Fatalf("the registry has %d of the replay window's 2 gauges", found)
+		if found != 3 {
+			t.Fatalf("the registry has %d of the replay window's 3 families", found)
 		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/certstore"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 )
 
@@ -48,7 +49,7 @@ func provisionAppIn(t *testing.T, ctx caddy.Context, a *App, storage certmagic.S
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.provision(ctx, storage, zap.NewNop()); err != nil {
+	if err := startApp(ctx, a, storage, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	metrics.watchApp(a)
@@ -65,11 +66,11 @@ func certFile(t *testing.T, serial string, notAfter time.Time) (string, string) 
 // certificates, in the gauge's form.
 func storedCheckedAt(t *testing.T, storage *certmagic.FileStorage, mchid string) string {
 	t.Helper()
-	raw, err := os.ReadFile(storage.Filename(certificatesKey(mchid)))
+	raw, err := os.ReadFile(storage.Filename(certstore.Key(mchid)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc storedCertificates
+	var doc certstore.Document
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +113,6 @@ func TestStateMetrics(t *testing.T) {
 	t.Setenv("TEST_WECHATPAY_APIV3_KEY", testkit.APIv3Key)
 	notify := new(NotifyHandler)
 	provisionIn(t, ctx, notify, `{"apiv3_key":"{env.TEST_WECHATPAY_APIV3_KEY}","platform_certificate":["`+handlerCert+`"],"dedup":false}`)
-	t.Cleanup(func() { _ = notify.Cleanup() })
 
 	assertLines(t, only(scrape(t, reg), stateNames...), []string{
 		`caddy_wechatpay_platform_certificate_expiry_timestamp_seconds{merchant="canteen",serial="AAAA0000000000000000000000000000000000A1"} ` + canteenExpiry,

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/dedup"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 )
 
@@ -95,7 +96,8 @@ func scrape(t testing.TB, reg prometheus.Gatherer) []string {
 // processWide are the series of the whole process, which other tests
 // change: each has a test of its own.
 var processWide = []string{"caddy_wechatpay_key_reloads_total",
-	"caddy_wechatpay_replay_window_entries", "caddy_wechatpay_replay_window_max_entries"}
+	"caddy_wechatpay_replay_window_entries", "caddy_wechatpay_replay_window_max_entries",
+	"caddy_wechatpay_replay_window_checks_total"}
 
 // without drops the lines of the named metrics.
 func without(lines []string, names ...string) []string {
@@ -165,7 +167,7 @@ func TestHandlerMetrics(t *testing.T) {
 	for _, code := range verifyCodes {
 		want = append(want, `caddy_wechatpay_response_verification_failures_total{code="`+code+`",`+mch+`} 0`)
 	}
-	assertLines(t, without(scrape(t, reg), processWide...), append(want,
+	assertLines(t, without(scrape(t, reg), append(processWide, refusalsMetric)...), append(want,
 		`caddy_wechatpay_encrypted_fields_total{`+mch+`} 0`,
 		`caddy_wechatpay_request_duration_seconds_count{`+mch+`,stage="module"} 0`,
 		`caddy_wechatpay_request_duration_seconds_count{`+mch+`,stage="upstream"} 0`,
@@ -184,7 +186,7 @@ func TestHandlerMetrics(t *testing.T) {
 		_, err := w.Write([]byte("bill"))
 		return err
 	})
-	call(t, h, "GET", "/v3/billdownload/file?token=T", "", download) // unsigned: unverified
+	call(t, h, "GET", "/v3/billdownload/file?token=T", "", download) // no record: BILL_UNVERIFIED
 	call(t, h, "POST", "/v3/custom/77/cards", `{"card_no":"6222021234567890123"}`, ok)
 	down := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
 		return caddyhttp.Error(http.StatusBadGateway, errors.New("dial tcp: connection refused"))
@@ -200,24 +202,24 @@ func TestHandlerMetrics(t *testing.T) {
 		}
 		want = append(want, fmt.Sprintf(`caddy_wechatpay_response_verification_failures_total{code="%s",%s} %d`, code, mch, n))
 	}
-	assertLines(t, without(scrape(t, reg), processWide...), append(want,
+	assertLines(t, without(scrape(t, reg), append(processWide, refusalsMetric)...), append(want,
 		`caddy_wechatpay_requests_total{endpoint="/v3/eduschoolpay/contracts/presign",`+mch+`,method="POST",outcome="verified"} 1`,
 		`caddy_wechatpay_requests_total{endpoint="/v3/eduschoolpay/contracts/presign",`+mch+`,method="POST",outcome="PARAM_ERROR"} 1`,
 		`caddy_wechatpay_requests_total{endpoint="other",`+mch+`,method="GET",outcome="NOT_FOUND"} 1`,
 		`caddy_wechatpay_requests_total{endpoint="/v3/pay/transactions/out-trade-no/{out_trade_no}",`+mch+`,method="GET",outcome="SIGNATURE_INVALID"} 1`,
-		`caddy_wechatpay_requests_total{endpoint="/v3/billdownload/file",`+mch+`,method="GET",outcome="unverified"} 1`,
+		`caddy_wechatpay_requests_total{endpoint="/v3/billdownload/file",`+mch+`,method="GET",outcome="BILL_UNVERIFIED"} 1`,
 		`caddy_wechatpay_requests_total{endpoint="/v3/custom/{id}/cards",`+mch+`,method="POST",outcome="verified"} 1`,
 		`caddy_wechatpay_requests_total{endpoint="/v3/refund/domestic/refunds",`+mch+`,method="POST",outcome="UPSTREAM_UNREACHABLE"} 1`,
 		`caddy_wechatpay_requests_total{endpoint="other",`+mch+`,method="OTHER",outcome="verified"} 1`,
 		fmt.Sprintf(`caddy_wechatpay_encrypted_fields_total{%s} %d`, mch, len(testkit.PresignPlain)+1),
 		`caddy_wechatpay_request_duration_seconds_count{`+mch+`,stage="module"} 8`,
-		`caddy_wechatpay_request_duration_seconds_count{`+mch+`,stage="upstream"} 6`,
+		`caddy_wechatpay_request_duration_seconds_count{`+mch+`,stage="upstream"} 5`, // the bill download without a record is refused before upstream
 	))
 }
 
 // TestHandlerMetricsReplay: an answer played a second time is refused and
-// counted as a failed verification with its own code, and the process's
-// replay window holds the first.
+// counted as a failed verification with its own code; the process's replay
+// window holds the first, and counts one fresh signature and one replay.
 func TestHandlerMetricsReplay(t *testing.T) {
 	ctx, reg := newConfigContext(t)
 	h := new(Handler)
@@ -237,7 +239,7 @@ func TestHandlerMetricsReplay(t *testing.T) {
 		_, err := w.Write(recorded.Body.Bytes())
 		return err
 	})
-	before := replayWindow.Len()
+	before := replayWindow.Stats()
 	const uri = "/v3/pay/transactions/out-trade-no/ORDER-1?mchid=1900000001"
 	if w := call(t, h, "GET", uri, "", replayed); w.Code != 200 {
 		t.Fatalf("first answer: %d %s", w.Code, w.Body)
@@ -257,18 +259,20 @@ func TestHandlerMetricsReplay(t *testing.T) {
 			t.Errorf("no %s in\n\t%s", want, strings.Join(lines, "\n\t"))
 		}
 	}
-	// Other tests of the package use the window too: it has grown by at
-	// least this test's one answer.
-	for _, l := range lines {
-		if strings.HasPrefix(l, "caddy_wechatpay_replay_window_entries{} ") {
-			n, err := strconv.Atoi(strings.TrimPrefix(l, "caddy_wechatpay_replay_window_entries{} "))
-			if err != nil || n < before+1 {
-				t.Errorf("%s, want at least %d", l, before+1)
-			}
-			return
+	// The window is the process's, and no other test runs meanwhile: this
+	// test's answer is its one new entry, its two checks the only new ones.
+	for _, want := range []string{
+		fmt.Sprintf("caddy_wechatpay_replay_window_entries{} %d", before.Entries+1),
+		fmt.Sprintf(`caddy_wechatpay_replay_window_checks_total{verdict="fresh"} %d`, before.Fresh+1),
+		fmt.Sprintf(`caddy_wechatpay_replay_window_checks_total{verdict="replay"} %d`, before.Replays+1),
+		fmt.Sprintf(`caddy_wechatpay_replay_window_checks_total{verdict="full"} %d`, before.Full),
+		fmt.Sprintf(`caddy_wechatpay_replay_window_checks_total{verdict="out_of_window"} %d`, before.OutOfWindow),
+		fmt.Sprintf(`caddy_wechatpay_replay_window_checks_total{verdict="forgotten"} %d`, before.Forgotten),
+	} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("no %s in\n\t%s", want, strings.Join(lines, "\n\t"))
 		}
 	}
-	t.Errorf("no caddy_wechatpay_replay_window_entries")
 }
 
 // TestRequestDurationBuckets: each stage has buckets for its own scale,
@@ -342,8 +346,7 @@ func TestNotifyMetrics(t *testing.T) {
 	pub := testkit.WriteFile(t, t.TempDir(), "pub_key.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey))
 	h := new(NotifyHandler)
 	provisionIn(t, ctx, h, `{"apiv3_key":"{env.TEST_WECHATPAY_APIV3_KEY}","public_key_id":"`+c.PublicKeyID+`","public_key":"`+pub+`","dedup":false}`)
-	t.Cleanup(func() { _ = h.Cleanup() })
-	h.store = &dedupStore{storage: newMemStorage(), scope: c.PublicKeyID, now: time.Now}
+	h.store = &dedup.Store{Storage: testkit.NewMemStorage(), Scope: c.PublicKeyID, Now: time.Now}
 
 	app := &fakeApp{status: 200}
 	cb := testkit.BuildCallback(t, testkit.CallbackSpec{})
@@ -354,12 +357,19 @@ func TestNotifyMetrics(t *testing.T) {
 	deliver(t, h, testkit.BuildCallback(t, testkit.CallbackSpec{EventType: "REFUND.SUCCESS"}), app) // app_failed
 
 	const mch = `merchant="` + "PUB_KEY_ID_0114232134912410000000000000" + `"`
-	assertLines(t, without(scrape(t, reg), processWide...), []string{
+	want := []string{
 		`caddy_wechatpay_callbacks_total{event_type="TRANSACTION.SUCCESS",` + mch + `,outcome="delivered"} 1`,
 		`caddy_wechatpay_callbacks_total{event_type="TRANSACTION.SUCCESS",` + mch + `,outcome="duplicate"} 1`,
-		`caddy_wechatpay_callbacks_total{event_type="",` + mch + `,outcome="SIGNATURE_INVALID"} 1`,
 		`caddy_wechatpay_callbacks_total{event_type="REFUND.SUCCESS",` + mch + `,outcome="app_failed"} 1`,
-	})
+	}
+	for _, code := range callbackRefusalCodes { // at 0 from the start, for the alert
+		n := 0
+		if code == apiv3.CodeSignatureInvalid {
+			n = 1
+		}
+		want = append(want, fmt.Sprintf(`caddy_wechatpay_callbacks_total{event_type="",%s,outcome="%s"} %d`, mch, code, n))
+	}
+	assertLines(t, without(scrape(t, reg), processWide...), want)
 }
 
 // BenchmarkHandlerMetrics is what the metrics add to a request, alone:
@@ -380,5 +390,27 @@ func BenchmarkHandlerMetrics(b *testing.B) {
 		upstream.stop(time.Now())
 		h.metrics.request(r, outcomeVerified)
 		h.metrics.durations(start, &upstream)
+	}
+}
+
+// TestReSignMetrics: a payment invocation signed again is counted in
+// requests_total, outcome signed, as its refusals are with their codes.
+func TestReSignMetrics(t *testing.T) {
+	ctx, reg := newConfigContext(t)
+	h := new(Handler)
+	provisionIn(t, ctx, h, handlerJSON(t, `,"request_payment":true`))
+	if w := reSign(t, h, http.MethodPost, `{"type":"jsapi","appid":"`+testAppID+`","prepay_id":"wx201410272009395522657a690389285100"}`); w.Code != 200 {
+		t.Fatalf("re-sign: %d %s", w.Code, w.Body)
+	}
+	reSign(t, h, http.MethodPost, `{"type":"jsapi","appid":"wx1"}`) // PARAM_ERROR
+	const mch = `merchant="1900000001"`
+	lines := scrape(t, reg)
+	for _, want := range []string{
+		`caddy_wechatpay_requests_total{endpoint="other",` + mch + `,method="POST",outcome="signed"} 1`,
+		`caddy_wechatpay_requests_total{endpoint="other",` + mch + `,method="POST",outcome="PARAM_ERROR"} 1`,
+	} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("no %s in\n\t%s", want, strings.Join(lines, "\n\t"))
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package wechatpay
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/bill"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/catalog"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/sensitive"
 	"github.com/caddyserver/caddy/v2"
@@ -87,6 +89,14 @@ type Handler struct {
 	// signs any API call for them. Default: false.
 	RequestPayment bool `json:"request_payment,omitempty"`
 
+	// APIv2Key is the APIv2 key (API密钥, 32 characters), as a placeholder
+	// only: {env.X} or {file./path}. With it the handler answers POST
+	// /wechatpay/sign/send-coupon, /wechatpay/sign/h5-coupon and
+	// /wechatpay/sign/payscore-detail, which sign the front-end forms
+	// WeChat Pay defines with this key (see frontend_sign.go). With
+	// merchant set, the merchant's apiv2_key is used instead.
+	APIv2Key string `json:"apiv2_key,omitempty"`
+
 	// MaxBody is the largest request body accepted, in bytes (after
 	// decoding a gzip body). Default: 1 MiB. Larger bodies get 413.
 	MaxBody int64 `json:"max_body,omitempty"`
@@ -112,22 +122,33 @@ type Handler struct {
 
 	// SkipVerify lists more path prefixes whose responses are not signed by
 	// WeChat Pay and pass unverified, besides GET requests of the built-in
-	// downloads /v3/billdownload/file and /v3/merchant-service/images/. A
-	// prefix matches whole path segments.
+	// download /v3/merchant-service/images/. A prefix matches whole path
+	// segments. Bill downloads are checked against the digest of their
+	// verified list answer (docs/bills.md); skip_verify /v3/billdownload/
+	// passes them unchecked.
 	SkipVerify []string `json:"skip_verify,omitempty"`
 
+	// MaxBillSize is the largest bill download checked, in bytes; a larger
+	// one is refused with BILL_TOO_LARGE. Default: 4 GiB.
+	MaxBillSize int64 `json:"max_bill_size,omitempty"`
+
 	logger     *zap.Logger
-	routes     catalog.Table
+	routes     catalog.Layered // the shared built-in catalog, and this handler's encrypt rules over it
 	userAgent  string
 	queryNames []string // every sensitive query parameter name, lower case
 	hostRules  hostRules
 	keySource
-	metrics *handlerMetrics // nil without a metrics registry
+	metrics     *handlerMetrics // nil without a metrics registry
+	perMerchant *perMerchant    // set when merchant is a placeholder (merchant_route.go)
+	apiv2       []byte          // the resolved APIv2 key; nil without one. Never log it.
+
+	bills    *bill.Store     // the download records (bills.go)
+	billsCtx context.Context // the handler's life, for the records' sweep
 }
 
 // unsignedDownloads are the paths whose GET responses WeChat Pay does not
 // sign (an upload under them is answered signed).
-var unsignedDownloads = []string{"/v3/billdownload/file", "/v3/merchant-service/images/"}
+var unsignedDownloads = []string{"/v3/merchant-service/images/"}
 
 // EncryptRule names the sensitive fields of one endpoint.
 type EncryptRule struct {
@@ -158,19 +179,27 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Provision resolves placeholders, loads the keys and compiles the rules.
 // Every error names the option at fault and never quotes key material.
 func (h *Handler) Provision(ctx caddy.Context) error {
+	if choosesPerRequest(h.Merchant) {
+		return h.provisionPerRequest(ctx)
+	}
 	h.logger = ctx.Logger()
 	if h.Merchant != "" {
-		_, err := h.useMerchant(ctx, h.Merchant, [2]string{"mchid", h.MchID}, [2]string{"serial_no", h.SerialNo},
+		m, err := h.useMerchant(ctx, h.Merchant, [2]string{"mchid", h.MchID}, [2]string{"serial_no", h.SerialNo},
 			[2]string{"private_key", h.PrivateKey}, [2]string{"merchant_certificate", h.MerchantCertificate},
 			[2]string{"public_key_id", h.PublicKeyID}, [2]string{"public_key", h.PublicKey},
-			[2]string{"platform_certificate", strings.Join(h.PlatformCertificate, "")}, [2]string{"wechatpay_serial", h.WechatPaySerial})
+			[2]string{"platform_certificate", strings.Join(h.PlatformCertificate, "")}, [2]string{"wechatpay_serial", h.WechatPaySerial}, [2]string{apiv2KeyOption, h.APIv2Key})
 		if err != nil {
 			return err
 		}
+		h.apiv2 = m.apiv2Key
 	} else {
 		own := keyOptions{mchid: h.MchID, serialNo: h.SerialNo, privateKey: h.PrivateKey, WechatPayKeys: h.WechatPayKeys}
 		own.merchantCert = h.MerchantCertificate
 		if err := h.useOwn(func() (*keySet, error) { return own.loadKeySet(h.logger) }); err != nil {
+			return err
+		}
+		var err error
+		if h.apiv2, err = loadAPIv2Key(h.logger, h.APIv2Key); err != nil {
 			return err
 		}
 	}
@@ -190,6 +219,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.MaxBody == 0 {
 		h.MaxBody = defaultMaxBody
 	}
+	if err := h.provisionBills(ctx); err != nil {
+		return err
+	}
 	h.userAgent = userAgent()
 	h.queryNames = h.routes.QueryNames()
 	if err := h.provisionMetrics(ctx); err != nil {
@@ -205,8 +237,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 // checkOptions checks the handler's own options, with keys of its own or a
 // merchant's.
 func (h *Handler) checkOptions() error {
-	if h.MaxBody < 0 {
-		return errors.New("max_body must not be negative")
+	if err := checkMaxBody(h.MaxBody); err != nil {
+		return err
 	}
 	for _, rule := range h.Encrypt {
 		if !validMethod(strings.ToUpper(rule.Method)) {
@@ -232,14 +264,14 @@ func (h *Handler) checkOptions() error {
 // catalog is off) and the encrypt rules.
 func (h *Handler) compileRoutes() error {
 	if h.Catalog == nil || *h.Catalog {
-		for _, e := range catalog.Entries {
-			if err := h.routes.Add(e.Method, e.Path, catalog.Rules{Body: e.Body, Query: e.Query, Response: e.Response}, false); err != nil {
-				return fmt.Errorf("built-in catalog: %w", err)
-			}
+		builtin, err := catalog.Builtin() // compiled once per process, shared by every handler
+		if err != nil {
+			return fmt.Errorf("built-in catalog: %w", err)
 		}
+		h.routes.Base = builtin
 	}
 	for _, rule := range h.Encrypt {
-		if err := h.routes.Add(rule.Method, rule.Path, catalog.Rules{Body: rule.Fields, Query: rule.Query}, rule.Replace); err != nil {
+		if err := h.routes.AddOwn(catalog.Entries, rule.Method, rule.Path, catalog.Rules{Body: rule.Fields, Query: rule.Query}, rule.Replace); err != nil {
 			return fmt.Errorf("encrypt: %w", err)
 		}
 	}
@@ -248,7 +280,7 @@ func (h *Handler) compileRoutes() error {
 
 // Validate checks the provisioned handler.
 func (h *Handler) Validate() error {
-	if h.keys == nil {
+	if h.keys == nil && h.perMerchant == nil {
 		return errors.New("wechatpay handler is not provisioned")
 	}
 	return nil
@@ -257,6 +289,9 @@ func (h *Handler) Validate() error {
 // ServeHTTP encrypts and signs the request, then hands it to the next
 // handler, which is reverse_proxy.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if h.perMerchant != nil {
+		return h.servePerRequest(w, r, next)
+	}
 	start := time.Now()
 	var upstream upstreamTimer // the time in reverse_proxy, waiting for WeChat Pay
 	defer h.metrics.durations(start, &upstream)
@@ -273,10 +308,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	keys := h.keys() // certificates downloaded or keys reloaded change them while Caddy runs
 	if keys.encrypter == nil {
-		return h.refuse(w, r, errNoMerchantKey)
+		if keys = h.awaitStart(r.Context()); keys.encrypter == nil {
+			return h.refuse(w, r, errNoMerchantKey)
+		}
 	}
 	if h.RequestPayment && r.URL.Path == requestPaymentPath {
 		return h.serveRequestPayment(w, r, keys)
+	}
+	if form := frontendForms[r.URL.Path]; form != nil && h.apiv2 != nil {
+		return h.serveFrontendSign(w, r, keys, form)
 	}
 	if ae := checkAPIPath(r.URL, h.AllowPaths); ae != nil {
 		return h.refuse(w, r, ae)
@@ -308,11 +348,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		defer release(body)
 	}
 	if err := h.signRequest(r, out, keys); err != nil {
-		return h.refuse(w, r, &apiError{status: http.StatusInternalServerError, code: codeProxyError, message: "signing the request failed"})
+		return h.refuse(w, r, &apiError{status: http.StatusInternalServerError, code: codeProxyError, message: "signing the request failed", cause: err})
 	}
 
 	if !h.verifying() || h.respondsUnsigned(r) {
 		return h.streamUnverified(w, r, next, rt, encrypted, start, &upstream)
+	}
+	if done, err := h.serveBillDownload(w, r, next, keys, start, &upstream); done {
+		return err
 	}
 	resp := newBufferedResponse(w)
 	defer resp.release()
@@ -351,6 +394,9 @@ func (h *Handler) streamUnverified(w http.ResponseWriter, r *http.Request, next 
 	err := next.ServeHTTP(sw, r)
 	upstream.stop(began)
 	outcome := outcomeUnverified
+	if err == nil && !sw.wroteHeader {
+		return h.refuse(w, r, errNoUpstream)
+	}
 	if ae := upstreamError(err); ae != nil {
 		if !sw.wroteHeader {
 			return h.refuse(w, r, ae)
@@ -421,6 +467,8 @@ func (h *Handler) deliverVerified(w http.ResponseWriter, r *http.Request, resp *
 		return "", &apiError{status: http.StatusBadGateway, code: ve.Code, message: msg}
 	}
 	hostClock.observe(h.logger, time.Now(), signed)
+	h.recordBills(r, body, resp.status) // before decryption: encrypt_key as WeChat Pay sent it
+	h.metrics.refusal(resp.status, body)
 	result := "verified"
 	if h.DecryptResponses && rt != nil && rt.Response != nil && resp.status < 300 && len(body) > 0 {
 		plain, _, err := keys.decrypter.DecryptFields(body, rt.Response)
@@ -460,15 +508,18 @@ func ruleName(rt *catalog.Route) string {
 	return rt.Method + " " + rt.Template
 }
 
-// refuse answers a JSON error and logs it; nothing goes upstream.
+// refuse answers a JSON error instead of what was asked for, and logs it.
+// Before the request is forwarded nothing goes upstream; after, it replaces
+// WeChat Pay's answer (one that failed verification, say).
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, ae *apiError) error {
 	h.metrics.request(r, ae.code)
 	if c := h.logger.Check(zapcore.InfoLevel, "refused"); c != nil {
 		c.Write(zap.String("method", r.Method), zap.String("path", r.URL.Path),
 			zap.Int("status", ae.status), zap.String("code", ae.code),
-			zap.String("field", ae.field), zap.String("reason", ae.message))
+			zap.String("field", ae.field), zap.String("reason", ae.message), zap.NamedError("cause", ae.cause))
 	}
 	if ae.closeConnection {
+		drainWhileSending(w, r)
 		w.Header().Set("Connection", "close")
 	}
 	writeError(w, ae.status, ae.code, ae.message)

@@ -3,7 +3,6 @@ package wechatpay
 import (
 	"bytes"
 	"context"
-	"crypto/cipher"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/dedup"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/logtext"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/notification"
 	"github.com/caddyserver/caddy/v2"
@@ -101,9 +101,7 @@ type NotifyHandler struct {
 
 	logger *zap.Logger
 	keySource
-	aead  cipher.AEAD
-	store *dedupStore // nil when dedup is off
-	stop  context.CancelFunc
+	store *dedup.Store // nil when dedup is off
 
 	metrics *notifyMetrics // nil without a metrics registry
 }
@@ -123,8 +121,8 @@ func (h *NotifyHandler) Provision(ctx caddy.Context) error {
 	if h.WechatPaySerial != "" {
 		return errors.New("wechatpay_serial has no meaning for wechatpay_notify: callbacks verify under any configured key")
 	}
-	if h.MaxBody < 0 {
-		return errors.New("max_body must not be negative")
+	if err := checkMaxBody(h.MaxBody); err != nil {
+		return err
 	}
 	if h.MaxBody == 0 {
 		h.MaxBody = defaultNotifyMaxBody
@@ -147,10 +145,15 @@ func (h *NotifyHandler) Provision(ctx caddy.Context) error {
 		// shared storage: the merchant number, or for inline keys the
 		// public key ID (or first certificate serial): public and per
 		// merchant, unlike anything derived from the APIv3 key.
-		h.store = &dedupStore{storage: ctx.Storage(), scope: scope, now: time.Now}
-		sweepCtx, cancel := context.WithCancel(context.Background())
-		h.stop = cancel
-		go h.sweepLoop(sweepCtx)
+		h.store = &dedup.Store{Storage: ctx.Storage(), Scope: scope, Now: time.Now}
+		startSweeper(ctx.Context, h.store, h.logger)
+	}
+	// Every log line names the merchant: the app's merchant name, or the
+	// scope of a handler with keys of its own.
+	if h.Merchant != "" {
+		h.logger = h.logger.With(zap.String("merchant", h.Merchant))
+	} else {
+		h.logger = h.logger.With(zap.String("merchant", scope))
 	}
 	if err := h.provisionMetrics(ctx, scope); err != nil {
 		return err
@@ -173,9 +176,6 @@ func (h *NotifyHandler) useMerchant(ctx caddy.Context) (string, error) {
 	if m.apiv3() == nil {
 		return "", fmt.Errorf("merchant %q has no apiv3_key, which decrypts callbacks", h.Merchant)
 	}
-	if h.aead, err = apiv3.NewAEAD(m.apiv3()); err != nil {
-		return "", fmt.Errorf("merchant %q: apiv3_key: %w", h.Merchant, err)
-	}
 	return m.currentSigner().MchID, nil
 }
 
@@ -184,18 +184,15 @@ func (h *NotifyHandler) useMerchant(ctx caddy.Context) (string, error) {
 // configured at start.
 func (h *NotifyHandler) useInlineKeys() (string, error) {
 	own := keyOptions{apiv3Key: h.APIv3Key, WechatPayKeys: h.WechatPayKeys}
-	key, err := own.loadAPIv3Key(h.logger)
-	if err != nil {
-		return "", err
-	}
-	if key == nil {
-		return "", errors.New("apiv3_key is required: the merchant's APIv3 key, which decrypts callbacks")
-	}
-	if h.aead, err = apiv3.NewAEAD(key); err != nil {
-		return "", fmt.Errorf("apiv3_key: %w", err)
-	}
 	var scope string
-	err = h.useOwn(func() (*keySet, error) {
+	err := h.useOwn(func() (*keySet, error) { // at start and at each key reload
+		key, aead, err := own.loadAPIv3AEAD(h.logger)
+		if err != nil {
+			return nil, err
+		}
+		if key == nil {
+			return nil, errors.New("apiv3_key is required: the merchant's APIv3 key, which decrypts callbacks")
+		}
 		trusted, err := own.WechatPayKeys.load(h.logger)
 		if err != nil {
 			return nil, err
@@ -203,51 +200,19 @@ func (h *NotifyHandler) useInlineKeys() (string, error) {
 		if scope == "" {
 			scope = trusted.order[0]
 		}
-		return newKeySet(nil, trusted.byID, ""), nil
+		keys := newKeySet(nil, trusted.byID, "")
+		keys.apiv3Key, keys.aead = key, aead
+		return keys, nil
 	})
 	return scope, err
 }
 
-// sweepLoop deletes expired dedup records a minute after start, then hourly,
-// until Cleanup.
-func (h *NotifyHandler) sweepLoop(ctx context.Context) {
-	wait := time.Minute
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		wait = time.Hour
-		if n, err := h.store.sweep(ctx); err != nil && ctx.Err() == nil {
-			h.logger.Warn("deleting expired notification records failed", zap.Error(err))
-		} else if n > 0 {
-			h.logger.Debug("deleted expired notification records", zap.Int("count", n))
-		}
-	}
-}
-
-// Cleanup stops the sweeping of expired records.
-func (h *NotifyHandler) Cleanup() error {
-	if h.stop != nil {
-		h.stop()
-	}
-	return nil
-}
-
 // Validate checks the provisioned handler.
 func (h *NotifyHandler) Validate() error {
-	if h.keys == nil || h.aead == nil {
+	if h.keys == nil || h.keys().aead == nil {
 		return errors.New("wechatpay_notify handler is not provisioned")
 	}
 	return nil
-}
-
-// notifyRefusal is a callback refused before the app sees it.
-type notifyRefusal struct {
-	status int
-	code   string // for the log and the message
-	reason string
 }
 
 // ServeHTTP verifies and decrypts one callback, forwards the plaintext
@@ -258,23 +223,30 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 	start := time.Now()
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		return h.refuse(w, r, nil, &notifyRefusal{http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "callbacks are POST requests"})
+		return h.refuse(w, r, nil, &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed, message: "callbacks are POST requests"})
 	}
 	buf, ae := readRequestBody(r, h.MaxBody)
 	if ae != nil {
 		if ae.closeConnection {
+			drainWhileSending(w, r)
 			w.Header().Set("Connection", "close")
 		}
-		return h.refuse(w, r, nil, &notifyRefusal{ae.status, ae.code, ae.message})
+		return h.refuse(w, r, nil, ae)
 	}
 	defer release(buf)
 	body := buf.Bytes()
 
 	if st := strings.TrimSpace(r.Header.Get("Wechatpay-Signature-Type")); st != "" && st != notification.SignatureType {
-		return h.refuse(w, r, body, &notifyRefusal{http.StatusUnauthorized, "SIGNATURE_TYPE_UNSUPPORTED",
-			"Wechatpay-Signature-Type " + strconv.Quote(logtext.Truncate(st, 40)) + " is not " + notification.SignatureType})
+		return h.refuse(w, r, body, &apiError{status: http.StatusUnauthorized, code: codeSignatureTypeUnsupported,
+			message: "Wechatpay-Signature-Type " + strconv.Quote(logtext.Truncate(st, 40)) + " is not " + notification.SignatureType})
 	}
-	signed, err := h.keys().verifier.Check(r.Header, body)
+	keys := h.keys() // one set for the whole callback: a key reload may switch them meanwhile
+	if len(keys.byID) == 0 {
+		if keys = h.awaitStart(r.Context()); len(keys.byID) == 0 {
+			return h.refuse(w, r, body, errNoMerchantKey) // WeChat Pay sends it again later
+		}
+	}
+	signed, err := keys.verifier.Check(r.Header, body)
 	if err != nil {
 		ve := apiv3.AsVerifyError(err)
 		status, reason := http.StatusUnauthorized, "signature verification failed: "+ve.Reason
@@ -286,31 +258,32 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 				reason += "; " + hint
 			}
 		}
-		return h.refuse(w, r, body, &notifyRefusal{status, ve.Code, reason})
+		return h.refuse(w, r, body, &apiError{status: status, code: ve.Code, message: reason})
 	}
 	hostClock.observe(h.logger, time.Now(), signed)
 	n, err := notification.Parse(body)
 	if err != nil {
 		return h.refuse(w, r, body, refusalOf(err))
 	}
-	plain, err := n.Decrypt(h.aead)
+	plain, err := n.Decrypt(keys.aead)
 	if err != nil {
 		return h.refuse(w, r, body, refusalOf(err))
 	}
 	envelope := n.Envelope(plain)
+	merchants := merchantsOf(plain)
 	clear(plain)
 
 	// The records outlive the request: WeChat Pay hanging up after the
 	// app's response must not keep the acknowledgement from being recorded.
 	storeCtx := context.WithoutCancel(r.Context())
 	if h.store != nil {
-		unlock, err := h.store.lock(storeCtx, n.ID)
+		unlock, err := h.store.Lock(storeCtx, n.ID)
 		if err != nil {
 			h.logger.Warn("could not lock the notification's record; forwarding without it (the app may see a concurrent resend too)",
 				zap.String("id", n.ID), zap.Error(err))
 		}
 		defer unlock()
-		dup, err := h.store.acknowledged(storeCtx, n.ID)
+		dup, err := h.store.Acknowledged(storeCtx, n.ID)
 		if err != nil {
 			// WeChat Pay's resends are limited; a possible duplicate for
 			// an idempotent app is better than a lost notification.
@@ -325,7 +298,7 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 		}
 	}
 
-	status, failure := h.forward(r, n, envelope, next)
+	status, failure := h.forward(r, n, envelope, merchants, next)
 	if failure != "" {
 		h.metrics.callback(n.EventType, outcomeAppFailed)
 		h.logger.Warn("the app did not acknowledge the notification; WeChat Pay will send it again",
@@ -335,7 +308,7 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 		return nil
 	}
 	if h.store != nil {
-		if err := h.store.record(storeCtx, n.ID); err != nil {
+		if err := h.store.Record(storeCtx, n.ID); err != nil {
 			h.logger.Error("could not record the acknowledged notification; a resend would reach the app again",
 				zap.String("id", n.ID), zap.Error(err))
 		}
@@ -347,17 +320,17 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 }
 
 // refusalOf turns a parse or decrypt error into a refusal.
-func refusalOf(err error) *notifyRefusal {
+func refusalOf(err error) *apiError {
 	var ne *notification.Error
 	if errors.As(err, &ne) {
-		return &notifyRefusal{http.StatusBadRequest, ne.Code, ne.Reason}
+		return &apiError{status: http.StatusBadRequest, code: ne.Code, message: ne.Reason}
 	}
-	return &notifyRefusal{http.StatusBadRequest, notification.CodeNotificationMalformed, "callback could not be read"}
+	return &apiError{status: http.StatusBadRequest, code: notification.CodeNotificationMalformed, message: "callback could not be read"}
 }
 
 // forward sends the plaintext envelope to the next handler and returns the
 // app's status and, unless it acknowledged (2xx), why not.
-func (h *NotifyHandler) forward(r *http.Request, n *notification.Notification, envelope []byte, next caddyhttp.Handler) (status int, failure string) {
+func (h *NotifyHandler) forward(r *http.Request, n *notification.Notification, envelope []byte, merchants callbackMerchants, next caddyhttp.Handler) (status int, failure string) {
 	hdr := r.Header
 	for _, k := range signatureHeaders {
 		hdr.Del(k)
@@ -366,6 +339,7 @@ func (h *NotifyHandler) forward(r *http.Request, n *notification.Notification, e
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Content-Length", strconv.Itoa(len(envelope)))
 	hdr.Set(notificationIDHeader, n.ID)
+	merchants.set(hdr)
 	if n.EventType != "" {
 		hdr.Set(eventTypeHeader, n.EventType)
 	} else {
@@ -460,7 +434,7 @@ func requestID(r *http.Request) string {
 // refuse answers WeChat Pay a JSON FAIL and logs why, with the notification
 // id when the body has one (read from the unverified body, for the log
 // only) and the Request-ID; never the plaintext or the body.
-func (h *NotifyHandler) refuse(w http.ResponseWriter, r *http.Request, body []byte, nr *notifyRefusal) error {
+func (h *NotifyHandler) refuse(w http.ResponseWriter, r *http.Request, body []byte, nr *apiError) error {
 	h.metrics.callback("", nr.code)
 	if c := h.logger.Check(zapcore.WarnLevel, "callback refused"); c != nil {
 		id := ""
@@ -468,10 +442,10 @@ func (h *NotifyHandler) refuse(w http.ResponseWriter, r *http.Request, body []by
 			id = logtext.Truncate(v.Str, 64)
 		}
 		c.Write(zap.String("id", id), zap.String("request_id", requestID(r)),
-			zap.Int("status", nr.status), zap.String("code", nr.code), zap.String("reason", nr.reason),
+			zap.Int("status", nr.status), zap.String("code", nr.code), zap.String("reason", nr.message), zap.NamedError("cause", nr.cause),
 			zap.String("remote_ip", remoteIP(r)))
 	}
-	writeError(w, nr.status, notifyFail, nr.code+": "+nr.reason)
+	writeError(w, nr.status, notifyFail, nr.code+": "+nr.message)
 	return nil
 }
 
@@ -495,6 +469,5 @@ func remoteIP(r *http.Request) string {
 var (
 	_ caddy.Provisioner           = (*NotifyHandler)(nil)
 	_ caddy.Validator             = (*NotifyHandler)(nil)
-	_ caddy.CleanerUpper          = (*NotifyHandler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*NotifyHandler)(nil)
 )

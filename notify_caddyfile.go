@@ -4,7 +4,6 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/dustin/go-humanize"
 )
 
 func init() {
@@ -65,11 +64,9 @@ func (h *NotifyHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "apiv3_key":
 			h.APIv3Key = v
 		case "max_body":
-			size, err := humanize.ParseBytes(v)
-			if err != nil || size == 0 || size > 1<<30 {
-				return d.Errf("max_body: %q is not a size such as 64KiB or 1MiB", v)
+			if h.MaxBody, err = parseMaxBody(d, v, "64KiB or 1MiB"); err != nil {
+				return err
 			}
-			h.MaxBody = int64(size)
 		case "dedup":
 			on, ok := onOff(v)
 			if !ok {

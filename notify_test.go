@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/dedup"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/notification"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/caddyserver/caddy/v2"
@@ -41,13 +42,12 @@ func provisionNotify(t *testing.T, extraJSON string) (*NotifyHandler, error) {
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	t.Cleanup(cancel)
 	err := h.Provision(ctx)
-	t.Cleanup(func() { _ = h.Cleanup() })
 	return h, err
 }
 
 // notifyHandler returns a provisioned handler whose dedup records live in
 // ms (nil: dedup off), with every log entry captured.
-func notifyHandler(t *testing.T, ms *memStorage) (*NotifyHandler, *observer.ObservedLogs) {
+func notifyHandler(t *testing.T, ms *testkit.MemStorage) (*NotifyHandler, *observer.ObservedLogs) {
 	t.Helper()
 	h, err := provisionNotify(t, `,"dedup":false`)
 	if err != nil {
@@ -57,7 +57,7 @@ func notifyHandler(t *testing.T, ms *memStorage) (*NotifyHandler, *observer.Obse
 		t.Fatal(err)
 	}
 	if ms != nil {
-		h.store = &dedupStore{storage: ms, scope: testkit.Creds().PublicKeyID, now: time.Now}
+		h.store = &dedup.Store{Storage: ms, Scope: testkit.Creds().PublicKeyID, Now: time.Now}
 	}
 	core, logs := observer.New(zapcore.DebugLevel)
 	h.logger = zap.New(core)
@@ -133,7 +133,7 @@ func assertLogsClean(t *testing.T, logs *observer.ObservedLogs) {
 }
 
 func TestNotifyForwardsPlaintext(t *testing.T) {
-	h, logs := notifyHandler(t, newMemStorage())
+	h, logs := notifyHandler(t, testkit.NewMemStorage())
 	app := &fakeApp{status: 200}
 	cb := testkit.BuildCallback(t, testkit.CallbackSpec{})
 	w := deliver(t, h, cb, app)
@@ -196,7 +196,7 @@ func TestNotifyAppFailures(t *testing.T) {
 		{"nothing answered", &fakeApp{}, "reverse_proxy"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ms := newMemStorage()
+			ms := testkit.NewMemStorage()
 			h, logs := notifyHandler(t, ms)
 			cb := testkit.BuildCallback(t, testkit.CallbackSpec{})
 			w := deliver(t, h, cb, tc.app)
@@ -204,7 +204,7 @@ func TestNotifyAppFailures(t *testing.T) {
 			if w.Code != 500 || json.Unmarshal(w.Body.Bytes(), &e) != nil || e.Code != "FAIL" || !strings.Contains(e.Message, tc.mention) {
 				t.Errorf("WeChat Pay got %d %s", w.Code, w.Body)
 			}
-			if ms.stores != 0 {
+			if ms.Stores() != 0 {
 				t.Errorf("an unacknowledged notification was recorded")
 			}
 			// WeChat Pay retries: forwarded again.
@@ -234,8 +234,8 @@ func TestNotifyAbortedAnswer(t *testing.T) {
 func TestNotifyStorageFailuresFailOpen(t *testing.T) {
 	for _, op := range []string{"lock", "load", "store"} {
 		t.Run(op, func(t *testing.T) {
-			ms := newMemStorage()
-			ms.failOps[op] = errors.New("storage is down")
+			ms := testkit.NewMemStorage()
+			ms.FailOn(op, errors.New("storage is down"))
 			h, logs := notifyHandler(t, ms)
 			app := &fakeApp{status: 200}
 			if w := deliver(t, h, testkit.BuildCallback(t, testkit.CallbackSpec{}), app); w.Code != 204 {
@@ -255,7 +255,7 @@ func TestNotifyStorageFailuresFailOpen(t *testing.T) {
 // (each signed anew, as WeChat Pay resends) reach the app once; the others
 // wait for the first and see its record.
 func TestNotifyConcurrentDuplicates(t *testing.T) {
-	h, _ := notifyHandler(t, newMemStorage())
+	h, _ := notifyHandler(t, testkit.NewMemStorage())
 	app := &fakeApp{status: 200, delay: 100 * time.Millisecond}
 	id := testkit.RandomID()
 	var wg sync.WaitGroup
@@ -291,7 +291,7 @@ func TestNotifyDedupOff(t *testing.T) {
 // WeChat Pay sent (the same serial, timestamp and nonce) is refused before
 // deduplication, and the app never sees it, with or without dedup.
 func TestNotifyReplayRefused(t *testing.T) {
-	for _, storage := range []*memStorage{newMemStorage(), nil} {
+	for _, storage := range []*testkit.MemStorage{testkit.NewMemStorage(), nil} {
 		var h *NotifyHandler
 		if storage != nil {
 			h, _ = notifyHandler(t, storage)

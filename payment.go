@@ -178,7 +178,7 @@ func (h *Handler) withInvocation(body []byte, inv *invocationRequest, signer *ap
 		if errors.As(err, &ie) {
 			return body, "the " + ie.Field + " " + ie.Reason
 		}
-		return body, "signing failed"
+		return body, "signing failed: " + err.Error()
 	}
 	// The body is one JSON object with a prepay_id member: the member goes
 	// before its closing brace, after a comma.
@@ -218,7 +218,7 @@ const maxReSignBody = 4 << 10
 func (h *Handler) serveRequestPayment(w http.ResponseWriter, r *http.Request, keys *keySet) error {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		return h.refuse(w, r, &apiError{status: http.StatusMethodNotAllowed, code: "METHOD_NOT_ALLOWED",
+		return h.refuse(w, r, &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed,
 			message: requestPaymentPath + " takes POST"})
 	}
 	if ae := checkBodyType(r); ae != nil {
@@ -240,9 +240,10 @@ func (h *Handler) serveRequestPayment(w http.ResponseWriter, r *http.Request, ke
 			return h.refuse(w, r, &apiError{status: http.StatusBadRequest, code: codeParamError, field: ie.Field,
 				message: ie.Field + ": " + ie.Reason})
 		}
-		return h.refuse(w, r, &apiError{status: http.StatusInternalServerError, code: codeProxyError, message: "signing the invocation failed"})
+		return h.refuse(w, r, &apiError{status: http.StatusInternalServerError, code: codeProxyError, message: "signing the invocation failed", cause: err})
 	}
 	h.logger.Debug("signed a payment invocation again", zap.Bool("app", inv.app))
+	h.metrics.request(r, outcomeSigned)
 	writeJSON(w, http.StatusOK, obj)
 	return nil
 }

@@ -117,7 +117,7 @@ func (b *bufferedResponse) decodedBody() ([]byte, *apiError) {
 				return out, nil
 			}
 		}
-		return nil, &apiError{status: http.StatusBadGateway, code: codeResponseUnreadable, message: "WeChat Pay's gzip answer could not be decoded"}
+		return nil, &apiError{status: http.StatusBadGateway, code: codeResponseUnreadable, message: "WeChat Pay's gzip answer could not be decoded", cause: err}
 	default:
 		return nil, &apiError{status: http.StatusBadGateway, code: codeResponseUnreadable,
 			message: "WeChat Pay's answer has Content-Encoding " + strconv.Quote(enc) + ", which the proxy cannot decode to verify"}

@@ -37,14 +37,14 @@ func TestLeadingZeroSerialDownloaded(t *testing.T) {
 	cert, serial := leadingZeroCert(t)
 	cs := testkit.NewCertSandbox(t, func(cfg *sandbox.Config) { cfg.PlatformCertificate = cert })
 	m := testMerchant(t, cs.TS.URL)
-	if err := m.provision(context.Background(), "school", fileStorage(t), zap.NewNop()); err != nil {
+	if err := startMerchant(context.Background(), m, "school", fileStorage(t), zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	if k := m.currentKeys(); k.serial != serial {
 		t.Fatalf("Wechatpay-Serial sent as %q, want %s", k.serial, serial)
 	}
 	header, body := signedBy(t, cs, m, serial)
-	if err := m.currentVerifier().Verify(header, body); err != nil {
+	if err := m.currentKeys().verifier.Verify(header, body); err != nil {
 		t.Errorf("an answer with Wechatpay-Serial %s: %v", serial, err)
 	}
 }
@@ -56,7 +56,7 @@ func TestLeadingZeroSerialConfigured(t *testing.T) {
 	c := testkit.Creds()
 	m := &Merchant{MchID: c.MchID, SerialNo: c.SerialNo, PrivateKey: testkit.PKCS8(c.MerchantKey)}
 	m.PlatformCertificate = []string{testkit.CertPEM(cert)}
-	if err := m.provision(context.Background(), "school", fileStorage(t), zap.NewNop()); err != nil {
+	if err := startMerchant(context.Background(), m, "school", fileStorage(t), zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	if k := m.currentKeys(); k.serial != serial {
@@ -65,7 +65,7 @@ func TestLeadingZeroSerialConfigured(t *testing.T) {
 	body := `{"trade_state":"SUCCESS"}`
 	header := http.Header{}
 	testkit.SignWechatPay(t, header, c.PlatformKey, serial, time.Now().Unix(), testkit.RandomAlnum(32), []byte(body), "")
-	if err := m.currentVerifier().Verify(header, []byte(body)); err != nil {
+	if err := m.currentKeys().verifier.Verify(header, []byte(body)); err != nil {
 		t.Errorf("an answer with Wechatpay-Serial %s: %v", serial, err)
 	}
 }

@@ -28,9 +28,17 @@ func proxyInto(resp *bufferedResponse, r *http.Request, next caddyhttp.Handler, 
 		return responseTooLarge()
 	case errors.Is(err, errAborted):
 		return &apiError{status: http.StatusBadGateway, code: codeUpstreamIncomplete, message: "WeChat Pay's answer was cut short"}
+	case err == nil && !resp.wroteHeader:
+		return errNoUpstream
 	}
 	return upstreamError(err)
 }
+
+// errNoUpstream answers a request that no handler after wechatpay
+// answered: the route has no reverse_proxy, so nothing reached WeChat Pay.
+// It is not a verification failure, and is not counted as one.
+var errNoUpstream = &apiError{status: http.StatusBadGateway, code: codeNoUpstream,
+	message: "nothing answered after wechatpay: put reverse_proxy (to WeChat Pay) after wechatpay in the route; the request was not sent"}
 
 // errAborted is serveNext's error when the next handler aborted its
 // response.
@@ -65,15 +73,15 @@ func upstreamError(err error) *apiError {
 	}
 	switch {
 	case status == http.StatusGatewayTimeout:
-		return &apiError{status: status, code: codeUpstreamTimeout, message: "WeChat Pay did not answer in time"}
+		return &apiError{status: status, code: codeUpstreamTimeout, message: "WeChat Pay did not answer in time", cause: err}
 	case status >= 500 && notSent(err, status):
 		return &apiError{status: http.StatusBadGateway, code: codeUpstreamUnreachable,
-			message: "WeChat Pay could not be reached: the request was not sent, and may be sent again"}
+			message: "WeChat Pay could not be reached: the request was not sent, and may be sent again", cause: err}
 	case status >= 500:
 		return &apiError{status: http.StatusBadGateway, code: codeUpstreamUnreachable,
-			message: "WeChat Pay could not be reached or the connection failed after the request was sent: query the order's state before sending it again"}
+			message: "WeChat Pay could not be reached or the connection failed after the request was sent: query the order's state before sending it again", cause: err}
 	default: // 499: the client went away; nobody is left to answer
-		return &apiError{status: status, code: "CLIENT_CLOSED_REQUEST", message: "the client closed the request (" + strconv.Itoa(status) + ")"}
+		return &apiError{status: status, code: codeClientClosedRequest, message: "the client closed the request (" + strconv.Itoa(status) + ")"}
 	}
 }
 

@@ -1,6 +1,7 @@
 package wechatpay
 
 import (
+	"crypto/cipher"
 	"crypto/rsa"
 	"errors"
 	"fmt"
@@ -165,7 +166,7 @@ func (k *WechatPayKeys) unmarshalOption(d *caddyfile.Dispenser, option string, s
 // reload through the admin API publishes new ones everywhere.
 type keySet struct {
 	signer    *apiv3.Signer             // nil in wechatpay_notify, which signs nothing
-	decrypter *sensitive.Decrypter      // response fields, under the merchant key; nil with signer
+	decrypter *sensitive.Decrypter      // response fields, under the merchant key; nil without signer
 	byID      map[string]*rsa.PublicKey // every trusted key
 	verifier  *apiv3.Verifier           // verifies under byID
 	encrypter *sensitive.Encrypter      // nil when no key can encrypt
@@ -179,6 +180,11 @@ type keySet struct {
 	// metrics of a handler with keys of its own, and for the keys report
 	// of the admin API (of a merchant of the app too).
 	merchantCert *merchantCertificate
+	// apiv3Key and aead are the APIv3 key and its AES-256-GCM, which open
+	// callbacks and certificate downloads; nil without an APIv3 key. A
+	// secret: never log or report it.
+	apiv3Key []byte
+	aead     cipher.AEAD
 }
 
 // newKeySet builds the key set that signs with signer (none when nil),

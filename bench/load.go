@@ -253,7 +253,7 @@ func checkAuthorization(got *upstream.Request, creds *sandbox.Credentials) error
 	auth := got.Header.Get("Authorization")
 	rest, ok := strings.CutPrefix(auth, "WECHATPAY2-SHA256-RSA2048 ")
 	if !ok {
-		return fmt.Errorf("Authorization %.40q has the wrong scheme", auth)
+		return fmt.Errorf("the Authorization header %.40q has the wrong scheme", auth)
 	}
 	params := map[string]string{}
 	for _, kv := range strings.Split(rest, ",") {
@@ -261,17 +261,17 @@ func checkAuthorization(got *upstream.Request, creds *sandbox.Credentials) error
 		params[k] = strings.Trim(v, `"`)
 	}
 	if params["mchid"] != creds.MchID || params["serial_no"] != creds.MerchantSerial {
-		return errors.New("Authorization names the wrong merchant or serial")
+		return errors.New("the Authorization header names the wrong merchant or serial")
 	}
 	sig, err := base64.StdEncoding.DecodeString(params["signature"])
 	if err != nil {
-		return errors.New("Authorization signature is not base64")
+		return errors.New("the Authorization header's signature is not base64")
 	}
 	msg := got.Method + "\n" + got.URI + "\n" + params["timestamp"] + "\n" + params["nonce_str"] + "\n" + string(got.Body) + "\n"
 	sum := sha256.Sum256([]byte(msg))
 	pub := creds.MerchantCertificate.PublicKey.(*rsa.PublicKey)
 	if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig); err != nil {
-		return errors.New("Authorization signature does not verify over what was sent")
+		return errors.New("the Authorization header's signature does not verify over what was sent")
 	}
 	return nil
 }

@@ -107,7 +107,7 @@ func TestRun(t *testing.T) {
 		"\n10. The app takes a JSAPI / mini program payment", "POST http://" + proxy + "/v3/pay/transactions/jsapi  (no Authorization",
 		`"request_payment":`, `"package": "prepay_id=wx`, `"signType": "RSA"`, `"paySign": "`, "wx.requestPayment",
 		"✓ signature", "✓ the payment sheet would open",
-		"✓ Demo passed", "./caddy run --config Caddyfile.example", "caddy wechatpay sandbox", "caddy wechatpay notify",
+		"✓ Demo passed", "./caddy wechatpay check --config Caddyfile.example", "./caddy run --config Caddyfile.example", "caddy wechatpay sandbox", "caddy wechatpay notify",
 	}
 	for _, w := range want {
 		if !strings.Contains(out, w) {

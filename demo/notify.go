@@ -227,6 +227,10 @@ type NotifyOptions struct {
 	// Faults make the callback's signature misbehave (wrong key, stale,
 	// unknown serial, probe, none), to see the route refuse it.
 	Faults sandbox.Faults
+	// ID, when set, is the notification id sent: give the id of an
+	// earlier send to resend it, as WeChat Pay does (a fresh signature,
+	// the same id), and see the route's deduplication.
+	ID string
 }
 
 // SendNotify sends one signed, encrypted callback to a notify route with
@@ -256,6 +260,12 @@ func SendNotify(ctx context.Context, out io.Writer, o NotifyOptions) error {
 		}
 		n, _ = sandbox.SampleNotification(sandbox.EventTransactionSuccess, creds.MchID, now)
 		n.EventType, n.Summary, n.OriginalType, n.AssociatedData = o.Event, "", "", ""
+	}
+	if o.ID != "" {
+		if len(o.ID) > 64 || strings.ContainsAny(o.ID, "\"\\\x00\n\r") {
+			return fmt.Errorf("notify: --id %q is not a notification id", o.ID)
+		}
+		n.ID = o.ID
 	}
 	if o.ResourceFile != "" {
 		raw, err := os.ReadFile(o.ResourceFile)
@@ -299,15 +309,19 @@ func SendNotify(ctx context.Context, out io.Writer, o NotifyOptions) error {
 		return nil
 	case res.Acknowledged():
 		fmt.Fprintln(out, "✓ acknowledged: WeChat Pay would not send this notification again")
+		fmt.Fprintf(out, "  To resend it as WeChat Pay does (same id, new signature; with dedup the app is not called again):\n  caddy wechatpay notify %s --dir %s --id %s\n", o.URL, o.Dir, n.ID)
 		return nil
 	}
 	abs := filepath.Join(dir, creds.Files.APIv3Key)
 	fmt.Fprintf(out, `
-The route did not acknowledge it; WeChat Pay would send it again. For these keys its
-wechatpay_notify block must read:
+The route did not acknowledge it; WeChat Pay would send it again. For these keys
+the route needs, in its wechatpay_notify block (a route with keys of its own):
     apiv3_key     "{file.%s}"
     public_key_id %s
     public_key    %s
-`, abs, creds.PublicKeyID, filepath.Join(dir, creds.Files.PublicKey))
+or, for a route with wechatpay_notify { merchant <name> } (which takes no key
+options itself), the same three lines in that merchant's block of the global
+wechatpay app (with mchid %s); then reload the keys or the configuration.
+`, abs, creds.PublicKeyID, filepath.Join(dir, creds.Files.PublicKey), creds.MchID)
 	return fmt.Errorf("the route answered HTTP %d, not 2xx", res.Status)
 }

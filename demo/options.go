@@ -42,6 +42,9 @@ type Options struct {
 	// TamperPaySign changes the paySign of step 10's invocation before the
 	// simulated WeChat client sees it, to show the client refuse it.
 	TamperPaySign bool
+	// TamperAPIv2Sign changes the sign of step 13's coupon plugin form
+	// before the simulated WeChat client sees it, to show it refused.
+	TamperAPIv2Sign bool
 	// Faults make the simulator's answers misbehave, to show the proxy
 	// refusing them; Run then returns an error.
 	Faults sandbox.Faults
@@ -70,6 +73,7 @@ var faultNames = map[string]func(*sandbox.Faults){
 	"probe-signature": func(f *sandbox.Faults) { f.ProbeSignature = true },
 	"omit-signature":  func(f *sandbox.Faults) { f.OmitSignature = true },
 	"gzip":            func(f *sandbox.Faults) { f.Gzip = true },
+	"corrupt-bill":    func(f *sandbox.Faults) { f.CorruptBill = true },
 }
 
 // FaultNames lists the names ParseFaults accepts, sorted.
@@ -106,7 +110,7 @@ const TamperPaySignFault = "tamper-paysign"
 // DemoFaultNames lists the names ApplyFaults accepts: the simulator's and
 // the demo's own, sorted.
 func DemoFaultNames() []string {
-	names := append(FaultNames(), TamperPaySignFault)
+	names := append(FaultNames(), TamperPaySignFault, TamperAPIv2SignFault)
 	slices.Sort(names)
 	return names
 }
@@ -124,6 +128,8 @@ func ApplyFaults(opts *Options, names []string) error {
 			switch n = strings.TrimSpace(n); {
 			case n == TamperPaySignFault:
 				opts.TamperPaySign = true
+			case n == TamperAPIv2SignFault:
+				opts.TamperAPIv2Sign = true
 			case faultNames[n] == nil:
 				return unknownFault(n, DemoFaultNames())
 			default:

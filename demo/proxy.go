@@ -79,11 +79,29 @@ func startProxy(cfgJSON []byte, listen ...string) (stop func(), err error) {
 			waitClosed(addr, 3*time.Second)
 		}
 	}
+	for _, addr := range listen {
+		if err := checkFree(addr); err != nil {
+			return nil, err
+		}
+	}
 	if err := caddy.Load(cfgJSON, true); err != nil {
 		stop()
 		return nil, err
 	}
 	return stop, nil
+}
+
+// checkFree fails when a server already accepts connections on addr. Caddy
+// listens with SO_REUSEPORT, so the demo's Caddy would bind the address of
+// another Caddy (one running Caddyfile.example on :9180, say) beside it,
+// and the demo's requests would reach that server instead.
+func checkFree(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return nil
+	}
+	c.Close()
+	return fmt.Errorf("another server is listening on %s (a Caddy running Caddyfile.example?) and the demo would talk to it: stop it, or give the demo another address with --listen (127.0.0.1:0 picks a free port)", addr)
 }
 
 // waitClosed waits until nothing accepts connections on addr: caddy.Stop

@@ -65,13 +65,20 @@ func sendPresign(ctx context.Context, proxyURL string) (*appAnswer, error) {
 // post sends body to url with its Content-Type, as the app does: no
 // Authorization, no proxy from the environment, a fresh connection.
 func post(ctx context.Context, url, contentType string, body []byte) (*appAnswer, error) {
+	return send(ctx, http.MethodPost, url, contentType, body)
+}
+
+// send is post for any method; a GET has no body and no Content-Type.
+func send(ctx context.Context, method, url, contentType string, body []byte) (*appAnswer, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", contentType)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
 	req.Header.Set("Accept", "application/json")
 	tr := &http.Transport{Proxy: nil, DisableKeepAlives: true}
 	defer tr.CloseIdleConnections()

@@ -39,8 +39,15 @@ func (r *run) problem(format string, args ...any) {
 // a 200 answer with a media_id, or when the JSAPI prepay call of step 10 got
 // no signed invocation or the simulated WeChat client refused it. As step 11
 // it prints the module's series in Caddy's metrics registry after these
-// requests (it fails when there are none). Everything it started is stopped
-// before it returns.
+// requests (it fails when there are none). As step 12 it plays a 校园轻松付
+// day through the proxy (presign, the user's signing, contract query, 扣款,
+// order query, refunds) and fails when an answer is not the expected one.
+// As step 13 it has the proxy sign a coupon plugin form and a payscore
+// detail form with the APIv2 key and hands them to the simulated client.
+// As step 14 the app downloads yesterday's trade bill through the proxy,
+// which checks it against the SHA1 of the verified list answer (it fails
+// when the proxy refuses it, as with the corrupt-bill fault). Everything
+// it started is stopped before it returns.
 //
 // Caddy is a per-process singleton: Run replaces and then stops any
 // configuration this process's Caddy was running, and must not run
@@ -91,6 +98,9 @@ func Run(ctx context.Context, out io.Writer, opts Options) error {
 	r.upload(ctx, proxyURL, sim)
 	r.payment(ctx, proxyURL, sim, creds.MchID)
 	r.metrics()
+	r.eduDay(ctx, proxyURL, sim.url)
+	r.frontendForms(ctx, proxyURL, sim)
+	r.bill(ctx, proxyURL)
 	return r.summary()
 }
 
@@ -114,16 +124,23 @@ func (r *run) summary() error {
 		if r.opts.TamperPaySign {
 			fmt.Fprintf(r.p.w, "   (fault %s: the invocation's paySign was changed on purpose)\n", TamperPaySignFault)
 		}
+		if r.opts.TamperAPIv2Sign {
+			fmt.Fprintf(r.p.w, "   (fault %s: the coupon form's sign was changed on purpose)\n", TamperAPIv2SignFault)
+		}
 		return fmt.Errorf("demo failed: %s", strings.Join(r.problems, "; "))
 	}
 	fmt.Fprintln(r.p.w, "✓ Demo passed: the app sent plaintext; WeChat Pay received ciphertext with a valid signature; the app got a verified answer;")
 	fmt.Fprintln(r.p.w, "  WeChat Pay's callback reached the app verified and decrypted, once; an image upload went through")
 	fmt.Fprintln(r.p.w, "  byte for byte, signed over its meta part, and the app got a verified media_id; a JSAPI prepay")
-	fmt.Fprintln(r.p.w, "  response carried the payment sheet invocation, signed by the proxy, which the WeChat client accepted.")
+	fmt.Fprintln(r.p.w, "  response carried the payment sheet invocation, signed by the proxy, which the WeChat client accepted;")
+	fmt.Fprintln(r.p.w, "  a 校园轻松付 day (presign, signing, contract, 扣款, order, refund) went through the proxy, every answer verified;")
+	fmt.Fprintln(r.p.w, "  a coupon plugin form and a payscore detail page, signed with the APIv2 key by the proxy, were accepted;")
+	fmt.Fprintln(r.p.w, "  and yesterday's bill reached the app only after its SHA1 matched the one WeChat Pay signed.")
 	fmt.Fprintln(r.p.w, `
 Next:
    - Real credentials: export WECHATPAY_MCHID, WECHATPAY_SERIAL_NO, WECHATPAY_PRIVATE_KEY,
      WECHATPAY_PUBLIC_KEY_ID and WECHATPAY_PUBLIC_KEY for your merchant account, then
+     ./caddy wechatpay check --config Caddyfile.example   (does WeChat Pay accept these keys? one read-only call)
      ./caddy run --config Caddyfile.example   (and point your app at http://127.0.0.1:9180)
    - Your own app, no real keys: run ./caddy wechatpay sandbox, set the variables it prints,
      use reverse_proxy http://127.0.0.1:9181 in your Caddyfile, and send your app's calls to the proxy.

@@ -80,6 +80,9 @@ func (r *run) proxy(creds *sandbox.Credentials, upstream, appAddr string) (proxy
 	if err != nil {
 		return "", "", stop, err
 	}
+	if text, err = withAPIv2Key(text, creds); err != nil {
+		return "", "", stop, err
+	}
 	text += site
 	r.p.line("reverse_proxy https://api.mch.weixin.qq.com  →  %s (the simulator)", upstream)
 	if _, port, _ := net.SplitHostPort(listen); port != "9180" {

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
@@ -117,22 +116,7 @@ func TestCLISandboxRefusals(t *testing.T) {
 var listeningRE = regexp.MustCompile(`listening on http://(127\.0\.0\.1:\d+)`)
 
 func TestCLISandboxServes(t *testing.T) {
-	dir := t.TempDir()
-	var out syncBuffer
-	cmd := cliCommand(t, &out, "sandbox", "--dir", dir, "--listen", "127.0.0.1:0", "--fault", "gzip")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- cmd.ExecuteContext(ctx) }()
-
-	var addr string
-	for deadline := time.Now().Add(20 * time.Second); addr == ""; time.Sleep(20 * time.Millisecond) {
-		if m := listeningRE.FindStringSubmatch(out.String()); m != nil {
-			addr = m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("the sandbox did not start\n%s", out.String())
-		}
-	}
+	out, addr, stop := startSandboxCLI(t, "--dir", t.TempDir(), "--listen", "127.0.0.1:0", "--fault", "gzip")
 	resp, err := http.Get("http://" + addr + "/v3/pay/transactions/native?secret=do-not-log")
 	if err != nil {
 		t.Fatal(err)
@@ -141,15 +125,7 @@ func TestCLISandboxServes(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("an unsigned request got %d", resp.StatusCode)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("sandbox returned %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the sandbox did not stop when its context ended")
-	}
+	stop()
 	log := out.String()
 	for _, w := range []string{"NOT FOR PRODUCTION", "Faults on: gzip", "export WECHATPAY_PUBLIC_KEY=",
 		"reverse_proxy http://" + addr, "GET /v3/pay/transactions/native → 401 SIGN_ERROR", "sandbox stopped"} {

@@ -23,6 +23,11 @@ missing; an existing set is never overwritten), named as WeChat Pay names
 them, and prints the WECHATPAY_* variables that point Caddyfile.example at
 them. WeChat Pay does not know these keys: they only work with
 'caddy wechatpay sandbox'. NOT FOR PRODUCTION.
+
+Several merchants: write each set into a subdirectory of one directory
+(keygen ./keys/1900000001 --mchid 1900000001, keygen ./keys/1900000002
+--mchid 1900000002) and run 'caddy wechatpay sandbox --dir ./keys': one
+sandbox answers each merchant with its own keys.
 `,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -52,6 +57,7 @@ func runKeygen(out io.Writer, dir, mchid string) error {
 		{c.Files.PublicKey, "WeChat Pay public key, " + c.PublicKeyID},
 		{"wechatpay_<serial>.pem", "WeChat Pay platform certificate (the older key mode), serial " + c.PlatformSerial},
 		{c.Files.APIv3Key, "APIv3 key (mode 0600): wechatpay_notify decrypts callbacks with it"},
+		{c.Files.APIv2Key, "APIv2 key (mode 0600): apiv2_key signs the coupon and payscore front-end forms"},
 		{sandbox.SandboxOnlyDir + "/", "private keys only the simulator uses (WeChat Pay never hands these out)"},
 		{sandbox.CredentialsFile, "what the set holds: mchid " + c.MchID + ", serials, key ID, file names"},
 		{sandbox.NoticeFile, "says these are throwaway keys"},
@@ -69,6 +75,10 @@ func runKeygen(out io.Writer, dir, mchid string) error {
 		keyPath, _ := filepath.Abs(c.Path(c.Files.APIv3Key))
 		fmt.Fprintf(out, "\nFor a wechatpay_notify (callback) route, use in its block\n  apiv3_key \"{file.%s}\"\n"+
 			"with the public key above, and test it with 'caddy wechatpay notify <url> --dir %s'.\n", keyPath, dir)
+	}
+	if c.APIv2Key != "" {
+		keyPath, _ := filepath.Abs(c.Path(c.Files.APIv2Key))
+		fmt.Fprintf(out, "\nTo sign the coupon and payscore front-end forms, add to the wechatpay block\n  apiv2_key \"{file.%s}\"\n", keyPath)
 	}
 	return nil
 }

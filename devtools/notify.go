@@ -14,7 +14,7 @@ func notifyCommand() *cobra.Command {
 	var o demo.NotifyOptions
 	var faults []string
 	cmd := &cobra.Command{
-		Use:   "notify <url> [--dir <dir>] [--event <event_type>] [--resource <file.json>] [--fault <name>]...",
+		Use:   "notify <url> [--dir <dir>] [--event <event_type>] [--resource <file.json>] [--id <id>] [--fault <name>]...",
 		Short: "Send a signed, encrypted callback to a wechatpay_notify route, as WeChat Pay would",
 		Long: `
 Sends one WeChat Pay callback (notification) to <url>, e.g.
@@ -29,7 +29,10 @@ public_key and apiv3_key.
 TRANSACTION.SUCCESS). --resource sends the JSON object in a file as the
 resource instead (then --event may be any event_type). --fault forges the
 signature to see the route refuse it: wrong-key, stale-timestamp,
-unknown-serial, probe-signature, omit-signature.
+unknown-serial, probe-signature, omit-signature. --id sends the notification
+id given: the id of an earlier send (printed after it) resends it as WeChat
+Pay does, with a fresh signature, to see the route answer 204 without
+calling the app again (dedup).
 
 Exits non-zero when the route does not acknowledge the callback (anything
 but 2xx: WeChat Pay would send it again), or acknowledges a forged one.
@@ -53,6 +56,7 @@ but 2xx: WeChat Pay would send it again), or acknowledges a forged one.
 	fl.StringVar(&o.Dir, "dir", demo.DefaultDir, "directory of the throwaway credentials (generated when empty)")
 	fl.StringVar(&o.Event, "event", sandbox.EventTransactionSuccess, "event_type of the callback: "+strings.Join(sandbox.NotificationEvents(), ", "))
 	fl.StringVar(&o.ResourceFile, "resource", "", "file holding the JSON object to send as the resource, instead of the sample")
+	fl.StringVar(&o.ID, "id", "", "notification id to send: the id of an earlier send resends it, to test the route's deduplication")
 	fl.StringArrayVar(&faults, "fault", nil, "forge the callback's signature (repeatable): wrong-key, stale-timestamp, unknown-serial, probe-signature, omit-signature")
 	return cmd
 }

@@ -42,6 +42,11 @@ answers signed JSON. It uses the throwaway credentials in --dir (generated on
 first use) and prints the WECHATPAY_* variables to start the proxy with.
 One line per request is logged; nothing secret or personal.
 
+A --dir that holds no set itself but sets in its subdirectories (written by
+'keygen <dir>/<name> --mchid <n>') is served as one sandbox for all those
+merchants, each judged by its Authorization mchid and answered with its own
+keys.
+
 --fault makes answers misbehave (repeatable): ` + strings.Join(demo.FaultNames(), ", ") + `.
 --listen must be a loopback address unless --allow-remote is given.
 `,
@@ -69,6 +74,13 @@ func runSandbox(ctx context.Context, out io.Writer, o sandboxOptions) error {
 		return err
 	}
 	_, statErr := os.Stat(filepath.Join(o.dir, sandbox.CredentialsFile))
+	if statErr != nil {
+		if sets, err := sandbox.LoadCredentialSets(o.dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		} else if len(sets) > 0 {
+			return runSandboxSets(ctx, out, o, faults, sets)
+		}
+	}
 	creds, err := sandbox.LoadOrGenerateCredentials(o.dir, "")
 	if err != nil {
 		return err
@@ -86,8 +98,12 @@ func runSandbox(ctx context.Context, out io.Writer, o sandboxOptions) error {
 		return err
 	}
 	printSandboxBanner(lw, creds, ln.Addr().String(), errors.Is(statErr, fs.ErrNotExist), faults)
+	return serveSandbox(ctx, lw, ln, srv)
+}
 
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+// serveSandbox serves h on ln until ctx ends.
+func serveSandbox(ctx context.Context, lw *lineWriter, ln net.Listener, h http.Handler) error {
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	select {
@@ -125,6 +141,11 @@ func printSandboxBanner(lw *lineWriter, creds *sandbox.Credentials, addr string,
 	}
 	fmt.Fprintf(&b, "and in your Caddyfile (e.g. a copy of Caddyfile.example) use\n  reverse_proxy http://%s\n", addr)
 	b.WriteString("then run ./caddy run --config <that Caddyfile> and send your app's requests to the proxy.\n")
+	if creds.APIv2Key != "" {
+		keyPath, _ := filepath.Abs(creds.Path(creds.Files.APIv2Key))
+		fmt.Fprintf(&b, "For the coupon and payscore forms add apiv2_key \"{file.%s}\"; the simulated WeChat client\n"+
+			"checks them at http://%s%s, %s and %s.\n", keyPath, addr, sandbox.ClientSendCouponPath, sandbox.ClientH5CouponPath, sandbox.ClientPayscoreDetailPath)
+	}
 	b.WriteString("\nOne line per request follows (Ctrl-C to stop).\n")
 	lw.printf("%s", b.String())
 }

@@ -353,7 +353,6 @@ func TestIntegrationVerification(t *testing.T) {
 		{"probe signature", testkit.StubResponse{Signature: "WECHATPAY/SIGNTEST/AAAA"}, "", 502, apiv3.CodeSignatureProbe},
 		{"no signature headers", testkit.StubResponse{NoHeaders: true}, "", 502, apiv3.CodeSignatureMissing},
 		{"signed error with bad signature", testkit.StubResponse{Status: 500, Body: `{"code":"SYSTEM_ERROR","message":"stub"}`, SignKey: c.PlatformKey}, "", 502, apiv3.CodeSignatureInvalid},
-		{"bill download is unsigned", testkit.StubResponse{NoHeaders: true}, "/v3/billdownload/file?token=abc", 200, ""},
 		{"skip_verify path", testkit.StubResponse{NoHeaders: true}, "/v3/custom-download/x", 200, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,10 +14,7 @@ import (
 	"testing"
 	"time"
 
-	caddycmd "github.com/caddyserver/caddy/v2/cmd"
-
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
-	"github.com/spf13/cobra"
 )
 
 // keyFiles are the key sources of a configuration that names them with
@@ -82,18 +78,7 @@ type keysReport struct {
 // caddyWechatpay runs `caddy wechatpay <args>` as the caddy command would,
 // and returns what it printed.
 func caddyWechatpay(args ...string) (string, error) {
-	reg, ok := caddycmd.Commands()["wechatpay"]
-	if !ok {
-		return "", errors.New("the wechatpay command is not registered")
-	}
-	cmd := &cobra.Command{Use: "wechatpay", SilenceUsage: true, SilenceErrors: true}
-	reg.CobraFunc(cmd)
-	var out strings.Builder
-	cmd.SetArgs(args)
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	err := cmd.Execute()
-	return out.String(), err
+	return caddyCommand("wechatpay", args...)
 }
 
 // adminCall sends a request to Caddy's admin API and decodes a JSON answer.

@@ -83,6 +83,9 @@ func scrapeMetrics(t *testing.T, url string) (lines []string, process map[string
 			case "caddy_wechatpay_replay_window_entries", "caddy_wechatpay_replay_window_max_entries":
 				process[strings.TrimPrefix(name, "caddy_wechatpay_")] = value
 				continue
+			case "caddy_wechatpay_replay_window_checks_total":
+				process["replay_window_checks_total/"+m.GetLabel()[0].GetValue()] = value
+				continue
 			}
 			lines = append(lines, name+"{"+strings.Join(labels, ",")+"} "+strconv.FormatFloat(value, 'f', -1, 64))
 		}
@@ -119,6 +122,25 @@ func verifyFailureSeries(merchant string, counts map[string]int) []string {
 	for _, code := range []string{"SIGNATURE_MISSING", "SIGNATURE_PROBE", "SERIAL_UNKNOWN", "TIMESTAMP_INVALID", "TIMESTAMP_EXPIRED", "SIGNATURE_INVALID",
 		"SIGNATURE_REPLAYED", "REPLAY_WINDOW_FULL"} {
 		out = append(out, fmt.Sprintf(`caddy_wechatpay_response_verification_failures_total{code="%s",merchant="%s"} %d`, code, merchant, counts[code]))
+	}
+	return out
+}
+
+// startedAtZero are the series an alert watches that a handler starts at
+// 0: WeChat Pay's SIGN_ERROR and other refusals of a wechatpay handler's
+// merchant, and the refusal codes of a callback route's.
+func startedAtZero(handlerMerchants []string, notifyMerchants []string) []string {
+	var out []string
+	for _, m := range handlerMerchants {
+		for _, s := range []string{`class="4xx",code="SIGN_ERROR"`, `class="4xx",code="other"`, `class="5xx",code="other"`} {
+			out = append(out, `caddy_wechatpay_upstream_refusals_total{`+s+`,merchant="`+m+`"} 0`)
+		}
+	}
+	for _, m := range notifyMerchants {
+		for _, code := range []string{"SIGNATURE_MISSING", "SIGNATURE_PROBE", "SERIAL_UNKNOWN", "TIMESTAMP_INVALID", "TIMESTAMP_EXPIRED",
+			"SIGNATURE_INVALID", "SIGNATURE_REPLAYED", "REPLAY_WINDOW_FULL", "RESOURCE_DECRYPT_FAILED"} {
+			out = append(out, `caddy_wechatpay_callbacks_total{event_type="",merchant="`+m+`",outcome="`+code+`"} 0`)
+		}
 	}
 	return out
 }
@@ -264,6 +286,7 @@ func TestIntegrationMetrics(t *testing.T) {
 		`caddy_wechatpay_callbacks_total{event_type="TRANSACTION.SUCCESS",merchant="`+c.PublicKeyID+`",outcome="delivered"} 1`,
 		`caddy_wechatpay_callbacks_total{event_type="TRANSACTION.SUCCESS",merchant="`+c.PublicKeyID+`",outcome="duplicate"} 1`,
 	)
+	want = append(want, startedAtZero([]string{c.MchID, "school"}, []string{c.PublicKeyID})...)
 	got, reloads, raw := scrapeMetrics(t, metricsURL)
 	assertSeries(t, got, want)
 	for _, leak := range []string{"ORDER-5678", "mchid=", "/wechatpay/notify", cb.ID, "presign_token", "BEGIN", testkit.APIv3Key, testkit.CertAPIv3Key} {
@@ -273,8 +296,8 @@ func TestIntegrationMetrics(t *testing.T) {
 			}
 		}
 	}
-	if _, ok := reloads["key_reloads_total/ok"]; !ok || len(reloads) != 4 {
-		t.Errorf("process-wide series: %v, want key_reloads_total's ok and failed and the replay window's two", reloads)
+	if _, ok := reloads["key_reloads_total/ok"]; !ok || len(reloads) != 4+5 {
+		t.Errorf("process-wide series: %v, want key_reloads_total's ok and failed, the replay window's two gauges and its five verdicts", reloads)
 	}
 	// The verified answers and callbacks of the mix are in the process's
 	// replay window (with those of earlier tests still inside it).
@@ -309,7 +332,7 @@ func TestIntegrationMetrics(t *testing.T) {
 	loadCaddyfile(t, tester, config(false))
 	presign()
 	got, _, _ = scrapeMetrics(t, metricsURL)
-	assertSeries(t, got, append(append(append(slices.Clone(schoolState),
+	assertSeries(t, got, append(append(append(append(slices.Clone(schoolState),
 		verifyFailureSeries(c.MchID, nil)...),
 		verifyFailureSeries("school", nil)...),
 		`caddy_wechatpay_certificate_downloads_total{merchant="school",outcome="ok"} 0`,
@@ -320,7 +343,7 @@ func TestIntegrationMetrics(t *testing.T) {
 		`caddy_wechatpay_request_duration_seconds_count{`+inline+`,stage="upstream"} 1`,
 		`caddy_wechatpay_request_duration_seconds_count{merchant="school",stage="module"} 0`,
 		`caddy_wechatpay_request_duration_seconds_count{merchant="school",stage="upstream"} 0`,
-	))
+	), startedAtZero([]string{c.MchID, "school"}, nil)...))
 	if n := school.Downloads.Load(); n != 1 {
 		t.Errorf("%d certificate downloads, want the one at the first start", n)
 	}

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,27 +11,18 @@ import (
 
 // TestIntegrationNotifyMerchant: wechatpay_notify takes its APIv3 key and
 // WeChat Pay keys from a merchant of the global wechatpay app; a valid
-// callback reaches the app decrypted, a forged one does not.
+// callback reaches the app decrypted, a forged one does not; the log lines
+// of both name the merchant.
 func TestIntegrationNotifyMerchant(t *testing.T) {
 	app := newStandInApp(t)
 	c := testkit.Creds()
 	dir := t.TempDir()
-	key := testkit.WriteFile(t, dir, "apiclient_key.pem", testkit.PKCS8(c.MerchantKey))
-	pub := testkit.WriteFile(t, dir, "pub_key.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey))
 	apiv3 := testkit.WriteFile(t, dir, "apiv3_key.txt", testkit.APIv3Key)
+	globals, _ := schoolGlobals(t, dir, c, "{file."+apiv3+"}", "")
+	logFile := filepath.Join(dir, "caddy.log")
+	globals = strings.Replace(globals, "\twechatpay {", "\tlog {\n\t\toutput file "+logFile+"\n\t}\n\twechatpay {", 1)
 	tester := newTester(t)
-	loadCaddyfile(t, tester, "{\n"+testGlobals("1ns", "storage file_system "+filepath.Join(dir, "storage"))+`	wechatpay {
-		merchant school {
-			mchid         `+c.MchID+`
-			serial_no     `+c.SerialNo+`
-			private_key   `+key+`
-			apiv3_key     {file.`+apiv3+`}
-			public_key_id `+c.PublicKeyID+`
-			public_key    `+pub+`
-		}
-	}
-}
-`+proxyURL+` {
+	loadCaddyfile(t, tester, globals+proxyURL+` {
 	bind 127.0.0.1
 	handle /wechatpay/notify {
 		wechatpay_notify {
@@ -59,5 +51,23 @@ func TestIntegrationNotifyMerchant(t *testing.T) {
 	resp, out = sendCallback(t, tester, "/wechatpay/notify", forged)
 	if resp.StatusCode != 401 || len(app.calls()) != 0 {
 		t.Fatalf("forged callback: %d %s, app calls %d", resp.StatusCode, out, len(app.calls()))
+	}
+	logs, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, msg := range []string{"forwarded", "callback refused"} {
+		found := false
+		for _, line := range strings.Split(string(logs), "\n") {
+			if strings.Contains(line, `"msg":"`+msg+`"`) {
+				found = true
+				if !strings.Contains(line, `"merchant":"school"`) {
+					t.Errorf("the log line names no merchant: %s", line)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no %q log line", msg)
+		}
 	}
 }

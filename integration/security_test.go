@@ -333,7 +333,7 @@ func TestIntegrationUnsignedDownloadHeaders(t *testing.T) {
 	big := bytes.Repeat([]byte("0123456789abcdef"), (maxResponseBody+1<<20)/16)
 	upstream := newDownloadUpstream(t, release, big)
 	tester := newTester(t)
-	loadCaddyfile(t, tester, proxySite{upstream: upstream.URL, handler: "skip_verify /v3/custom-download"}.caddyfile(t))
+	loadCaddyfile(t, tester, proxySite{upstream: upstream.URL, handler: "skip_verify /v3/custom-download /v3/billdownload/"}.caddyfile(t))
 	for _, uri := range []string{"/v3/billdownload/file?token=abc", "/v3/custom-download/x"} {
 		t.Run(uri, func(t *testing.T) {
 			req, _ := http.NewRequest("GET", proxyURL+uri, nil)

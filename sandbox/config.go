@@ -49,6 +49,10 @@ type Faults struct {
 	// request's Accept-Encoding; the signature covers the decoded bytes,
 	// which is correct, so a client must decode before verifying.
 	Gzip bool
+	// CorruptBill changes one byte of every bill file a list answer
+	// issued (the download stays unsigned, as WeChat Pay's are; the
+	// digest in the signed list answer no longer matches).
+	CorruptBill bool
 }
 
 // Any reports whether any fault is enabled.
@@ -77,9 +81,10 @@ type Config struct {
 	PlatformPrivateKey *rsa.PrivateKey
 	// SignWith chooses the key that signs answers; see SigningKey.
 	SignWith SigningKey
-	// Now is the clock (request timestamp window, answer timestamps);
-	// time.Now when nil. Clients verify answer timestamps against their
-	// own clock, so a skewed Now also makes answers look stale.
+	// Now is the clock (request timestamp window, answer timestamps, the
+	// Date header); time.Now when nil. Clients verify answer timestamps
+	// against their own clock, so a skewed Now also makes answers look
+	// stale.
 	Now func() time.Time
 	// Observer, when set, receives one Exchange per request, synchronously,
 	// after the answer is built and just before it is written. It may hold
@@ -88,6 +93,10 @@ type Config struct {
 	// APIv3Key, when set (32 bytes), encrypts the certificates that
 	// GET /v3/certificates serves; Server.SetAPIv3Key changes it.
 	APIv3Key string
+	// APIv2Key, when set (32 characters), is the merchant's APIv2 key
+	// (API密钥): the simulated client's coupon and payscore form routes
+	// verify signs with it.
+	APIv2Key string
 	// Faults are the initial answer faults; Server.SetFaults changes them.
 	Faults Faults
 	// Logger, when set, gets one line per request: method, path (no

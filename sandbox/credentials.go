@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,6 +75,9 @@ type Credentials struct {
 	// APIv3Key is the merchant's APIv3 key, 32 characters; "" for a set
 	// written before the sandbox made one.
 	APIv3Key string
+	// APIv2Key is the merchant's APIv2 key (API密钥), 32 characters; ""
+	// for a set written before the sandbox made one.
+	APIv2Key string
 	// Files holds the file names, relative to Dir.
 	Files CredentialFiles
 }
@@ -97,6 +99,8 @@ type CredentialFiles struct {
 	PlatformPrivateKey string `json:"sandbox_only_platform_private_key"`
 	// APIv3Key is apiv3_key.txt, the APIv3 key; empty in older sets.
 	APIv3Key string `json:"apiv3_key,omitempty"`
+	// APIv2Key is apiv2_key.txt, the APIv2 key; empty in older sets.
+	APIv2Key string `json:"apiv2_key,omitempty"`
 }
 
 // credentialsDoc is the JSON form of credentials.json.
@@ -124,6 +128,7 @@ func (c *Credentials) ServerConfig() Config {
 		PlatformCertificate: c.PlatformCertificate,
 		PlatformPrivateKey:  c.PlatformPrivateKey,
 		APIv3Key:            c.APIv3Key,
+		APIv2Key:            c.APIv2Key,
 	}
 }
 
@@ -164,6 +169,9 @@ func LoadCredentials(dir string) (*Credentials, error) {
 	if err := c.loadAPIv3Key(); err != nil {
 		return nil, fmt.Errorf("sandbox credentials: %w", err)
 	}
+	if err := c.loadAPIv2Key(); err != nil {
+		return nil, fmt.Errorf("sandbox credentials: %w", err)
+	}
 	if err := c.check(); err != nil {
 		return nil, fmt.Errorf("sandbox credentials in %s: %w", dir, err)
 	}
@@ -174,23 +182,12 @@ func LoadCredentials(dir string) (*Credentials, error) {
 // written before the sandbox made APIv3 keys has none, and keeps
 // APIv3Key "".
 func (c *Credentials) loadAPIv3Key() error {
-	name := c.Files.APIv3Key
-	if name == "" {
-		name = APIv3KeyFile
-	}
-	raw, err := os.ReadFile(c.Path(name))
-	if errors.Is(err, fs.ErrNotExist) {
+	return c.readKeyFile(&c.Files.APIv3Key, APIv3KeyFile, &c.APIv3Key, func(key string) error {
+		if len(key) != APIv3KeySize {
+			return fmt.Errorf("the APIv3 key must be %d bytes, got %d", APIv3KeySize, len(key))
+		}
 		return nil
-	}
-	if err != nil {
-		return err
-	}
-	key := strings.TrimSpace(string(raw))
-	if len(key) != APIv3KeySize {
-		return fmt.Errorf("%s: the APIv3 key must be %d bytes, got %d", name, APIv3KeySize, len(key))
-	}
-	c.APIv3Key, c.Files.APIv3Key = key, name
-	return nil
+	})
 }
 
 // EnsureAPIv3Key gives a set written before the sandbox made APIv3 keys

@@ -47,17 +47,37 @@
 //     "issue"}} with the first problem's code (PaymentParamError ...
 //     PaymentPartnerIDMismatch); these answers are the sandbox's own and
 //     unsigned. Its [Exchange] carries an [Invocation] with the verdict;
+//   - POST /sandbox/eduschoolpay/contracts/sign ([ContractSignPath]) is the
+//     simulated 校园轻松付 signing mini program, not a WeChat Pay API either:
+//     {"presign_token", "openid"} signs the contract a presign stands for
+//     (token known, unexpired, unused; openid the presign's user) and
+//     answers it, unsigned;
 //   - every other request must carry a User-Agent and a valid Authorization
 //     header (401 SIGN_ERROR / 400 PARAM_ERROR otherwise), whatever its path;
-//   - GET /v3/billdownload/file answers an unsigned bill file;
+//   - GET /v3/bill/tradebill, /v3/bill/fundflowbill and
+//     /v3/bill/sub-merchant-fundflowbill answer the SHA1 and download URL of a
+//     bill generated for bill_date (gzip with tar_type=GZIP; the sub-merchant
+//     one AES-256-GCM encrypted, encrypt_key RSA-OAEP for the merchant
+//     certificate); GET /v3/billdownload/file serves it unsigned for 5
+//     minutes (one byte changed with [Faults].CorruptBill), and a sample
+//     bill for any other token;
 //   - GET /v3/certificates lists the platform certificates in service, each
 //     AES-256-GCM encrypted under the APIv3 key ([Server.SetAPIv3Key]),
 //     signed with a platform certificate unless Wechatpay-Serial names a
 //     key; 404 RESOURCE_NOT_EXISTS without a platform certificate or with
-//     [Server.SetPublicKeyOnly]. [Server.RotatePlatformCertificate] and
+//     [Server.SetPublicKeyOnly] (then signed with the public key, as for a
+//     merchant on the public key). [Server.RotatePlatformCertificate] and
 //     [Server.RetirePlatformCertificate] play WeChat Pay's rotation;
 //   - POST /v3/eduschoolpay/contracts/presign checks the documented required
-//     fields and answers {"presign_token": "..."};
+//     fields and answers {"presign_token": "..."}, remembered for
+//     [PresignTokenLifetime];
+//   - the rest of the 校园轻松付 day, stateful per merchant: the contract
+//     query ([ContractQueryPath]), the user's contract list
+//     ([UserContractsPath]), termination ([ContractTerminatePath]), 扣款
+//     ([EduTransactionsPath], which needs a signed contract of the same
+//     appid and user_id), the order queries ([EduOrderByOutTradeNoPath],
+//     [EduOrderByIDPath]), refunds ([RefundPath], of a paid order, at most
+//     what is left of it) and the refund query ([RefundQueryPath]);
 //   - POST /v3/merchant/media/upload ([MediaUploadPath], images: jpg, jpeg,
 //     bmp, png, at most [MaxImageBytes]) and POST
 //     /v3/merchant/media/video_upload ([VideoUploadPath], videos: avi, wmv,
@@ -89,7 +109,15 @@
 //   - any other cataloged endpoint answers 200 with the path parameters and,
 //     at each response_body path, a value encrypted for the merchant
 //     certificate (see [SampleResponsePlaintext]);
-//   - anything else answers a signed 404 NOT_FOUND.
+//   - any other documented endpoint (internal/reference's
+//     wechatpay-endpoints.json) answers a signed 404 [NotSimulatedCode]
+//     naming it, so that a right URL is not mistaken for a wrong one;
+//   - anything else answers a signed 404 NOT_FOUND, WeChat Pay's words for
+//     a wrong URL.
+//
+// [Merchants] serves several Servers, one per merchant, from one handler:
+// each request goes to the merchant its Authorization names
+// ([LoadCredentialSets] reads the sets of one directory).
 //
 // Everything here is for testing only: the keys it generates are throwaway
 // keys and must never be used in production.

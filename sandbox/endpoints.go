@@ -58,11 +58,6 @@ func requiredFieldError(x *Exchange, path, issue string) *answer {
 		fieldDetail("body", path, issue))
 }
 
-// presign answers {"presign_token": "..."}.
-func (s *Server) presign(req *request) *answer {
-	return jsonAnswer(http.StatusOK, map[string]string{"presign_token": "sandbox_" + randomNonce(40)})
-}
-
 // nativePay answers a Native payment code_url.
 func (s *Server) nativePay(req *request) *answer {
 	return jsonAnswer(http.StatusOK, map[string]string{"code_url": "weixin://wxpay/bizpayurl?pr=" + randomNonce(7)})
@@ -106,6 +101,9 @@ const billCSV = "\uFEFF交易时间,公众账号ID,商户号,特约商户号,设
 // billDownload serves an unsigned bill file: gzip when tar_type=GZIP, else
 // CSV text, Content-Type application/octet-stream either way.
 func (s *Server) billDownload(req *request) *answer {
+	if a := s.issuedDownload(req); a != nil {
+		return a
+	}
 	data := []byte(fmt.Sprintf(billCSV, s.cfg.MchID))
 	if req.r.URL.Query().Get("tar_type") == "GZIP" {
 		var buf bytes.Buffer

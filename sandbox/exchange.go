@@ -38,6 +38,10 @@ type Exchange struct {
 	// (ClientRequestPaymentPath) only: the payment sheet invocation it
 	// checked and its verdict.
 	Invocation *Invocation
+	// Form is set for the simulated client's coupon and payscore form
+	// routes only (ClientSendCouponPath, ClientH5CouponPath,
+	// ClientPayscoreDetailPath): the form checked and its verdict.
+	Form *ClientForm
 }
 
 // Invocation is a payment sheet invocation object the simulated WeChat

@@ -44,7 +44,7 @@ The files in ` + SandboxOnlyDir + `/ are private keys that only the simulator ho
 // to overwrite a directory that already holds credentials.json.
 //
 // Files: apiclient_key.pem (PKCS#8, 0600), apiclient_cert.pem, pub_key.pem,
-// wechatpay_<SERIAL>.pem, apiv3_key.txt (0600), sandbox-only/*.pem (0600),
+// wechatpay_<SERIAL>.pem, apiv3_key.txt and apiv2_key.txt (0600), sandbox-only/*.pem (0600),
 // credentials.json and NOT-FOR-PRODUCTION.txt.
 func GenerateCredentials(dir, mchid string) (*Credentials, error) {
 	if mchid == "" {
@@ -80,6 +80,9 @@ func LoadOrGenerateCredentials(dir, mchid string) (*Credentials, error) {
 	if err := c.EnsureAPIv3Key(); err != nil {
 		return nil, err
 	}
+	if err := c.EnsureAPIv2Key(); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -100,6 +103,7 @@ func newCredentials(dir, mchid string) (*Credentials, error) {
 		PublicKey:           &keys[1].PublicKey,
 		PlatformPrivateKey:  keys[2],
 		APIv3Key:            newAPIv3Key(),
+		APIv2Key:            randomNonce(APIv2KeySize),
 	}
 	if c.PublicKeyID, err = newPublicKeyID(); err != nil {
 		return nil, err
@@ -132,6 +136,7 @@ func newCredentials(dir, mchid string) (*Credentials, error) {
 		PublicKeyPrivateKey: PublicKeyPrivateFile,
 		PlatformPrivateKey:  PlatformPrivateFile,
 		APIv3Key:            APIv3KeyFile,
+		APIv2Key:            APIv2KeyFile,
 	}
 	return c, nil
 }
@@ -232,6 +237,7 @@ func (c *Credentials) write() error {
 		{c.Files.PublicKeyPrivateKey, pubPriv, 0o600},
 		{c.Files.PlatformPrivateKey, platPriv, 0o600},
 		{c.Files.APIv3Key, []byte(c.APIv3Key + "\n"), 0o600},
+		{c.Files.APIv2Key, []byte(c.APIv2Key + "\n"), 0o600},
 		{CredentialsFile, append(doc, '\n'), 0o644},
 	}
 	for _, f := range files {

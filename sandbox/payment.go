@@ -138,15 +138,8 @@ type paymentCheck struct {
 
 // refuse records the failed step and the verdict, and builds the 400.
 func (c paymentCheck) refuse(step, code, message, field, issue string) *answer {
-	c.x.step(step, false, issue)
 	c.inv.Verdict = code
-	var detail any
-	if field != "" {
-		detail = map[string]any{"field": field, "issue": issue}
-	}
-	a := errorAnswer(http.StatusBadRequest, code, message, detail)
-	a.unsigned, a.unsignedNote = true, clientAnswerNote
-	return a
+	return clientRefusal(c.x, step, code, message, field, issue)
 }
 
 // clientAnswerNote is the signature step of the client route's answers.

@@ -81,7 +81,7 @@ func (s *Server) signingKey(r *http.Request) (serial string, key *rsa.PrivateKey
 	}
 	// The certificate list is signed with a platform certificate, so that
 	// a first download can be checked against the certificates it carries.
-	if r.URL.Path == CertificatesPath {
+	if r.URL.Path == CertificatesPath && !s.publicKeyOnly() {
 		if _, ok := s.newestPlatform(); ok {
 			return plat()
 		}
@@ -156,6 +156,7 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, a *answer, x *Ex
 	f := s.Faults()
 	h := w.Header()
 	h.Set("Request-ID", x.RequestID)
+	h.Set("Date", now.UTC().Format(http.TimeFormat)) // WeChat Pay's clock, as Config.Now sets it
 	ct := a.contentType
 	if ct == "" {
 		ct = "application/json"
@@ -171,7 +172,7 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, a *answer, x *Ex
 		s.signAnswer(h, r, a.body, now, f, x)
 	}
 	payload := a.body
-	if f.Gzip {
+	if f.Gzip && a.status != http.StatusNoContent {
 		var buf bytes.Buffer
 		zw := gzip.NewWriter(&buf)
 		_, _ = zw.Write(a.body)

@@ -43,6 +43,7 @@ type route struct {
 	validate func(*request) *answer // checks before decryption; may be nil
 	handle   func(*Server, *request) *answer
 	formData bool // takes multipart/form-data (the uploads), not JSON
+	bodyless bool // a POST whose page shows no body: an empty one is fine
 }
 
 // route matches r against the special endpoints, then the catalog.
@@ -51,6 +52,8 @@ func (s *Server) route(r *http.Request) (route, bool) {
 	switch {
 	case r.Method == http.MethodGet && path == BillDownloadPath:
 		return route{ep: Endpoint{Method: http.MethodGet, Path: BillDownloadPath}, handle: (*Server).billDownload}, true
+	case r.Method == http.MethodGet && billRoute(path) != nil:
+		return route{ep: Endpoint{Method: http.MethodGet, Path: path}, handle: billRoute(path)}, true
 	case r.Method == http.MethodGet && path == CertificatesPath:
 		return route{ep: Endpoint{Method: http.MethodGet, Path: CertificatesPath}, handle: (*Server).certificates}, true
 	case r.Method == http.MethodPost && path == NativePayPath:
@@ -72,6 +75,9 @@ func (s *Server) route(r *http.Request) (route, bool) {
 		return route{ep: ep, params: params,
 			validate: func(req *request) *answer { return s.validatePrepay(e, req) },
 			handle:   func(s *Server, req *request) *answer { return s.issuePrepay(e, req) }}, true
+	}
+	if rt, ok := eduRoute(r.Method, path); ok {
+		return rt, true
 	}
 	ep, params, ok := MatchEndpoint(r.Method, path)
 	if !ok {

@@ -24,6 +24,7 @@ type Server struct {
 	platformSerial string
 	nonces         nonceCache
 	prepays        prepayStore // issued prepay_ids, for the client route
+	edu            eduState    // the 校园轻松付 day: contracts, orders, refunds
 
 	mu     sync.RWMutex
 	faults Faults
@@ -125,6 +126,12 @@ func (s *Server) handle(r *http.Request, body []byte, x *Exchange, now time.Time
 		// Authorization checks.
 		return s.requestPayment(r, body, x, now)
 	}
+	if r.URL.Path == ContractSignPath {
+		return s.signContract(r, body, x) // the user's mini program, likewise
+	}
+	if check := clientForms[r.URL.Path]; check != nil {
+		return s.clientForm(r, body, x, now, check)
+	}
 	if r.UserAgent() == "" {
 		x.step("user-agent", false, "missing User-Agent header")
 		return paramError("Http头缺少User-Agent", fieldDetail("header", "User-Agent", "missing"))
@@ -136,6 +143,9 @@ func (s *Server) handle(r *http.Request, body []byte, x *Exchange, now time.Time
 	}
 	rt, ok := s.route(r)
 	if !ok {
+		if e, documented := DocumentedEndpoint(r.Method, r.URL.Path); documented {
+			return notSimulated(x, e)
+		}
 		x.step("endpoint", false, "no such endpoint in the sandbox")
 		return errorAnswer(http.StatusNotFound, "NOT_FOUND", "请求的接口不存在，请检查请求方法和URL", nil)
 	}
@@ -150,7 +160,7 @@ func (s *Server) handle(r *http.Request, body []byte, x *Exchange, now time.Time
 		return paramError("该接口不支持multipart/form-data，请求体应为JSON", fieldDetail("header", "Content-Type", "multipart/form-data not accepted"))
 	case form != nil:
 		x.step("content-type", true, "multipart/form-data")
-	case hasBody(r.Method):
+	case hasBody(r.Method) && (len(body) > 0 || !rt.bodyless):
 		if !json.Valid(body) {
 			x.step("json body", false, "body is not valid JSON")
 			return paramError("请求体不是合法的JSON", fieldDetail("body", "", "body is not valid JSON"))

@@ -113,23 +113,9 @@ type Download struct {
 // certificates. It returns the unexpired ones, newest first, or
 // ErrNotFound, or an *UnavailableError when no answer came to go by.
 func (d *Download) Run(ctx context.Context) ([]*Certificate, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.URL, nil)
+	req, err := NewRequest(ctx, d.URL, d.UserAgent, d.Signer, d.Serial)
 	if err != nil {
 		return nil, err
-	}
-	nonce, err := apiv3.NewNonce()
-	if err != nil {
-		return nil, err
-	}
-	auth, err := d.Signer.Authorization(http.MethodGet, req.URL.RequestURI(), time.Now().Unix(), nonce, nil)
-	if err != nil {
-		return nil, fmt.Errorf("signing the request: %w", err)
-	}
-	req.Header.Set("Authorization", auth)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", d.UserAgent)
-	if d.Serial != "" {
-		req.Header.Set("Wechatpay-Serial", d.Serial)
 	}
 	resp, err := d.Client.Do(req)
 	if err != nil {

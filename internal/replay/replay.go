@@ -70,7 +70,7 @@
 //
 // Every call that reads a clock second different from the previous sweep's
 // drops the expired buckets of all shards (a sweep: one lock per shard and
-// the dropped buckets), so which buckets are gone, the horizon and Len
+// the dropped buckets), so which buckets are gone, the horizon and Stats().Entries
 // depend only on the sequence of calls and clock readings, not on which
 // shards the keys fell in.
 package replay
@@ -359,18 +359,10 @@ func (w *Window) hash(serial, nonce string) uint64 {
 	return maphash.String(w.serialSeed, serial) ^ maphash.String(w.nonceSeed, nonce)
 }
 
-// Len returns the number of live entries: the triples recorded whose
-// timestamps are still inside the window now. Expired buckets are dropped
-// first, in every shard.
-func (w *Window) Len() int {
-	w.sweep(w.now().Unix())
-	return int(w.count.Load())
-}
-
 // Stats is a snapshot of a Window's size and of the verdicts it gave, for
-// logs and metrics. The counters count calls to Seen since New or Reset.
+// logs and metrics. The counters count calls to Seen since New.
 type Stats struct {
-	Entries     int    // live entries (as Len)
+	Entries     int    // live entries: the triples recorded whose timestamps are still inside the window
 	MaxEntries  int    // the cap
 	Fresh       uint64 // triples recorded
 	Replays     uint64 // second sightings refused
@@ -379,7 +371,8 @@ type Stats struct {
 	Forgotten   uint64 // timestamps refused after the clock went backwards
 }
 
-// Stats returns the current Stats. Like Len it drops expired buckets first.
+// Stats returns the current Stats. It drops expired buckets first, in every
+// shard.
 // The counters are read shard by shard, so under concurrent calls they need
 // not add up to one instant.
 func (w *Window) Stats() Stats {
@@ -398,20 +391,7 @@ func (w *Window) Stats() Stats {
 	return st
 }
 
-// Reset forgets every entry, the horizon and the counters, as if the Window
-// were new (the hash seeds are kept). Meant for tests: a Reset in service
-// reopens the window to every replay of the last 10 minutes.
-func (w *Window) Reset() {
-	for i := range w.shards {
-		w.shards[i].mu.Lock()
-	}
-	w.reset()
-	for i := range w.shards {
-		w.shards[i].mu.Unlock()
-	}
-}
-
-// reset empties w; the caller holds every shard's lock or owns w alone.
+// reset empties w, which the caller owns alone.
 func (w *Window) reset() {
 	for i := range w.shards {
 		s := &w.shards[i]

@@ -117,7 +117,7 @@ func (k *preparedPublic) verifyPKCS1v15SHA256(hashed, sig []byte) error {
 	em := bigmod.NewNat().ExpShortVarTime(s, k.e, k.n).Bytes(k.n)
 	// EM = 0x00 || 0x01 || 0xff... || 0x00 || DigestInfo || H
 	var buf [512]byte // up to RSA-4096 without an allocation
-	w := buf[:0]
+	var w []byte
 	if k.size <= len(buf) {
 		w = buf[:k.size]
 	} else {

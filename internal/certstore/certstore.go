@@ -1,4 +1,9 @@
-package wechatpay
+// Package certstore keeps a merchant's downloaded platform certificates in
+// a Caddy-style storage: one JSON document per merchant, authenticated with
+// a MAC under a key derived from the APIv3 key, so that whoever can write
+// to a shared storage cannot plant a certificate. It imports neither Caddy
+// nor zap: the storage is the part of certmagic.Storage it uses.
+package certstore
 
 import (
 	"context"
@@ -12,12 +17,18 @@ import (
 	"time"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/platformcert"
-	"github.com/caddyserver/certmagic"
 )
 
-// storedCertificates is the JSON document a merchant's downloaded platform
+// Storage is the part of certmagic.Storage the documents use. Load must
+// return an error wrapping fs.ErrNotExist for a missing key.
+type Storage interface {
+	Store(ctx context.Context, key string, value []byte) error
+	Load(ctx context.Context, key string) ([]byte, error)
+}
+
+// Document is the JSON document a merchant's downloaded platform
 // certificates are kept in, in Caddy's storage.
-type storedCertificates struct {
+type Document struct {
 	// MchID is the merchant the certificates belong to.
 	MchID string `json:"mchid"`
 	// CheckedAt is when WeChat Pay was last asked successfully (a
@@ -36,16 +47,16 @@ type storedCertificates struct {
 	MAC string `json:"mac"`
 }
 
-// storageMACKey derives the key that authenticates stored certificates from
+// MACKey derives the key that authenticates stored certificates from
 // the APIv3 key, so the APIv3 key itself is used for one purpose only.
-func storageMACKey(apiv3Key []byte) []byte {
+func MACKey(apiv3Key []byte) []byte {
 	m := hmac.New(sha256.New, apiv3Key)
 	m.Write([]byte("caddy-wechatpay stored platform certificates v1"))
 	return m.Sum(nil)
 }
 
 // mac computes the MAC of doc, its MAC field left out.
-func (doc storedCertificates) mac(key []byte) ([]byte, error) {
+func (doc Document) mac(key []byte) ([]byte, error) {
 	doc.MAC = ""
 	raw, err := json.Marshal(doc)
 	if err != nil {
@@ -65,39 +76,39 @@ type storedCertificate struct {
 	Certificate string    `json:"certificate"` // PEM
 }
 
-// certificatesKey is the storage key of a merchant's certificates.
-func certificatesKey(mchid string) string {
+// Key is the storage key of a merchant's certificates.
+func Key(mchid string) string {
 	return "wechatpay/" + mchid + "/platform_certificates.json"
 }
 
-// certificatesLock is the name of the storage lock held while a merchant's
+// LockName is the name of the storage lock held while a merchant's
 // certificates are downloaded, so that one instance downloads per period.
-func certificatesLock(mchid string) string {
+func LockName(mchid string) string {
 	return "wechatpay_" + mchid + "_platform_certificates"
 }
 
-// loadStored reads the stored certificates of mchid; a missing document is
+// Load reads the stored certificates of mchid; a missing document is
 // (nil, nil). Certificates that no longer parse or have expired are left
 // out.
-func loadStored(ctx context.Context, storage certmagic.Storage, mchid string, macKey []byte, now time.Time) (*storedCertificates, []*platformcert.Certificate, error) {
-	raw, err := storage.Load(ctx, certificatesKey(mchid))
+func Load(ctx context.Context, storage Storage, mchid string, macKey []byte, now time.Time) (*Document, []*platformcert.Certificate, error) {
+	raw, err := storage.Load(ctx, Key(mchid))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("loading %s from storage: %w", certificatesKey(mchid), err)
+		return nil, nil, fmt.Errorf("loading %s from storage: %w", Key(mchid), err)
 	}
-	var doc storedCertificates
+	var doc Document
 	if err := json.Unmarshal(raw, &doc); err != nil {
-		return nil, nil, fmt.Errorf("%s in storage is not valid: %w", certificatesKey(mchid), err)
+		return nil, nil, fmt.Errorf("%s in storage is not valid: %w", Key(mchid), err)
 	}
 	if doc.MchID != mchid {
-		return nil, nil, fmt.Errorf("%s in storage belongs to merchant %s", certificatesKey(mchid), doc.MchID)
+		return nil, nil, fmt.Errorf("%s in storage belongs to merchant %s", Key(mchid), doc.MchID)
 	}
 	got, _ := base64.StdEncoding.DecodeString(doc.MAC)
 	want, err := doc.mac(macKey)
 	if err != nil || !hmac.Equal(got, want) {
-		return nil, nil, fmt.Errorf("%s in storage fails its integrity check: it was not written with this merchant's APIv3 key", certificatesKey(mchid))
+		return nil, nil, fmt.Errorf("%s in storage fails its integrity check: it was not written with this merchant's APIv3 key", Key(mchid))
 	}
 	var certs []*platformcert.Certificate
 	for _, sc := range doc.Certificates {
@@ -110,9 +121,9 @@ func loadStored(ctx context.Context, storage certmagic.Storage, mchid string, ma
 	return &doc, platformcert.Merge(now, nil, certs), nil
 }
 
-// saveStored writes the certificates of mchid.
-func saveStored(ctx context.Context, storage certmagic.Storage, mchid string, macKey []byte, checked time.Time, notFound bool, certs []*platformcert.Certificate) error {
-	doc := storedCertificates{MchID: mchid, CheckedAt: checked.UTC(), NotFound: notFound, Certificates: []storedCertificate{}}
+// Save writes the certificates of mchid.
+func Save(ctx context.Context, storage Storage, mchid string, macKey []byte, checked time.Time, notFound bool, certs []*platformcert.Certificate) error {
+	doc := Document{MchID: mchid, CheckedAt: checked.UTC(), NotFound: notFound, Certificates: []storedCertificate{}}
 	for _, c := range certs {
 		doc.Certificates = append(doc.Certificates, storedCertificate{
 			SerialNo: c.Serial, NotBefore: c.NotBefore().UTC(), NotAfter: c.NotAfter().UTC(), Certificate: c.PEM,
@@ -127,20 +138,8 @@ func saveStored(ctx context.Context, storage certmagic.Storage, mchid string, ma
 	if err != nil {
 		return err
 	}
-	if err := storage.Store(ctx, certificatesKey(mchid), raw); err != nil {
-		return fmt.Errorf("storing %s: %w", certificatesKey(mchid), err)
+	if err := storage.Store(ctx, Key(mchid), raw); err != nil {
+		return fmt.Errorf("storing %s: %w", Key(mchid), err)
 	}
 	return nil
-}
-
-// storageLocation describes where a key lives in storage, for people: the
-// file path for the file system storage, else the storage and the key.
-func storageLocation(storage certmagic.Storage, key string) string {
-	if fsys, ok := storage.(*certmagic.FileStorage); ok {
-		return fsys.Filename(key)
-	}
-	if s, ok := storage.(fmt.Stringer); ok {
-		return s.String() + " key " + key
-	}
-	return fmt.Sprintf("%T key %s", storage, key)
 }
