@@ -26,8 +26,8 @@ func (c *countingBody) Close() error { return nil }
 // TestRefusedBodyDrained checks how much of a refused body is read: all
 // of it when the client is sending it (so that it gets the refusal rather
 // than a reset connection), none when the client waits for 100 Continue or
-// claims more than max_body (answered at once, and the connection closed:
-// TestClaimedTooLargeAnsweredAtOnce).
+// claims more than max_body (drained only while it keeps arriving, by
+// refuse, and the connection closed: TestClaimedTooLargeAnsweredAtOnce).
 func TestRefusedBodyDrained(t *testing.T) {
 	const max = 1 << 20
 	for _, tc := range []struct {
