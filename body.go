@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // defaultMaxBody is the request body cap when max_body is not set.
@@ -41,9 +42,17 @@ func readRequestBody(r *http.Request, max int64) (*bytes.Buffer, *apiError) {
 			message: "request body is larger than max_body (" + strconv.FormatInt(max, 10) + " bytes)"}
 	}
 	if r.ContentLength > max {
+		// Refused on the claim alone: the client may never send what it
+		// claims, and waiting for it would hold the connection until a
+		// read timeout. Before the answer, refuse drains only what keeps
+		// arriving (drainWhileSending), so that a client still sending
+		// gets the answer rather than a reset connection; the HTTP/1
+		// connection is closed after it. An HTTP/2 stream needs neither,
+		// and its connection carries other streams.
 		release(buf)
-		discardRefusedBody(r, false)
-		return nil, tooLarge()
+		ae := tooLarge()
+		ae.closeConnection = r.ProtoMajor < 2
+		return nil, ae
 	}
 	var src io.Reader = io.LimitReader(r.Body, max+1)
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
@@ -106,4 +115,33 @@ func release(buf *bytes.Buffer) {
 		return
 	}
 	bodyBufPool.Put(buf)
+}
+
+// sendingIdle is how long a refused body may pause before the refusal is
+// sent without waiting for more of it.
+const sendingIdle = 100 * time.Millisecond
+
+// drainWhileSending reads and throws away what a client keeps sending of a
+// body refused on its claimed length, up to refusedBodyDrain bytes, and
+// stops as soon as nothing arrives for sendingIdle: a client that sends
+// nothing gets its answer at once, one that is sending is not reset in the
+// middle. Without a read deadline (a writer that cannot set one) or with
+// "100 Continue" awaited, nothing is read.
+func drainWhileSending(w http.ResponseWriter, r *http.Request) {
+	if r.Body == nil || r.Body == http.NoBody || strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+		return
+	}
+	rc := http.NewResponseController(w)
+	var drained int64
+	for drained < refusedBodyDrain {
+		if rc.SetReadDeadline(time.Now().Add(sendingIdle)) != nil {
+			return
+		}
+		n, err := io.CopyN(io.Discard, r.Body, min(64<<10, refusedBodyDrain-drained))
+		drained += n
+		if err != nil {
+			break
+		}
+	}
+	_ = rc.SetReadDeadline(time.Time{})
 }

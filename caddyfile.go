@@ -42,6 +42,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		verify_responses     on|off
 //		skip_verify          <path prefix>...           # repeatable
 //		allow_paths          <path prefix>...           # repeatable
+//		allow_hosts          <name>...                  # repeatable; names apps use in Host on plain HTTP
 //	}
 //
 // Values may use placeholders such as {env.WECHATPAY_PRIVATE_KEY} or
@@ -149,6 +150,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			h.AllowPaths = append(h.AllowPaths, args...)
+		case "allow_hosts":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			h.AllowHosts = append(h.AllowHosts, args...)
 		case "skip_verify":
 			args := d.RemainingArgs()
 			if len(args) == 0 {

@@ -228,6 +228,8 @@ func TestCaddyfileEveryOption(t *testing.T) {
 		wechatpay_serial 5157F09EFDC096DE15EBE81A47057A7232F1B8E1
 		verify_responses off
 		skip_verify /v3/merchant/media /v3/custom/download/
+		allow_hosts wechatpay-proxy *.payments.svc.cluster.local
+		allow_hosts proxy.internal
 	}
 }
 `
@@ -241,6 +243,7 @@ func TestCaddyfileEveryOption(t *testing.T) {
 						{
 							"handle": [
 								{
+									"allow_hosts": ["wechatpay-proxy", "*.payments.svc.cluster.local", "proxy.internal"],
 									"catalog": false,
 									"decrypt_responses": true,
 									"encrypt": [
@@ -398,6 +401,8 @@ func TestCaddyfileValuesCheckedAtProvision(t *testing.T) {
 		{"encrypt trailing #", "encrypt POST /v3/x list.#", `encrypt: POST /v3/x: field path "list.#" ends with #`},
 		{"skip_verify without slash", "skip_verify /v3/ok v3/download", `skip_verify: path "v3/download" must start with /`},
 		{"allow_paths without slashes", "allow_paths /v2", `allow_paths: prefix "/v2" must start and end with /`},
+		{"allow_hosts every name", "allow_hosts proxy *", `allow_hosts: "*" is too wide a wildcard`},
+		{"allow_hosts with a port", "allow_hosts proxy:9180", `allow_hosts: "proxy:9180" must be a host name alone`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := adaptCaddyfile(t, ":8080 {\n\twechatpay {\n"+

@@ -27,8 +27,13 @@ func (c *clockSkew) observe(logger *zap.Logger, now time.Time, signed apiv3.Sign
 }
 
 // clockHint explains a TIMESTAMP_EXPIRED refusal when this host's clock is
-// the likely cause, else "" (clockskew.Clock.Hint).
-func (c *clockSkew) clockHint(now time.Time, header http.Header) string {
+// the likely cause, else "" (clockskew.Clock.Hint); always "" for a message
+// WeChat Pay did not sign (ve not Authentic): a forged one must neither
+// raise a clock warning nor be told of this host's clock.
+func (c *clockSkew) clockHint(now time.Time, header http.Header, ve *apiv3.VerifyError) string {
+	if ve == nil || !ve.Authentic {
+		return ""
+	}
 	return c.clock.Hint(now, header)
 }
 

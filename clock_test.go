@@ -55,3 +55,22 @@ func TestServeHTTPNamesTheClock(t *testing.T) {
 		t.Errorf("the log line does not name the clock: %v", e)
 	}
 }
+
+// TestClockHintNeedsASignedMessage: the hint is given only for a stale
+// message whose signature verified (VerifyError.Authentic); the hint's own
+// rules are internal/clockskew's.
+func TestClockHintNeedsASignedMessage(t *testing.T) {
+	var c clockSkew
+	now := time.Unix(1_800_000_000, 0)
+	h := http.Header{}
+	h.Set("Wechatpay-Timestamp", itoa(int(now.Unix()+412)))
+	h.Set("Date", now.Add(412*time.Second).UTC().Format(http.TimeFormat))
+	if got := c.clockHint(now, h, &apiv3.VerifyError{Code: apiv3.CodeTimestampExpired, Authentic: true}); !strings.HasPrefix(got, "this host's clock is 412 s behind WeChat Pay") {
+		t.Errorf("signed: %q", got)
+	}
+	for _, ve := range []*apiv3.VerifyError{{Code: apiv3.CodeTimestampExpired}, nil} {
+		if got := c.clockHint(now, h, ve); got != "" {
+			t.Errorf("not signed (%v): %q", ve, got)
+		}
+	}
+}

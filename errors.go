@@ -21,6 +21,16 @@ const (
 	// codeUnsupportedEncoding: the request body has a Content-Encoding the
 	// proxy cannot decode.
 	codeUnsupportedEncoding = "UNSUPPORTED_CONTENT_ENCODING"
+	// codeBrowserRequestRefused: the request carries a header only web
+	// browsers send (Origin, Sec-Fetch-Site) (403).
+	codeBrowserRequestRefused = "BROWSER_REQUEST_REFUSED"
+	// codeHostNotAllowed: a plain-HTTP request's Host is not an IP
+	// literal, localhost or an allow_hosts name (403).
+	codeHostNotAllowed = "HOST_NOT_ALLOWED"
+	// codeUnsupportedMediaType: the request body's Content-Type is one a
+	// web page can send without asking, text/plain, or multipart off the
+	// media upload paths (415).
+	codeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
 	// codeNotFound: the path is not a WeChat Pay API path the proxy forwards.
 	codeNotFound = "NOT_FOUND"
 	// codeProxyError: the proxy itself failed (randomness, signing).
@@ -87,6 +97,9 @@ type apiError struct {
 	// cause is why the proxy failed (a 5xx of its own), for the log only:
 	// an error that quotes no key material and no field value.
 	cause error
+	// closeConnection asks for Connection: close, when a body the client
+	// announced was left unread.
+	closeConnection bool
 }
 
 func paramError(err error) *apiError {

@@ -51,6 +51,7 @@ const (
 // outcomes above.
 var outcomeCodes = []string{
 	codeParamError, codeBodyTooLarge, codeUnsupportedEncoding, codeNotFound, codeProxyError,
+	codeBrowserRequestRefused, codeHostNotAllowed, codeUnsupportedMediaType,
 	codeResponseTooLarge, codeResponseUnreadable, codeResponseDecryptFailed,
 	codeUpstreamUnreachable, codeUpstreamTimeout, codeUpstreamIncomplete, codeUpstreamError,
 	codeBillHashMismatch, codeBillTooLarge, codeBillUnverified,

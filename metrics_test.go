@@ -51,7 +51,8 @@ func handlerJSON(t testing.TB, extra string) string {
 	return `{"mchid":"` + c.MchID + `","serial_no":"` + c.SerialNo + `",
 		"private_key":"` + testkit.WriteFile(t, dir, "k.pem", testkit.PKCS8(c.MerchantKey)) + `",
 		"public_key_id":"` + c.PublicKeyID + `",
-		"public_key":"` + testkit.WriteFile(t, dir, "p.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey)) + `"` + extra + `}`
+		"public_key":"` + testkit.WriteFile(t, dir, "p.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey)) + `",
+		` + testHostAllowed + extra + `}`
 }
 
 // scrape gathers reg, as the admin endpoint's /metrics does (a gather

@@ -83,8 +83,10 @@ type Handler struct {
 	// (wx.requestPayment, getBrandWCPayRequest, the OpenSDK's PayReq),
 	// signed with the merchant key; and answers POST
 	// /wechatpay/request-payment, which signs it again for a stored
-	// prepay_id. It needs verify_responses: only a prepay_id WeChat Pay
-	// signed is ever signed. Default: false.
+	// prepay_id. The splice signs only a prepay_id that WeChat Pay signed,
+	// hence it needs verify_responses; the re-sign route signs any
+	// well-formed prepay_id for whoever may use the proxy, as the proxy
+	// signs any API call for them. Default: false.
 	RequestPayment bool `json:"request_payment,omitempty"`
 
 	// APIv2Key is the APIv2 key (API密钥, 32 characters), as a placeholder
@@ -109,6 +111,15 @@ type Handler struct {
 	// with 404, so that the merchant's key signs only API calls.
 	AllowPaths []string `json:"allow_paths,omitempty"`
 
+	// AllowHosts lists the names, besides IP literals and localhost, that
+	// a plain-HTTP request may carry in Host: the names apps call the
+	// proxy by (a Docker or Kubernetes service name, say). Exact names,
+	// compared without regard to case, the port ignored; a leading "*."
+	// matches one label. Any other Host is refused with 403, as a web
+	// page after DNS rebinding sends its own name. Not checked over TLS,
+	// whose certificate binds the name, nor over a Unix socket.
+	AllowHosts []string `json:"allow_hosts,omitempty"`
+
 	// SkipVerify lists more path prefixes whose responses are not signed by
 	// WeChat Pay and pass unverified, besides GET requests of the built-in
 	// download /v3/merchant-service/images/. A prefix matches whole path
@@ -125,6 +136,7 @@ type Handler struct {
 	routes     catalog.Layered // the shared built-in catalog, and this handler's encrypt rules over it
 	userAgent  string
 	queryNames []string // every sensitive query parameter name, lower case
+	hostRules  hostRules
 	keySource
 	metrics     *handlerMetrics // nil without a metrics registry
 	perMerchant *perMerchant    // set when merchant is a placeholder (merchant_route.go)
@@ -237,7 +249,9 @@ func (h *Handler) checkOptions() error {
 			return fmt.Errorf("allow_paths: prefix %q must start and end with /", p)
 		}
 	}
-	return nil
+	var err error
+	h.hostRules, err = compileAllowHosts(h.AllowHosts)
+	return err
 }
 
 // compileRoutes builds the route table from the built-in catalog (unless
@@ -282,6 +296,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		// (the module's own line names the path only).
 		caddyhttp.SetVar(r.Context(), caddyhttp.LogSkipVar, true)
 	}
+	// Before anything else, on every route: no browser, no rebound name.
+	if ae := h.checkTrustBoundary(r); ae != nil {
+		return h.refuse(w, r, ae)
+	}
 	keys := h.keys() // certificates downloaded or keys reloaded change them while Caddy runs
 	if keys.encrypter == nil {
 		if keys = h.awaitStart(r.Context()); keys.encrypter == nil {
@@ -295,6 +313,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return h.serveFrontendSign(w, r, keys, form)
 	}
 	if ae := checkAPIPath(r.URL, h.AllowPaths); ae != nil {
+		return h.refuse(w, r, ae)
+	}
+	if r.Method == http.MethodHead {
+		// WeChat Pay's signature covers the body, which the answer to a
+		// HEAD leaves out: it could never be verified.
+		w.Header().Set("Allow", "GET, POST, PUT, PATCH, DELETE")
+		return h.refuse(w, r, &apiError{status: http.StatusMethodNotAllowed, code: "METHOD_NOT_ALLOWED",
+			message: "HEAD is not forwarded: WeChat Pay's signature covers the body that a HEAD answer leaves out; send GET"})
+	}
+	if ae := checkBodyType(r); ae != nil {
 		return h.refuse(w, r, ae)
 	}
 	body, ae := readRequestBody(r, h.MaxBody)
@@ -324,7 +352,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return err
 	}
 	resp := newBufferedResponse(w)
-	resp.head = r.Method == http.MethodHead
 	defer resp.release()
 	if ae := proxyInto(resp, r, next, &upstream); ae != nil {
 		return h.refuse(w, r, ae)
@@ -380,10 +407,9 @@ func (h *Handler) streamUnverified(w http.ResponseWriter, r *http.Request, next 
 func (h *Handler) verifying() bool { return h.VerifyResponses == nil || *h.VerifyResponses }
 
 // respondsUnsigned reports whether WeChat Pay answers r unsigned: a
-// download (GET or HEAD) of a built-in download path, or a skip_verify path.
+// download (GET) of a built-in download path, or a skip_verify path.
 func (h *Handler) respondsUnsigned(r *http.Request) bool {
-	download := r.Method == http.MethodGet || r.Method == http.MethodHead
-	return download && hasPathPrefix(r.URL.Path, unsignedDownloads) || hasPathPrefix(r.URL.Path, h.SkipVerify)
+	return r.Method == http.MethodGet && hasPathPrefix(r.URL.Path, unsignedDownloads) || hasPathPrefix(r.URL.Path, h.SkipVerify)
 }
 
 // deliverVerified checks the buffered response and writes it to the client, or
@@ -420,7 +446,7 @@ func (h *Handler) deliverVerified(w http.ResponseWriter, r *http.Request, resp *
 		msg := "WeChat Pay's answer failed verification: " + ve.Reason
 		var hint string
 		if ve.Code == apiv3.CodeTimestampExpired {
-			hint = hostClock.clockHint(time.Now(), resp.header)
+			hint = hostClock.clockHint(time.Now(), resp.header, ve)
 		}
 		h.logger.Error("WeChat Pay's answer failed verification",
 			zap.String("code", ve.Code), zap.String("reason", ve.Reason),
@@ -485,6 +511,10 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, ae *apiError) e
 		c.Write(zap.String("method", r.Method), zap.String("path", r.URL.Path),
 			zap.Int("status", ae.status), zap.String("code", ae.code),
 			zap.String("field", ae.field), zap.String("reason", ae.message), zap.NamedError("cause", ae.cause))
+	}
+	if ae.closeConnection {
+		drainWhileSending(w, r)
+		w.Header().Set("Connection", "close")
 	}
 	writeError(w, ae.status, ae.code, ae.message)
 	return nil

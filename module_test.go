@@ -21,6 +21,12 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 )
 
+// testHostAllowed lets httptest.NewRequest's Host, example.com, through
+// the Host check in the tests of other checks; extra JSON may set
+// allow_hosts again (the last value wins). TestServeHTTPChecksHost tests
+// the check itself.
+const testHostAllowed = `"allow_hosts":["example.com"]`
+
 // provisionedHandler returns a handler provisioned from its JSON form, with
 // every log entry (DEBUG and up) captured.
 func provisionedHandler(t testing.TB, extraJSON string) (*Handler, *observer.ObservedLogs) {
@@ -30,7 +36,8 @@ func provisionedHandler(t testing.TB, extraJSON string) (*Handler, *observer.Obs
 	cfg := `{"mchid":"` + c.MchID + `","serial_no":"` + c.SerialNo + `",
 		"private_key":"` + testkit.WriteFile(t, dir, "k.pem", testkit.PKCS8(c.MerchantKey)) + `",
 		"public_key_id":"` + c.PublicKeyID + `",
-		"public_key":"` + testkit.WriteFile(t, dir, "p.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey)) + `"` + extraJSON + `}`
+		"public_key":"` + testkit.WriteFile(t, dir, "p.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey)) + `",
+		` + testHostAllowed + extraJSON + `}`
 	h := new(Handler)
 	if err := json.Unmarshal([]byte(cfg), h); err != nil {
 		t.Fatal(err)
@@ -78,7 +85,7 @@ func TestServeHTTPForwardsSignedEncrypted(t *testing.T) {
 	r.Header.Set("Authorization", "Basic c2VjcmV0")
 	r.Header.Set("Wechatpay-Serial", "FROM-CLIENT")
 	r.Header.Set("Accept-Encoding", "br")
-	r.Header.Set("Content-Type", "text/plain")
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded") // curl's and PHP's default
 	_, fw, body := serve(t, h, r, nil)
 	if fw == nil {
 		t.Fatal("next handler not called")

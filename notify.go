@@ -227,6 +227,10 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 	}
 	buf, ae := readRequestBody(r, h.MaxBody)
 	if ae != nil {
+		if ae.closeConnection {
+			drainWhileSending(w, r)
+			w.Header().Set("Connection", "close")
+		}
 		return h.refuse(w, r, nil, ae)
 	}
 	defer release(buf)
@@ -250,7 +254,7 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 		case apiv3.CodeReplayWindowFull:
 			status = http.StatusServiceUnavailable // not the sender's fault: WeChat Pay sends it again later
 		case apiv3.CodeTimestampExpired:
-			if hint := hostClock.clockHint(time.Now(), r.Header); hint != "" {
+			if hint := hostClock.clockHint(time.Now(), r.Header, ve); hint != "" {
 				reason += "; " + hint
 			}
 		}

@@ -221,6 +221,9 @@ func (h *Handler) serveRequestPayment(w http.ResponseWriter, r *http.Request, ke
 		return h.refuse(w, r, &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed,
 			message: requestPaymentPath + " takes POST"})
 	}
+	if ae := checkBodyType(r); ae != nil {
+		return h.refuse(w, r, ae)
+	}
 	buf, ae := readRequestBody(r, maxReSignBody)
 	if ae != nil {
 		return h.refuse(w, r, ae)
@@ -260,6 +263,11 @@ func parseReSign(body []byte) (*invocationRequest, *apiError) {
 	}
 	for name := range members {
 		if !slices.Contains(reSignMembers, name) {
+			// The name is the caller's text: named only when it is a
+			// short plain name, never echoed otherwise.
+			if !plainMemberName(name) {
+				return bad("body", "has a member other than type, appid, prepay_id and partnerid")
+			}
 			return bad(name, "is not a member of a re-sign request (type, appid, prepay_id, partnerid)")
 		}
 	}
@@ -290,4 +298,19 @@ func parseReSign(body []byte) (*invocationRequest, *apiError) {
 		return bad("prepay_id", "is required")
 	}
 	return inv, nil
+}
+
+// plainMemberName reports whether a member name is short (32 bytes at
+// most) and made of lower-case letters, digits and '_' only, as the
+// members of WeChat Pay's requests are: such a name may be quoted back.
+func plainMemberName(name string) bool {
+	if name == "" || len(name) > 32 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

@@ -24,7 +24,6 @@ type bufferedResponse struct {
 	body        *bytes.Buffer
 	wroteHeader bool
 	overflow    bool
-	head        bool // the request was HEAD: no body is expected
 }
 
 func newBufferedResponse(w http.ResponseWriter) *bufferedResponse {

@@ -62,7 +62,7 @@ func TestServeHTTPMultipartRefused(t *testing.T) {
 		body                    []byte
 		message                 string
 	}{
-		{"sensitive endpoint", "/v3/eduschoolpay/contracts/presign", w.FormDataContentType(), presign.Bytes(), "sensitive fields"},
+		{"sensitive endpoint", "/v3/eduschoolpay/contracts/presign", w.FormDataContentType(), presign.Bytes(), "media upload path"},
 		{"no meta part", "/v3/merchant/media/upload", ct, bytes.Replace(upload, []byte(`name="meta"`), []byte(`name="data"`), 1), `multipart part \"meta\": is missing`},
 		{"truncated", "/v3/merchant/media/upload", ct, upload[:len(upload)-10], "malformed"},
 		{"multipart/mixed", "/v3/merchant/media/upload", strings.Replace(ct, "form-data", "mixed", 1), upload, "multipart/form-data"},
@@ -75,8 +75,12 @@ func TestServeHTTPMultipartRefused(t *testing.T) {
 			continue
 		}
 		var e struct{ Code, Message string }
-		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || rec.Code != 400 || e.Code != codeParamError || !strings.Contains(rec.Body.String(), tc.message) {
-			t.Errorf("%s: %d %s; want 400 PARAM_ERROR mentioning %q", tc.name, rec.Code, rec.Body, tc.message)
+		status, code := 400, codeParamError
+		if !isUploadPath(tc.path) { // refused for its type before its parts are read
+			status, code = 415, codeUnsupportedMediaType
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || rec.Code != status || e.Code != code || !strings.Contains(rec.Body.String(), tc.message) {
+			t.Errorf("%s: %d %s; want %d %s mentioning %q", tc.name, rec.Code, rec.Body, status, code, tc.message)
 		}
 		if strings.Contains(rec.Body.String(), testkit.PresignPlain["identity.real_name"]) {
 			t.Errorf("%s: the answer quotes a sensitive value", tc.name)
@@ -99,7 +103,7 @@ func TestServeHTTPMultipartToSensitiveQueryRefused(t *testing.T) {
 		r := httptest.NewRequest(method, "/v3/capital/capitallhh/banks/search-banks-by-bank-account", bytes.NewReader(b.Bytes()))
 		r.Header.Set("Content-Type", w.FormDataContentType())
 		rec, fw, _ := serve(t, h, r, nil)
-		if fw != nil || rec.Code != 400 || !strings.Contains(rec.Body.String(), "sensitive fields") || strings.Contains(rec.Body.String(), account) {
+		if fw != nil || rec.Code != 415 || !strings.Contains(rec.Body.String(), "media upload path") || strings.Contains(rec.Body.String(), account) {
 			t.Errorf("%s: forwarded %v, answer %d %s", method, fw != nil, rec.Code, rec.Body)
 		}
 	}

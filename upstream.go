@@ -88,7 +88,7 @@ func upstreamError(err error) *apiError {
 // truncated reports whether the upstream declared a longer body than it sent.
 func (b *bufferedResponse) truncated() bool {
 	cl := b.header.Get("Content-Length")
-	if cl == "" || b.head || b.header.Get("Content-Encoding") != "" {
+	if cl == "" || b.header.Get("Content-Encoding") != "" {
 		return false
 	}
 	n, err := strconv.Atoi(cl)
@@ -97,10 +97,22 @@ func (b *bufferedResponse) truncated() bool {
 
 // notSent reports whether reverse_proxy's error says the request never
 // left: no connection could be made (a dial error: refused, DNS, dial
-// timeout) or no upstream was available (503). An app may then send it
-// again; after any other failure it may have reached WeChat Pay, and a
-// payment must be queried, not sent twice.
+// timeout) or no upstream was available (Caddy's "no upstreams available",
+// a 503). An app may then send it again; after any other failure it may
+// have reached WeChat Pay, and a payment must be queried, not sent twice.
+// A 503 alone says nothing: an lb_retry_match on a status ends, once its
+// retries are spent, with the status WeChat Pay (or its gateway) answered.
 func notSent(err error, status int) bool {
 	var dial reverseproxy.DialError
-	return errors.As(err, &dial) || status == http.StatusServiceUnavailable
+	if errors.As(err, &dial) {
+		return true
+	}
+	var he caddyhttp.HandlerError
+	return status == http.StatusServiceUnavailable && errors.As(err, &he) && he.Err != nil &&
+		he.Err.Error() == noUpstreams
 }
+
+// noUpstreams is the text of the error reverse_proxy returns when no
+// upstream is available (errNoUpstream, unexported, in Caddy v2.11.9's
+// reverseproxy.go).
+const noUpstreams = "no upstreams available"

@@ -33,6 +33,8 @@ import (
 //	module          (c) the app sends plaintext over a new plain HTTP
 //	                connection per call to the local Caddy with the module,
 //	                which keeps its own TLS pool to the stand-in
+//	module-unix     (c') the same over a new connection per call to the
+//	                same Caddy's Unix socket instead of loopback TCP
 //
 // Every answer is checked (status 200 and the presign token) after the
 // SDK (modes a, b) or the module (c) verified its signature; before
@@ -40,7 +42,7 @@ import (
 // stand-in (fields encrypted, signature valid) and one answer with a spoiled
 // signature must be refused; one request per round is captured and checked
 // again.
-var latencyModeNames = []string{"link", "sdk-new-conn", "sdk-new-conn-tls12", "sdk-pooled", "module"}
+var latencyModeNames = []string{"link", "sdk-new-conn", "sdk-new-conn-tls12", "sdk-pooled", "module", "module-unix"}
 
 var latencyLabels = map[string]string{
 	"link":               "0  link alone (TCP ping-pong)",
@@ -48,6 +50,7 @@ var latencyLabels = map[string]string{
 	"sdk-new-conn-tls12": "a' same with TLS 1.2 (diagnostic)",
 	"sdk-pooled":         "b  app + SDK, pooled conn",
 	"module":             "c  app -> local proxy (module)",
+	"module-unix":        "c' same over a Unix socket",
 }
 
 // latencyMode is one way of calling, and what was measured of it.
@@ -234,6 +237,13 @@ rounds:
 // the echo server and its relay for the link row and Caddy for the module.
 func (e *env) latencyModes(o options, ca *tlsstandin.CA, link *relay.Relay) []*latencyMode {
 	var modes []*latencyMode
+	var proxy *server // one Caddy for module and module-unix: it listens on both
+	startProxy := func() *server {
+		if proxy == nil {
+			proxy = e.startLatencyProxy(link.Addr(), filepath.Join(e.runDir, "latency-ca.pem"))
+		}
+		return proxy
+	}
 	for _, name := range strings.Split(o.LatencyModes, ",") {
 		md := &latencyMode{latencyResult: latencyResult{Mode: name, Label: latencyLabels[name]}, link: link, viaStand: true}
 		var err error
@@ -251,8 +261,11 @@ func (e *env) latencyModes(o options, ca *tlsstandin.CA, link *relay.Relay) []*l
 		case "sdk-pooled":
 			md.app, err = newSDKApp(e.creds, pooledTransport(link.Addr(), tlsConfig(ca, tls.VersionTLS13)))
 		case "module":
-			s := e.startLatencyProxy(link.Addr(), filepath.Join(e.runDir, "latency-ca.pem"))
+			s := startProxy()
 			md.app = &stoppingApp{latencyApp: newProxyApp(s.addr), s: s}
+		case "module-unix":
+			s := startProxy()
+			md.app = &stoppingApp{latencyApp: newUnixProxyApp(e.latencySocket()), s: s}
 		default:
 			fatalf("bench: unknown latency mode %q (known: %s)", name, strings.Join(latencyModeNames, ","))
 		}

@@ -175,6 +175,21 @@ func newProxyApp(addr string) *proxyApp {
 		url: "http://" + addr + presignPath, buf: make([]byte, 4096)}
 }
 
+// newUnixProxyApp is proxyApp over a new connection per call to the
+// proxy's Unix socket.
+func newUnixProxyApp(socket string) *proxyApp {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, "unix", socket)
+		},
+		DisableKeepAlives:  true,
+		DisableCompression: true,
+	}
+	return &proxyApp{client: &http.Client{Transport: tr, Timeout: 10 * time.Second},
+		url: "http://localhost" + presignPath, buf: make([]byte, 4096)}
+}
+
 func (a *proxyApp) call(ctx context.Context) error { return doPresign(a.client, a.url, a.buf) }
 
 func (a *proxyApp) close() { a.client.CloseIdleConnections() }

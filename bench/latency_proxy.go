@@ -9,7 +9,8 @@ import (
 	"strings"
 )
 
-// latencyCaddyfile is the proxy of the latency run: the wechatpay handler
+// latencyCaddyfile is the proxy of the latency run, on loopback TCP and on
+// a Unix socket (latencySocket): the wechatpay handler
 // before reverse_proxy, whose upstream is the stand-in behind the relay,
 // over TLS trusted through the throwaway CA only and checked against the
 // WeChat Pay name. Caddy's HTTP transport offers HTTP/2 and HTTP/1.1 to a TLS
@@ -25,7 +26,7 @@ func (e *env) latencyCaddyfile(listen, relayAddr, caPEM string) string {
 }
 
 :%s {
-	bind 127.0.0.1
+	bind 127.0.0.1 unix/%s|0600
 	wechatpay {
 		mchid %s
 		serial_no %s
@@ -40,7 +41,7 @@ func (e *env) latencyCaddyfile(listen, relayAddr, caPEM string) string {
 		}
 	}
 }
-`, port, c.MchID, c.MerchantSerial, c.Path(c.Files.MerchantPrivateKey), c.PublicKeyID,
+`, port, e.latencySocket(), c.MchID, c.MerchantSerial, c.Path(c.Files.MerchantPrivateKey), c.PublicKeyID,
 		c.Path(c.Files.PublicKey), relayAddr, caPEM, wechatPayHost)
 }
 
@@ -55,4 +56,13 @@ func (e *env) startLatencyProxy(relayAddr, caPEM string) *server {
 	}
 	e.launch(s, e.o.Caddy, []string{"run", "--config", path, "--adapter", "caddyfile"})
 	return s
+}
+
+// latencySocket is the path of the latency proxy's Unix socket.
+func (e *env) latencySocket() string {
+	p, err := filepath.Abs(filepath.Join(e.runDir, "latency-proxy.sock"))
+	if err != nil {
+		fatalf("bench: %v", err)
+	}
+	return p
 }

@@ -64,8 +64,12 @@ func (md *latencyMode) protocol() string {
 			p += fmt.Sprintf(" (%d resumed)", c.Resumed)
 		}
 	}
-	if md.Mode == "module" {
+	switch md.Mode {
+	case "module":
 		return "local HTTP/1.1 new conn/call; proxy " + p
+	case "module-unix":
+		// Its proxy is module's: the pool's handshakes may all be module's.
+		return "Unix socket HTTP/1.1 new conn/call; proxy's pool shared with c"
 	}
 	return p
 }
@@ -143,6 +147,7 @@ func printLatency(w io.Writer, res latencyResults) {
 	}
 	diff("module", "sdk-pooled", "c - b   local proxy vs SDK, pooled conn:")
 	diff("sdk-new-conn", "module", "a - c   new TLS conn per call vs local proxy:")
+	diff("module", "module-unix", "c - c'  loopback TCP vs the proxy's Unix socket:")
 	diff("sdk-new-conn-tls12", "sdk-new-conn", "a' - a  TLS 1.2 vs TLS 1.3, new conn per call:")
 	diff("sdk-pooled", "link", "b - 0   SDK on a pooled conn vs the link alone:")
 	fmt.Fprintln(w, "every answer: signature verified (SDK in a/a'/b, the module in c), status 200 and the presign token checked;")

@@ -97,6 +97,17 @@ func newTestPKI(t *testing.T) *testPKI {
 	return p
 }
 
+// httpsClient returns an HTTPS client of this process's TLS port that trusts
+// the test CA, checks the name localhost and presents certs.
+func (p *testPKI) httpsClient(certs ...tls.Certificate) *http.Client {
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.pool, ServerName: "localhost", Certificates: certs},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, "127.0.0.1:"+strconv.Itoa(testPorts.https))
+		}}
+	return &http.Client{Timeout: 10 * time.Second, Transport: tr}
+}
+
 func TestIntegrationMutualTLS(t *testing.T) {
 	stub := testkit.NewStub(t)
 	pki := newTestPKI(t)
@@ -113,12 +124,8 @@ func TestIntegrationMutualTLS(t *testing.T) {
 	}`}.caddyfile(t))
 
 	post := func(certs ...tls.Certificate) (int, error) {
-		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pki.pool, ServerName: "localhost", Certificates: certs},
-			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-				var d net.Dialer
-				return d.DialContext(ctx, network, "127.0.0.1:"+strconv.Itoa(testPorts.https))
-			}}
-		c := &http.Client{Timeout: 5 * time.Second, Transport: tr}
+		c := pki.httpsClient(certs...)
+		defer c.CloseIdleConnections()
 		resp, err := c.Post(httpsURL+"/v3/eduschoolpay/contracts/presign", "application/json", strings.NewReader(testkit.PresignBody))
 		if err != nil {
 			return 0, err

@@ -26,8 +26,11 @@ func TestIntegrationHardening(t *testing.T) {
 	query := "encrypted_name=" + name + "&encrypted_credential_id=" + id
 
 	t.Run("another method on a cataloged path is encrypted too", func(t *testing.T) {
+		stub.Reset()
+		if resp, out := send(t, tester, "HEAD", "/v3/realname/verify?"+query, nil); resp.StatusCode != 405 || len(stub.Requests()) != 0 {
+			t.Errorf("HEAD: %d %s, %d requests upstream; want 405 and none", resp.StatusCode, out, len(stub.Requests()))
+		}
 		for _, tc := range []struct{ method, uri, body string }{
-			{"HEAD", "/v3/realname/verify?" + query, ""},
 			{"POST", "/v3/realname/verify?" + query, "{}"},
 			{"PUT", "/v3/eduschoolpay/contracts/presign", testkit.PresignBody},
 		} {
@@ -48,7 +51,7 @@ func TestIntegrationHardening(t *testing.T) {
 					t.Errorf("%s %s: plaintext %s reached WeChat Pay", tc.method, tc.uri, secret)
 				}
 			}
-			if tc.method != "PUT" {
+			if tc.method == "POST" {
 				q, _ := url.ParseQuery(got.URI[strings.Index(got.URI, "?")+1:])
 				if plain, err := utils.DecryptOAEP(q.Get("encrypted_name"), c.WechatPayKey); err != nil || plain != name {
 					t.Errorf("%s: encrypted_name decrypts to %q (%v)", tc.method, plain, err)

@@ -100,6 +100,12 @@ type VerifyError struct {
 	Reason    string // human-readable detail, free of secrets
 	Serial    string // Wechatpay-Serial of the answer, may be empty
 	RequestID string // Request-ID of the answer, may be empty
+	// Authentic says the signature verified although the message was
+	// refused (TIMESTAMP_EXPIRED): WeChat Pay signed that timestamp, so
+	// it may tell of this host's clock. An expired timestamp is checked
+	// against the signature too, at the cost of one RSA verification,
+	// as a fresh one is.
+	Authentic bool
 }
 
 // Error implements error.
@@ -129,9 +135,12 @@ func (v *Verifier) Check(header http.Header, body []byte) (Signed, error) {
 	nonce := strings.TrimSpace(header.Get("Wechatpay-Nonce"))
 	sig := strings.TrimSpace(header.Get("Wechatpay-Signature"))
 	serial := strings.TrimSpace(header.Get("Wechatpay-Serial"))
-	fail := func(code, reason string) (Signed, error) {
-		return Signed{}, &VerifyError{Code: code, Reason: reason, Serial: serial,
+	refusal := func(code, reason string) *VerifyError {
+		return &VerifyError{Code: code, Reason: reason, Serial: serial,
 			RequestID: strings.TrimSpace(header.Get("Request-ID"))}
+	}
+	fail := func(code, reason string) (Signed, error) {
+		return Signed{}, refusal(code, reason)
 	}
 
 	switch {
@@ -161,12 +170,16 @@ func (v *Verifier) Check(header http.Header, body []byte) (Signed, error) {
 	}
 	// |now-ts| >= maxSkew, written so that no subtraction can overflow
 	// (now is a real clock, far from the int64 limits; a test clock must be too).
+	var expired *VerifyError
 	if n := now().Unix(); ts <= n-v.maxSkew || ts >= n+v.maxSkew {
-		return fail(CodeTimestampExpired, "timestamp "+strconv.FormatInt(ts, 10)+
+		expired = refusal(CodeTimestampExpired, "timestamp "+strconv.FormatInt(ts, 10)+
 			" is 5 minutes or more away from now "+strconv.FormatInt(n, 10))
 	}
 	raw, err := base64.StdEncoding.DecodeString(sig)
 	if err != nil {
+		if expired != nil {
+			return Signed{}, expired
+		}
 		return fail(CodeSignatureInvalid, "signature is not base64")
 	}
 
@@ -180,7 +193,16 @@ func (v *Verifier) Check(header http.Header, body []byte) (Signed, error) {
 	var sum [sha256.Size]byte
 	hashed := messageDigest(prefix, body, &sum)
 	if err := key.VerifyPKCS1v15SHA256(hashed, raw); err != nil {
+		if expired != nil {
+			return Signed{}, expired
+		}
 		return fail(CodeSignatureInvalid, "signature does not verify")
+	}
+	if expired != nil {
+		// Refused all the same, but WeChat Pay did sign it: only then
+		// may its timestamp say something about this host's clock.
+		expired.Authentic = true
+		return Signed{}, expired
 	}
 	if v.Window != nil {
 		switch v.Window.Seen(serial, ts, nonce) {
@@ -190,7 +212,9 @@ func (v *Verifier) Check(header http.Header, body []byte) (Signed, error) {
 		case replay.Full:
 			return fail(CodeReplayWindowFull, "the window of signatures seen is full; a replay could not be recognised")
 		default: // out of the window, or older than it remembers (a clock set back)
-			return fail(CodeTimestampExpired, "timestamp "+strconv.FormatInt(ts, 10)+" is older than the replay window remembers")
+			old := refusal(CodeTimestampExpired, "timestamp "+strconv.FormatInt(ts, 10)+" is older than the replay window remembers")
+			old.Authentic = true
+			return Signed{}, old
 		}
 	}
 	return Signed{Serial: serial, Timestamp: ts, Nonce: nonce}, nil

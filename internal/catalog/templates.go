@@ -140,28 +140,24 @@ func (x *TemplateIndex) Add(method, template string) error {
 	return nil
 }
 
-// Match returns the path template of a request, or "" when none fits. A
-// literal segment wins over a {param} one, and a template of the request's
-// method over one of another method; when only another method's template
-// fits the path (HEAD on a GET download, say), that one is the answer, as
-// the path is the endpoint's. Literal segments compare without regard to
-// case, as Table's do.
+// Match returns the path template of a request of method, or "" when no
+// template of that method fits: a request with another method than the
+// path's documented one (HEAD on a GET download, PUT on a POST) names no
+// endpoint, so that no client can mint a label per path and method. A
+// literal segment wins over a {param} one. Literal segments compare
+// without regard to case, as Table's do.
 func (x *TemplateIndex) Match(method, path string) string {
 	if x == nil || !strings.HasPrefix(path, "/") {
 		return ""
 	}
-	if t := x.root.match(method, path[1:], true); t != "" {
-		return t
-	}
-	return x.root.match(method, path[1:], false)
+	return x.root.match(method, path[1:])
 }
 
-// match finds the template of rest below n; with sameMethod, only one of
-// method.
-func (n *templateNode) match(method, rest string, sameMethod bool) string {
+// match finds the template of method for rest below n.
+func (n *templateNode) match(method, rest string) string {
 	if rest == "" {
 		for _, t := range n.ends {
-			if !sameMethod || t.Method == method {
+			if t.Method == method {
 				return t.Path
 			}
 		}
@@ -172,12 +168,12 @@ func (n *templateNode) match(method, rest string, sameMethod bool) string {
 		return "" // an empty segment or a trailing slash: no documented path
 	}
 	if next := n.literalChild(seg); next != nil {
-		if t := next.match(method, tail, sameMethod); t != "" {
+		if t := next.match(method, tail); t != "" {
 			return t
 		}
 	}
 	if n.param != nil {
-		return n.param.match(method, tail, sameMethod)
+		return n.param.match(method, tail)
 	}
 	return ""
 }

@@ -1,0 +1,33 @@
+package wechatpay
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// TestTrustBoundaryCoversLaterRoutes: the routes the handler answers
+// itself besides the API paths, the front-end signing routes included,
+// refuse a browser and a rebound name before they sign anything.
+func TestTrustBoundaryCoversLaterRoutes(t *testing.T) {
+	h, _ := apiv2Handler(t)
+	body := `{"send_coupon_params":[{"stock_id":"1212","out_request_no":"REQ1"}]}`
+	for _, path := range []string{sendCouponPath, h5CouponPath, payscoreDetailPath} {
+		for _, tc := range []struct{ host, header, code string }{
+			{"127.0.0.1", "Origin", codeBrowserRequestRefused},
+			{"127.0.0.1", "Sec-Fetch-Site", codeBrowserRequestRefused},
+			{"rebind.test", "", codeHostNotAllowed},
+		} {
+			r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+			r.Host = tc.host
+			if tc.header != "" {
+				r.Header.Set(tc.header, "x")
+			}
+			w, fw, _ := serve(t, h, r, nil)
+			if fw != nil || w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), tc.code) || strings.Contains(w.Body.String(), "sign\"") {
+				t.Errorf("%s, Host %s, %s: %d %s", path, tc.host, tc.header, w.Code, w.Body)
+			}
+		}
+	}
+}
