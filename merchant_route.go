@@ -25,6 +25,7 @@ import (
 // request.
 type perMerchant struct {
 	byName        map[string]*Handler // the app's merchants, provisioned
+	any           *Handler            // one of them: the request-origin checks are the same in each
 	routingHeader []string            // request headers the placeholder reads: not sent to WeChat Pay
 }
 
@@ -66,7 +67,7 @@ func (h *Handler) provisionPerRequest(ctx caddy.Context) error {
 			return fmt.Errorf("merchant %s (chosen by %s): %w", name, h.Merchant, err)
 		}
 		sub.logger = sub.logger.With(zap.String("merchant", name))
-		pm.byName[name] = &sub
+		pm.byName[name], pm.any = &sub, &sub
 		h.queryNames = sub.queryNames // the same encrypt rules in each: for the access-log decision of a refusal
 	}
 	h.perMerchant = pm
@@ -98,6 +99,11 @@ func noInlineKeys(merchant string, inline ...[2]string) error {
 // to that merchant's handler; an empty or unknown name is refused with 400
 // MERCHANT_UNKNOWN, naming the placeholder, and nothing goes upstream.
 func (h *Handler) servePerRequest(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	// First, as in every handler: a browser or a rebound name learns
+	// nothing, not even which merchants exist.
+	if ae := h.perMerchant.any.checkTrustBoundary(r); ae != nil {
+		return h.refuse(w, r, ae)
+	}
 	name := ""
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		name = repl.ReplaceAll(h.Merchant, "")

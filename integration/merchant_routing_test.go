@@ -134,6 +134,20 @@ func TestIntegrationMerchantRouting(t *testing.T) {
 		}
 	}
 
+	// A browser is refused before the merchant is looked up, whether the
+	// request names a merchant or not.
+	for _, merchant := range []string{"school", "bakery", ""} {
+		stub.Reset()
+		hdr := []string{"Origin", "https://attacker.example"}
+		if merchant != "" {
+			hdr = append(hdr, "X-Wechatpay-Merchant", merchant)
+		}
+		resp, body := send(t, tester, "POST", "/v3/eduschoolpay/contracts/presign", []byte(testkit.PresignBody), hdr...)
+		if resp.StatusCode != 403 || !strings.Contains(string(body), `"code":"BROWSER_REQUEST_REFUSED"`) || len(stub.Requests()) != 0 {
+			t.Errorf("a browser naming merchant %q: %d %s, %d requests upstream", merchant, resp.StatusCode, body, len(stub.Requests()))
+		}
+	}
+
 	// The snippet example: a route per merchant and a catch-all.
 	base := "http://127.0.0.1:" + strconv.Itoa(snippetPort)
 	for _, tc := range []struct {
