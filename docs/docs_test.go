@@ -106,19 +106,8 @@ func TestReadmesShareCodeBlocks(t *testing.T) {
 	if !kinds["sh"] || !kinds["caddyfile"] {
 		t.Fatalf("%s has no sh or no Caddyfile block: the test compares nothing", readme)
 	}
-	missing := func(from, in doc, fromBlocks, inBlocks []block) {
-		left := slices.Clone(inBlocks)
-		for _, b := range fromBlocks {
-			i := slices.IndexFunc(left, func(c block) bool { return c.info == b.info && c.body == b.body })
-			if i < 0 {
-				t.Errorf("the ```%s block of %s:%d is not in %s byte for byte:\n%s", b.info, from.name, b.line, in.name, b.body)
-				continue
-			}
-			left = slices.Delete(left, i, i+1)
-		}
-	}
-	missing(en, zh, enBlocks, zhBlocks)
-	missing(zh, en, zhBlocks, enBlocks)
+	missingBlocks(t, en, zh, enBlocks, zhBlocks, "")
+	missingBlocks(t, zh, en, zhBlocks, enBlocks, "")
 }
 
 // TestReadmeTestCommandIsCIs: the command the README gives to run the
@@ -195,19 +184,20 @@ func anchors(d doc) map[string]bool {
 	return out
 }
 
-// documents returns the READMEs and every page under docs/.
+// documents returns the READMEs, every page under docs/ and every
+// translation under docs/zh-CN/.
 func documents(t *testing.T) []string {
 	t.Helper()
 	pages, err := filepath.Glob("*.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return append([]string{readme, readmeZH}, pages...)
+	return slices.Concat([]string{readme, readmeZH}, pages, translatedPages(t))
 }
 
-// TestLinksResolve: every relative link of the READMEs and docs/*.md
-// names a file that exists, and every #anchor (in the page, or in
-// another .md file) names one of that file's headings.
+// TestLinksResolve: every relative link of the READMEs, docs/*.md and
+// docs/zh-CN/*.md names a file that exists, and every #anchor (in the
+// page, or in another .md file) names one of that file's headings.
 func TestLinksResolve(t *testing.T) {
 	docs := map[string]doc{}
 	load := func(name string) doc {

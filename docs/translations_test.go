@@ -1,0 +1,109 @@
+package docs_test
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// translations is the directory of the Chinese pages: each is the
+// translation of the page of the same name in docs/.
+const translations = "zh-CN"
+
+// translatedPages returns the pages under docs/zh-CN/.
+func translatedPages(t *testing.T) []string {
+	t.Helper()
+	pages, err := filepath.Glob(filepath.Join(translations, "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pages
+}
+
+// missingBlocks reports each block of from that in lacks byte for byte
+// (in any order; a block repeated in from must be repeated in in), with
+// the line of from it starts at and a hint of what to do.
+func missingBlocks(t *testing.T, from, in doc, fromBlocks, inBlocks []block, hint string) {
+	t.Helper()
+	left := slices.Clone(inBlocks)
+	for _, b := range fromBlocks {
+		i := slices.IndexFunc(left, func(c block) bool { return c.info == b.info && c.body == b.body })
+		if i < 0 {
+			t.Errorf("the ```%s block of %s:%d is not in %s byte for byte%s:\n%s", b.info, from.name, b.line, in.name, hint, b.body)
+			continue
+		}
+		left = slices.Delete(left, i, i+1)
+	}
+}
+
+// TestTranslationsShareCodeBlocks: each page of docs/zh-CN/ translates a
+// page of docs/ and carries its shell and Caddyfile blocks byte for
+// byte, as README.zh-CN.md does README.md's. When the English page
+// changes a command or a Caddyfile, this names the page, the line of the
+// block and the block, in both directions: what the translation lacks
+// and what it still has that the English page dropped. Every other block
+// (JSON, program output) must be the same too, since the program's
+// output and WeChat Pay's bodies are not translated.
+func TestTranslationsShareCodeBlocks(t *testing.T) {
+	pages := translatedPages(t)
+	if len(pages) == 0 {
+		t.Fatalf("no page under docs/%s: the test compares nothing", translations)
+	}
+	for _, zhName := range pages {
+		enName := filepath.Base(zhName)
+		if _, err := os.Stat(enName); err != nil {
+			t.Errorf("%s translates no page: docs/%s: %v", zhName, enName, err)
+			continue
+		}
+		en, zh := readDoc(t, enName), readDoc(t, zhName)
+		if len(en.shared()) == 0 {
+			t.Errorf("%s has no sh or Caddyfile block: %s compares only its other blocks", enName, zhName)
+		}
+		missingBlocks(t, en, zh, en.blocks, zh.blocks, " (update the translation)")
+		missingBlocks(t, zh, en, zh.blocks, en.blocks, " (the English page changed or dropped it)")
+	}
+}
+
+// TestTranslationsAreListed: each page under docs/zh-CN/ is linked from
+// README.zh-CN.md and from the index, docs/README.md; and a Chinese page
+// links the Chinese version of a page that has one, not the English.
+func TestTranslationsAreListed(t *testing.T) {
+	abs := func(path string) string {
+		a, err := filepath.Abs(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	targets := func(name string) map[string]bool {
+		out := map[string]bool{}
+		prose := inlineCode.ReplaceAllString(readDoc(t, name).prose, "")
+		for _, m := range link.FindAllStringSubmatch(prose, -1) {
+			if file, _, _ := strings.Cut(m[1], "#"); file != "" && !scheme.MatchString(file) {
+				out[abs(filepath.Join(filepath.Dir(name), file))] = true
+			}
+		}
+		return out
+	}
+	pages := translatedPages(t)
+	translated := map[string]bool{}
+	for _, page := range pages {
+		translated[abs(filepath.Base(page))] = true
+	}
+	fromReadme, fromIndex := targets(readmeZH), targets(index)
+	for _, page := range pages {
+		if !fromReadme[abs(page)] {
+			t.Errorf("%s does not link docs/%s", readmeZH, page)
+		}
+		if !fromIndex[abs(page)] {
+			t.Errorf("docs/%s does not link %s", index, page)
+		}
+		for target := range targets(page) {
+			if translated[target] {
+				t.Errorf("docs/%s links the English %s: link ./%s, its translation", page, filepath.Base(target), filepath.Base(target))
+			}
+		}
+	}
+}
