@@ -1,7 +1,8 @@
 // Package docs_test checks the documentation: the English and Chinese
-// READMEs carry the same commands and Caddyfiles, every relative link and
-// anchor resolves, every page is listed, and the README's test command is
-// the one CI runs.
+// READMEs carry the same commands and Caddyfiles, and so does each
+// Chinese page of docs/zh-CN/ and its English page; every relative link
+// and anchor resolves, every page is listed, and the README's test
+// command is the one CI runs.
 package docs_test
 
 import (

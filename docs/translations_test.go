@@ -69,7 +69,8 @@ func TestTranslationsShareCodeBlocks(t *testing.T) {
 }
 
 // TestTranslationsAreListed: each page under docs/zh-CN/ is linked from
-// README.zh-CN.md and from the index, docs/README.md; it links its
+// README.zh-CN.md, from the index, docs/README.md, and from the Chinese
+// index, docs/zh-CN/README.md; it links its
 // English page (for readers who want the original); and apart from that
 // link it links the Chinese version of a page that has one, not the
 // English.
@@ -96,13 +97,17 @@ func TestTranslationsAreListed(t *testing.T) {
 	for _, page := range pages {
 		translated[abs(filepath.Base(page))] = true
 	}
-	fromReadme, fromIndex := targets(readmeZH), targets(index)
+	zhIndex := filepath.Join(translations, index)
+	fromReadme, fromIndex, fromZHIndex := targets(readmeZH), targets(index), targets(zhIndex)
 	for _, page := range pages {
 		if !fromReadme[abs(page)] {
 			t.Errorf("%s does not link docs/%s", readmeZH, page)
 		}
 		if !fromIndex[abs(page)] {
 			t.Errorf("docs/%s does not link %s", index, page)
+		}
+		if page != zhIndex && !fromZHIndex[abs(page)] {
+			t.Errorf("docs/%s does not link %s", zhIndex, page)
 		}
 		own := abs(filepath.Base(page))
 		links := targets(page)
