@@ -253,24 +253,8 @@ func TestEveryPageIsListed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	abs := func(path string) string {
-		a, err := filepath.Abs(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
-	// targets returns the files name links to, as absolute paths.
-	targets := func(name string) map[string]bool {
-		out := map[string]bool{}
-		prose := inlineCode.ReplaceAllString(readDoc(t, name).prose, "")
-		for _, m := range link.FindAllStringSubmatch(prose, -1) {
-			if file, _, _ := strings.Cut(m[1], "#"); file != "" && !scheme.MatchString(file) {
-				out[abs(filepath.Join(filepath.Dir(name), file))] = true
-			}
-		}
-		return out
-	}
+	abs := func(path string) string { return absPath(t, path) }
+	targets := func(name string) map[string]bool { return linkedFiles(t, name) }
 	fromReadme, fromIndex := targets(readme), targets(index)
 	for _, page := range pages {
 		if page == index {

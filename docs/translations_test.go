@@ -68,30 +68,38 @@ func TestTranslationsShareCodeBlocks(t *testing.T) {
 	}
 }
 
+// absPath is path made absolute.
+func absPath(t *testing.T, path string) string {
+	t.Helper()
+	a, err := filepath.Abs(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// linkedFiles returns the files the Markdown file name links to, as
+// absolute paths.
+func linkedFiles(t *testing.T, name string) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	prose := inlineCode.ReplaceAllString(readDoc(t, name).prose, "")
+	for _, m := range link.FindAllStringSubmatch(prose, -1) {
+		if file, _, _ := strings.Cut(m[1], "#"); file != "" && !scheme.MatchString(file) {
+			out[absPath(t, filepath.Join(filepath.Dir(name), file))] = true
+		}
+	}
+	return out
+}
+
 // TestTranslationsAreListed: each page under docs/zh-CN/ is linked from
 // README.zh-CN.md, from the index, docs/README.md, and from the Chinese
-// index, docs/zh-CN/README.md; it links its
-// English page (for readers who want the original); and apart from that
-// link it links the Chinese version of a page that has one, not the
-// English.
+// index, docs/zh-CN/README.md; it links its English page (for readers
+// who want the original); and apart from that link it links the Chinese
+// version of a page that has one, not the English.
 func TestTranslationsAreListed(t *testing.T) {
-	abs := func(path string) string {
-		a, err := filepath.Abs(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
-	targets := func(name string) map[string]bool {
-		out := map[string]bool{}
-		prose := inlineCode.ReplaceAllString(readDoc(t, name).prose, "")
-		for _, m := range link.FindAllStringSubmatch(prose, -1) {
-			if file, _, _ := strings.Cut(m[1], "#"); file != "" && !scheme.MatchString(file) {
-				out[abs(filepath.Join(filepath.Dir(name), file))] = true
-			}
-		}
-		return out
-	}
+	abs := func(path string) string { return absPath(t, path) }
+	targets := func(name string) map[string]bool { return linkedFiles(t, name) }
 	pages := translatedPages(t)
 	translated := map[string]bool{}
 	for _, page := range pages {
