@@ -278,6 +278,7 @@ func TestAnchors(t *testing.T) {
 		"## `502 SIGNATURE_INVALID` / `SERIAL_UNKNOWN`",
 		`## ` + "`400 PARAM_ERROR`" + `, "request body could not be read"`,
 		"## 快速开始",
+		"## `caddy wechatpay demo`（或 `sandbox`、`keygen`）是未知命令",
 		"## Options",
 		"## Options",
 		"```sh",
@@ -287,12 +288,12 @@ func TestAnchors(t *testing.T) {
 	got := anchors(d)
 	for _, want := range []string{"callbacks-notifications", "raising-max_body-on-the-upload-paths",
 		"502-signature_invalid--serial_unknown", "400-param_error-request-body-could-not-be-read",
-		"快速开始", "options", "options-1"} {
+		"快速开始", "caddy-wechatpay-demo或-sandboxkeygen是未知命令", "options", "options-1"} {
 		if !got[want] {
 			t.Errorf("no anchor %q in %v", want, got)
 		}
 	}
-	if got["not-a-heading"] || len(got) != 7 {
+	if got["not-a-heading"] || len(got) != 8 {
 		t.Errorf("anchors %v", got)
 	}
 }
