@@ -1,8 +1,12 @@
 package docs_test
 
 import (
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -126,6 +130,67 @@ func TestTranslationsAreListed(t *testing.T) {
 			if target != own && translated[target] {
 				t.Errorf("docs/%s links the English %s: link ./%s, its translation", page, filepath.Base(target), filepath.Base(target))
 			}
+		}
+	}
+}
+
+// source is the line under a translation's first that names the English
+// page and the git blob it was translated from.
+var source = regexp.MustCompile(`(?m)^<!-- translated from docs/(\S+) at git blob ([0-9a-f]{40}) -->$`)
+
+// gitBlob is the object name git gives a file of that content.
+func gitBlob(content []byte) string {
+	h := sha1.New()
+	fmt.Fprintf(h, "blob %d\x00", len(content))
+	h.Write(content)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// TestTranslationsAreCurrent: each translated page (the Chinese index
+// aside, which lists pages rather than translating one) names the git
+// blob of the English page it was translated from, and that blob is the
+// English page as it is now. When the English page changes, this fails
+// with the command that shows what to translate; once the translation
+// follows, its source line takes the new blob (git rev-parse
+// HEAD:docs/<page>, or git hash-object docs/<page>). The Chinese index
+// links every page of docs/, translated or not.
+func TestTranslationsAreCurrent(t *testing.T) {
+	for _, zhName := range translatedPages(t) {
+		enName := filepath.Base(zhName)
+		if enName == index {
+			continue
+		}
+		raw, err := os.ReadFile(zhName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := source.FindSubmatch(raw)
+		if m == nil || string(m[1]) != enName {
+			t.Errorf("docs/%s has no line %q under its first", zhName, "<!-- translated from docs/"+enName+" at git blob <git rev-parse HEAD:docs/"+enName+"> -->")
+			continue
+		}
+		en, err := os.ReadFile(enName)
+		if err != nil {
+			t.Errorf("docs/%s translates docs/%s: %v", zhName, enName, err)
+			continue
+		}
+		if was, now := string(m[2]), gitBlob(en); was != now {
+			t.Errorf("docs/%s changed since docs/%s was translated from it (blob %.12s, now %.12s): `git show %.12s | diff - docs/%s` shows what to translate; then write %s in its source line", enName, zhName, was, now, was, enName, now)
+		}
+	}
+	pages, err := filepath.Glob("*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	zhIndex := filepath.Join(translations, index)
+	linked := linkedFiles(t, zhIndex)
+	for _, page := range pages {
+		if page == index {
+			continue
+		}
+		zh := filepath.Join(translations, page)
+		if !linked[absPath(t, page)] && !linked[absPath(t, zh)] {
+			t.Errorf("docs/%s links neither docs/%s nor a translation of it", zhIndex, page)
 		}
 	}
 }
