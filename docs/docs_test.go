@@ -1,7 +1,8 @@
 // Package docs_test checks the documentation: the English and Chinese
-// READMEs carry the same commands and Caddyfiles, every relative link and
-// anchor resolves, every page is listed, and the README's test command is
-// the one CI runs.
+// READMEs carry the same commands and Caddyfiles, and so does each
+// Chinese page of docs/zh-CN/ and its English page; every relative link
+// and anchor resolves, every page is listed, and the README's test
+// command is the one CI runs.
 package docs_test
 
 import (
@@ -106,19 +107,8 @@ func TestReadmesShareCodeBlocks(t *testing.T) {
 	if !kinds["sh"] || !kinds["caddyfile"] {
 		t.Fatalf("%s has no sh or no Caddyfile block: the test compares nothing", readme)
 	}
-	missing := func(from, in doc, fromBlocks, inBlocks []block) {
-		left := slices.Clone(inBlocks)
-		for _, b := range fromBlocks {
-			i := slices.IndexFunc(left, func(c block) bool { return c.info == b.info && c.body == b.body })
-			if i < 0 {
-				t.Errorf("the ```%s block of %s:%d is not in %s byte for byte:\n%s", b.info, from.name, b.line, in.name, b.body)
-				continue
-			}
-			left = slices.Delete(left, i, i+1)
-		}
-	}
-	missing(en, zh, enBlocks, zhBlocks)
-	missing(zh, en, zhBlocks, enBlocks)
+	missingBlocks(t, en, zh, enBlocks, zhBlocks, "")
+	missingBlocks(t, zh, en, zhBlocks, enBlocks, "")
 }
 
 // TestReadmeTestCommandIsCIs: the command the README gives to run the
@@ -195,19 +185,20 @@ func anchors(d doc) map[string]bool {
 	return out
 }
 
-// documents returns the READMEs and every page under docs/.
+// documents returns the READMEs, every page under docs/ and every
+// translation under docs/zh-CN/.
 func documents(t *testing.T) []string {
 	t.Helper()
 	pages, err := filepath.Glob("*.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return append([]string{readme, readmeZH}, pages...)
+	return slices.Concat([]string{readme, readmeZH}, pages, translatedPages(t))
 }
 
-// TestLinksResolve: every relative link of the READMEs and docs/*.md
-// names a file that exists, and every #anchor (in the page, or in
-// another .md file) names one of that file's headings.
+// TestLinksResolve: every relative link of the READMEs, docs/*.md and
+// docs/zh-CN/*.md names a file that exists, and every #anchor (in the
+// page, or in another .md file) names one of that file's headings.
 func TestLinksResolve(t *testing.T) {
 	docs := map[string]doc{}
 	load := func(name string) doc {
@@ -262,24 +253,8 @@ func TestEveryPageIsListed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	abs := func(path string) string {
-		a, err := filepath.Abs(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
-	// targets returns the files name links to, as absolute paths.
-	targets := func(name string) map[string]bool {
-		out := map[string]bool{}
-		prose := inlineCode.ReplaceAllString(readDoc(t, name).prose, "")
-		for _, m := range link.FindAllStringSubmatch(prose, -1) {
-			if file, _, _ := strings.Cut(m[1], "#"); file != "" && !scheme.MatchString(file) {
-				out[abs(filepath.Join(filepath.Dir(name), file))] = true
-			}
-		}
-		return out
-	}
+	abs := func(path string) string { return absPath(t, path) }
+	targets := func(name string) map[string]bool { return linkedFiles(t, name) }
 	fromReadme, fromIndex := targets(readme), targets(index)
 	for _, page := range pages {
 		if page == index {
@@ -303,6 +278,7 @@ func TestAnchors(t *testing.T) {
 		"## `502 SIGNATURE_INVALID` / `SERIAL_UNKNOWN`",
 		`## ` + "`400 PARAM_ERROR`" + `, "request body could not be read"`,
 		"## 快速开始",
+		"## `caddy wechatpay demo`（或 `sandbox`、`keygen`）是未知命令",
 		"## Options",
 		"## Options",
 		"```sh",
@@ -312,12 +288,12 @@ func TestAnchors(t *testing.T) {
 	got := anchors(d)
 	for _, want := range []string{"callbacks-notifications", "raising-max_body-on-the-upload-paths",
 		"502-signature_invalid--serial_unknown", "400-param_error-request-body-could-not-be-read",
-		"快速开始", "options", "options-1"} {
+		"快速开始", "caddy-wechatpay-demo或-sandboxkeygen是未知命令", "options", "options-1"} {
 		if !got[want] {
 			t.Errorf("no anchor %q in %v", want, got)
 		}
 	}
-	if got["not-a-heading"] || len(got) != 7 {
+	if got["not-a-heading"] || len(got) != 8 {
 		t.Errorf("anchors %v", got)
 	}
 }
