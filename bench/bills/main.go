@@ -14,7 +14,9 @@
 // Each download through the proxy prints its two phases: until the first
 // byte reaches the app (the proxy fetched the whole bill and checked it)
 // and the sending. It prints one table: per kind, the best floor and proxy times of the
-// rounds (interleaved) and their ratio (goal ≤ 1.5); the growth of the
+// rounds (interleaved) and their ratio (goal ≤ 1.5), then the best time of
+// one direct transfer without digest and the least ratio a proxy that sends
+// the bill a second time can reach, (floor + transfer) / floor; the growth of the
 // Caddy process's peak RSS (VmHWM) over the whole run (goal ≤ 64 MiB); and
 // the temporary files left in the proxy's TMPDIR (goal 0). It exits 1 when a
 // goal is missed. Everything listens on 127.0.0.1.
