@@ -430,12 +430,7 @@ func listThrough(addr, kind string) (string, error) {
 // gunzipped bill for the gzip one) as it arrives: the least a verified
 // download costs.
 func floorRun(upstream string, f file) (time.Duration, error) {
-	uri, err := listThrough(upstream, f.kind)
-	if err != nil {
-		return 0, err
-	}
-	start := time.Now()
-	resp, err := client.Get("http://" + upstream + uri)
+	resp, start, err := download(upstream, f)
 	if err != nil {
 		return 0, err
 	}
@@ -462,12 +457,7 @@ func floorRun(upstream string, f file) (time.Duration, error) {
 // proxyRun lists the bill through the proxy and downloads it as the app
 // does: the proxy checks it; the app reads it whole.
 func proxyRun(proxy string, f file) (time.Duration, error) {
-	uri, err := listThrough(proxy, f.kind)
-	if err != nil {
-		return 0, err
-	}
-	start := time.Now()
-	resp, err := client.Get("http://" + proxy + uri)
+	resp, start, err := download(proxy, f)
 	if err != nil {
 		return 0, err
 	}
@@ -487,6 +477,18 @@ func proxyRun(proxy string, f file) (time.Duration, error) {
 	return took, nil
 }
 
+// download lists f's bill through addr (the stand-in or the proxy), then
+// asks addr for the download URL it named; start is when it asked.
+func download(addr string, f file) (resp *http.Response, start time.Time, err error) {
+	uri, err := listThrough(addr, f.kind)
+	if err != nil {
+		return nil, start, err
+	}
+	start = time.Now()
+	resp, err = client.Get("http://" + addr + uri)
+	return resp, start, err
+}
+
 // sink discards what is written to it. Unlike io.Discard it has no
 // ReadFrom (which reads in 8 KiB pieces), so io.Copy reads the app's
 // download in 32 KiB pieces, as the floor reads its own.
@@ -498,12 +500,7 @@ func (sink) Write(p []byte) (int, error) { return len(p), nil }
 // transfer of it costs, the least the proxy's second transfer (to the app,
 // after the check) adds to the floor.
 func transferRun(upstream string, f file) (time.Duration, error) {
-	uri, err := listThrough(upstream, f.kind)
-	if err != nil {
-		return 0, err
-	}
-	start := time.Now()
-	resp, err := client.Get("http://" + upstream + uri)
+	resp, start, err := download(upstream, f)
 	if err != nil {
 		return 0, err
 	}
