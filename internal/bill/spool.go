@@ -19,6 +19,7 @@ type Spool struct {
 	limit   int64
 	dir     string
 	file    *os.File
+	pending []byte // bytes for the file, written out in pieces of memMax
 	size    int64
 	err     error // the first write error; every later Write returns it
 	removed bool
@@ -54,23 +55,47 @@ func (s *Spool) Write(p []byte) (int, error) {
 			return 0, err
 		}
 		s.file = f
-		if _, err := f.Write(s.mem.Bytes()); err != nil {
-			s.err = err
-			return 0, err
-		}
+		// The memory goes on as the file's write buffer: the download
+		// arrives in small pieces (reverse_proxy's are 32 KiB), which
+		// reach the file in pieces of memMax, with fewer system calls.
+		s.pending = append(make([]byte, 0, max(s.memMax, s.mem.Len())), s.mem.Bytes()...)
 		s.mem = bytes.Buffer{}
 	}
-	n, err := s.file.Write(p)
-	s.size += int64(n)
-	if err != nil {
-		s.err = err
+	if len(s.pending)+len(p) > cap(s.pending) {
+		if err := s.flush(); err != nil {
+			return 0, err
+		}
 	}
-	return n, err
+	if len(p) > cap(s.pending) {
+		n, err := s.file.Write(p)
+		s.size += int64(n)
+		if err != nil {
+			s.err = err
+		}
+		return n, err
+	}
+	s.pending = append(s.pending, p...)
+	s.size += int64(len(p))
+	return len(p), nil
 }
 
-// Err returns the first error of Write: ErrTooLarge past the limit, or the
-// temporary file's.
-func (s *Spool) Err() error { return s.err }
+// flush writes the buffered bytes to the temporary file.
+func (s *Spool) flush() error {
+	if s.err != nil || s.file == nil || len(s.pending) == 0 {
+		return s.err
+	}
+	if _, err := s.file.Write(s.pending); err != nil {
+		s.err = err
+		return err
+	}
+	s.pending = s.pending[:0]
+	return nil
+}
+
+// Err ends the writing: it writes out what is buffered for the temporary
+// file, and returns the first error of Write or of that: ErrTooLarge past
+// the limit, or the temporary file's.
+func (s *Spool) Err() error { return s.flush() }
 
 // Size is how many bytes the spool holds.
 func (s *Spool) Size() int64 { return s.size }
@@ -83,6 +108,9 @@ func (s *Spool) OnDisk() bool { return s.file != nil }
 func (s *Spool) Reader() (io.Reader, error) {
 	if s.file == nil {
 		return bytes.NewReader(s.mem.Bytes()), nil
+	}
+	if err := s.flush(); err != nil {
+		return nil, err
 	}
 	if _, err := s.file.Seek(0, io.SeekStart); err != nil {
 		return nil, err
@@ -98,6 +126,9 @@ func (s *Spool) WriteTo(w io.Writer) (int64, error) {
 	if s.file == nil {
 		n, err := w.Write(s.mem.Bytes())
 		return int64(n), err
+	}
+	if err := s.flush(); err != nil {
+		return 0, err
 	}
 	if _, err := s.file.Seek(0, io.SeekStart); err != nil {
 		return 0, err
@@ -126,7 +157,7 @@ func (s *Spool) Bytes() ([]byte, error) {
 // Close removes the temporary file, if any, and frees the memory. It may
 // be called more than once.
 func (s *Spool) Close() error {
-	s.mem = bytes.Buffer{}
+	s.mem, s.pending = bytes.Buffer{}, nil
 	if s.file == nil || s.removed {
 		return nil
 	}
