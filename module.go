@@ -536,3 +536,8 @@ func validMethod(m string) bool {
 	}
 	return false
 }
+
+// holderName names a handler with keys of its own by its merchant number.
+func (h *Handler) holderName() string {
+	return "wechatpay handler (mchid " + h.currentKeys().signer.MchID + ")"
+}

@@ -471,3 +471,9 @@ var (
 	_ caddy.Validator             = (*NotifyHandler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*NotifyHandler)(nil)
 )
+
+// holderName names a callback handler with keys of its own by the keys
+// it verifies under.
+func (h *NotifyHandler) holderName() string {
+	return "wechatpay_notify handler (" + strings.Join(reportKeys("", h.currentKeys()).WechatPayKeys, ", ") + ")"
+}
