@@ -270,7 +270,7 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 		return h.refuse(w, r, body, refusalOf(err))
 	}
 	envelope := n.Envelope(plain)
-	merchants := merchantsOf(plain)
+	merchants := notification.MerchantsOf(plain)
 	clear(plain)
 
 	// The records outlive the request: WeChat Pay hanging up after the
@@ -330,7 +330,7 @@ func refusalOf(err error) *apiError {
 
 // forward sends the plaintext envelope to the next handler and returns the
 // app's status and, unless it acknowledged (2xx), why not.
-func (h *NotifyHandler) forward(r *http.Request, n *notification.Notification, envelope []byte, merchants callbackMerchants, next caddyhttp.Handler) (status int, failure string) {
+func (h *NotifyHandler) forward(r *http.Request, n *notification.Notification, envelope []byte, merchants notification.Merchants, next caddyhttp.Handler) (status int, failure string) {
 	hdr := r.Header
 	for _, k := range signatureHeaders {
 		hdr.Del(k)
@@ -339,7 +339,7 @@ func (h *NotifyHandler) forward(r *http.Request, n *notification.Notification, e
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Content-Length", strconv.Itoa(len(envelope)))
 	hdr.Set(notificationIDHeader, n.ID)
-	merchants.set(hdr)
+	merchants.SetHeaders(hdr)
 	if n.EventType != "" {
 		hdr.Set(eventTypeHeader, n.EventType)
 	} else {
