@@ -16,6 +16,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/proxyhttp"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -711,7 +712,7 @@ func TestProvisionSuccess(t *testing.T) {
 			if !h.keys().encrypter.Key().Equal(wantKey) {
 				t.Error("fields would be encrypted under the wrong key")
 			}
-			if h.MaxBody != defaultMaxBody {
+			if h.MaxBody != proxyhttp.DefaultMaxBody {
 				t.Errorf("max_body default = %d", h.MaxBody)
 			}
 			if h.routes.Lookup("POST", "/v3/eduschoolpay/contracts/presign") == nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/bill"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/catalog"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/proxyhttp"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/sensitive"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -136,7 +137,7 @@ type Handler struct {
 	routes     catalog.Layered // the shared built-in catalog, and this handler's encrypt rules over it
 	userAgent  string
 	queryNames []string // every sensitive query parameter name, lower case
-	hostRules  hostRules
+	hostRules  proxyhttp.HostRules
 	keySource
 	metrics     *handlerMetrics // nil without a metrics registry
 	perMerchant *perMerchant    // set when merchant is a placeholder (merchant_route.go)
@@ -211,7 +212,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if h.MaxBody == 0 {
-		h.MaxBody = defaultMaxBody
+		h.MaxBody = proxyhttp.DefaultMaxBody
 	}
 	if err := h.provisionBills(ctx); err != nil {
 		return err
@@ -250,7 +251,7 @@ func (h *Handler) checkOptions() error {
 		}
 	}
 	var err error
-	h.hostRules, err = compileAllowHosts(h.AllowHosts)
+	h.hostRules, err = proxyhttp.CompileAllowHosts(h.AllowHosts)
 	return err
 }
 
@@ -312,7 +313,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if form := frontendForms[r.URL.Path]; form != nil && keys.apiv2Key != nil {
 		return h.serveFrontendSign(w, r, keys, form)
 	}
-	if ae := checkAPIPath(r.URL, h.AllowPaths); ae != nil {
+	if ae := refused(proxyhttp.CheckAPIPath(r.URL, h.AllowPaths)); ae != nil {
 		return h.refuse(w, r, ae)
 	}
 	if r.Method == http.MethodHead {
@@ -322,10 +323,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return h.refuse(w, r, &apiError{status: http.StatusMethodNotAllowed, code: "METHOD_NOT_ALLOWED",
 			message: "HEAD is not forwarded: WeChat Pay's signature covers the body that a HEAD answer leaves out; send GET"})
 	}
-	if ae := checkBodyType(r); ae != nil {
+	if ae := refused(proxyhttp.CheckBodyType(r)); ae != nil {
 		return h.refuse(w, r, ae)
 	}
-	body, ae := readRequestBody(r, h.MaxBody)
+	body, rf := proxyhttp.ReadBody(r, h.MaxBody)
+	ae := refused(rf)
 	if ae != nil {
 		return h.refuse(w, r, ae)
 	}
@@ -334,12 +336,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	rt := h.routes.Lookup(r.Method, r.URL.Path)
 	out, encrypted, ae := encryptRequest(r, rt, body.Bytes(), keys.encrypter)
 	if ae != nil {
-		release(body)
+		proxyhttp.Release(body)
 		return h.refuse(w, r, ae)
 	}
 	h.metrics.fields(encrypted)
 	if out.readBufferFree {
-		defer release(body)
+		defer proxyhttp.Release(body)
 	}
 	if err := h.signRequest(r, out, keys); err != nil {
 		return h.refuse(w, r, &apiError{status: http.StatusInternalServerError, code: codeProxyError, message: "signing the request failed", cause: err})
@@ -409,7 +411,7 @@ func (h *Handler) verifying() bool { return h.VerifyResponses == nil || *h.Verif
 // respondsUnsigned reports whether WeChat Pay answers r unsigned: a
 // download (GET) of a built-in download path, or a skip_verify path.
 func (h *Handler) respondsUnsigned(r *http.Request) bool {
-	return r.Method == http.MethodGet && hasPathPrefix(r.URL.Path, unsignedDownloads) || hasPathPrefix(r.URL.Path, h.SkipVerify)
+	return r.Method == http.MethodGet && proxyhttp.HasPathPrefix(r.URL.Path, unsignedDownloads) || proxyhttp.HasPathPrefix(r.URL.Path, h.SkipVerify)
 }
 
 // deliverVerified checks the buffered response and writes it to the client, or
@@ -513,7 +515,7 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, ae *apiError) e
 			zap.String("field", ae.field), zap.String("reason", ae.message), zap.NamedError("cause", ae.cause))
 	}
 	if ae.closeConnection {
-		drainWhileSending(w, r)
+		proxyhttp.DrainWhileSending(w, r)
 		w.Header().Set("Connection", "close")
 	}
 	writeError(w, ae.status, ae.code, ae.message)
@@ -540,4 +542,13 @@ func validMethod(m string) bool {
 // holderName names a handler with keys of its own by its merchant number.
 func (h *Handler) holderName() string {
 	return "wechatpay handler (mchid " + h.currentKeys().signer.MchID + ")"
+}
+
+// checkTrustBoundary runs the trust boundary's checks (internal/proxyhttp):
+// first the browser's headers, then the Host.
+func (h *Handler) checkTrustBoundary(r *http.Request) *apiError {
+	if ae := refused(proxyhttp.CheckBrowser(r)); ae != nil {
+		return ae
+	}
+	return refused(h.hostRules.CheckHost(r))
 }

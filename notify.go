@@ -15,6 +15,7 @@ import (
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/dedup"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/logtext"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/notification"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/proxyhttp"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/tidwall/gjson"
@@ -225,15 +226,16 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 		w.Header().Set("Allow", http.MethodPost)
 		return h.refuse(w, r, nil, &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed, message: "callbacks are POST requests"})
 	}
-	buf, ae := readRequestBody(r, h.MaxBody)
+	buf, rf := proxyhttp.ReadBody(r, h.MaxBody)
+	ae := refused(rf)
 	if ae != nil {
 		if ae.closeConnection {
-			drainWhileSending(w, r)
+			proxyhttp.DrainWhileSending(w, r)
 			w.Header().Set("Connection", "close")
 		}
 		return h.refuse(w, r, nil, ae)
 	}
-	defer release(buf)
+	defer proxyhttp.Release(buf)
 	body := buf.Bytes()
 
 	if st := strings.TrimSpace(r.Header.Get("Wechatpay-Signature-Type")); st != "" && st != notification.SignatureType {

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/proxyhttp"
 )
 
 // maxResponseBody bounds how much of a WeChat Pay response is buffered for
@@ -27,8 +29,7 @@ type bufferedResponse struct {
 }
 
 func newBufferedResponse(w http.ResponseWriter) *bufferedResponse {
-	buf := bodyBufPool.Get().(*bytes.Buffer)
-	buf.Reset()
+	buf := proxyhttp.NewBuffer()
 	return &bufferedResponse{header: w.Header().Clone(), body: buf}
 }
 
@@ -84,7 +85,7 @@ func responseTooLarge() *apiError {
 func (b *bufferedResponse) Flush() {}
 
 // release returns the buffer to the pool.
-func (b *bufferedResponse) release() { release(b.body) }
+func (b *bufferedResponse) release() { proxyhttp.Release(b.body) }
 
 // hasSignature reports whether the response carries any signature header.
 func hasSignature(h http.Header) bool {
