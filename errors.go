@@ -38,10 +38,10 @@ const (
 	codeProxyError = "PROXY_ERROR"
 	// codeResponseTooLarge: WeChat Pay's response is too large to buffer and
 	// verify (502).
-	codeResponseTooLarge = "RESPONSE_TOO_LARGE"
+	codeResponseTooLarge = proxyhttp.CodeResponseTooLarge
 	// codeResponseUnreadable: WeChat Pay's response has a content coding that
 	// cannot be decoded for verification (502).
-	codeResponseUnreadable = "RESPONSE_UNREADABLE"
+	codeResponseUnreadable = proxyhttp.CodeResponseUnreadable
 	// codeResponseDecryptFailed: with decrypt_responses, a field of WeChat
 	// Pay's verified response could not be decrypted (502).
 	codeResponseDecryptFailed = "RESPONSE_DECRYPT_FAILED"
@@ -118,7 +118,7 @@ func refused(r *proxyhttp.Refusal) *apiError {
 	if r == nil {
 		return nil
 	}
-	return &apiError{status: r.Status, code: r.Code, message: r.Message, field: r.Field, closeConnection: r.CloseConnection}
+	return &apiError{status: r.Status, code: r.Code, message: r.Message, field: r.Field, cause: r.Cause, closeConnection: r.CloseConnection}
 }
 
 // errorBody is WeChat Pay's error shape.

@@ -353,8 +353,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if done, err := h.serveBillDownload(w, r, next, keys, start, &upstream); done {
 		return err
 	}
-	resp := newBufferedResponse(w)
-	defer resp.release()
+	resp := proxyhttp.NewBufferedResponse(w)
+	defer resp.Release()
 	if ae := proxyInto(resp, r, next, &upstream); ae != nil {
 		return h.refuse(w, r, ae)
 	}
@@ -380,21 +380,21 @@ func (h *Handler) mayLogSensitive(r *http.Request) bool {
 
 // streamUnverified passes a response that is not verified (an unsigned
 // download, a skip_verify path, any response with verify_responses off) to
-// the client as it arrives, with only the headers passedDownloadHeader
+// the client as it arrives, with only the headers proxyhttp.PassedDownloadHeader
 // allows. A failure before the response begins is answered in WeChat Pay's
 // error shape, as on verified paths: returned to Caddy, it would be logged
 // with the URI as the client sent it, a sensitive query value included.
 func (h *Handler) streamUnverified(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, rt *catalog.Route, encrypted int, start time.Time, upstream *upstreamTimer) error {
-	sw := newStreamedResponse(w)
+	sw := proxyhttp.NewStreamedResponse(w)
 	began := time.Now()
 	err := next.ServeHTTP(sw, r)
 	upstream.stop(began)
 	outcome := outcomeUnverified
-	if err == nil && !sw.wroteHeader {
+	if err == nil && !sw.WroteHeader() {
 		return h.refuse(w, r, errNoUpstream)
 	}
 	if ae := upstreamError(err); ae != nil {
-		if !sw.wroteHeader {
+		if !sw.WroteHeader() {
 			return h.refuse(w, r, ae)
 		}
 		h.logger.Warn("the unverified answer failed after it began", zap.String("method", r.Method),
@@ -418,42 +418,42 @@ func (h *Handler) respondsUnsigned(r *http.Request) bool {
 // returns the refusal to send instead; the unverified body is never written.
 // Unsigned error responses (from a gateway in front of WeChat Pay, say) pass
 // unchanged: their status already tells the app that the call failed.
-func (h *Handler) deliverVerified(w http.ResponseWriter, r *http.Request, resp *bufferedResponse, rt *catalog.Route, keys *keySet, payment *invocationRequest) (string, *apiError) {
-	if resp.overflow {
-		return "", responseTooLarge()
+func (h *Handler) deliverVerified(w http.ResponseWriter, r *http.Request, resp *proxyhttp.BufferedResponse, rt *catalog.Route, keys *keySet, payment *invocationRequest) (string, *apiError) {
+	if resp.Overflowed() {
+		return "", refused(proxyhttp.ResponseTooLarge())
 	}
-	if resp.truncated() {
+	if resp.Truncated() {
 		return "", &apiError{status: http.StatusBadGateway, code: codeUpstreamIncomplete, message: "WeChat Pay's answer was cut short"}
 	}
-	body, ae := resp.decodedBody()
-	if ae != nil {
-		return "", ae
+	body, rf := resp.DecodedBody()
+	if rf != nil {
+		return "", refused(rf)
 	}
-	if resp.status >= 400 && !hasSignature(resp.header) {
+	if resp.Status() >= 400 && !proxyhttp.HasSignature(resp.Received()) {
 		// A gateway's page, or anything else nobody signed: the app gets
 		// the status and WeChat Pay's error shape, never the unsigned body,
 		// which could carry a forged code.
-		requestID := resp.header.Get("Request-ID")
-		h.logger.Warn("unsigned error answer", zap.Int("status", resp.status), zap.String("request_id", requestID))
-		msg := "WeChat Pay (or a gateway before it) answered " + strconv.Itoa(resp.status) + " without a signature"
+		requestID := resp.Received().Get("Request-ID")
+		h.logger.Warn("unsigned error answer", zap.Int("status", resp.Status()), zap.String("request_id", requestID))
+		msg := "WeChat Pay (or a gateway before it) answered " + strconv.Itoa(resp.Status()) + " without a signature"
 		if requestID != "" {
 			msg += " (Request-ID " + requestID + ")"
 		}
-		return "", &apiError{status: resp.status, code: codeUpstreamError, message: msg}
+		return "", &apiError{status: resp.Status(), code: codeUpstreamError, message: msg}
 	}
-	signed, err := keys.verifier.Check(resp.header, body)
+	signed, err := keys.verifier.Check(resp.Received(), body)
 	if err != nil {
 		ve := apiv3.AsVerifyError(err)
 		h.metrics.verifyFailed(ve.Code)
 		msg := "WeChat Pay's answer failed verification: " + ve.Reason
 		var hint string
 		if ve.Code == apiv3.CodeTimestampExpired {
-			hint = hostClock.clockHint(time.Now(), resp.header, ve)
+			hint = hostClock.clockHint(time.Now(), resp.Received(), ve)
 		}
 		h.logger.Error("WeChat Pay's answer failed verification",
 			zap.String("code", ve.Code), zap.String("reason", ve.Reason),
 			zap.String("serial", ve.Serial), zap.String("request_id", ve.RequestID),
-			zap.Int("upstream_status", resp.status), zap.String("clock", hint))
+			zap.Int("upstream_status", resp.Status()), zap.String("clock", hint))
 		if hint != "" {
 			msg += "; " + hint
 		}
@@ -463,29 +463,29 @@ func (h *Handler) deliverVerified(w http.ResponseWriter, r *http.Request, resp *
 		return "", &apiError{status: http.StatusBadGateway, code: ve.Code, message: msg}
 	}
 	hostClock.observe(h.logger, time.Now(), signed)
-	h.recordBills(r, body, resp.status) // before decryption: encrypt_key as WeChat Pay sent it
-	h.metrics.refusal(resp.status, body)
+	h.recordBills(r, body, resp.Status()) // before decryption: encrypt_key as WeChat Pay sent it
+	h.metrics.refusal(resp.Status(), body)
 	result := "verified"
-	if h.DecryptResponses && rt != nil && rt.Response != nil && resp.status < 300 && len(body) > 0 {
+	if h.DecryptResponses && rt != nil && rt.Response != nil && resp.Status() < 300 && len(body) > 0 {
 		plain, _, err := keys.decrypter.DecryptFields(body, rt.Response)
 		if err != nil {
 			h.logger.Error("decrypting WeChat Pay's answer failed", zap.Error(err),
-				zap.String("request_id", resp.header.Get("Request-ID")))
+				zap.String("request_id", resp.Received().Get("Request-ID")))
 			return "", &apiError{status: http.StatusBadGateway, code: codeResponseDecryptFailed,
 				message: "WeChat Pay's answer could not be decrypted: " + err.Error()}
 		}
 		body, result = plain, "verified, decrypted"
 	}
-	if payment != nil && resp.status >= 200 && resp.status < 300 {
+	if payment != nil && resp.Status() >= 200 && resp.Status() < 300 {
 		var unsigned string
 		if body, unsigned = h.withInvocation(body, payment, keys.signer); unsigned != "" {
 			h.logger.Warn("no payment invocation signed for this prepay response", zap.String("path", r.URL.Path),
-				zap.String("reason", unsigned), zap.String("request_id", resp.header.Get("Request-ID")))
+				zap.String("reason", unsigned), zap.String("request_id", resp.Received().Get("Request-ID")))
 		} else {
 			result += ", invocation signed"
 		}
 	}
-	resp.writeTo(w, body)
+	resp.Deliver(w, body)
 	return result, nil
 }
 
