@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/bill"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/metriclabels"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/proxyhttp"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -215,7 +216,7 @@ func (h *Handler) serveBillDownload(w http.ResponseWriter, r *http.Request, next
 		h.metrics.request(r, "CLIENT_CLOSED_REQUEST")
 		return true, nil
 	}
-	h.metrics.request(r, outcomeVerified)
+	h.metrics.request(r, metriclabels.Verified)
 	h.logForwarded(r, nil, 0, start, result)
 	return true, nil
 }

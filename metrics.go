@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/catalog"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/metriclabels"
 )
 
 // The module's metrics, in Caddy's own registry: they appear wherever
@@ -58,18 +59,18 @@ var keyReloadsTotal = func() *prometheus.CounterVec {
 		Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: "key_reloads_total",
 		Help: "Key reloads through the admin API (POST /wechatpay/keys/reload), by outcome: ok, or failed (no key changed).",
 	}, []string{"outcome"})
-	c.WithLabelValues(reloadOK)
-	c.WithLabelValues(reloadFailed)
+	c.WithLabelValues(metriclabels.ReloadOK)
+	c.WithLabelValues(metriclabels.ReloadFailed)
 	return c
 }()
 
 // countKeyReload counts a key reload that ended with err.
 func countKeyReload(err error) {
 	if err != nil {
-		keyReloadsTotal.WithLabelValues(reloadFailed).Inc()
+		keyReloadsTotal.WithLabelValues(metriclabels.ReloadFailed).Inc()
 		return
 	}
-	keyReloadsTotal.WithLabelValues(reloadOK).Inc()
+	keyReloadsTotal.WithLabelValues(metriclabels.ReloadOK).Inc()
 }
 
 // metricSet is the module's collectors in one configuration's registry.
@@ -218,7 +219,7 @@ func (h *Handler) provisionMetrics(ctx caddy.Context) error {
 		refusals:       set.refusals.MustCurryWith(labels),
 	}
 	if h.verifying() && h.perMerchant == nil { // a request no merchant answers is verified by none
-		for _, code := range verifyCodes {
+		for _, code := range metriclabels.VerifyCodes {
 			m.verifyFailures.WithLabelValues(code)
 		}
 		startRefusals(m.refusals)
@@ -227,17 +228,17 @@ func (h *Handler) provisionMetrics(ctx caddy.Context) error {
 	return nil
 }
 
-// request counts a request with its outcome: outcomeVerified,
-// outcomeUnverified or the code the client was answered with.
+// request counts a request with its outcome: metriclabels.Verified,
+// metriclabels.Unverified or the code the client was answered with.
 func (m *handlerMetrics) request(r *http.Request, outcome string) {
 	if m == nil {
 		return
 	}
 	endpoint := m.endpoints.Match(r.Method, r.URL.Path)
 	if endpoint == "" {
-		endpoint = labelOther
+		endpoint = metriclabels.Other
 	}
-	m.requests.WithLabelValues(methodLabel(r.Method), endpoint, outcomeLabel(outcome)).Inc()
+	m.requests.WithLabelValues(metriclabels.Method(r.Method), endpoint, outcomes.Label(outcome)).Inc()
 }
 
 // upstreamTimer adds up the time a request spends in the next handler:
@@ -280,7 +281,7 @@ func (m *handlerMetrics) verifyFailed(code string) {
 	if m == nil {
 		return
 	}
-	m.verifyFailures.WithLabelValues(outcomeLabel(code)).Inc()
+	m.verifyFailures.WithLabelValues(outcomes.Label(code)).Inc()
 }
 
 // notifyMetrics records the callbacks of one wechatpay_notify handler; its
@@ -314,7 +315,7 @@ func (m *notifyMetrics) callback(eventType, outcome string) {
 	if m == nil {
 		return
 	}
-	m.callbacks.WithLabelValues(eventTypeLabel(eventType), outcomeLabel(outcome)).Inc()
+	m.callbacks.WithLabelValues(metriclabels.EventType(eventType), outcomes.Label(outcome)).Inc()
 }
 
 // merchantMetrics records a merchant's certificate downloads; its methods
@@ -337,7 +338,7 @@ func (m *merchantMetrics) download(err error, notFound bool) {
 	if m == nil {
 		return
 	}
-	m.downloads.WithLabelValues(downloadOutcome(err, notFound)).Inc()
+	m.downloads.WithLabelValues(metriclabels.Download(err, notFound)).Inc()
 }
 
 // watchApp reports the state of the app's merchants (certificates, last
@@ -349,7 +350,7 @@ func (s *metricSet) watchApp(a *App) {
 	}
 	for _, name := range a.names() {
 		if m := a.Merchants[name]; m.certs != nil && m.metrics != nil {
-			for _, outcome := range []string{downloadOK, downloadNotFound, downloadFailed} {
+			for _, outcome := range []string{metriclabels.DownloadOK, metriclabels.DownloadNotFound, metriclabels.DownloadFailed} {
 				m.metrics.downloads.WithLabelValues(outcome)
 			}
 		}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/dedup"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/metriclabels"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 )
 
@@ -164,7 +165,7 @@ func TestHandlerMetrics(t *testing.T) {
 	const mch = `merchant="1900000001"`
 	// Before any request: the stages and the verification codes start at 0.
 	var want []string
-	for _, code := range verifyCodes {
+	for _, code := range metriclabels.VerifyCodes {
 		want = append(want, `caddy_wechatpay_response_verification_failures_total{code="`+code+`",`+mch+`} 0`)
 	}
 	assertLines(t, without(scrape(t, reg), append(processWide, refusalsMetric)...), append(want,
@@ -195,7 +196,7 @@ func TestHandlerMetrics(t *testing.T) {
 	call(t, h, "BREW", "/v3/unknown/ORDER-9", "", ok)
 
 	want = want[:0]
-	for _, code := range verifyCodes {
+	for _, code := range metriclabels.VerifyCodes {
 		n := 0
 		if code == apiv3.CodeSignatureInvalid {
 			n = 1
@@ -388,7 +389,7 @@ func BenchmarkHandlerMetrics(b *testing.B) {
 		var upstream upstreamTimer
 		h.metrics.fields(5)
 		upstream.stop(time.Now())
-		h.metrics.request(r, outcomeVerified)
+		h.metrics.request(r, metriclabels.Verified)
 		h.metrics.durations(start, &upstream)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/bill"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/catalog"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/metriclabels"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/proxyhttp"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/sensitive"
 	"github.com/caddyserver/caddy/v2"
@@ -362,7 +363,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if ae != nil {
 		return h.refuse(w, r, ae)
 	}
-	h.metrics.request(r, outcomeVerified)
+	h.metrics.request(r, metriclabels.Verified)
 	h.logForwarded(r, rt, encrypted, start, result)
 	return nil
 }
@@ -389,7 +390,7 @@ func (h *Handler) streamUnverified(w http.ResponseWriter, r *http.Request, next 
 	began := time.Now()
 	err := next.ServeHTTP(sw, r)
 	upstream.stop(began)
-	outcome := outcomeUnverified
+	outcome := metriclabels.Unverified
 	if err == nil && !sw.WroteHeader() {
 		return h.refuse(w, r, errNoUpstream)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/dedup"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/logtext"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/metriclabels"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/notification"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/proxyhttp"
 	"github.com/caddyserver/caddy/v2"
@@ -293,7 +294,7 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 				zap.String("id", n.ID), zap.Error(err))
 		}
 		if dup {
-			h.metrics.callback(n.EventType, outcomeDuplicate)
+			h.metrics.callback(n.EventType, metriclabels.Duplicate)
 			h.logNotify("duplicate acknowledged", r, n, 0, start)
 			w.WriteHeader(http.StatusNoContent)
 			return nil
@@ -302,7 +303,7 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 
 	status, failure := h.forward(r, n, envelope, merchants, next)
 	if failure != "" {
-		h.metrics.callback(n.EventType, outcomeAppFailed)
+		h.metrics.callback(n.EventType, metriclabels.AppFailed)
 		h.logger.Warn("the app did not acknowledge the notification; WeChat Pay will send it again",
 			zap.String("id", n.ID), zap.String("event_type", n.EventType),
 			zap.String("request_id", requestID(r)), zap.Int("app_status", status), zap.String("reason", failure))
@@ -315,7 +316,7 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 				zap.String("id", n.ID), zap.Error(err))
 		}
 	}
-	h.metrics.callback(n.EventType, outcomeDelivered)
+	h.metrics.callback(n.EventType, metriclabels.Delivered)
 	h.logNotify("forwarded", r, n, status, start)
 	w.WriteHeader(http.StatusNoContent)
 	return nil

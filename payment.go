@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/metriclabels"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/proxyhttp"
 	"go.uber.org/zap"
 
@@ -245,7 +246,7 @@ func (h *Handler) serveRequestPayment(w http.ResponseWriter, r *http.Request, ke
 		return h.refuse(w, r, &apiError{status: http.StatusInternalServerError, code: codeProxyError, message: "signing the invocation failed", cause: err})
 	}
 	h.logger.Debug("signed a payment invocation again", zap.Bool("app", inv.app))
-	h.metrics.request(r, outcomeSigned)
+	h.metrics.request(r, metriclabels.Signed)
 	writeJSON(w, http.StatusOK, obj)
 	return nil
 }
