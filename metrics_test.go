@@ -143,12 +143,7 @@ func call(t testing.TB, h caddyhttp.MiddlewareHandler, method, target, body stri
 	t.Helper()
 	r := httptest.NewRequest(method, target, strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/json")
-	r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, caddyhttp.NewTestReplacer(r)))
-	w := httptest.NewRecorder()
-	if err := h.ServeHTTP(w, r, next); err != nil {
-		t.Fatal(err)
-	}
-	return w
+	return runHandler(t, h, r, next)
 }
 
 // TestHandlerMetrics drives a mix of requests through a handler and reads

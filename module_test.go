@@ -60,8 +60,6 @@ func provisionedHandler(t testing.TB, extraJSON string) (*Handler, *observer.Obs
 // with answer (nil: nothing).
 func serve(t *testing.T, h *Handler, r *http.Request, answer http.HandlerFunc) (*httptest.ResponseRecorder, *http.Request, []byte) {
 	t.Helper()
-	repl := caddyhttp.NewTestReplacer(r)
-	r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
 	var forwarded *http.Request
 	var body []byte
 	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
@@ -72,11 +70,7 @@ func serve(t *testing.T, h *Handler, r *http.Request, answer http.HandlerFunc) (
 		}
 		return nil
 	})
-	w := httptest.NewRecorder()
-	if err := h.ServeHTTP(w, r, next); err != nil {
-		t.Fatal(err)
-	}
-	return w, forwarded, body
+	return runHandler(t, h, r, next), forwarded, body
 }
 
 func TestServeHTTPForwardsSignedEncrypted(t *testing.T) {

@@ -110,13 +110,7 @@ func deliver(t *testing.T, h *NotifyHandler, cb testkit.Callback, next caddyhttp
 	for k, v := range cb.Header {
 		r.Header[k] = v
 	}
-	repl := caddyhttp.NewTestReplacer(r)
-	r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
-	w := httptest.NewRecorder()
-	if err := h.ServeHTTP(w, r, next); err != nil {
-		t.Fatal(err)
-	}
-	return w
+	return runHandler(t, h, r, next)
 }
 
 // assertLogsClean fails if a log entry holds the plaintext or the key.
