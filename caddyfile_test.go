@@ -522,12 +522,9 @@ func provisionJSON(t *testing.T, cfg map[string]any) (*Handler, error) {
 		t.Fatal(err)
 	}
 	h := new(Handler)
-	if err := json.Unmarshal(raw, h); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
-	if err := h.Provision(ctx); err != nil {
+	if err := provisionFrom(t, ctx, h, raw); err != nil {
 		return h, err
 	}
 	return h, h.Validate()

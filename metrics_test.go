@@ -3,7 +3,6 @@ package wechatpay
 import (
 	"context"
 	"crypto/rsa"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -36,10 +35,7 @@ func newConfigContext(t testing.TB) (caddy.Context, *prometheus.Registry) {
 // provisionIn provisions a module from its JSON form in ctx.
 func provisionIn(t testing.TB, ctx caddy.Context, m caddy.Provisioner, cfg string) {
 	t.Helper()
-	if err := json.Unmarshal([]byte(cfg), m); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Provision(ctx); err != nil {
+	if err := provisionFrom(t, ctx, m, []byte(cfg)); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -39,12 +39,9 @@ func provisionedHandler(t testing.TB, extraJSON string) (*Handler, *observer.Obs
 		"public_key":"` + testkit.WriteFile(t, dir, "p.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey)) + `",
 		` + testHostAllowed + extraJSON + `}`
 	h := new(Handler)
-	if err := json.Unmarshal([]byte(cfg), h); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	t.Cleanup(cancel)
-	if err := h.Provision(ctx); err != nil {
+	if err := provisionFrom(t, ctx, h, []byte(cfg)); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.Validate(); err != nil {

@@ -36,13 +36,9 @@ func provisionNotify(t *testing.T, extraJSON string) (*NotifyHandler, error) {
 	pub := testkit.WriteFile(t, t.TempDir(), "pub_key.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey))
 	cfg := `{"apiv3_key":"{env.TEST_WECHATPAY_APIV3_KEY}","public_key_id":"` + c.PublicKeyID + `","public_key":"` + pub + `"` + extraJSON + `}`
 	h := new(NotifyHandler)
-	if err := json.Unmarshal([]byte(cfg), h); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	t.Cleanup(cancel)
-	err := h.Provision(ctx)
-	return h, err
+	return h, provisionFrom(t, ctx, h, []byte(cfg))
 }
 
 // notifyHandler returns a provisioned handler whose dedup records live in

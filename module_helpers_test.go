@@ -2,6 +2,7 @@ package wechatpay
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -23,4 +24,15 @@ func runHandler(t testing.TB, h caddyhttp.MiddlewareHandler, r *http.Request, ne
 		t.Fatal(err)
 	}
 	return w
+}
+
+// provisionFrom is the one way the root tests provision a module: decode
+// its JSON form into m, as Caddy does, and provision it in ctx. A JSON
+// that does not decode fails the test; Provision's error is returned.
+func provisionFrom(t testing.TB, ctx caddy.Context, m caddy.Provisioner, cfg []byte) error {
+	t.Helper()
+	if err := json.Unmarshal(cfg, m); err != nil {
+		t.Fatal(err)
+	}
+	return m.Provision(ctx)
 }
