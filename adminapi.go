@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
-	"go.uber.org/zap"
 )
 
 func init() {
@@ -47,32 +46,6 @@ func (adminAPI) Routes() []caddy.AdminRoute {
 		{Pattern: "/wechatpay/keys/reload", Handler: caddy.AdminHandlerFunc(handleKeysReload)},
 		{Pattern: "/wechatpay/clock", Handler: caddy.AdminHandlerFunc(handleClock)},
 	}
-}
-
-func handleKeys(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodGet {
-		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed: use GET", r.Method)}
-	}
-	return writeAdminJSON(w, currentKeyReports())
-}
-
-func handleKeysReload(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodPost {
-		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed: use POST", r.Method)}
-	}
-	logger := caddy.Log().Named("wechatpay")
-	reports, err := reloadAllKeys()
-	countKeyReload(err)
-	if err != nil {
-		logger.Error("reloading keys failed; the keys in use are unchanged", zap.Error(err))
-		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("reloading keys: %w", err)}
-	}
-	for _, rep := range reports {
-		logger.Info("keys reloaded", zap.String("holder", rep.Holder), zap.Bool("changed", *rep.Changed),
-			zap.String("serial_no", rep.SerialNo), zap.String("wechatpay_serial", rep.WechatPaySerial),
-			zap.Strings("wechatpay_keys", rep.WechatPayKeys))
-	}
-	return writeAdminJSON(w, reports)
 }
 
 func handleClock(w http.ResponseWriter, r *http.Request) error {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/bill"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/metriclabels"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/proxyhttp"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/certmagic"
@@ -197,7 +199,7 @@ func (h *Handler) serveBillDownload(w http.ResponseWriter, r *http.Request, next
 	}
 	result := "bill verified (" + res.Covered + ")"
 	dst := w.Header()
-	copyPassedHeaders(dst, resp.header, passedBillHeader)
+	proxyhttp.CopyPassedHeaders(dst, resp.header, passedBillHeader)
 	dst.Del("Content-Encoding")
 	dst.Del("Transfer-Encoding")
 	dst.Set(billVerdictHeader, "sha1="+res.Covered)
@@ -214,7 +216,7 @@ func (h *Handler) serveBillDownload(w http.ResponseWriter, r *http.Request, next
 		h.metrics.request(r, "CLIENT_CLOSED_REQUEST")
 		return true, nil
 	}
-	h.metrics.request(r, outcomeVerified)
+	h.metrics.request(r, metriclabels.Verified)
 	h.logForwarded(r, nil, 0, start, result)
 	return true, nil
 }
@@ -264,7 +266,7 @@ const billVerdictHeader = "Wechatpay-Proxy-Bill"
 func (h *Handler) billDownloadFailed(resp *billResponse, keys *keySet) *apiError {
 	requestID := resp.header.Get("Request-ID")
 	msg := "WeChat Pay answered the bill download with " + strconv.Itoa(resp.status)
-	if hasSignature(resp.header) && resp.small.Len() > 0 && !resp.smallOverflow {
+	if proxyhttp.HasSignature(resp.header) && resp.small.Len() > 0 && !resp.smallOverflow {
 		if _, err := keys.verifier.Check(resp.header, resp.small.Bytes()); err == nil {
 			var e errorBody
 			if json.Unmarshal(resp.small.Bytes(), &e) == nil && e.Code != "" {
@@ -285,7 +287,7 @@ func (h *Handler) billDownloadFailed(resp *billResponse, keys *keySet) *apiError
 // passedBillHeader reports whether a header of a verified bill download
 // reaches the app.
 func passedBillHeader(k string) bool {
-	return k == "Content-Disposition" || passedUpstreamHeader(k)
+	return k == "Content-Disposition" || proxyhttp.PassedUpstreamHeader(k)
 }
 
 // billResponse takes a download from reverse_proxy: a 200's body into the
@@ -334,9 +336,9 @@ func (b *billResponse) Write(p []byte) (int, error) {
 		}
 		return n, err
 	}
-	if b.small.Len()+len(p) > maxResponseBody {
+	if b.small.Len()+len(p) > proxyhttp.MaxResponseBody {
 		b.smallOverflow = true
-		return 0, errResponseTooLarge
+		return 0, proxyhttp.ErrResponseTooLarge
 	}
 	return b.small.Write(p)
 }

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/proxyhttp"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -521,12 +522,9 @@ func provisionJSON(t *testing.T, cfg map[string]any) (*Handler, error) {
 		t.Fatal(err)
 	}
 	h := new(Handler)
-	if err := json.Unmarshal(raw, h); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
-	if err := h.Provision(ctx); err != nil {
+	if err := provisionFrom(t, ctx, h, raw); err != nil {
 		return h, err
 	}
 	return h, h.Validate()
@@ -711,7 +709,7 @@ func TestProvisionSuccess(t *testing.T) {
 			if !h.keys().encrypter.Key().Equal(wantKey) {
 				t.Error("fields would be encrypted under the wrong key")
 			}
-			if h.MaxBody != defaultMaxBody {
+			if h.MaxBody != proxyhttp.DefaultMaxBody {
 				t.Errorf("max_body default = %d", h.MaxBody)
 			}
 			if h.routes.Lookup("POST", "/v3/eduschoolpay/contracts/presign") == nil {

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
@@ -431,12 +430,7 @@ func TestMerchantRotationReachesItsHandler(t *testing.T) {
 			cs.Srv.ServeHTTP(w, r)
 			return nil
 		})
-		r := httptest.NewRequest("POST", sandbox.PresignPath, strings.NewReader(testkit.PresignBody))
-		r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, caddyhttp.NewTestReplacer(r)))
-		w := httptest.NewRecorder()
-		if err := h.ServeHTTP(w, r, next); err != nil {
-			t.Fatal(err)
-		}
+		w := runHandler(t, h, httptest.NewRequest("POST", sandbox.PresignPath, strings.NewReader(testkit.PresignBody)), next)
 		if w.Code != 200 || !strings.Contains(w.Body.String(), "presign_token") {
 			t.Fatalf("%d %s", w.Code, w.Body)
 		}

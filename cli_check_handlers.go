@@ -8,23 +8,20 @@ import (
 	"strings"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/platformcert"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 // inlineHandlers returns a check target for every wechatpay and
-// wechatpay_notify handler of the http app (raw) with keys of its own; a
-// handler that names a merchant is checked with the merchant. A wechatpay
+// wechatpay_notify handler of the http app (raw, read with Caddy's own
+// config types) with keys of its own; a handler that names a merchant is
+// checked with the merchant. A wechatpay
 // handler's call goes to the reverse_proxy that follows it in its site
 // (the same top-level route) when its upstream is a fixed address.
 func inlineHandlers(raw json.RawMessage) ([]*checkTarget, error) {
 	if raw == nil {
 		return nil, nil
 	}
-	var app struct {
-		Servers map[string]struct {
-			Listen []string          `json:"listen"`
-			Routes []json.RawMessage `json:"routes"`
-		} `json:"servers"`
-	}
+	var app caddyhttp.App
 	if err := json.Unmarshal(raw, &app); err != nil {
 		return nil, fmt.Errorf("the http app config: %w", err)
 	}
@@ -36,13 +33,16 @@ func inlineHandlers(raw json.RawMessage) ([]*checkTarget, error) {
 	var targets []*checkTarget
 	for _, server := range names {
 		srv := app.Servers[server]
+		if srv == nil {
+			continue
+		}
 		counts := map[string]int{}
 		for _, route := range srv.Routes {
 			where := strings.Join(srv.Listen, " ")
 			if hosts := routeHosts(route); hosts != "" {
 				where = hosts
 			}
-			chain := flattenHandlers(route)
+			chain := flattenHandlers(route.HandlersRaw)
 			for i, h := range chain {
 				t, err := inlineTarget(h, chain[i+1:])
 				if err != nil {
@@ -109,20 +109,14 @@ func handlerKind(h json.RawMessage) string {
 
 // flattenHandlers returns a route's handlers in the order a request meets
 // them, those of subroutes (handle, route blocks) in place.
-func flattenHandlers(route json.RawMessage) []json.RawMessage {
-	var r struct {
-		Handle []json.RawMessage `json:"handle"`
-	}
-	_ = json.Unmarshal(route, &r)
+func flattenHandlers(handlers []json.RawMessage) []json.RawMessage {
 	var out []json.RawMessage
-	for _, h := range r.Handle {
+	for _, h := range handlers {
 		out = append(out, h)
-		var sub struct {
-			Routes []json.RawMessage `json:"routes"`
-		}
+		var sub caddyhttp.Subroute
 		if handlerKind(h) == "subroute" && json.Unmarshal(h, &sub) == nil {
 			for _, sr := range sub.Routes {
-				out = append(out, flattenHandlers(sr)...)
+				out = append(out, flattenHandlers(sr.HandlersRaw)...)
 			}
 		}
 	}
@@ -130,16 +124,13 @@ func flattenHandlers(route json.RawMessage) []json.RawMessage {
 }
 
 // routeHosts returns the hosts a route matches, "" when none.
-func routeHosts(route json.RawMessage) string {
-	var r struct {
-		Match []struct {
-			Host []string `json:"host"`
-		} `json:"match"`
-	}
-	_ = json.Unmarshal(route, &r)
+func routeHosts(route caddyhttp.Route) string {
 	var hosts []string
-	for _, m := range r.Match {
-		hosts = append(hosts, m.Host...)
+	for _, set := range route.MatcherSetsRaw {
+		var m caddyhttp.MatchHost
+		if raw, ok := set["host"]; ok && json.Unmarshal(raw, &m) == nil {
+			hosts = append(hosts, m...)
+		}
 	}
 	return strings.Join(hosts, " ")
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/jsonfield"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/proxyhttp"
 )
 
 // Error codes the proxy answers with. They use WeChat Pay's error shape,
@@ -15,32 +16,32 @@ import (
 const (
 	// codeParamError: the request cannot be sent as it is (bad JSON, a
 	// sensitive field of the wrong type, ...); the message names the field.
-	codeParamError = "PARAM_ERROR"
+	codeParamError = proxyhttp.CodeParamError
 	// codeBodyTooLarge: the request body is over max_body.
-	codeBodyTooLarge = "REQUEST_BODY_TOO_LARGE"
+	codeBodyTooLarge = proxyhttp.CodeBodyTooLarge
 	// codeUnsupportedEncoding: the request body has a Content-Encoding the
 	// proxy cannot decode.
-	codeUnsupportedEncoding = "UNSUPPORTED_CONTENT_ENCODING"
+	codeUnsupportedEncoding = proxyhttp.CodeUnsupportedEncoding
 	// codeBrowserRequestRefused: the request carries a header only web
 	// browsers send (Origin, Sec-Fetch-Site) (403).
-	codeBrowserRequestRefused = "BROWSER_REQUEST_REFUSED"
+	codeBrowserRequestRefused = proxyhttp.CodeBrowserRequestRefused
 	// codeHostNotAllowed: a plain-HTTP request's Host is not an IP
 	// literal, localhost or an allow_hosts name (403).
-	codeHostNotAllowed = "HOST_NOT_ALLOWED"
+	codeHostNotAllowed = proxyhttp.CodeHostNotAllowed
 	// codeUnsupportedMediaType: the request body's Content-Type is one a
 	// web page can send without asking, text/plain, or multipart off the
 	// media upload paths (415).
-	codeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
+	codeUnsupportedMediaType = proxyhttp.CodeUnsupportedMediaType
 	// codeNotFound: the path is not a WeChat Pay API path the proxy forwards.
-	codeNotFound = "NOT_FOUND"
+	codeNotFound = proxyhttp.CodeNotFound
 	// codeProxyError: the proxy itself failed (randomness, signing).
 	codeProxyError = "PROXY_ERROR"
 	// codeResponseTooLarge: WeChat Pay's response is too large to buffer and
 	// verify (502).
-	codeResponseTooLarge = "RESPONSE_TOO_LARGE"
+	codeResponseTooLarge = proxyhttp.CodeResponseTooLarge
 	// codeResponseUnreadable: WeChat Pay's response has a content coding that
 	// cannot be decoded for verification (502).
-	codeResponseUnreadable = "RESPONSE_UNREADABLE"
+	codeResponseUnreadable = proxyhttp.CodeResponseUnreadable
 	// codeResponseDecryptFailed: with decrypt_responses, a field of WeChat
 	// Pay's verified response could not be decrypted (502).
 	codeResponseDecryptFailed = "RESPONSE_DECRYPT_FAILED"
@@ -109,6 +110,15 @@ func paramError(err error) *apiError {
 		ae.field = fe.Field
 	}
 	return ae
+}
+
+// refused is the refusal to answer for what internal/proxyhttp turned away
+// (nil for nil).
+func refused(r *proxyhttp.Refusal) *apiError {
+	if r == nil {
+		return nil
+	}
+	return &apiError{status: r.Status, code: r.Code, message: r.Message, field: r.Field, cause: r.Cause, closeConnection: r.CloseConnection}
 }
 
 // errorBody is WeChat Pay's error shape.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/proxyhttp"
 	"go.uber.org/zap"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv2sign"
@@ -54,11 +55,12 @@ func (h *Handler) serveFrontendSign(w http.ResponseWriter, r *http.Request, keys
 		return h.refuse(w, r, &apiError{status: http.StatusMethodNotAllowed, code: "METHOD_NOT_ALLOWED",
 			message: r.URL.Path + " takes POST"})
 	}
-	buf, ae := readRequestBody(r, maxFrontendSignBody)
+	buf, rf := proxyhttp.ReadBody(r, maxFrontendSignBody)
+	ae := refused(rf)
 	if ae != nil {
 		return h.refuse(w, r, ae)
 	}
-	defer release(buf)
+	defer proxyhttp.Release(buf)
 	out, err := form.sign(buf.Bytes(), keys.signer.MchID, keys.apiv2Key)
 	if err != nil {
 		var fe *apiv2sign.FieldError

@@ -1,7 +1,11 @@
 package wechatpay
 
 import (
+	"go/parser"
+	"go/token"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -26,6 +30,43 @@ func TestProtocolPackagesImportNoCaddy(t *testing.T) {
 		if strings.HasPrefix(line, "github.com/caddyserver/") || strings.HasPrefix(line, "go.uber.org/zap") {
 			t.Errorf("a package under internal/ depends on %s", line)
 		}
+	}
+}
+
+// TestRootIsCaddyFacing: the root package is what Caddy sees (the modules'
+// config, Caddyfile, lifecycle and ServeHTTP glue, admin routes, CLI,
+// metrics); logic that needs neither Caddy, zap nor Prometheus lives in
+// internal/. Besides doc.go and errors.go, only the design card's handler
+// steps (encrypt.go, sign.go) may import none of them: at most four files.
+func TestRootIsCaddyFacing(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var free []string
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		caddyFacing := false
+		for _, imp := range f.Imports {
+			path, _ := strconv.Unquote(imp.Path.Value)
+			if strings.HasPrefix(path, "github.com/caddyserver/") || strings.HasPrefix(path, "go.uber.org/zap") ||
+				strings.HasPrefix(path, "github.com/prometheus/") {
+				caddyFacing = true
+			}
+		}
+		if !caddyFacing {
+			free = append(free, name)
+		}
+	}
+	if len(free) > 4 {
+		t.Errorf("%d root files import neither Caddy, zap nor Prometheus, want at most 4 (move their logic to internal/): %s",
+			len(free), strings.Join(free, " "))
 	}
 }
 

@@ -98,3 +98,41 @@ func (m *Merchant) staticKeys() *trustedKeys {
 }
 
 func (t *trustedKeys) empty() bool { return t == nil || len(t.order) == 0 }
+
+func (m *Merchant) holderName() string { return "merchant " + m.name }
+
+func (m *Merchant) prepareReload() (func(), error) {
+	signer, cert, static, err := m.loadKeys()
+	if err != nil {
+		return nil, err
+	}
+	if signer.MchID != m.currentSigner().MchID {
+		return nil, errMchIDChanged
+	}
+	switch {
+	case m.certs == nil && static.empty():
+		return nil, errors.New("public_key (with public_key_id) or platform_certificate is required")
+	case m.certs != nil && static.empty() != m.staticKeys().empty():
+		return nil, errors.New("a WeChat Pay key was added to or removed from a merchant whose platform certificates are downloaded: that changes only with a configuration reload")
+	}
+	apiv3, err := m.loadAPIv3Reload()
+	if err != nil {
+		return nil, err
+	}
+	apiv2, err := loadAPIv2Key(m.logger, m.APIv2Key)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		apiv3.commitCertificates(m)
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.signer, m.merchantCert, m.static = signer, cert, static
+		m.apiv3Key, m.aead = apiv3.key, apiv3.aead
+		m.apiv2Key = apiv2
+		if m.certs != nil {
+			m.downloaded = m.certs.certificates()
+		}
+		m.publishLocked()
+	}, nil
+}

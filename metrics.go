@@ -3,14 +3,12 @@ package wechatpay
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"sync"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/caddy-wechatpay/caddy-wechatpay/internal/catalog"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/metriclabels"
 )
 
 // The module's metrics, in Caddy's own registry: they appear wherever
@@ -58,18 +56,18 @@ var keyReloadsTotal = func() *prometheus.CounterVec {
 		Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: "key_reloads_total",
 		Help: "Key reloads through the admin API (POST /wechatpay/keys/reload), by outcome: ok, or failed (no key changed).",
 	}, []string{"outcome"})
-	c.WithLabelValues(reloadOK)
-	c.WithLabelValues(reloadFailed)
+	c.WithLabelValues(metriclabels.ReloadOK)
+	c.WithLabelValues(metriclabels.ReloadFailed)
 	return c
 }()
 
 // countKeyReload counts a key reload that ended with err.
 func countKeyReload(err error) {
 	if err != nil {
-		keyReloadsTotal.WithLabelValues(reloadFailed).Inc()
+		keyReloadsTotal.WithLabelValues(metriclabels.ReloadFailed).Inc()
 		return
 	}
-	keyReloadsTotal.WithLabelValues(reloadOK).Inc()
+	keyReloadsTotal.WithLabelValues(metriclabels.ReloadOK).Inc()
 }
 
 // metricSet is the module's collectors in one configuration's registry.
@@ -168,206 +166,4 @@ func metricsOf(ctx caddy.Context) (*metricSet, error) {
 		metricSets.Unlock()
 	})
 	return s, nil
-}
-
-// handlerMetrics records the requests of one wechatpay handler. Its label
-// sets are curried with the handler's merchant at Provision, so that a
-// request costs a few lookups under the label sets' read locks and no
-// allocation once a series exists (BenchmarkHandlerMetrics). Its methods do
-// nothing on nil.
-type handlerMetrics struct {
-	endpoints      *catalog.TemplateIndex
-	requests       *prometheus.CounterVec // method, endpoint, outcome
-	module         prometheus.Observer
-	upstream       prometheus.Observer
-	encrypted      prometheus.Counter
-	verifyFailures *prometheus.CounterVec // code
-	refusals       *prometheus.CounterVec // class, code
-}
-
-// provisionMetrics sets up the handler's metrics; the merchant label is the
-// app merchant's name, or the mchid of the handler's own keys.
-func (h *Handler) provisionMetrics(ctx caddy.Context) error {
-	set, err := metricsOf(ctx)
-	if err != nil || set == nil {
-		return err
-	}
-	merchant := h.Merchant
-	if h.own != nil {
-		merchant = h.currentKeys().signer.MchID
-		set.state.addOwnKeys(merchant, h.currentKeys, false)
-	}
-	endpoints := catalog.EndpointIndex()
-	if len(h.Encrypt) > 0 {
-		extra := make([]catalog.Template, len(h.Encrypt))
-		for i, rule := range h.Encrypt {
-			extra[i] = catalog.Template{Method: rule.Method, Path: rule.Path}
-		}
-		if endpoints, err = endpoints.WithTemplates(extra); err != nil {
-			return fmt.Errorf("encrypt: %w", err)
-		}
-	}
-	labels := prometheus.Labels{"merchant": merchant}
-	m := &handlerMetrics{
-		endpoints:      endpoints,
-		requests:       set.requests.MustCurryWith(labels),
-		module:         set.moduleDuration.With(labels),
-		upstream:       set.upstreamDuration.With(labels),
-		encrypted:      set.encryptedFields.With(labels),
-		verifyFailures: set.verifyFailures.MustCurryWith(labels),
-		refusals:       set.refusals.MustCurryWith(labels),
-	}
-	if h.verifying() && h.perMerchant == nil { // a request no merchant answers is verified by none
-		for _, code := range verifyCodes {
-			m.verifyFailures.WithLabelValues(code)
-		}
-		startRefusals(m.refusals)
-	}
-	h.metrics = m
-	return nil
-}
-
-// request counts a request with its outcome: outcomeVerified,
-// outcomeUnverified or the code the client was answered with.
-func (m *handlerMetrics) request(r *http.Request, outcome string) {
-	if m == nil {
-		return
-	}
-	endpoint := m.endpoints.Match(r.Method, r.URL.Path)
-	if endpoint == "" {
-		endpoint = labelOther
-	}
-	m.requests.WithLabelValues(methodLabel(r.Method), endpoint, outcomeLabel(outcome)).Inc()
-}
-
-// upstreamTimer adds up the time a request spends in the next handler:
-// reverse_proxy, waiting for WeChat Pay.
-type upstreamTimer struct {
-	d      time.Duration
-	called bool
-}
-
-// stop adds the time since began.
-func (u *upstreamTimer) stop(began time.Time) {
-	u.d += time.Since(began)
-	u.called = true
-}
-
-// durations observes a request that began at start: the upstream stage if
-// it went upstream, and the module stage, the rest.
-func (m *handlerMetrics) durations(start time.Time, upstream *upstreamTimer) {
-	if m == nil {
-		return
-	}
-	own := time.Since(start)
-	if upstream.called {
-		m.upstream.Observe(upstream.d.Seconds())
-		own -= upstream.d
-	}
-	m.module.Observe(own.Seconds())
-}
-
-// fields counts encrypted values.
-func (m *handlerMetrics) fields(n int) {
-	if m == nil || n == 0 {
-		return
-	}
-	m.encrypted.Add(float64(n))
-}
-
-// verifyFailed counts an answer that failed verification with code.
-func (m *handlerMetrics) verifyFailed(code string) {
-	if m == nil {
-		return
-	}
-	m.verifyFailures.WithLabelValues(outcomeLabel(code)).Inc()
-}
-
-// notifyMetrics records the callbacks of one wechatpay_notify handler; its
-// methods do nothing on nil.
-type notifyMetrics struct {
-	callbacks *prometheus.CounterVec // event_type, outcome
-}
-
-// provisionMetrics sets up the handler's metrics. The merchant label is the
-// app merchant's name; a handler with keys of its own has no merchant
-// number, so its label is scope, the ID or serial of its first WeChat Pay
-// key (which also keeps its acknowledged-callback records apart).
-func (h *NotifyHandler) provisionMetrics(ctx caddy.Context, scope string) error {
-	set, err := metricsOf(ctx)
-	if err != nil || set == nil {
-		return err
-	}
-	merchant := h.Merchant
-	if h.own != nil {
-		merchant = scope
-		set.state.addOwnKeys(merchant, h.currentKeys, true)
-	}
-	h.metrics = &notifyMetrics{callbacks: set.callbacks.MustCurryWith(prometheus.Labels{"merchant": merchant})}
-	h.metrics.start()
-	return nil
-}
-
-// callback counts a callback: eventType is that of a verified, decrypted
-// callback, else empty.
-func (m *notifyMetrics) callback(eventType, outcome string) {
-	if m == nil {
-		return
-	}
-	m.callbacks.WithLabelValues(eventTypeLabel(eventType), outcomeLabel(outcome)).Inc()
-}
-
-// merchantMetrics records a merchant's certificate downloads; its methods
-// do nothing on nil.
-type merchantMetrics struct {
-	downloads *prometheus.CounterVec // outcome
-}
-
-// merchant returns the metrics of the app's merchant name; nil on nil.
-func (s *metricSet) merchant(name string) *merchantMetrics {
-	if s == nil {
-		return nil
-	}
-	return &merchantMetrics{downloads: s.downloads.MustCurryWith(prometheus.Labels{"merchant": name})}
-}
-
-// download counts a download that ended with err (notFound: WeChat Pay's
-// 404 RESOURCE_NOT_EXISTS).
-func (m *merchantMetrics) download(err error, notFound bool) {
-	if m == nil {
-		return
-	}
-	m.downloads.WithLabelValues(downloadOutcome(err, notFound)).Inc()
-}
-
-// watchApp reports the state of the app's merchants (certificates, last
-// download) from now on, and starts the download counters of those that
-// download at 0.
-func (s *metricSet) watchApp(a *App) {
-	if s == nil {
-		return
-	}
-	for _, name := range a.names() {
-		if m := a.Merchants[name]; m.certs != nil && m.metrics != nil {
-			for _, outcome := range []string{downloadOK, downloadNotFound, downloadFailed} {
-				m.metrics.downloads.WithLabelValues(outcome)
-			}
-		}
-	}
-	s.state.setApp(a)
-}
-
-// provisionMetrics gives each merchant its metrics before the merchants are
-// provisioned (the first download happens then).
-func (a *App) provisionMetrics(ctx caddy.Context) (*metricSet, error) {
-	set, err := metricsOf(ctx)
-	if err != nil || set == nil {
-		return nil, err
-	}
-	for name, m := range a.Merchants {
-		if m != nil {
-			m.metrics = set.merchant(name)
-		}
-	}
-	return set, nil
 }

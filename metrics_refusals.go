@@ -3,6 +3,8 @@ package wechatpay
 import (
 	"slices"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/metriclabels"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/notification"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tidwall/gjson"
@@ -16,7 +18,7 @@ import (
 // wechatPayCodes are the error codes WeChat Pay documents: those of its
 // HTTP status table (https://pay.weixin.qq.com/wiki/doc/apiv3/Share/error_code.shtml)
 // and the common ones of its endpoints' error tables. Any other code
-// counts as labelOther: the label never takes a free string.
+// counts as metriclabels.Other: the label never takes a free string.
 var wechatPayCodes = map[string]bool{
 	"PARAM_ERROR": true, "INVALID_REQUEST": true, "SIGN_ERROR": true, "NO_AUTH": true,
 	"ORDER_NOT_EXIST": true, "ORDERNOTEXIST": true, "RESOURCE_NOT_EXISTS": true, "NOT_FOUND": true,
@@ -51,8 +53,8 @@ func newRefusalsCounter() *prometheus.CounterVec {
 // increase() sees the first one.
 func startRefusals(c *prometheus.CounterVec) {
 	c.WithLabelValues(class4xx, wechatPaySignError)
-	c.WithLabelValues(class4xx, labelOther)
-	c.WithLabelValues(class5xx, labelOther)
+	c.WithLabelValues(class4xx, metriclabels.Other)
+	c.WithLabelValues(class5xx, metriclabels.Other)
 }
 
 // refusal counts a verified answer with status >= 400 and its body.
@@ -66,7 +68,7 @@ func (m *handlerMetrics) refusal(status int, body []byte) {
 	}
 	code := gjson.GetBytes(body, "code").Str
 	if !wechatPayCodes[code] {
-		code = labelOther
+		code = metriclabels.Other
 	}
 	m.refusals.WithLabelValues(class, code).Inc()
 }
@@ -74,7 +76,7 @@ func (m *handlerMetrics) refusal(status int, body []byte) {
 // callbackRefusalCodes are the refusals of a callback that the
 // WeChatPayCallbacksRefused alert watches: each starts at 0 (event_type
 // empty, as refusals are counted) so that increase() sees the first.
-var callbackRefusalCodes = append(slices.Clone(verifyCodes), notification.CodeDecryptFailed)
+var callbackRefusalCodes = append(slices.Clone(metriclabels.VerifyCodes), notification.CodeDecryptFailed)
 
 // start starts the watched refusal series at 0.
 func (m *notifyMetrics) start() {
@@ -82,6 +84,27 @@ func (m *notifyMetrics) start() {
 		return
 	}
 	for _, code := range callbackRefusalCodes {
-		m.callbacks.WithLabelValues("", outcomeLabel(code))
+		m.callbacks.WithLabelValues("", outcomes.Label(code))
 	}
 }
+
+// outcomeCodes are the codes a client (or WeChat Pay, for a callback) can
+// be answered with: the module's own (errors.go), the verifier's and the
+// callback parser's. They are the outcome label's closed set, with the
+// outcomes above.
+var outcomeCodes = []string{
+	codeParamError, codeBodyTooLarge, codeUnsupportedEncoding, codeNotFound, codeProxyError,
+	codeBrowserRequestRefused, codeHostNotAllowed, codeUnsupportedMediaType,
+	codeResponseTooLarge, codeResponseUnreadable, codeResponseDecryptFailed,
+	codeUpstreamUnreachable, codeUpstreamTimeout, codeUpstreamIncomplete, codeUpstreamError,
+	codeBillHashMismatch, codeBillTooLarge, codeBillUnverified,
+	codeNoUpstream, codeMerchantUnknown,
+	codeClientClosedRequest, codeMethodNotAllowed, codeSignatureTypeUnsupported,
+	apiv3.CodeSignatureMissing, apiv3.CodeSignatureProbe, apiv3.CodeSerialUnknown,
+	apiv3.CodeTimestampInvalid, apiv3.CodeTimestampExpired, apiv3.CodeSignatureInvalid,
+	apiv3.CodeSignatureReplayed, apiv3.CodeReplayWindowFull,
+	notification.CodeNotificationMalformed, notification.CodeAlgorithmUnsupported, notification.CodeDecryptFailed,
+}
+
+// outcomes is the outcome label's closed set.
+var outcomes = metriclabels.NewOutcomes(outcomeCodes...)

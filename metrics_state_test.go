@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/certstore"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/metriclabels"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 )
 
@@ -209,23 +210,23 @@ func TestStateMetricsFollowTheConfiguration(t *testing.T) {
 	// A key reload: the new certificate at the next scrape.
 	writeKeys(rotated)
 	rec := httptest.NewRecorder()
-	reloads := counterValue(t, keyReloadsTotal.WithLabelValues(reloadOK))
+	reloads := counterValue(t, keyReloadsTotal.WithLabelValues(metriclabels.ReloadOK))
 	if err := handleKeysReload(rec, httptest.NewRequest(http.MethodPost, "/wechatpay/keys/reload", nil)); err != nil {
 		t.Fatal(err)
 	}
 	assertLines(t, only(scrape(t, second.GetMetricsRegistry()), stateNames...), []string{
 		`caddy_wechatpay_merchant_certificate_expiry_timestamp_seconds{merchant="school",serial="` + rotated.SerialNo + `"} ` + expiry,
 	})
-	if got := counterValue(t, keyReloadsTotal.WithLabelValues(reloadOK)); got != reloads+1 {
+	if got := counterValue(t, keyReloadsTotal.WithLabelValues(metriclabels.ReloadOK)); got != reloads+1 {
 		t.Errorf("key_reloads_total{outcome=ok} went from %v to %v", reloads, got)
 	}
 	// A failed one.
 	testkit.WriteFile(t, dir, "cert.pem", "not a certificate")
-	failed := counterValue(t, keyReloadsTotal.WithLabelValues(reloadFailed))
+	failed := counterValue(t, keyReloadsTotal.WithLabelValues(metriclabels.ReloadFailed))
 	if err := handleKeysReload(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/wechatpay/keys/reload", nil)); err == nil {
 		t.Fatal("a reload with a broken certificate succeeded")
 	}
-	if got := counterValue(t, keyReloadsTotal.WithLabelValues(reloadFailed)); got != failed+1 {
+	if got := counterValue(t, keyReloadsTotal.WithLabelValues(metriclabels.ReloadFailed)); got != failed+1 {
 		t.Errorf("key_reloads_total{outcome=failed} went from %v to %v", failed, got)
 	}
 

@@ -3,7 +3,6 @@ package wechatpay
 import (
 	"context"
 	"crypto/rsa"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/dedup"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/metriclabels"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 )
 
@@ -35,10 +35,7 @@ func newConfigContext(t testing.TB) (caddy.Context, *prometheus.Registry) {
 // provisionIn provisions a module from its JSON form in ctx.
 func provisionIn(t testing.TB, ctx caddy.Context, m caddy.Provisioner, cfg string) {
 	t.Helper()
-	if err := json.Unmarshal([]byte(cfg), m); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Provision(ctx); err != nil {
+	if err := provisionFrom(t, ctx, m, []byte(cfg)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -142,12 +139,7 @@ func call(t testing.TB, h caddyhttp.MiddlewareHandler, method, target, body stri
 	t.Helper()
 	r := httptest.NewRequest(method, target, strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/json")
-	r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, caddyhttp.NewTestReplacer(r)))
-	w := httptest.NewRecorder()
-	if err := h.ServeHTTP(w, r, next); err != nil {
-		t.Fatal(err)
-	}
-	return w
+	return runHandler(t, h, r, next)
 }
 
 // TestHandlerMetrics drives a mix of requests through a handler and reads
@@ -164,7 +156,7 @@ func TestHandlerMetrics(t *testing.T) {
 	const mch = `merchant="1900000001"`
 	// Before any request: the stages and the verification codes start at 0.
 	var want []string
-	for _, code := range verifyCodes {
+	for _, code := range metriclabels.VerifyCodes {
 		want = append(want, `caddy_wechatpay_response_verification_failures_total{code="`+code+`",`+mch+`} 0`)
 	}
 	assertLines(t, without(scrape(t, reg), append(processWide, refusalsMetric)...), append(want,
@@ -195,7 +187,7 @@ func TestHandlerMetrics(t *testing.T) {
 	call(t, h, "BREW", "/v3/unknown/ORDER-9", "", ok)
 
 	want = want[:0]
-	for _, code := range verifyCodes {
+	for _, code := range metriclabels.VerifyCodes {
 		n := 0
 		if code == apiv3.CodeSignatureInvalid {
 			n = 1
@@ -388,7 +380,7 @@ func BenchmarkHandlerMetrics(b *testing.B) {
 		var upstream upstreamTimer
 		h.metrics.fields(5)
 		upstream.stop(time.Now())
-		h.metrics.request(r, outcomeVerified)
+		h.metrics.request(r, metriclabels.Verified)
 		h.metrics.durations(start, &upstream)
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/bill"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/catalog"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/metriclabels"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/proxyhttp"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/sensitive"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -136,7 +138,7 @@ type Handler struct {
 	routes     catalog.Layered // the shared built-in catalog, and this handler's encrypt rules over it
 	userAgent  string
 	queryNames []string // every sensitive query parameter name, lower case
-	hostRules  hostRules
+	hostRules  proxyhttp.HostRules
 	keySource
 	metrics     *handlerMetrics // nil without a metrics registry
 	perMerchant *perMerchant    // set when merchant is a placeholder (merchant_route.go)
@@ -211,7 +213,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if h.MaxBody == 0 {
-		h.MaxBody = defaultMaxBody
+		h.MaxBody = proxyhttp.DefaultMaxBody
 	}
 	if err := h.provisionBills(ctx); err != nil {
 		return err
@@ -250,7 +252,7 @@ func (h *Handler) checkOptions() error {
 		}
 	}
 	var err error
-	h.hostRules, err = compileAllowHosts(h.AllowHosts)
+	h.hostRules, err = proxyhttp.CompileAllowHosts(h.AllowHosts)
 	return err
 }
 
@@ -312,7 +314,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if form := frontendForms[r.URL.Path]; form != nil && keys.apiv2Key != nil {
 		return h.serveFrontendSign(w, r, keys, form)
 	}
-	if ae := checkAPIPath(r.URL, h.AllowPaths); ae != nil {
+	if ae := refused(proxyhttp.CheckAPIPath(r.URL, h.AllowPaths)); ae != nil {
 		return h.refuse(w, r, ae)
 	}
 	if r.Method == http.MethodHead {
@@ -322,10 +324,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return h.refuse(w, r, &apiError{status: http.StatusMethodNotAllowed, code: "METHOD_NOT_ALLOWED",
 			message: "HEAD is not forwarded: WeChat Pay's signature covers the body that a HEAD answer leaves out; send GET"})
 	}
-	if ae := checkBodyType(r); ae != nil {
+	if ae := refused(proxyhttp.CheckBodyType(r)); ae != nil {
 		return h.refuse(w, r, ae)
 	}
-	body, ae := readRequestBody(r, h.MaxBody)
+	body, rf := proxyhttp.ReadBody(r, h.MaxBody)
+	ae := refused(rf)
 	if ae != nil {
 		return h.refuse(w, r, ae)
 	}
@@ -334,12 +337,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	rt := h.routes.Lookup(r.Method, r.URL.Path)
 	out, encrypted, ae := encryptRequest(r, rt, body.Bytes(), keys.encrypter)
 	if ae != nil {
-		release(body)
+		proxyhttp.Release(body)
 		return h.refuse(w, r, ae)
 	}
 	h.metrics.fields(encrypted)
 	if out.readBufferFree {
-		defer release(body)
+		defer proxyhttp.Release(body)
 	}
 	if err := h.signRequest(r, out, keys); err != nil {
 		return h.refuse(w, r, &apiError{status: http.StatusInternalServerError, code: codeProxyError, message: "signing the request failed", cause: err})
@@ -351,8 +354,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if done, err := h.serveBillDownload(w, r, next, keys, start, &upstream); done {
 		return err
 	}
-	resp := newBufferedResponse(w)
-	defer resp.release()
+	resp := proxyhttp.NewBufferedResponse(w)
+	defer resp.Release()
 	if ae := proxyInto(resp, r, next, &upstream); ae != nil {
 		return h.refuse(w, r, ae)
 	}
@@ -360,7 +363,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if ae != nil {
 		return h.refuse(w, r, ae)
 	}
-	h.metrics.request(r, outcomeVerified)
+	h.metrics.request(r, metriclabels.Verified)
 	h.logForwarded(r, rt, encrypted, start, result)
 	return nil
 }
@@ -378,21 +381,21 @@ func (h *Handler) mayLogSensitive(r *http.Request) bool {
 
 // streamUnverified passes a response that is not verified (an unsigned
 // download, a skip_verify path, any response with verify_responses off) to
-// the client as it arrives, with only the headers passedDownloadHeader
+// the client as it arrives, with only the headers proxyhttp.PassedDownloadHeader
 // allows. A failure before the response begins is answered in WeChat Pay's
 // error shape, as on verified paths: returned to Caddy, it would be logged
 // with the URI as the client sent it, a sensitive query value included.
 func (h *Handler) streamUnverified(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, rt *catalog.Route, encrypted int, start time.Time, upstream *upstreamTimer) error {
-	sw := newStreamedResponse(w)
+	sw := proxyhttp.NewStreamedResponse(w)
 	began := time.Now()
 	err := next.ServeHTTP(sw, r)
 	upstream.stop(began)
-	outcome := outcomeUnverified
-	if err == nil && !sw.wroteHeader {
+	outcome := metriclabels.Unverified
+	if err == nil && !sw.WroteHeader() {
 		return h.refuse(w, r, errNoUpstream)
 	}
 	if ae := upstreamError(err); ae != nil {
-		if !sw.wroteHeader {
+		if !sw.WroteHeader() {
 			return h.refuse(w, r, ae)
 		}
 		h.logger.Warn("the unverified answer failed after it began", zap.String("method", r.Method),
@@ -409,49 +412,49 @@ func (h *Handler) verifying() bool { return h.VerifyResponses == nil || *h.Verif
 // respondsUnsigned reports whether WeChat Pay answers r unsigned: a
 // download (GET) of a built-in download path, or a skip_verify path.
 func (h *Handler) respondsUnsigned(r *http.Request) bool {
-	return r.Method == http.MethodGet && hasPathPrefix(r.URL.Path, unsignedDownloads) || hasPathPrefix(r.URL.Path, h.SkipVerify)
+	return r.Method == http.MethodGet && proxyhttp.HasPathPrefix(r.URL.Path, unsignedDownloads) || proxyhttp.HasPathPrefix(r.URL.Path, h.SkipVerify)
 }
 
 // deliverVerified checks the buffered response and writes it to the client, or
 // returns the refusal to send instead; the unverified body is never written.
 // Unsigned error responses (from a gateway in front of WeChat Pay, say) pass
 // unchanged: their status already tells the app that the call failed.
-func (h *Handler) deliverVerified(w http.ResponseWriter, r *http.Request, resp *bufferedResponse, rt *catalog.Route, keys *keySet, payment *invocationRequest) (string, *apiError) {
-	if resp.overflow {
-		return "", responseTooLarge()
+func (h *Handler) deliverVerified(w http.ResponseWriter, r *http.Request, resp *proxyhttp.BufferedResponse, rt *catalog.Route, keys *keySet, payment *invocationRequest) (string, *apiError) {
+	if resp.Overflowed() {
+		return "", refused(proxyhttp.ResponseTooLarge())
 	}
-	if resp.truncated() {
+	if resp.Truncated() {
 		return "", &apiError{status: http.StatusBadGateway, code: codeUpstreamIncomplete, message: "WeChat Pay's answer was cut short"}
 	}
-	body, ae := resp.decodedBody()
-	if ae != nil {
-		return "", ae
+	body, rf := resp.DecodedBody()
+	if rf != nil {
+		return "", refused(rf)
 	}
-	if resp.status >= 400 && !hasSignature(resp.header) {
+	if resp.Status() >= 400 && !proxyhttp.HasSignature(resp.Received()) {
 		// A gateway's page, or anything else nobody signed: the app gets
 		// the status and WeChat Pay's error shape, never the unsigned body,
 		// which could carry a forged code.
-		requestID := resp.header.Get("Request-ID")
-		h.logger.Warn("unsigned error answer", zap.Int("status", resp.status), zap.String("request_id", requestID))
-		msg := "WeChat Pay (or a gateway before it) answered " + strconv.Itoa(resp.status) + " without a signature"
+		requestID := resp.Received().Get("Request-ID")
+		h.logger.Warn("unsigned error answer", zap.Int("status", resp.Status()), zap.String("request_id", requestID))
+		msg := "WeChat Pay (or a gateway before it) answered " + strconv.Itoa(resp.Status()) + " without a signature"
 		if requestID != "" {
 			msg += " (Request-ID " + requestID + ")"
 		}
-		return "", &apiError{status: resp.status, code: codeUpstreamError, message: msg}
+		return "", &apiError{status: resp.Status(), code: codeUpstreamError, message: msg}
 	}
-	signed, err := keys.verifier.Check(resp.header, body)
+	signed, err := keys.verifier.Check(resp.Received(), body)
 	if err != nil {
 		ve := apiv3.AsVerifyError(err)
 		h.metrics.verifyFailed(ve.Code)
 		msg := "WeChat Pay's answer failed verification: " + ve.Reason
 		var hint string
 		if ve.Code == apiv3.CodeTimestampExpired {
-			hint = hostClock.clockHint(time.Now(), resp.header, ve)
+			hint = hostClock.clockHint(time.Now(), resp.Received(), ve)
 		}
 		h.logger.Error("WeChat Pay's answer failed verification",
 			zap.String("code", ve.Code), zap.String("reason", ve.Reason),
 			zap.String("serial", ve.Serial), zap.String("request_id", ve.RequestID),
-			zap.Int("upstream_status", resp.status), zap.String("clock", hint))
+			zap.Int("upstream_status", resp.Status()), zap.String("clock", hint))
 		if hint != "" {
 			msg += "; " + hint
 		}
@@ -461,29 +464,29 @@ func (h *Handler) deliverVerified(w http.ResponseWriter, r *http.Request, resp *
 		return "", &apiError{status: http.StatusBadGateway, code: ve.Code, message: msg}
 	}
 	hostClock.observe(h.logger, time.Now(), signed)
-	h.recordBills(r, body, resp.status) // before decryption: encrypt_key as WeChat Pay sent it
-	h.metrics.refusal(resp.status, body)
+	h.recordBills(r, body, resp.Status()) // before decryption: encrypt_key as WeChat Pay sent it
+	h.metrics.refusal(resp.Status(), body)
 	result := "verified"
-	if h.DecryptResponses && rt != nil && rt.Response != nil && resp.status < 300 && len(body) > 0 {
+	if h.DecryptResponses && rt != nil && rt.Response != nil && resp.Status() < 300 && len(body) > 0 {
 		plain, _, err := keys.decrypter.DecryptFields(body, rt.Response)
 		if err != nil {
 			h.logger.Error("decrypting WeChat Pay's answer failed", zap.Error(err),
-				zap.String("request_id", resp.header.Get("Request-ID")))
+				zap.String("request_id", resp.Received().Get("Request-ID")))
 			return "", &apiError{status: http.StatusBadGateway, code: codeResponseDecryptFailed,
 				message: "WeChat Pay's answer could not be decrypted: " + err.Error()}
 		}
 		body, result = plain, "verified, decrypted"
 	}
-	if payment != nil && resp.status >= 200 && resp.status < 300 {
+	if payment != nil && resp.Status() >= 200 && resp.Status() < 300 {
 		var unsigned string
 		if body, unsigned = h.withInvocation(body, payment, keys.signer); unsigned != "" {
 			h.logger.Warn("no payment invocation signed for this prepay response", zap.String("path", r.URL.Path),
-				zap.String("reason", unsigned), zap.String("request_id", resp.header.Get("Request-ID")))
+				zap.String("reason", unsigned), zap.String("request_id", resp.Received().Get("Request-ID")))
 		} else {
 			result += ", invocation signed"
 		}
 	}
-	resp.writeTo(w, body)
+	resp.Deliver(w, body)
 	return result, nil
 }
 
@@ -513,7 +516,7 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, ae *apiError) e
 			zap.String("field", ae.field), zap.String("reason", ae.message), zap.NamedError("cause", ae.cause))
 	}
 	if ae.closeConnection {
-		drainWhileSending(w, r)
+		proxyhttp.DrainWhileSending(w, r)
 		w.Header().Set("Connection", "close")
 	}
 	writeError(w, ae.status, ae.code, ae.message)
@@ -535,4 +538,18 @@ func validMethod(m string) bool {
 		return true
 	}
 	return false
+}
+
+// holderName names a handler with keys of its own by its merchant number.
+func (h *Handler) holderName() string {
+	return "wechatpay handler (mchid " + h.currentKeys().signer.MchID + ")"
+}
+
+// checkTrustBoundary runs the trust boundary's checks (internal/proxyhttp):
+// first the browser's headers, then the Host.
+func (h *Handler) checkTrustBoundary(r *http.Request) *apiError {
+	if ae := refused(proxyhttp.CheckBrowser(r)); ae != nil {
+		return ae
+	}
+	return refused(h.hostRules.CheckHost(r))
 }

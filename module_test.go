@@ -39,12 +39,9 @@ func provisionedHandler(t testing.TB, extraJSON string) (*Handler, *observer.Obs
 		"public_key":"` + testkit.WriteFile(t, dir, "p.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey)) + `",
 		` + testHostAllowed + extraJSON + `}`
 	h := new(Handler)
-	if err := json.Unmarshal([]byte(cfg), h); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	t.Cleanup(cancel)
-	if err := h.Provision(ctx); err != nil {
+	if err := provisionFrom(t, ctx, h, []byte(cfg)); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.Validate(); err != nil {
@@ -60,8 +57,6 @@ func provisionedHandler(t testing.TB, extraJSON string) (*Handler, *observer.Obs
 // with answer (nil: nothing).
 func serve(t *testing.T, h *Handler, r *http.Request, answer http.HandlerFunc) (*httptest.ResponseRecorder, *http.Request, []byte) {
 	t.Helper()
-	repl := caddyhttp.NewTestReplacer(r)
-	r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
 	var forwarded *http.Request
 	var body []byte
 	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
@@ -72,11 +67,7 @@ func serve(t *testing.T, h *Handler, r *http.Request, answer http.HandlerFunc) (
 		}
 		return nil
 	})
-	w := httptest.NewRecorder()
-	if err := h.ServeHTTP(w, r, next); err != nil {
-		t.Fatal(err)
-	}
-	return w, forwarded, body
+	return runHandler(t, h, r, next), forwarded, body
 }
 
 func TestServeHTTPForwardsSignedEncrypted(t *testing.T) {

@@ -14,7 +14,9 @@ import (
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/dedup"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/logtext"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/metriclabels"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/notification"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/proxyhttp"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/tidwall/gjson"
@@ -225,15 +227,16 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 		w.Header().Set("Allow", http.MethodPost)
 		return h.refuse(w, r, nil, &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed, message: "callbacks are POST requests"})
 	}
-	buf, ae := readRequestBody(r, h.MaxBody)
+	buf, rf := proxyhttp.ReadBody(r, h.MaxBody)
+	ae := refused(rf)
 	if ae != nil {
 		if ae.closeConnection {
-			drainWhileSending(w, r)
+			proxyhttp.DrainWhileSending(w, r)
 			w.Header().Set("Connection", "close")
 		}
 		return h.refuse(w, r, nil, ae)
 	}
-	defer release(buf)
+	defer proxyhttp.Release(buf)
 	body := buf.Bytes()
 
 	if st := strings.TrimSpace(r.Header.Get("Wechatpay-Signature-Type")); st != "" && st != notification.SignatureType {
@@ -270,7 +273,7 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 		return h.refuse(w, r, body, refusalOf(err))
 	}
 	envelope := n.Envelope(plain)
-	merchants := merchantsOf(plain)
+	merchants := notification.MerchantsOf(plain)
 	clear(plain)
 
 	// The records outlive the request: WeChat Pay hanging up after the
@@ -291,7 +294,7 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 				zap.String("id", n.ID), zap.Error(err))
 		}
 		if dup {
-			h.metrics.callback(n.EventType, outcomeDuplicate)
+			h.metrics.callback(n.EventType, metriclabels.Duplicate)
 			h.logNotify("duplicate acknowledged", r, n, 0, start)
 			w.WriteHeader(http.StatusNoContent)
 			return nil
@@ -300,7 +303,7 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 
 	status, failure := h.forward(r, n, envelope, merchants, next)
 	if failure != "" {
-		h.metrics.callback(n.EventType, outcomeAppFailed)
+		h.metrics.callback(n.EventType, metriclabels.AppFailed)
 		h.logger.Warn("the app did not acknowledge the notification; WeChat Pay will send it again",
 			zap.String("id", n.ID), zap.String("event_type", n.EventType),
 			zap.String("request_id", requestID(r)), zap.Int("app_status", status), zap.String("reason", failure))
@@ -313,7 +316,7 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 				zap.String("id", n.ID), zap.Error(err))
 		}
 	}
-	h.metrics.callback(n.EventType, outcomeDelivered)
+	h.metrics.callback(n.EventType, metriclabels.Delivered)
 	h.logNotify("forwarded", r, n, status, start)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -330,7 +333,7 @@ func refusalOf(err error) *apiError {
 
 // forward sends the plaintext envelope to the next handler and returns the
 // app's status and, unless it acknowledged (2xx), why not.
-func (h *NotifyHandler) forward(r *http.Request, n *notification.Notification, envelope []byte, merchants callbackMerchants, next caddyhttp.Handler) (status int, failure string) {
+func (h *NotifyHandler) forward(r *http.Request, n *notification.Notification, envelope []byte, merchants notification.Merchants, next caddyhttp.Handler) (status int, failure string) {
 	hdr := r.Header
 	for _, k := range signatureHeaders {
 		hdr.Del(k)
@@ -339,7 +342,7 @@ func (h *NotifyHandler) forward(r *http.Request, n *notification.Notification, e
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Content-Length", strconv.Itoa(len(envelope)))
 	hdr.Set(notificationIDHeader, n.ID)
-	merchants.set(hdr)
+	merchants.SetHeaders(hdr)
 	if n.EventType != "" {
 		hdr.Set(eventTypeHeader, n.EventType)
 	} else {
@@ -471,3 +474,9 @@ var (
 	_ caddy.Validator             = (*NotifyHandler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*NotifyHandler)(nil)
 )
+
+// holderName names a callback handler with keys of its own by the keys
+// it verifies under.
+func (h *NotifyHandler) holderName() string {
+	return "wechatpay_notify handler (" + strings.Join(reportKeys("", h.currentKeys()).WechatPayKeys, ", ") + ")"
+}

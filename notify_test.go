@@ -36,13 +36,9 @@ func provisionNotify(t *testing.T, extraJSON string) (*NotifyHandler, error) {
 	pub := testkit.WriteFile(t, t.TempDir(), "pub_key.pem", testkit.PublicPEM(&c.WechatPayKey.PublicKey))
 	cfg := `{"apiv3_key":"{env.TEST_WECHATPAY_APIV3_KEY}","public_key_id":"` + c.PublicKeyID + `","public_key":"` + pub + `"` + extraJSON + `}`
 	h := new(NotifyHandler)
-	if err := json.Unmarshal([]byte(cfg), h); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	t.Cleanup(cancel)
-	err := h.Provision(ctx)
-	return h, err
+	return h, provisionFrom(t, ctx, h, []byte(cfg))
 }
 
 // notifyHandler returns a provisioned handler whose dedup records live in
@@ -110,13 +106,7 @@ func deliver(t *testing.T, h *NotifyHandler, cb testkit.Callback, next caddyhttp
 	for k, v := range cb.Header {
 		r.Header[k] = v
 	}
-	repl := caddyhttp.NewTestReplacer(r)
-	r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
-	w := httptest.NewRecorder()
-	if err := h.ServeHTTP(w, r, next); err != nil {
-		t.Fatal(err)
-	}
-	return w
+	return runHandler(t, h, r, next)
 }
 
 // assertLogsClean fails if a log entry holds the plaintext or the key.

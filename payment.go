@@ -8,6 +8,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/metriclabels"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/proxyhttp"
 	"go.uber.org/zap"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
@@ -221,14 +223,15 @@ func (h *Handler) serveRequestPayment(w http.ResponseWriter, r *http.Request, ke
 		return h.refuse(w, r, &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed,
 			message: requestPaymentPath + " takes POST"})
 	}
-	if ae := checkBodyType(r); ae != nil {
+	if ae := refused(proxyhttp.CheckBodyType(r)); ae != nil {
 		return h.refuse(w, r, ae)
 	}
-	buf, ae := readRequestBody(r, maxReSignBody)
+	buf, rf := proxyhttp.ReadBody(r, maxReSignBody)
+	ae := refused(rf)
 	if ae != nil {
 		return h.refuse(w, r, ae)
 	}
-	defer release(buf)
+	defer proxyhttp.Release(buf)
 	inv, ae := parseReSign(buf.Bytes())
 	if ae != nil {
 		return h.refuse(w, r, ae)
@@ -243,7 +246,7 @@ func (h *Handler) serveRequestPayment(w http.ResponseWriter, r *http.Request, ke
 		return h.refuse(w, r, &apiError{status: http.StatusInternalServerError, code: codeProxyError, message: "signing the invocation failed", cause: err})
 	}
 	h.logger.Debug("signed a payment invocation again", zap.Bool("app", inv.app))
-	h.metrics.request(r, outcomeSigned)
+	h.metrics.request(r, metriclabels.Signed)
 	writeJSON(w, http.StatusOK, obj)
 	return nil
 }

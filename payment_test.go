@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/signers"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/verifiers"
@@ -81,12 +80,7 @@ func payThroughHandler(t *testing.T, h *Handler, cs *testkit.CertSandbox, path, 
 	})
 	r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/json")
-	r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, caddyhttp.NewTestReplacer(r)))
-	w := httptest.NewRecorder()
-	if err := h.ServeHTTP(w, r, next); err != nil {
-		t.Fatal(err)
-	}
-	return w, upstream
+	return runHandler(t, h, r, next), upstream
 }
 
 // clientVerdict hands the invocation object to the sandbox's simulated

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/proxyhttp"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/testkit"
 	"github.com/wechatpay-apiv3/wechatpay-go/core"
 )
@@ -76,7 +77,7 @@ func TestServeHTTPMultipartRefused(t *testing.T) {
 		}
 		var e struct{ Code, Message string }
 		status, code := 400, codeParamError
-		if !isUploadPath(tc.path) { // refused for its type before its parts are read
+		if !proxyhttp.IsUploadPath(tc.path) { // refused for its type before its parts are read
 			status, code = 415, codeUnsupportedMediaType
 		}
 		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || rec.Code != status || e.Code != code || !strings.Contains(rec.Body.String(), tc.message) {

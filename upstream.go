@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/proxyhttp"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 )
@@ -19,16 +20,16 @@ import (
 // when the buffer refused more of a response that is too large; since
 // nothing has reached the client here, that becomes a 502 too. The time
 // next takes is added to upstream.
-func proxyInto(resp *bufferedResponse, r *http.Request, next caddyhttp.Handler, upstream *upstreamTimer) *apiError {
+func proxyInto(resp *proxyhttp.BufferedResponse, r *http.Request, next caddyhttp.Handler, upstream *upstreamTimer) *apiError {
 	began := time.Now()
 	err := serveNext(resp, r, next)
 	upstream.stop(began)
 	switch {
-	case errors.Is(err, errAborted) && resp.overflow:
-		return responseTooLarge()
+	case errors.Is(err, errAborted) && resp.Overflowed():
+		return refused(proxyhttp.ResponseTooLarge())
 	case errors.Is(err, errAborted):
 		return &apiError{status: http.StatusBadGateway, code: codeUpstreamIncomplete, message: "WeChat Pay's answer was cut short"}
-	case err == nil && !resp.wroteHeader:
+	case err == nil && !resp.WroteHeader():
 		return errNoUpstream
 	}
 	return upstreamError(err)
@@ -83,16 +84,6 @@ func upstreamError(err error) *apiError {
 	default: // 499: the client went away; nobody is left to answer
 		return &apiError{status: status, code: codeClientClosedRequest, message: "the client closed the request (" + strconv.Itoa(status) + ")"}
 	}
-}
-
-// truncated reports whether the upstream declared a longer body than it sent.
-func (b *bufferedResponse) truncated() bool {
-	cl := b.header.Get("Content-Length")
-	if cl == "" || b.header.Get("Content-Encoding") != "" {
-		return false
-	}
-	n, err := strconv.Atoi(cl)
-	return err == nil && n != b.body.Len()
 }
 
 // notSent reports whether reverse_proxy's error says the request never

@@ -5,11 +5,41 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
 )
+
+func handleKeys(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet {
+		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed: use GET", r.Method)}
+	}
+	return writeAdminJSON(w, currentKeyReports())
+}
+
+func handleKeysReload(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodPost {
+		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed: use POST", r.Method)}
+	}
+	logger := caddy.Log().Named("wechatpay")
+	reports, err := reloadAllKeys()
+	countKeyReload(err)
+	if err != nil {
+		logger.Error("reloading keys failed; the keys in use are unchanged", zap.Error(err))
+		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("reloading keys: %w", err)}
+	}
+	for _, rep := range reports {
+		logger.Info("keys reloaded", zap.String("holder", rep.Holder), zap.Bool("changed", *rep.Changed),
+			zap.String("serial_no", rep.SerialNo), zap.String("wechatpay_serial", rep.WechatPaySerial),
+			zap.Strings("wechatpay_keys", rep.WechatPayKeys))
+	}
+	return writeAdminJSON(w, reports)
+}
 
 // keyHolder is something that loaded keys from the configuration and can
 // load them again without a configuration reload: a merchant of the
@@ -171,55 +201,6 @@ func sameKeys(a, b *keySet) bool {
 		}
 	}
 	return true
-}
-
-// holderName names a handler with keys of its own by its merchant number.
-func (h *Handler) holderName() string {
-	return "wechatpay handler (mchid " + h.currentKeys().signer.MchID + ")"
-}
-
-// holderName names a callback handler with keys of its own by the keys
-// it verifies under.
-func (h *NotifyHandler) holderName() string {
-	return "wechatpay_notify handler (" + strings.Join(reportKeys("", h.currentKeys()).WechatPayKeys, ", ") + ")"
-}
-
-func (m *Merchant) holderName() string { return "merchant " + m.name }
-
-func (m *Merchant) prepareReload() (func(), error) {
-	signer, cert, static, err := m.loadKeys()
-	if err != nil {
-		return nil, err
-	}
-	if signer.MchID != m.currentSigner().MchID {
-		return nil, errMchIDChanged
-	}
-	switch {
-	case m.certs == nil && static.empty():
-		return nil, errors.New("public_key (with public_key_id) or platform_certificate is required")
-	case m.certs != nil && static.empty() != m.staticKeys().empty():
-		return nil, errors.New("a WeChat Pay key was added to or removed from a merchant whose platform certificates are downloaded: that changes only with a configuration reload")
-	}
-	apiv3, err := m.loadAPIv3Reload()
-	if err != nil {
-		return nil, err
-	}
-	apiv2, err := loadAPIv2Key(m.logger, m.APIv2Key)
-	if err != nil {
-		return nil, err
-	}
-	return func() {
-		apiv3.commitCertificates(m)
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		m.signer, m.merchantCert, m.static = signer, cert, static
-		m.apiv3Key, m.aead = apiv3.key, apiv3.aead
-		m.apiv2Key = apiv2
-		if m.certs != nil {
-			m.downloaded = m.certs.certificates()
-		}
-		m.publishLocked()
-	}, nil
 }
 
 var (

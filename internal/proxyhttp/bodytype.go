@@ -1,4 +1,4 @@
-package wechatpay
+package proxyhttp
 
 import (
 	"net/http"
@@ -10,7 +10,7 @@ import (
 // A web page can send three body types to any address without a CORS
 // preflight: text/plain, application/x-www-form-urlencoded and
 // multipart/form-data. Browsers are refused by their headers first
-// (trustboundary.go); these body types are refused too where no API call
+// (the handler's trust boundary); these body types are refused too where no API call
 // takes them, so that nothing a page can send unasked is signed.
 // application/x-www-form-urlencoded stays: curl and PHP send a JSON body
 // with it by default, and where a rule matches only a JSON object passes.
@@ -26,10 +26,10 @@ var uploadSegments = map[string]bool{
 	"upload-file": true, "upload-fapiao-file": true, "media": true, "shoppingreceipts": true,
 }
 
-// checkBodyType refuses a request body that is text/plain, or multipart
+// CheckBodyType refuses a request body that is text/plain, or multipart
 // anywhere but a POST to a media upload path. A request without a body
 // is not concerned.
-func checkBodyType(r *http.Request) *apiError {
+func CheckBodyType(r *http.Request) *Refusal {
 	ct := r.Header.Get("Content-Type")
 	if ct == "" || r.ContentLength == 0 {
 		return nil
@@ -38,17 +38,17 @@ func checkBodyType(r *http.Request) *apiError {
 	mediaType = strings.TrimSpace(mediaType)
 	switch {
 	case strings.EqualFold(mediaType, "text/plain"):
-		return &apiError{status: http.StatusUnsupportedMediaType, code: codeUnsupportedMediaType, field: "Content-Type",
-			message: "a text/plain body is not accepted (web pages send it without asking): send the body as application/json"}
-	case upload.IsMultipart(mediaType) && !(r.Method == http.MethodPost && isUploadPath(r.URL.Path)):
-		return &apiError{status: http.StatusUnsupportedMediaType, code: codeUnsupportedMediaType, field: "Content-Type",
-			message: "a multipart body is accepted only by a POST to a media upload path: send the body as application/json"}
+		return &Refusal{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMediaType, Field: "Content-Type",
+			Message: "a text/plain body is not accepted (web pages send it without asking): send the body as application/json"}
+	case upload.IsMultipart(mediaType) && !(r.Method == http.MethodPost && IsUploadPath(r.URL.Path)):
+		return &Refusal{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMediaType, Field: "Content-Type",
+			Message: "a multipart body is accepted only by a POST to a media upload path: send the body as application/json"}
 	}
 	return nil
 }
 
-// isUploadPath reports whether path ends with the segment of a media
+// IsUploadPath reports whether path ends with the segment of a media
 // upload endpoint.
-func isUploadPath(path string) bool {
+func IsUploadPath(path string) bool {
 	return uploadSegments[path[strings.LastIndexByte(path, '/')+1:]]
 }

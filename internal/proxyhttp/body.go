@@ -1,4 +1,4 @@
-package wechatpay
+package proxyhttp
 
 import (
 	"bytes"
@@ -12,8 +12,15 @@ import (
 	"time"
 )
 
-// defaultMaxBody is the request body cap when max_body is not set.
-const defaultMaxBody = 1 << 20
+// DefaultMaxBody is the request body bound when max_body is not set.
+const DefaultMaxBody = 1 << 20
+
+// NewBuffer returns an empty pooled buffer, to be given back with Release.
+func NewBuffer() *bytes.Buffer {
+	buf := bodyBufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	return buf
+}
 
 // initialBodyBuf is the most a body buffer is grown to before any byte
 // arrives, and the largest buffer kept in the pool.
@@ -27,31 +34,31 @@ var bodyBufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // unread) instead of the response that says why. It costs no memory.
 const refusedBodyDrain = 8 << 20
 
-// readRequestBody reads the whole request body, decoded, into a pooled
+// ReadBody reads the whole request body, decoded, into a pooled
 // buffer, refusing bodies over max bytes (before or after decoding) and
-// encodings it cannot decode. The caller returns the buffer with release.
+// encodings it cannot decode. The caller returns the buffer with Release.
 // Memory use is bounded by max, whatever Content-Length claims.
-func readRequestBody(r *http.Request, max int64) (*bytes.Buffer, *apiError) {
+func ReadBody(r *http.Request, max int64) (*bytes.Buffer, *Refusal) {
 	buf := bodyBufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	if r.Body == nil || r.Body == http.NoBody {
 		return buf, nil
 	}
-	tooLarge := func() *apiError {
-		return &apiError{status: http.StatusRequestEntityTooLarge, code: codeBodyTooLarge,
-			message: "request body is larger than max_body (" + strconv.FormatInt(max, 10) + " bytes)"}
+	tooLarge := func() *Refusal {
+		return &Refusal{Status: http.StatusRequestEntityTooLarge, Code: CodeBodyTooLarge,
+			Message: "request body is larger than max_body (" + strconv.FormatInt(max, 10) + " bytes)"}
 	}
 	if r.ContentLength > max {
 		// Refused on the claim alone: the client may never send what it
 		// claims, and waiting for it would hold the connection until a
 		// read timeout. Before the answer, refuse drains only what keeps
-		// arriving (drainWhileSending), so that a client still sending
+		// arriving (DrainWhileSending), so that a client still sending
 		// gets the answer rather than a reset connection; the HTTP/1
 		// connection is closed after it. An HTTP/2 stream needs neither,
 		// and its connection carries other streams.
-		release(buf)
+		Release(buf)
 		ae := tooLarge()
-		ae.closeConnection = r.ProtoMajor < 2
+		ae.CloseConnection = r.ProtoMajor < 2
 		return nil, ae
 	}
 	var src io.Reader = io.LimitReader(r.Body, max+1)
@@ -60,16 +67,16 @@ func readRequestBody(r *http.Request, max int64) (*bytes.Buffer, *apiError) {
 	case "gzip", "x-gzip":
 		zr, err := gzip.NewReader(src)
 		if err != nil {
-			release(buf)
-			return nil, &apiError{status: http.StatusBadRequest, code: codeParamError, message: "request body is not valid gzip"}
+			Release(buf)
+			return nil, &Refusal{Status: http.StatusBadRequest, Code: CodeParamError, Message: "request body is not valid gzip"}
 		}
 		defer zr.Close()
 		src = io.LimitReader(zr, max+1)
 	default:
-		release(buf)
+		Release(buf)
 		discardRefusedBody(r, false)
-		return nil, &apiError{status: http.StatusUnsupportedMediaType, code: codeUnsupportedEncoding,
-			message: "request Content-Encoding " + strconv.Quote(enc) + " is not supported; send the body as plain JSON or gzip"}
+		return nil, &Refusal{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedEncoding,
+			Message: "request Content-Encoding " + strconv.Quote(enc) + " is not supported; send the body as plain JSON or gzip"}
 	}
 	// Grow for the claimed length only up to a small bound: memory follows
 	// the bytes that arrive, never what a client says it will send.
@@ -78,18 +85,18 @@ func readRequestBody(r *http.Request, max int64) (*bytes.Buffer, *apiError) {
 	}
 	_, err := buf.ReadFrom(src)
 	if err != nil {
-		release(buf)
+		Release(buf)
 		var maxErr *http.MaxBytesError
 		if errors.As(err, &maxErr) {
 			return nil, tooLarge()
 		}
 		if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, &apiError{status: http.StatusBadRequest, code: codeParamError, message: "request body could not be read: " + err.Error()}
+			return nil, &Refusal{Status: http.StatusBadRequest, Code: CodeParamError, Message: "request body could not be read: " + err.Error()}
 		}
-		return nil, &apiError{status: http.StatusBadRequest, code: codeParamError, message: "request body could not be read"}
+		return nil, &Refusal{Status: http.StatusBadRequest, Code: CodeParamError, Message: "request body could not be read"}
 	}
 	if int64(buf.Len()) > max {
-		release(buf)
+		Release(buf)
 		discardRefusedBody(r, true)
 		return nil, tooLarge()
 	}
@@ -108,9 +115,9 @@ func discardRefusedBody(r *http.Request, readStarted bool) {
 	_, _ = io.CopyN(io.Discard, r.Body, refusedBodyDrain)
 }
 
-// release returns a body buffer to the pool unless it grew large: a few big
+// Release returns a body buffer to the pool unless it grew large: a few big
 // bodies must not pin their memory in the pool for ever.
-func release(buf *bytes.Buffer) {
+func Release(buf *bytes.Buffer) {
 	if buf == nil || buf.Cap() > 2*initialBodyBuf {
 		return
 	}
@@ -121,13 +128,13 @@ func release(buf *bytes.Buffer) {
 // sent without waiting for more of it.
 const sendingIdle = 100 * time.Millisecond
 
-// drainWhileSending reads and throws away what a client keeps sending of a
+// DrainWhileSending reads and throws away what a client keeps sending of a
 // body refused on its claimed length, up to refusedBodyDrain bytes, and
 // stops as soon as nothing arrives for sendingIdle: a client that sends
 // nothing gets its answer at once, one that is sending is not reset in the
 // middle. Without a read deadline (a writer that cannot set one) or with
 // "100 Continue" awaited, nothing is read.
-func drainWhileSending(w http.ResponseWriter, r *http.Request) {
+func DrainWhileSending(w http.ResponseWriter, r *http.Request) {
 	if r.Body == nil || r.Body == http.NoBody || strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
 		return
 	}

@@ -1,24 +1,25 @@
-package wechatpay
+package proxyhttp
 
 import (
+	"net/http"
 	"net/url"
 	"strings"
 )
 
-// apiPrefix is the path every WeChat Pay APIv3 call starts with.
-const apiPrefix = "/v3/"
+// APIPrefix is the path every WeChat Pay APIv3 call starts with.
+const APIPrefix = "/v3/"
 
-// checkAPIPath refuses a path that is not a plain WeChat Pay APIv3 path, so
+// CheckAPIPath refuses a path that is not a plain WeChat Pay APIv3 path, so
 // that the merchant's signature is put only on API calls and no path trick
 // (dot segments, doubled or trailing slashes, encoded separators) can make
 // WeChat Pay see another path than the one the proxy matched its rules on.
-func checkAPIPath(u *url.URL, allowed []string) *apiError {
+func CheckAPIPath(u *url.URL, allowed []string) *Refusal {
 	p := u.Path
-	bad := func(why string) *apiError {
-		return &apiError{status: 404, code: codeNotFound, message: "path is not a WeChat Pay APIv3 path the proxy forwards: " + why}
+	bad := func(why string) *Refusal {
+		return &Refusal{Status: http.StatusNotFound, Code: CodeNotFound, Message: "path is not a WeChat Pay APIv3 path the proxy forwards: " + why}
 	}
-	if !strings.HasPrefix(p, apiPrefix) && !hasPathPrefix(p, allowed) {
-		return bad("it must start with " + apiPrefix + " (or an allow_paths prefix)")
+	if !strings.HasPrefix(p, APIPrefix) && !HasPathPrefix(p, allowed) {
+		return bad("it must start with " + APIPrefix + " (or an allow_paths prefix)")
 	}
 	for rest := p[1:]; ; {
 		seg, tail, more := strings.Cut(rest, "/")
@@ -55,9 +56,9 @@ func hasControl(s string) bool {
 	return false
 }
 
-// hasPathPrefix reports whether path is one of prefixes or lies below one,
+// HasPathPrefix reports whether path is one of prefixes or lies below one,
 // matching whole segments.
-func hasPathPrefix(path string, prefixes []string) bool {
+func HasPathPrefix(path string, prefixes []string) bool {
 	for _, p := range prefixes {
 		if path == p || strings.HasPrefix(path, p) && (strings.HasSuffix(p, "/") || path[len(p)] == '/') {
 			return true

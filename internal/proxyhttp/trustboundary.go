@@ -1,4 +1,4 @@
-package wechatpay
+package proxyhttp
 
 import (
 	"errors"
@@ -28,30 +28,30 @@ import (
 // no sign of a browser: Node's built-in fetch sends it on every request.
 var browserHeaders = [...]string{"Origin", "Sec-Fetch-Site"}
 
-// checkBrowser refuses a request carrying any of browserHeaders, whatever
+// CheckBrowser refuses a request carrying any of browserHeaders, whatever
 // its value (null and empty too). The header is named, never its value.
-func checkBrowser(r *http.Request) *apiError {
+func CheckBrowser(r *http.Request) *Refusal {
 	for _, name := range browserHeaders {
 		if _, ok := r.Header[name]; ok {
-			return &apiError{status: http.StatusForbidden, code: codeBrowserRequestRefused, field: name,
-				message: "the request carries " + name + ", which only web browsers send: apps call the WeChat Pay proxy from their server, never from a web page"}
+			return &Refusal{Status: http.StatusForbidden, Code: CodeBrowserRequestRefused, Field: name,
+				Message: "the request carries " + name + ", which only web browsers send: apps call the WeChat Pay proxy from their server, never from a web page"}
 		}
 	}
 	return nil
 }
 
-// hostRules are the names allowed in Host besides IP literals and
+// HostRules are the names allowed in Host besides IP literals and
 // localhost: allow_hosts, lower-cased, without a trailing dot.
-type hostRules struct {
+type HostRules struct {
 	exact    []string
 	suffixes []string // ".example.internal" for "*.example.internal"
 }
 
-// compileAllowHosts checks allow_hosts and returns its rules. A wildcard
+// CompileAllowHosts checks allow_hosts and returns its rules. A wildcard
 // is a whole first label ("*.svc.cluster.local") over at least two more
 // labels, so that "*" or "*.com" cannot let an attacker's name through.
-func compileAllowHosts(names []string) (hostRules, error) {
-	var rules hostRules
+func CompileAllowHosts(names []string) (HostRules, error) {
+	var rules HostRules
 	for _, raw := range names {
 		name := strings.TrimSuffix(strings.ToLower(raw), ".")
 		bad := func(why string) error {
@@ -81,12 +81,12 @@ func compileAllowHosts(names []string) (hostRules, error) {
 	return rules, nil
 }
 
-// checkHost refuses a plain-HTTP request whose Host is not an IP literal,
+// CheckHost refuses a plain-HTTP request whose Host is not an IP literal,
 // localhost or an allow_hosts name: a page after DNS rebinding sends its
 // own name. Over TLS the certificate binds the name, and a Unix socket is
 // out of any page's reach (Caddy's admin endpoint checks no host there
 // either), so neither is checked.
-func (rules *hostRules) checkHost(r *http.Request) *apiError {
+func (rules *HostRules) CheckHost(r *http.Request) *Refusal {
 	if r.TLS != nil || overUnixSocket(r) || rules.allows(r.Host) {
 		return nil
 	}
@@ -94,13 +94,13 @@ func (rules *hostRules) checkHost(r *http.Request) *apiError {
 	if r.Host != "" {
 		shown = "Host " + strconv.Quote(logtext.Truncate(r.Host, 64))
 	}
-	return &apiError{status: http.StatusForbidden, code: codeHostNotAllowed, field: "Host",
-		message: shown + " is not an IP address, localhost or a name in allow_hosts: a web page reaching the proxy by DNS rebinding would send its own name; list the names apps use in allow_hosts"}
+	return &Refusal{Status: http.StatusForbidden, Code: CodeHostNotAllowed, Field: "Host",
+		Message: shown + " is not an IP address, localhost or a name in allow_hosts: a web page reaching the proxy by DNS rebinding would send its own name; list the names apps use in allow_hosts"}
 }
 
 // allows reports whether host (with or without a port) is an IP literal,
 // localhost or an allow_hosts name, compared without regard to case.
-func (rules *hostRules) allows(host string) bool {
+func (rules *HostRules) allows(host string) bool {
 	name := host
 	if strings.HasPrefix(name, "[") { // [v6] or [v6]:port
 		end := strings.IndexByte(name, ']')
@@ -145,13 +145,4 @@ func (rules *hostRules) allows(host string) bool {
 func overUnixSocket(r *http.Request) bool {
 	addr, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 	return ok && addr.Network() == "unix"
-}
-
-// checkTrustBoundary runs the checks above: first the browser's headers,
-// then the Host.
-func (h *Handler) checkTrustBoundary(r *http.Request) *apiError {
-	if ae := checkBrowser(r); ae != nil {
-		return ae
-	}
-	return h.hostRules.checkHost(r)
 }

@@ -1,4 +1,4 @@
-package wechatpay
+package notification
 
 import (
 	"net/http"
@@ -10,9 +10,9 @@ import (
 // resource WeChat Pay signed (a sender's own headers of these names are
 // dropped with every other header it sends):
 //
-//   - mchidHeader: the merchant the callback is for: sp_mchid for a
+//   - MchIDHeader: the merchant the callback is for: sp_mchid for a
 //     service provider's (服务商) callbacks, else mchid;
-//   - subMchidHeader: sub_mchid, the sub-merchant (子商户), in a service
+//   - SubMchIDHeader: sub_mchid, the sub-merchant (子商户), in a service
 //     provider's callbacks.
 //
 // The field names are those of WeChat Pay's decrypted resources (the
@@ -20,21 +20,21 @@ import (
 // sp_mchid, sub_mchid). A value that is not a merchant number (digits, at
 // most 32) is left out.
 const (
-	mchidHeader    = "Wechatpay-Mchid"
-	subMchidHeader = "Wechatpay-Sub-Mchid"
+	MchIDHeader    = "Wechatpay-Mchid"
+	SubMchIDHeader = "Wechatpay-Sub-Mchid"
 )
 
-// callbackMerchants are the merchant numbers of a decrypted resource.
-type callbackMerchants struct {
-	mchid, subMchid string
+// Merchants are the merchant numbers of a decrypted resource.
+type Merchants struct {
+	MchID, SubMchID string
 }
 
-// merchantsOf reads the merchant numbers of a decrypted resource.
-func merchantsOf(plain []byte) callbackMerchants {
+// MerchantsOf reads the merchant numbers of a decrypted resource.
+func MerchantsOf(plain []byte) Merchants {
 	f := gjson.GetManyBytes(plain, "sp_mchid", "mchid", "sub_mchid")
-	m := callbackMerchants{mchid: merchantNumber(f[0]), subMchid: merchantNumber(f[2])}
-	if m.mchid == "" {
-		m.mchid = merchantNumber(f[1])
+	m := Merchants{MchID: merchantNumber(f[0]), SubMchID: merchantNumber(f[2])}
+	if m.MchID == "" {
+		m.MchID = merchantNumber(f[1])
 	}
 	return m
 }
@@ -52,9 +52,9 @@ func merchantNumber(v gjson.Result) string {
 	return v.Str
 }
 
-// set puts the merchant numbers in the app's request headers.
-func (m callbackMerchants) set(hdr http.Header) {
-	for name, v := range map[string]string{mchidHeader: m.mchid, subMchidHeader: m.subMchid} {
+// SetHeaders puts the merchant numbers in the app's request headers.
+func (m Merchants) SetHeaders(hdr http.Header) {
+	for name, v := range map[string]string{MchIDHeader: m.MchID, SubMchIDHeader: m.SubMchID} {
 		if v != "" {
 			hdr.Set(name, v)
 		} else {
