@@ -62,10 +62,9 @@ func (h *Handler) provisionBills(ctx caddy.Context) error {
 	if h.MaxBillSize == 0 {
 		h.MaxBillSize = defaultMaxBillSize
 	}
-	scope := h.MchID
-	if h.Merchant != "" {
-		scope = "merchant " + h.Merchant
-	}
+	// The merchant number as resolved (mchid may be a placeholder), so
+	// that instances of one merchant share records and no two merchants do.
+	scope := h.keys().signer.MchID
 	var storage bill.Storage
 	if st := contextStorage(ctx); st != nil {
 		storage = st
@@ -213,7 +212,7 @@ func (h *Handler) serveBillDownload(w http.ResponseWriter, r *http.Request, next
 	w.WriteHeader(http.StatusOK)
 	if _, err := body.WriteTo(w); err != nil {
 		h.logger.Info("the app went away during a bill download", zap.String("path", r.URL.Path))
-		h.metrics.request(r, "CLIENT_CLOSED_REQUEST")
+		h.metrics.request(r, codeClientClosedRequest)
 		return true, nil
 	}
 	h.metrics.request(r, metriclabels.Verified)

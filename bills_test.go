@@ -141,3 +141,19 @@ func TestServeHTTPEncryptedBill(t *testing.T) {
 		})
 	}
 }
+
+// TestBillRecordsScopedByMerchantNumber: the records are kept under the
+// merchant number as resolved, not the option's text: with mchid
+// {env.X}, every instance of every merchant had the same scope, and a
+// record of one merchant was another's.
+func TestBillRecordsScopedByMerchantNumber(t *testing.T) {
+	c := testkit.Creds()
+	t.Setenv("TEST_BILL_MCHID", c.MchID)
+	ctx, _ := newConfigContext(t)
+	h := new(Handler)
+	cfg := strings.Replace(handlerJSON(t, ""), `"mchid":"`+c.MchID+`"`, `"mchid":"{env.TEST_BILL_MCHID}"`, 1)
+	provisionIn(t, ctx, h, cfg)
+	if got := h.bills.Scope(); got != c.MchID {
+		t.Errorf("bill records scoped by %q, want the merchant number %s", got, c.MchID)
+	}
+}

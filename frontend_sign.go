@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/metriclabels"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/proxyhttp"
 	"go.uber.org/zap"
 
@@ -52,8 +53,11 @@ var frontendForms = map[string]*frontendForm{
 func (h *Handler) serveFrontendSign(w http.ResponseWriter, r *http.Request, keys *keySet, form *frontendForm) error {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		return h.refuse(w, r, &apiError{status: http.StatusMethodNotAllowed, code: "METHOD_NOT_ALLOWED",
+		return h.refuse(w, r, &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed,
 			message: r.URL.Path + " takes POST"})
+	}
+	if ae := refused(proxyhttp.CheckBodyType(r)); ae != nil {
+		return h.refuse(w, r, ae) // a page's text/plain POST, as on every route
 	}
 	buf, rf := proxyhttp.ReadBody(r, maxFrontendSignBody)
 	ae := refused(rf)
@@ -72,6 +76,7 @@ func (h *Handler) serveFrontendSign(w http.ResponseWriter, r *http.Request, keys
 		return h.refuse(w, r, &apiError{status: http.StatusInternalServerError, code: codeProxyError, message: "signing the form failed"})
 	}
 	h.logger.Debug("signed a front-end form", zap.String("form", form.name))
+	h.metrics.request(r, metriclabels.Signed)
 	w.Header().Set("Cache-Control", "no-store") // a signed form is for one use
 	writeJSON(w, http.StatusOK, out)
 	return nil

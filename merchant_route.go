@@ -99,6 +99,11 @@ func noInlineKeys(merchant string, inline ...[2]string) error {
 // to that merchant's handler; an empty or unknown name is refused with 400
 // MERCHANT_UNKNOWN, naming the placeholder, and nothing goes upstream.
 func (h *Handler) servePerRequest(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if h.mayLogSensitive(r) {
+		// As in ServeHTTP: whatever the answer, a query that may hold a
+		// sensitive value gets no access log line.
+		caddyhttp.SetVar(r.Context(), caddyhttp.LogSkipVar, true)
+	}
 	// First, as in every handler: a browser or a rebound name learns
 	// nothing, not even which merchants exist.
 	if ae := h.perMerchant.any.checkTrustBoundary(r); ae != nil {
@@ -110,9 +115,6 @@ func (h *Handler) servePerRequest(w http.ResponseWriter, r *http.Request, next c
 	}
 	sub := h.perMerchant.byName[name]
 	if sub == nil {
-		if h.mayLogSensitive(r) {
-			caddyhttp.SetVar(r.Context(), caddyhttp.LogSkipVar, true)
-		}
 		msg := "merchant " + h.Merchant + " resolved to nothing: the request does not say which merchant it is for"
 		if name != "" {
 			msg = "merchant " + h.Merchant + " resolved to " + strconv.Quote(logtext.Truncate(name, 64)) +

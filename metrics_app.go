@@ -48,7 +48,7 @@ func (s *metricSet) watchApp(a *App) {
 }
 
 // provisionMetrics gives each merchant its metrics before the merchants are
-// provisioned (the first download happens then).
+// provisioned (their downloads, at the app's Start, are counted).
 func (a *App) provisionMetrics(ctx caddy.Context) (*metricSet, error) {
 	set, err := metricsOf(ctx)
 	if err != nil || set == nil {

@@ -406,3 +406,27 @@ func TestReSignMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestFrontendSignMetrics: a form the proxy signs with the APIv2 key is
+// counted as signed, as a re-signed invocation is, and a refused one under
+// its code.
+func TestFrontendSignMetrics(t *testing.T) {
+	t.Setenv("TEST_WECHATPAY_APIV2_KEY", testAPIv2Key)
+	ctx, reg := newConfigContext(t)
+	h := new(Handler)
+	provisionIn(t, ctx, h, handlerJSON(t, `,"apiv2_key":"{env.TEST_WECHATPAY_APIV2_KEY}"`))
+	if w, _ := postForm(t, h, sendCouponPath, `{"send_coupon_params":[{"stock_id":"1212","out_request_no":"REQ1"}]}`); w.Code != 200 {
+		t.Fatalf("send-coupon: %d %s", w.Code, w.Body)
+	}
+	postForm(t, h, sendCouponPath, `{"send_coupon_params":[]}`) // PARAM_ERROR
+	const mch = `merchant="1900000001"`
+	lines := scrape(t, reg)
+	for _, want := range []string{
+		`caddy_wechatpay_requests_total{endpoint="other",` + mch + `,method="POST",outcome="signed"} 1`,
+		`caddy_wechatpay_requests_total{endpoint="other",` + mch + `,method="POST",outcome="PARAM_ERROR"} 1`,
+	} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("no %s in\n\t%s", want, strings.Join(lines, "\n\t"))
+		}
+	}
+}

@@ -321,7 +321,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		// WeChat Pay's signature covers the body, which the answer to a
 		// HEAD leaves out: it could never be verified.
 		w.Header().Set("Allow", "GET, POST, PUT, PATCH, DELETE")
-		return h.refuse(w, r, &apiError{status: http.StatusMethodNotAllowed, code: "METHOD_NOT_ALLOWED",
+		return h.refuse(w, r, &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed,
 			message: "HEAD is not forwarded: WeChat Pay's signature covers the body that a HEAD answer leaves out; send GET"})
 	}
 	if ae := refused(proxyhttp.CheckBodyType(r)); ae != nil {

@@ -31,3 +31,19 @@ func TestTrustBoundaryCoversLaterRoutes(t *testing.T) {
 		}
 	}
 }
+
+// TestFrontendSignRefusesTextPlain: the front-end signing routes refuse a
+// text/plain body (what a page's form or no-cors fetch sends without
+// asking) with 415, as every other route does, and sign nothing.
+func TestFrontendSignRefusesTextPlain(t *testing.T) {
+	h, _ := apiv2Handler(t)
+	body := `{"service_id":"88888888000011","out_order_no":"1234323JKHDFE1243252"}`
+	for _, path := range []string{sendCouponPath, h5CouponPath, payscoreDetailPath} {
+		r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+		r.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+		w, fw, _ := serve(t, h, r, nil)
+		if fw != nil || w.Code != http.StatusUnsupportedMediaType || !strings.Contains(w.Body.String(), "application/json") || strings.Contains(w.Body.String(), "sign\"") {
+			t.Errorf("%s with text/plain: %d %s", path, w.Code, w.Body)
+		}
+	}
+}

@@ -130,6 +130,9 @@ func (s *Store) SweepDue(every time.Duration) bool {
 	return true
 }
 
+// Scope is the merchant the store keeps records for.
+func (s *Store) Scope() string { return s.scope }
+
 // Sweep deletes the expired (and unreadable) records of this store's scope
 // from the storage and returns how many it deleted.
 func (s *Store) Sweep(ctx context.Context) (int, error) {
