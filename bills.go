@@ -44,10 +44,6 @@ const (
 	// download under it without a record is refused (unless skip_verify
 	// names it).
 	billDownloadPrefix = "/v3/billdownload/"
-	// billMaxInflation bounds the decompression of a gzip bill for its
-	// digest, per byte of max_bill_size: real bills compress about ten to
-	// one.
-	billMaxInflation = 64
 )
 
 // billSpoolDir is where spools go past billSpoolMemory; empty for
@@ -148,7 +144,7 @@ func (h *Handler) serveBillDownload(w http.ResponseWriter, r *http.Request, next
 	if !rec.Encrypted() {
 		// A plain bill is digested as it arrives: the check is done with
 		// its last byte (an encrypted one is opened whole, afterwards).
-		resp.digest = bill.NewDigest(h.MaxBillSize * billMaxInflation)
+		resp.digest = bill.NewDigest()
 		defer resp.digest.Abort()
 	}
 	began := time.Now()

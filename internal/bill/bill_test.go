@@ -322,7 +322,7 @@ func TestDigestAgreesWithVerify(t *testing.T) {
 		"one byte":              {[]byte{0x1f}, sha1Hex([]byte{0x1f}), CoveredBill},
 	} {
 		for _, step := range []int{1, 7, 32 << 10} {
-			d := NewDigest(1 << 30)
+			d := NewDigest()
 			for b := tc.file; len(b) > 0; {
 				n := min(step, len(b))
 				d.Write(b[:n])
@@ -340,7 +340,34 @@ func TestDigestAgreesWithVerify(t *testing.T) {
 			}
 		}
 	}
-	d := NewDigest(1 << 30)
+	d := NewDigest()
 	d.Write(packed[:1000])
 	d.Abort() // the goroutine ends; nothing blocks
+}
+
+// TestDigestBoundsInflation: a gzip file that inflates past maxInflation
+// bytes per byte received gets no digest of its decompression, and the
+// decompression stops there rather than running through the whole bomb.
+func TestDigestBoundsInflation(t *testing.T) {
+	var bomb bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&bomb, gzip.BestCompression)
+	zeros := make([]byte, 1<<20)
+	for range 256 { // 256 MiB of zeros, about 256 KiB of gzip: ~1000 to one
+		zw.Write(zeros)
+	}
+	zw.Close()
+	d := NewDigest()
+	d.Write(bomb.Bytes())
+	if s := d.Finish(); s.bill != nil || !s.gzip {
+		t.Errorf("a bill digest of a %d-byte gzip that inflates to 256 MiB", bomb.Len())
+	}
+	var ok bytes.Buffer
+	zw = gzip.NewWriter(&ok)
+	zw.Write(bytes.Repeat([]byte("2026-12-07 10:00:00,`1900000001,`4200000001\r\n"), 20000))
+	zw.Close()
+	d = NewDigest()
+	d.Write(ok.Bytes())
+	if s := d.Finish(); s.bill == nil {
+		t.Errorf("no bill digest of a gzip bill that inflates %d to 1", 20000*45/ok.Len())
+	}
 }

@@ -4,8 +4,10 @@ import (
 	"compress/gzip"
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
 	"hash"
 	"io"
+	"sync/atomic"
 )
 
 // Digest computes, while a download is written to it, the SHA1 of the file
@@ -18,7 +20,7 @@ type Digest struct {
 	head   []byte // the first bytes, until gzip or not is known
 	pw     *io.PipeWriter
 	result chan []byte
-	limit  int64
+	fed    atomic.Int64 // gzip bytes fed to the decompression so far
 }
 
 const (
@@ -28,9 +30,29 @@ const (
 )
 
 // NewDigest returns a digest that decompresses a gzip file to at most
-// inflateLimit bytes (past that, no digest of the decompression is made).
-func NewDigest(inflateLimit int64) *Digest {
-	return &Digest{file: sha1.New(), limit: inflateLimit}
+// maxInflation bytes per byte of it received (past that, no digest of the
+// decompression is made), as the spooled check does.
+func NewDigest() *Digest {
+	return &Digest{file: sha1.New()}
+}
+
+// errInflated stops a decompression that outgrew the bytes received.
+var errInflated = errors.New("bill: gzip inflates past the bound")
+
+// inflationBound hashes a decompression while it stays within maxInflation
+// bytes per gzip byte fed so far (and a first MiB).
+type inflationBound struct {
+	h   hash.Hash
+	d   *Digest
+	out int64
+}
+
+func (b *inflationBound) Write(p []byte) (int, error) {
+	b.out += int64(len(p))
+	if b.out > b.d.fed.Load()*maxInflation+1<<20 {
+		return 0, errInflated
+	}
+	return b.h.Write(p)
 }
 
 // Write implements io.Writer; it never fails.
@@ -62,8 +84,7 @@ func (d *Digest) start() {
 		var sum []byte
 		if zr, err := gzip.NewReader(pr); err == nil {
 			h := sha1.New()
-			n, err := io.Copy(h, io.LimitReader(zr, d.limit+1))
-			if err == nil && n <= d.limit {
+			if _, err := io.Copy(&inflationBound{h: h, d: d}, zr); err == nil {
 				sum = h.Sum(nil)
 			}
 		}
@@ -76,6 +97,7 @@ func (d *Digest) start() {
 
 func (d *Digest) feed(p []byte) {
 	if d.pw != nil {
+		d.fed.Add(int64(len(p)))
 		_, _ = d.pw.Write(p)
 	}
 }
