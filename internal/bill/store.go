@@ -10,6 +10,8 @@ import (
 	"path"
 	"sync"
 	"time"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/storagesweep"
 )
 
 // Storage is the part of Caddy's storage (certmagic.Storage) the records
@@ -139,30 +141,9 @@ func (s *Store) Sweep(ctx context.Context) (int, error) {
 	if s.storage == nil {
 		return 0, nil
 	}
-	keys, err := s.storage.List(ctx, s.dir(), false)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
 	now := s.now()
-	removed := 0
-	for _, k := range keys {
-		if ctx.Err() != nil {
-			return removed, ctx.Err()
-		}
-		raw, err := s.storage.Load(ctx, k)
-		if err != nil {
-			continue
-		}
+	return storagesweep.Sweep(ctx, s.storage, s.dir(), func(raw []byte) bool {
 		var rec Record
-		if json.Unmarshal(raw, &rec) == nil && rec.Valid(now) {
-			continue
-		}
-		if s.storage.Delete(ctx, k) == nil {
-			removed++
-		}
-	}
-	return removed, nil
+		return json.Unmarshal(raw, &rec) == nil && rec.Valid(now)
+	})
 }

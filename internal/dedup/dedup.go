@@ -15,6 +15,8 @@ import (
 	"path"
 	"regexp"
 	"time"
+
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/storagesweep"
 )
 
 // TTL is how long an acknowledged id is remembered. WeChat Pay resends an
@@ -127,30 +129,9 @@ func (d *Store) Record(ctx context.Context, id string) error {
 // Sweep deletes the expired (and unreadable) records of the scope and
 // returns how many it deleted.
 func (d *Store) Sweep(ctx context.Context) (int, error) {
-	keys, err := d.Storage.List(ctx, d.dir(), false)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
 	now := d.Now()
-	removed := 0
-	for _, k := range keys {
-		if ctx.Err() != nil {
-			return removed, ctx.Err()
-		}
-		raw, err := d.Storage.Load(ctx, k)
-		if err != nil {
-			continue // a directory, or gone meanwhile
-		}
+	return storagesweep.Sweep(ctx, d.Storage, d.dir(), func(raw []byte) bool {
 		var rec record
-		if json.Unmarshal(raw, &rec) == nil && now.Before(rec.ExpiresAt) {
-			continue
-		}
-		if d.Storage.Delete(ctx, k) == nil {
-			removed++
-		}
-	}
-	return removed, nil
+		return json.Unmarshal(raw, &rec) == nil && now.Before(rec.ExpiresAt)
+	})
 }
