@@ -173,6 +173,18 @@ func (h *Handler) serveBillDownload(w http.ResponseWriter, r *http.Request, next
 		return true, h.refuse(w, r, ae)
 	}
 	defer spool.Close()
+	if rec.Encrypted() {
+		// Opened whole in memory (about twice its size) until sent: one
+		// at a time in the process, so that downloads at once cannot
+		// add up past what one bill takes.
+		release, err := openingEncryptedBill(r.Context())
+		if err != nil {
+			h.logger.Info("the app went away while an encrypted bill waited its turn", zap.String("path", r.URL.Path))
+			h.metrics.request(r, codeClientClosedRequest)
+			return true, nil
+		}
+		defer release()
+	}
 	var res *bill.Result
 	var verr error
 	if resp.digest != nil && !coded {
@@ -363,4 +375,18 @@ func contextStorage(ctx caddy.Context) (st certmagic.Storage) {
 		}
 	}()
 	return ctx.Storage()
+}
+
+// encryptedBillTurn lets one encrypted bill at a time be opened in memory.
+var encryptedBillTurn = make(chan struct{}, 1)
+
+// openingEncryptedBill waits for the turn to open an encrypted bill, while
+// ctx lasts; release gives the turn back.
+func openingEncryptedBill(ctx context.Context) (release func(), err error) {
+	select {
+	case encryptedBillTurn <- struct{}{}:
+		return func() { <-encryptedBillTurn }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }

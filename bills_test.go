@@ -157,3 +157,23 @@ func TestBillRecordsScopedByMerchantNumber(t *testing.T) {
 		t.Errorf("bill records scoped by %q, want the merchant number %s", got, c.MchID)
 	}
 }
+
+// TestEncryptedBillsOpenOneAtATime: while one encrypted bill is open in
+// memory, another waits for its turn, and gives up when its app goes away.
+func TestEncryptedBillsOpenOneAtATime(t *testing.T) {
+	release, err := openingEncryptedBill(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := openingEncryptedBill(ctx); err == nil {
+		t.Fatal("a second encrypted bill was opened while the first was")
+	}
+	release()
+	again, err := openingEncryptedBill(context.Background())
+	if err != nil {
+		t.Fatal("the turn was not given back")
+	}
+	again()
+}
