@@ -109,12 +109,15 @@ func (h *Handler) billRecord(r *http.Request) (rec bill.Record, found bool, err 
 	if h.bills == nil || r.Method != http.MethodGet {
 		return bill.Record{}, false, nil
 	}
+	// Every GET passes here: a request that cannot be a download costs
+	// no key, no query parsing and no storage read.
+	if !strings.HasPrefix(r.URL.Path, billDownloadPrefix) &&
+		!(strings.Contains(r.URL.RawQuery, "token") && r.URL.Query().Has("token")) {
+		return bill.Record{}, false, nil
+	}
 	key, err := bill.KeyOf(r.URL.EscapedPath(), r.URL.RawQuery)
 	if err != nil {
 		return bill.Record{}, false, nil
-	}
-	if !strings.HasPrefix(r.URL.Path, billDownloadPrefix) && !r.URL.Query().Has("token") {
-		return bill.Record{}, false, nil // no storage read
 	}
 	return h.bills.Get(r.Context(), key)
 }
