@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/apiv3"
+	"github.com/caddy-wechatpay/caddy-wechatpay/internal/clockskew"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/logtext"
 	"github.com/caddy-wechatpay/caddy-wechatpay/internal/platformcert"
 )
@@ -307,16 +308,14 @@ func clockLine(a *answer) Line {
 	return Line{Check: CheckClock, Status: OK, Text: text}
 }
 
-// describeSkew says a skew (local minus WeChat Pay) in words.
+// describeSkew says a skew (local minus WeChat Pay) in words, as the
+// proxy's own clock warnings do.
 func describeSkew(d time.Duration) string {
 	s := int64(d / time.Second)
-	switch {
-	case s > 0:
-		return fmt.Sprintf("this host is %d s ahead of WeChat Pay", s)
-	case s < 0:
-		return fmt.Sprintf("this host is %d s behind WeChat Pay", -s)
+	if s == 0 {
+		return "this host is in step with WeChat Pay (within a second)"
 	}
-	return "this host is in step with WeChat Pay (within a second)"
+	return "this host is " + clockskew.Describe(s)
 }
 
 // shownID returns an ID from the answer's headers (a serial, a key ID, a
