@@ -161,7 +161,7 @@ func (c *Call) judgeStatus(a *answer) (accepted bool, certs []*platformcert.Cert
 		if c.AEAD == nil {
 			return true, nil, lines
 		}
-		certs, err := decryptList(list, c.AEAD)
+		certs, err := platformcert.DecryptList(a.body, c.AEAD, c.now()) // as the download at start checks them
 		if err != nil {
 			lines = append(lines, Line{Check: CheckAPIv3Key, Status: Fail, Text: "WeChat Pay's certificates do not decrypt: " + err.Error(),
 				Fix: "apiv3_key must be the APIv3 key (APIv3密钥) set in the merchant platform (账户中心 → API安全)"})
@@ -179,23 +179,6 @@ func (c *Call) judgeStatus(a *answer) (accepted bool, certs []*platformcert.Cert
 	}
 	return false, nil, []Line{{Check: CheckSignature, Status: Fail, Text: "unexpected answer to GET " + platformcert.Path + ": " + quoted,
 		Fix: "is the URL WeChat Pay's API (https://api.mch.weixin.qq.com)? An API gateway in between may answer for it"}}
-}
-
-// decryptList decrypts and parses each listed certificate.
-func decryptList(list certificateList, aead cipher.AEAD) ([]*platformcert.Certificate, error) {
-	var out []*platformcert.Certificate
-	for i, item := range list.Data {
-		plain, err := item.EncryptCertificate.Open(aead)
-		if err != nil {
-			return nil, fmt.Errorf("certificate #%d (serial %s): %w", i+1, item.SerialNo, err)
-		}
-		pc, err := platformcert.Parse(plain)
-		if err != nil {
-			return nil, fmt.Errorf("certificate #%d (serial %s): %w", i+1, item.SerialNo, err)
-		}
-		out = append(out, pc)
-	}
-	return out, nil
 }
 
 // judgeAnswer verifies the answer's signature with the configured keys (or,

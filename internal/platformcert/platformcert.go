@@ -163,16 +163,20 @@ func shortMessage(m string) string {
 	return ": " + strconv.Quote(m)
 }
 
-// decrypt decrypts and checks each certificate of the response: AES-256-GCM
-// under the APIv3 key (which authenticates it as WeChat Pay's), an RSA
-// certificate whose serial is the one listed. Expired certificates are
-// left out; none left is an error.
+// decrypt decrypts and checks each certificate of the response (DecryptList).
 func (d *Download) decrypt(body []byte) ([]*Certificate, error) {
+	return DecryptList(body, d.AEAD, d.Now())
+}
+
+// DecryptList decrypts and checks each certificate of a GET /v3/certificates
+// answer: AES-256-GCM under the APIv3 key (which authenticates it as WeChat
+// Pay's), an RSA certificate whose serial is the one listed. Expired
+// certificates are left out; none left is an error. The newest comes first.
+func DecryptList(body []byte, aead cipher.AEAD, now time.Time) ([]*Certificate, error) {
 	var a response
 	if err := json.Unmarshal(body, &a); err != nil {
 		return nil, fmt.Errorf("the answer is not the certificate list: %w", err)
 	}
-	now := d.Now()
 	var out []*Certificate
 	for i, item := range a.Data {
 		ec := item.EncryptCertificate
@@ -180,7 +184,7 @@ func (d *Download) decrypt(body []byte) ([]*Certificate, error) {
 		if ec.Algorithm != apiv3.ResourceAlgorithm {
 			return nil, fmt.Errorf("%s: algorithm %q, want %s", where, ec.Algorithm, apiv3.ResourceAlgorithm)
 		}
-		plain, err := ec.Open(d.AEAD)
+		plain, err := ec.Open(aead)
 		if err != nil {
 			// The ResourceError says what is wrong; a failed decryption
 			// gets the likely cause besides.
