@@ -51,16 +51,7 @@ var frontendForms = map[string]*frontendForm{
 
 // serveFrontendSign answers a front-end form route.
 func (h *Handler) serveFrontendSign(w http.ResponseWriter, r *http.Request, keys *keySet, form *frontendForm) error {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		return h.refuse(w, r, &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed,
-			message: r.URL.Path + " takes POST"})
-	}
-	if ae := refused(proxyhttp.CheckBodyType(r)); ae != nil {
-		return h.refuse(w, r, ae) // a page's text/plain POST, as on every route
-	}
-	buf, rf := proxyhttp.ReadBody(r, maxFrontendSignBody)
-	ae := refused(rf)
+	buf, ae := readSigningRequest(w, r, maxFrontendSignBody)
 	if ae != nil {
 		return h.refuse(w, r, ae)
 	}

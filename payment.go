@@ -218,16 +218,7 @@ const maxReSignBody = 4 << 10
 // form, control characters), so that the signed message is always the four
 // lines of an invocation.
 func (h *Handler) serveRequestPayment(w http.ResponseWriter, r *http.Request, keys *keySet) error {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		return h.refuse(w, r, &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed,
-			message: requestPaymentPath + " takes POST"})
-	}
-	if ae := refused(proxyhttp.CheckBodyType(r)); ae != nil {
-		return h.refuse(w, r, ae)
-	}
-	buf, rf := proxyhttp.ReadBody(r, maxReSignBody)
-	ae := refused(rf)
+	buf, ae := readSigningRequest(w, r, maxReSignBody)
 	if ae != nil {
 		return h.refuse(w, r, ae)
 	}
@@ -316,4 +307,23 @@ func plainMemberName(name string) bool {
 		}
 	}
 	return true
+}
+
+// readSigningRequest reads the body of a route the proxy answers itself by
+// signing (the payment re-signing, the front-end forms): a POST, not a
+// body type a web page sends without asking, at most limit bytes. The
+// caller releases the buffer with proxyhttp.Release.
+func readSigningRequest(w http.ResponseWriter, r *http.Request, limit int64) (*bytes.Buffer, *apiError) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return nil, &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed, message: r.URL.Path + " takes POST"}
+	}
+	if ae := refused(proxyhttp.CheckBodyType(r)); ae != nil {
+		return nil, ae
+	}
+	buf, rf := proxyhttp.ReadBody(r, limit)
+	if ae := refused(rf); ae != nil {
+		return nil, ae
+	}
+	return buf, nil
 }
